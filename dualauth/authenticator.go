@@ -1,0 +1,124 @@
+package dualauth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// maxLeeway bounds Config.Leeway: a larger skew would keep expired tokens alive.
+const maxLeeway = 5 * time.Minute
+
+// Authenticator verifies the credentials of requests. It is safe for
+// concurrent use; build it once with New.
+type Authenticator struct {
+	mode          Mode
+	realm         string
+	issuers       map[string]*Issuer
+	algorithms    []string
+	scopeClaims   []string
+	requireType   string
+	maxTokenBytes int
+	parser        *jwt.Parser
+	logger        *slog.Logger
+}
+
+// New checks cfg and returns an Authenticator for it.
+func New(cfg Config) (*Authenticator, error) {
+	a := &Authenticator{
+		mode:          cfg.Mode,
+		realm:         cfg.Realm,
+		issuers:       make(map[string]*Issuer, len(cfg.Issuers)),
+		algorithms:    cfg.Algorithms,
+		scopeClaims:   cfg.ScopeClaims,
+		maxTokenBytes: cfg.MaxTokenBytes,
+		logger:        cfg.Logger,
+	}
+	if a.mode == "" {
+		a.mode = ModeJWT
+	}
+	if a.mode != ModeJWT {
+		return nil, fmt.Errorf("dualauth: mode %q is not supported (only %q)", a.mode, ModeJWT)
+	}
+	if a.realm == "" {
+		a.realm = DefaultRealm
+	}
+	if strings.ContainsAny(a.realm, "\"\\\r\n") {
+		return nil, errors.New("dualauth: realm may not contain quotes, backslashes or line breaks")
+	}
+	if len(a.algorithms) == 0 {
+		a.algorithms = DefaultAlgorithms
+	}
+	for _, alg := range a.algorithms {
+		if !slices.Contains(DefaultAlgorithms, alg) {
+			return nil, fmt.Errorf("dualauth: algorithm %q is not allowed (allowed: %s)", alg, strings.Join(DefaultAlgorithms, ", "))
+		}
+	}
+	if len(a.scopeClaims) == 0 {
+		a.scopeClaims = scopes.DefaultClaims
+	}
+	if cfg.RequireType != "" {
+		a.requireType = canonicalType(cfg.RequireType)
+	}
+	if a.maxTokenBytes == 0 {
+		a.maxTokenBytes = DefaultMaxTokenBytes
+	}
+	if a.maxTokenBytes < 0 {
+		return nil, errors.New("dualauth: MaxTokenBytes may not be negative")
+	}
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = DefaultLeeway
+	}
+	if leeway < 0 || leeway > maxLeeway {
+		return nil, fmt.Errorf("dualauth: leeway %s is outside 0 to %s", leeway, maxLeeway)
+	}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Issuers) == 0 {
+		return nil, errors.New("dualauth: no issuers configured")
+	}
+	for i := range cfg.Issuers {
+		iss := cfg.Issuers[i]
+		switch {
+		case iss.Issuer == "":
+			return nil, fmt.Errorf("dualauth: issuer %d has no issuer identifier", i)
+		case a.issuers[iss.Issuer] != nil:
+			return nil, fmt.Errorf("dualauth: issuer %q is configured twice", iss.Issuer)
+		case len(iss.Audiences) == 0 || slices.Contains(iss.Audiences, ""):
+			return nil, fmt.Errorf("dualauth: issuer %q needs at least one non-empty audience", iss.Issuer)
+		case iss.Keys == nil:
+			return nil, fmt.Errorf("dualauth: issuer %q has no key set", iss.Issuer)
+		}
+		iss.Audiences = slices.Clone(iss.Audiences)
+		a.issuers[iss.Issuer] = &iss
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.parser = jwt.NewParser(
+		jwt.WithValidMethods(a.algorithms),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
+		jwt.WithJSONNumber(),
+		jwt.WithStrictDecoding(),
+	)
+	return a, nil
+}
+
+// Realm is the realm named in challenges.
+func (a *Authenticator) Realm() string { return a.realm }
+
+// Mode is the configured mode.
+func (a *Authenticator) Mode() Mode { return a.mode }

@@ -1,0 +1,61 @@
+package dualauth
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Error codes used in responses (RFC 6750 §3.1 and RFC 6749 §5.2).
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+// Error is every failure the authenticator reports. Its fields other than Err
+// are safe to show to the client; Err holds the cause for logs and is never
+// rendered.
+type Error struct {
+	// Status is the HTTP status to answer with: 400, 401 or 403.
+	Status int
+	// Code is the RFC 6750 error code, or "" when the request carried no
+	// credentials at all (RFC 6750 §3.1: then the challenge names no error).
+	Code string
+	// Description says what was wrong, without internals or secrets.
+	Description string
+	// Scope lists the scopes a route requires, space-delimited, for
+	// insufficient_scope.
+	Scope string
+	// Err is the underlying cause, for logs.
+	Err error
+}
+
+// Error returns the code and description.
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return "dualauth: " + e.Description
+	}
+	return "dualauth: " + e.Code + ": " + e.Description
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// NoCredentials reports whether err says the request carried no credentials
+// the authenticator accepts.
+func NoCredentials(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == "" && e.Status == http.StatusUnauthorized
+}
+
+func errNoCredentials() *Error {
+	return &Error{Status: http.StatusUnauthorized, Description: "authentication is required"}
+}
+
+func errInvalidRequest(description string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: description}
+}
+
+func errInvalidToken(description string, cause error) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: description, Err: cause}
+}

@@ -1,0 +1,83 @@
+// Package server is what the example resource servers share: flags, the
+// config file, the authenticator and a graceful shutdown. Each example only
+// builds its routes.
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/middleware"
+)
+
+// Routes builds an example's handler around the Keyward middleware.
+type Routes func(kw *middleware.Middleware) http.Handler
+
+// Main parses -config and -addr, builds the authenticator from the config
+// file, serves routes until SIGINT or SIGTERM, then shuts down cleanly. It
+// exits the process with status 1 on a start-up error.
+func Main(name string, routes Routes) {
+	config := flag.String("config", "testdata/config/quickstart.yaml", "Keyward config file (YAML)")
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", name)
+	if err := run(*config, *addr, logger, routes); err != nil {
+		logger.Error("stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath, addr string, logger *slog.Logger, routes Routes) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := dualauth.LoadConfig(ctx, configPath, logger)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	authn, err := dualauth.New(cfg)
+	if err != nil {
+		return err
+	}
+	kw := middleware.New(authn, middleware.Options{Logger: logger})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           routes(kw),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	logger.Info("listening", "url", fmt.Sprintf("http://%s", ln.Addr()), "config", configPath, "mode", authn.Mode())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

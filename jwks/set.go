@@ -1,0 +1,36 @@
+package jwks
+
+import (
+	"context"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Set is the verification keys of one trusted issuer.
+type Set interface {
+	// Keyfunc returns the function golang-jwt calls to pick the key for a token, for a request with ctx.
+	Keyfunc(ctx context.Context) jwt.Keyfunc
+	// Status reports the set's state for health checks.
+	Status() Status
+}
+
+// Status of a key set.
+type Status struct {
+	// Source is the JWKS URL, the issuer (discovery) or the PEM file path.
+	Source string
+	// Keys is the number of signature keys currently held.
+	Keys int
+	// LastRefresh is the time of the last successful load (zero if never).
+	LastRefresh time.Time
+	// LastAttempt is the time the last load attempt ended.
+	LastAttempt time.Time
+	// LastError is safe text describing the last failed attempt; it never
+	// contains response bodies. It is "" if the last attempt succeeded.
+	LastError string
+}
+
+var (
+	_ Set = (*Remote)(nil)
+	_ Set = (*Static)(nil)
+)

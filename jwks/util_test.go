@@ -1,0 +1,5 @@
+package jwks_test
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
