@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -122,3 +123,13 @@ func (a *Authenticator) Realm() string { return a.realm }
 
 // Mode is the configured mode.
 func (a *Authenticator) Mode() Mode { return a.mode }
+
+// KeyStatus reports the state of every trusted issuer's key set, keyed by
+// issuer, for health and readiness checks.
+func (a *Authenticator) KeyStatus() map[string]jwks.Status {
+	status := make(map[string]jwks.Status, len(a.issuers))
+	for name, iss := range a.issuers {
+		status[name] = iss.Keys.Status()
+	}
+	return status
+}

@@ -313,3 +313,15 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatalf("good config: %v", err)
 	}
 }
+
+func TestKeyStatus(t *testing.T) {
+	iss := keywardtest.NewIssuer(t, "RS256", "ES256")
+	a := newAuthenticator(t, nil, iss)
+	st, ok := a.KeyStatus()[iss.URL]
+	if !ok {
+		t.Fatalf("KeyStatus has no entry for %s", iss.URL)
+	}
+	if st.Keys != 2 || st.LastError != "" || st.LastRefresh.IsZero() || st.Source != iss.JWKSURL {
+		t.Fatalf("status = %+v", st)
+	}
+}

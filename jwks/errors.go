@@ -20,6 +20,8 @@ var (
 	errClosed = errors.New("jwks: key set closed")
 	// errBodyTooLarge is the error of a response body over Options.MaxBytes.
 	errBodyTooLarge = errors.New("jwks: response body too large")
+	// errPrivateKey is the error of a PEM block holding a private key.
+	errPrivateKey = errors.New("private key refused: give the public key only")
 	// errHeader is the error of a token header whose "alg" or "kid" is malformed.
 	errHeader = errors.New("jwks: malformed token header")
 )

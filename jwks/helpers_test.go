@@ -350,3 +350,15 @@ func recv(t *testing.T, ch <-chan struct{}, what string) {
 		t.Fatalf("no %s within %v", what, guard)
 	}
 }
+
+// waitFor polls cond, yielding between polls, until the hang guard.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}

@@ -416,18 +416,6 @@ func TestCloseStopsGoroutine(t *testing.T) {
 	waitFor(t, "run goroutines to exit", func() bool { return runGoroutines() <= before })
 }
 
-// waitFor polls cond, yielding between polls, until the hang guard.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(guard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtimeGosched()
-	}
-}
-
 func TestStatusConcurrentWithRefresh(t *testing.T) {
 	p := newIDP(t)
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))

@@ -15,19 +15,20 @@ type Set interface {
 	Status() Status
 }
 
-// Status of a key set.
+// Status of a key set. Its JSON form uses snake_case keys and omits empty
+// times and errors.
 type Status struct {
 	// Source is the JWKS URL, the issuer (discovery) or the PEM file path.
-	Source string
+	Source string `json:"source"`
 	// Keys is the number of signature keys currently held.
-	Keys int
+	Keys int `json:"keys"`
 	// LastRefresh is the time of the last successful load (zero if never).
-	LastRefresh time.Time
+	LastRefresh time.Time `json:"last_refresh,omitzero"`
 	// LastAttempt is the time the last load attempt ended.
-	LastAttempt time.Time
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// LastError is safe text describing the last failed attempt; it never
 	// contains response bodies. It is "" if the last attempt succeeded.
-	LastError string
+	LastError string `json:"last_error,omitempty"`
 }
 
 var (

@@ -3,7 +3,6 @@ package jwks
 import (
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
 	"time"
 
@@ -57,5 +56,3 @@ func (s *Static) Keyfunc(context.Context) jwt.Keyfunc {
 func (s *Static) Status() Status {
 	return Status{Source: s.source, Keys: s.keys.len(), LastRefresh: s.loaded, LastAttempt: s.loaded}
 }
-
-var errPrivateKey = errors.New("private key refused: give the public key only")

@@ -66,3 +66,7 @@ func New(a *dualauth.Authenticator, opts Options) *Middleware {
 	writeQuoted(&b, a.Realm())
 	return &Middleware{auth: a, opts: opts, bareChallenge: b.String()}
 }
+
+// Authenticator returns the authenticator the middleware uses, for example
+// to report its key sets' state on a health route.
+func (m *Middleware) Authenticator() *dualauth.Authenticator { return m.auth }

@@ -19,7 +19,7 @@ func routes(kw *middleware.Middleware) http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "key_sets": kw.Authenticator().KeyStatus()})
 	})
 
 	v1 := e.Group("/v1", kw.Echo())

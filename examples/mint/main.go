@@ -27,20 +27,22 @@ func main() {
 	ttl := flag.Duration("ttl", 15*time.Minute, "lifetime")
 	flag.Parse()
 
-	if err := mint(*keyFile, *issuer, *audience, *clientID, *scope, *ttl); err != nil {
+	token, err := mint(*keyFile, *issuer, *audience, *clientID, *scope, *ttl)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mint:", err)
 		os.Exit(1)
 	}
+	fmt.Println(token)
 }
 
-func mint(keyFile, issuer, audience, clientID, scope string, ttl time.Duration) error {
+func mint(keyFile, issuer, audience, clientID, scope string, ttl time.Duration) (string, error) {
 	pemBytes, err := os.ReadFile(keyFile)
 	if err != nil {
-		return err
+		return "", err
 	}
 	key, err := jwt.ParseRSAPrivateKeyFromPEM(pemBytes)
 	if err != nil {
-		return fmt.Errorf("%s: %w", keyFile, err)
+		return "", fmt.Errorf("%s: %w", keyFile, err)
 	}
 	now := time.Now()
 	token := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
@@ -55,10 +57,5 @@ func mint(keyFile, issuer, audience, clientID, scope string, ttl time.Duration) 
 		"jti":       rand.Text(),
 	})
 	token.Header["typ"] = "at+jwt"
-	raw, err := token.SignedString(key)
-	if err != nil {
-		return err
-	}
-	fmt.Println(raw)
-	return nil
+	return token.SignedString(key)
 }

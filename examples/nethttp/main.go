@@ -19,7 +19,7 @@ func main() { server.Main("nethttp", routes) }
 func routes(kw *middleware.Middleware) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "key_sets": kw.Authenticator().KeyStatus()})
 	})
 	mux.Handle("GET /v1/whoami", kw.Authenticate(http.HandlerFunc(whoami)))
 

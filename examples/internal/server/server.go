@@ -31,16 +31,19 @@ func Main(name string, routes Routes) {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", name)
-	if err := run(*config, *addr, logger, routes); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, *config, *addr, logger, routes, nil); err != nil {
+		stop()
 		logger.Error("stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, addr string, logger *slog.Logger, routes Routes) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// Run serves routes on addr until ctx is done, then shuts down cleanly. If
+// listening is not nil, it receives the bound address once the server
+// accepts connections.
+func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, routes Routes, listening chan<- string) error {
 	cfg, err := dualauth.LoadConfig(ctx, configPath, logger)
 	if err != nil {
 		return err
@@ -64,6 +67,9 @@ func run(configPath, addr string, logger *slog.Logger, routes Routes) error {
 	logger.Info("listening", "url", fmt.Sprintf("http://%s", ln.Addr()), "config", configPath, "mode", authn.Mode())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
 
 	select {
 	case err := <-served:

@@ -1,5 +1,0 @@
-package jwks_test
-
-import "runtime"
-
-func runtimeGosched() { runtime.Gosched() }
