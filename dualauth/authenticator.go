@@ -1,15 +1,20 @@
 package dualauth
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/net/http/httpguts"
 
+	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/scopes"
 )
@@ -29,6 +34,14 @@ type Authenticator struct {
 	maxTokenBytes int
 	parser        *jwt.Parser
 	logger        *slog.Logger
+
+	// Client credentials; clients is nil when none are configured.
+	clients      *clientChecker
+	exchange     *exchange.Client
+	basic        bool
+	idHeader     string
+	secretHeader string
+	addrFunc     func(r *http.Request) string
 }
 
 // New checks cfg and returns an Authenticator for it.
@@ -45,8 +58,8 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.mode == "" {
 		a.mode = ModeJWT
 	}
-	if a.mode != ModeJWT {
-		return nil, fmt.Errorf("dualauth: mode %q is not supported (only %q)", a.mode, ModeJWT)
+	if !a.mode.Valid() {
+		return nil, fmt.Errorf("dualauth: unknown mode %q (want %q, %q or %q)", a.mode, ModeJWT, ModeCredentials, ModeDual)
 	}
 	if a.realm == "" {
 		a.realm = DefaultRealm
@@ -84,7 +97,8 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}
-	if len(cfg.Issuers) == 0 {
+	cred := cfg.Credentials
+	if len(cfg.Issuers) == 0 && (a.mode.allowsJWT() || cred.Exchange != nil) {
 		return nil, errors.New("dualauth: no issuers configured")
 	}
 	for i := range cfg.Issuers {
@@ -96,7 +110,7 @@ func New(cfg Config) (*Authenticator, error) {
 			return nil, fmt.Errorf("dualauth: issuer %q is configured twice", iss.Issuer)
 		case len(iss.Audiences) == 0 || slices.Contains(iss.Audiences, ""):
 			return nil, fmt.Errorf("dualauth: issuer %q needs at least one non-empty audience", iss.Issuer)
-		case iss.Keys == nil:
+		case isNil(iss.Keys):
 			return nil, fmt.Errorf("dualauth: issuer %q has no key set", iss.Issuer)
 		}
 		iss.Audiences = slices.Clone(iss.Audiences)
@@ -105,6 +119,9 @@ func New(cfg Config) (*Authenticator, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	if err := a.setCredentials(cred, now); err != nil {
+		return nil, err
 	}
 	a.parser = jwt.NewParser(
 		jwt.WithValidMethods(a.algorithms),
@@ -116,6 +133,54 @@ func New(cfg Config) (*Authenticator, error) {
 		jwt.WithStrictDecoding(),
 	)
 	return a, nil
+}
+
+// setCredentials configures client credentials, required by the credentials
+// and dual modes and refused by the jwt mode when set.
+func (a *Authenticator) setCredentials(cred Credentials, now func() time.Time) error {
+	configured := cred.Verifier != nil || cred.Exchange != nil
+	switch {
+	case cred.Verifier != nil && cred.Exchange != nil:
+		return errors.New("dualauth: set Credentials.Verifier or Credentials.Exchange, not both")
+	case a.mode.allowsCredentials() && !configured:
+		return fmt.Errorf("dualauth: mode %q needs Credentials.Verifier or Credentials.Exchange", a.mode)
+	case !configured:
+		return nil
+	case cred.CacheTTL < 0 || cred.Throttle.Window < 0 || cred.Throttle.MaxClientFailures < 0 || cred.Throttle.MaxAddrFailures < 0:
+		return errors.New("dualauth: credential cache and throttle settings may not be negative")
+	}
+	a.basic = !cred.DisableBasic
+	a.idHeader = cmp.Or(cred.ClientIDHeader, DefaultClientIDHeader)
+	a.secretHeader = cmp.Or(cred.ClientSecretHeader, DefaultClientSecretHeader)
+	if !httpguts.ValidHeaderFieldName(a.idHeader) || !httpguts.ValidHeaderFieldName(a.secretHeader) || strings.EqualFold(a.idHeader, a.secretHeader) ||
+		strings.EqualFold(a.idHeader, "Authorization") || strings.EqualFold(a.secretHeader, "Authorization") {
+		return fmt.Errorf("dualauth: client credential headers %q and %q must be two distinct header names other than Authorization", a.idHeader, a.secretHeader)
+	}
+	a.addrFunc = cred.ClientAddr
+	verify, generation := a.exchangeVerify, func() uint64 { return 0 }
+	if cred.Exchange != nil {
+		if err := cred.Exchange.Validate(); err != nil {
+			return fmt.Errorf("dualauth: credentials exchange: %w", err)
+		}
+		a.exchange = cred.Exchange
+	} else {
+		verify = cred.Verifier.VerifyClient
+		if g, ok := cred.Verifier.(Generational); ok {
+			generation = g.Generation
+		}
+	}
+	a.clients = newClientChecker(a, verify, generation, cred, now)
+	return nil
+}
+
+// isNil reports whether v is nil or holds a nil pointer, as a key set
+// returned with an error would be.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // Realm is the realm named in challenges.

@@ -44,7 +44,8 @@ type Config struct {
 	Mode Mode
 	// Realm is the realm named in WWW-Authenticate challenges; "" means DefaultRealm.
 	Realm string
-	// Issuers are the trusted token issuers, each with its own key set.
+	// Issuers are the trusted token issuers, each with its own key set:
+	// required unless Mode is ModeCredentials with a Credentials.Verifier.
 	Issuers []Issuer
 	// Algorithms is the JWS "alg" allowlist; empty means DefaultAlgorithms.
 	Algorithms []string
@@ -66,6 +67,9 @@ type Config struct {
 	// Logger receives verification failures at debug level (never tokens or
 	// secrets); nil means no logging.
 	Logger *slog.Logger
+	// Credentials configures client credentials, which ModeCredentials and
+	// ModeDual need.
+	Credentials Credentials
 }
 
 // Issuer is one trusted authorization server.

@@ -1,52 +1,155 @@
 package dualauth
 
 import (
+	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 )
 
-// Authenticate finds the credentials in r, verifies them and returns the
-// caller. Every failure is an *Error.
+// Authenticate finds the credentials in r that the configured mode accepts,
+// verifies them and returns the caller. Every failure is an *Error.
 //
-// Only the Authorization header is read (RFC 6750 §2.1): a token in the URI
-// query is refused with invalid_request, one in a form body is not looked
-// for. The scheme name is case-insensitive (RFC 7235 §2.1). More than one
-// Authorization header is invalid_request: the authenticator never guesses
-// which one was meant.
+// See AuthenticateMode for the rules.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	return a.AuthenticateMode(r, a.mode)
+}
+
+// AuthenticateMode is Authenticate for one route's mode, which must be one
+// the authenticator can serve (see Serves).
+//
+// Bearer tokens are read only from the Authorization header (RFC 6750 §2.1):
+// one in the URI query is refused with invalid_request, one in a form body is
+// not looked for. Client credentials are read from the two client headers or
+// from HTTP Basic, whose id and secret are form-urlencoded before base64 (RFC
+// 6749 §2.3.1). Scheme names are case-insensitive (RFC 7235 §2.1).
+//
+// A method the mode does not accept counts as no credentials. A request that
+// carries two accepted methods at once (Bearer and client headers, Basic and
+// client headers), two Authorization headers, or half a client pair is
+// invalid_request: the authenticator never guesses which was meant.
+func (a *Authenticator) AuthenticateMode(r *http.Request, mode Mode) (*Principal, error) {
+	jwtOK, credOK := mode.allowsJWT(), mode.allowsCredentials()
+	if !a.Serves(mode) {
+		return nil, errNoCredentials() // fail closed on a programming error
+	}
 	values := r.Header.Values("Authorization")
 	if len(values) > 1 {
 		return nil, errInvalidRequest("the request has more than one Authorization header")
 	}
-	if hasQueryToken(r.URL) {
+	if jwtOK && hasQueryToken(r.URL) {
 		return nil, errInvalidRequest("access tokens are accepted only in the Authorization header")
 	}
-	if len(values) == 0 {
+
+	var bearer, basic string
+	var hasBearer, hasBasic bool
+	if len(values) == 1 {
+		scheme, rest, _ := strings.Cut(values[0], " ")
+		switch {
+		case jwtOK && strings.EqualFold(scheme, "Bearer"):
+			bearer, hasBearer = strings.TrimLeft(rest, " "), true
+		case credOK && a.basic && strings.EqualFold(scheme, "Basic"):
+			basic, hasBasic = strings.TrimLeft(rest, " "), true
+		}
+	}
+	var id, secret string
+	hasHeaders := false
+	if credOK {
+		ids, secrets := r.Header.Values(a.idHeader), r.Header.Values(a.secretHeader)
+		if len(ids) > 1 || len(secrets) > 1 {
+			return nil, errInvalidRequest("the request repeats a client credential header")
+		}
+		if len(ids)+len(secrets) > 0 {
+			hasHeaders = true
+			if len(ids) == 0 || ids[0] == "" {
+				return nil, errInvalidRequest("the " + a.idHeader + " header is missing or empty")
+			}
+			if len(secrets) == 0 || secrets[0] == "" {
+				return nil, errInvalidRequest("the " + a.secretHeader + " header is missing or empty")
+			}
+			id, secret = ids[0], secrets[0]
+		}
+	}
+
+	switch {
+	case hasHeaders && (hasBearer || hasBasic):
+		return nil, errInvalidRequest("the request carries more than one kind of credentials")
+	case hasBearer:
+		if bearer == "" {
+			return nil, errInvalidRequest("the Bearer credentials are empty")
+		}
+		if !isToken68(bearer) {
+			return nil, errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
+		}
+		return a.Verify(r.Context(), bearer)
+	case hasBasic:
+		var e *Error
+		if id, secret, e = parseBasic(basic); e != nil {
+			return nil, e
+		}
+	case !hasHeaders:
 		return nil, errNoCredentials()
 	}
-	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return nil, errNoCredentials()
+	if len(id) > maxClientIDBytes || len(secret) > maxSecretBytes {
+		return nil, errInvalidClient(nil)
 	}
-	token := strings.TrimLeft(rest, " ")
-	if token == "" {
-		return nil, errInvalidRequest("the Bearer credentials are empty")
+	return a.clients.check(r.Context(), id, secret, a.clientAddr(r))
+}
+
+// parseBasic decodes HTTP Basic credentials as RFC 6749 §2.3.1 sends them:
+// base64 of form-urlencoded id ":" form-urlencoded secret.
+func parseBasic(credentials string) (id, secret string, e *Error) {
+	raw, err := base64.StdEncoding.DecodeString(credentials)
+	if err != nil {
+		return "", "", errInvalidRequest("the Basic credentials are not base64")
 	}
-	if !isToken68(token) {
-		return nil, errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", errInvalidRequest("the Basic credentials have no ':' between client id and secret")
 	}
-	return a.Verify(r.Context(), token)
+	if id, err = url.QueryUnescape(rawID); err == nil {
+		secret, err = url.QueryUnescape(rawSecret)
+	}
+	if err != nil {
+		return "", "", errInvalidRequest("the Basic credentials are not form-urlencoded (RFC 6749 §2.3.1)")
+	}
+	if id == "" || secret == "" {
+		return "", "", errInvalidRequest("the Basic credentials have an empty client id or secret")
+	}
+	return id, secret, nil
+}
+
+// clientAddr is the address failed credential checks are counted against.
+func (a *Authenticator) clientAddr(r *http.Request) string {
+	if a.addrFunc != nil {
+		return a.addrFunc(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // hasQueryToken reports whether the URI query carries an access_token
-// parameter (RFC 6750 §2.3), which this server does not accept.
+// parameter (RFC 6750 §2.3), which this server does not accept. Pairs split
+// on '&' or ';' are each looked at, with the name unescaped where it can be,
+// so that neither encoding tricks nor a malformed neighbour hide one.
 func hasQueryToken(u *url.URL) bool {
-	if u == nil || !strings.Contains(u.RawQuery, "access_token") {
+	if u == nil || u.RawQuery == "" {
 		return false
 	}
-	q, _ := url.ParseQuery(u.RawQuery) // keeps the pairs it could read
-	return q.Has("access_token")
+	for pair := range strings.FieldsFuncSeq(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(pair, "=")
+		if unescaped, err := url.QueryUnescape(name); err == nil {
+			name = unescaped
+		}
+		if strings.EqualFold(strings.TrimSpace(name), "access_token") {
+			return true
+		}
+	}
+	return false
 }
 
 // isToken68 reports whether s has the b64token syntax of RFC 6750 §2.1:

@@ -35,6 +35,11 @@ func TestAuthenticateHeaderParsing(t *testing.T) {
 		{"token in the query", "/?access_token=" + token, nil, 400, dualauth.CodeInvalidRequest},
 		{"token in the query and the header", "/?x=1&access_token=" + token, []string{"Bearer " + token}, 400, dualauth.CodeInvalidRequest},
 		{"other query parameter is fine", "/?my_access_token_hint=1", []string{"Bearer " + token}, 0, ""},
+		{"token in the query, escaped name", "/?access%5Ftoken=x", []string{"Bearer " + token}, 400, dualauth.CodeInvalidRequest},
+		{"token in the query, escaped letter", "/?acc%65ss_token=x", []string{"Bearer " + token}, 400, dualauth.CodeInvalidRequest},
+		{"token in the query, bad value", "/?access_token=%zz", []string{"Bearer " + token}, 400, dualauth.CodeInvalidRequest},
+		{"token in the query after a semicolon", "/?a=1;access_token=x", []string{"Bearer " + token}, 400, dualauth.CodeInvalidRequest},
+		{"token in the query, no value", "/?access_token", []string{"Bearer " + token}, 400, dualauth.CodeInvalidRequest},
 		{"garbage token", "/", []string{"Bearer abc.def.ghi"}, 401, dualauth.CodeInvalidToken},
 	}
 	for _, tt := range tests {

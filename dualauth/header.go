@@ -1,6 +1,7 @@
 package dualauth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -10,18 +11,9 @@ import (
 // maxHeaderBytes caps the encoded JOSE header read by the pre-checks.
 const maxHeaderBytes = 2048
 
-// joseHeader is the part of a JWS header the pre-checks look at.
-type joseHeader struct {
-	Alg  *string         `json:"alg"`
-	Typ  *string         `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-	Zip  json.RawMessage `json:"zip"`
-	Enc  json.RawMessage `json:"enc"`
-}
-
-// precheck looks at a token's size, shape and header before any signature
-// work: cheap refusals for what can never verify, so that hostile input
-// costs little.
+// precheck looks at a token's size, shape, header and payload before any
+// signature work: cheap refusals for what can never verify, so that hostile
+// input costs little.
 func (a *Authenticator) precheck(raw string) *Error {
 	if len(raw) > a.maxTokenBytes {
 		return errInvalidToken("the access token is too large", nil)
@@ -33,32 +25,44 @@ func (a *Authenticator) precheck(raw string) *Error {
 	default:
 		return errInvalidToken("the access token is not a JWT", nil)
 	}
-	encoded, _, _ := strings.Cut(raw, ".")
-	if len(encoded) > maxHeaderBytes {
+	encHeader, rest, _ := strings.Cut(raw, ".")
+	encPayload, _, _ := strings.Cut(rest, ".")
+	if len(encHeader) > maxHeaderBytes {
 		return errInvalidToken("the access token's header is too large", nil)
 	}
-	data, err := base64.RawURLEncoding.Strict().DecodeString(encoded)
+	data, err := base64.RawURLEncoding.Strict().DecodeString(encHeader)
 	if err != nil {
 		return errInvalidToken("the access token's header is not base64url", nil)
 	}
-	var h joseHeader
-	if err := json.Unmarshal(data, &h); err != nil {
+	// A map, not a struct: member names are case-sensitive (RFC 7515 §4),
+	// and golang-jwt reads the header the same way, last duplicate winning.
+	var h map[string]json.RawMessage
+	if err := json.Unmarshal(data, &h); err != nil || h == nil {
 		return errInvalidToken("the access token's header is malformed", nil)
 	}
+	var alg string
 	switch {
-	case h.Alg == nil:
+	case h["alg"] == nil:
 		return errInvalidToken("the access token's header names no algorithm", nil)
-	case !slices.Contains(a.algorithms, *h.Alg):
+	case json.Unmarshal(h["alg"], &alg) != nil:
+		return errInvalidToken("the access token's header is malformed", nil)
+	case !slices.Contains(a.algorithms, alg):
 		return errInvalidToken("the access token's signing algorithm is not accepted", nil)
-	case h.Crit != nil:
+	case h["crit"] != nil:
 		// RFC 7515 §4.1.11: a recipient must reject a token whose critical
 		// extensions it does not understand; this one understands none.
 		return errInvalidToken("the access token has critical header extensions this server does not support", nil)
-	case h.Zip != nil || h.Enc != nil:
+	case h["zip"] != nil || h["enc"] != nil:
 		return errInvalidToken("encrypted or compressed tokens are not accepted", nil)
 	}
-	if e := a.checkType(h.Typ); e != nil {
+	if e := a.checkType(h["typ"]); e != nil {
 		return e
+	}
+	// RFC 7519 §7.2: the claims must be one complete JSON object; golang-jwt
+	// would otherwise ignore whatever follows the first value.
+	payload, err := base64.RawURLEncoding.Strict().DecodeString(encPayload)
+	if err != nil || !json.Valid(payload) || !bytes.HasPrefix(bytes.TrimLeft(payload, " \t\r\n"), []byte("{")) {
+		return errInvalidToken("the access token's claims are malformed", nil)
 	}
 	return nil
 }
@@ -68,17 +72,18 @@ func (a *Authenticator) precheck(raw string) *Error {
 // "at+jwt", and any other "+jwt" type (an ID token, a logout token, a DPoP
 // proof…) is refused so that tokens of other kinds are never taken for access
 // tokens.
-func (a *Authenticator) checkType(typ *string) *Error {
+func (a *Authenticator) checkType(raw json.RawMessage) *Error {
+	var typ string
+	if raw != nil && json.Unmarshal(raw, &typ) != nil {
+		return errInvalidToken("the access token's typ header is malformed", nil)
+	}
+	t := canonicalType(typ)
 	if a.requireType != "" {
-		if typ == nil || canonicalType(*typ) != a.requireType {
+		if t != a.requireType {
 			return errInvalidToken("the access token's type is not "+a.requireType, nil)
 		}
 		return nil
 	}
-	if typ == nil {
-		return nil
-	}
-	t := canonicalType(*typ)
 	if strings.HasSuffix(t, "+jwt") && t != "at+jwt" {
 		return errInvalidToken("the token is not an access token", nil)
 	}
@@ -88,6 +93,6 @@ func (a *Authenticator) checkType(typ *string) *Error {
 // canonicalType lowercases a media type and drops an "application/" prefix
 // (RFC 7515 §4.1.9).
 func canonicalType(t string) string {
-	t = strings.ToLower(t)
+	t = strings.ToLower(strings.TrimSpace(t))
 	return strings.TrimPrefix(t, "application/")
 }

@@ -38,6 +38,15 @@ type Principal struct {
 	Claims map[string]any `json:"claims,omitempty"`
 	// ExpiresAt is when the token expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+
+	by *Authenticator // the authenticator that verified the caller
+}
+
+// Authenticated reports whether a verified p itself, so that middleware
+// reuses only its own callers: a Principal put in the context by another
+// Authenticator (with other issuers or audiences) is not taken on trust.
+func (a *Authenticator) Authenticated(p *Principal) bool {
+	return p != nil && p.by == a
 }
 
 // Require checks that the caller's scopes meet req. It returns nil, or an

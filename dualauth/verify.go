@@ -2,8 +2,11 @@ package dualauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -27,7 +30,7 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, err
 		iss, _ := claims["iss"].(string)
 		issuer = a.issuers[iss]
 		if issuer == nil {
-			return nil, errUntrustedIssuer
+			return nil, fmt.Errorf("%w: %.80q", errUntrustedIssuer, iss)
 		}
 		return issuer.Keys.Keyfunc(ctx)(t)
 	}
@@ -38,6 +41,9 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, err
 		return nil, e
 	}
 	claims := token.Claims.(jwt.MapClaims)
+	if e := checkNumericDates(claims); e != nil {
+		return nil, e
+	}
 	if iss, _ := claims.GetIssuer(); iss != issuer.Issuer {
 		return nil, errInvalidToken("the access token's issuer is not trusted", nil)
 	}
@@ -69,6 +75,7 @@ func (a *Authenticator) principal(issuer *Issuer, claims jwt.MapClaims) (*Princi
 	}
 	exp, _ := claims.GetExpirationTime() // required and checked by the parser
 	return &Principal{
+		by:        a,
 		Method:    MethodJWT,
 		Subject:   sub,
 		ClientID:  clientID,
@@ -77,6 +84,31 @@ func (a *Authenticator) principal(issuer *Issuer, claims jwt.MapClaims) (*Princi
 		Claims:    maps.Clone(claims),
 		ExpiresAt: exp.Time,
 	}, nil
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z: later dates cannot be written as
+// RFC 3339 times, and no real token lives that long.
+const maxNumericDate = 253402300799
+
+// checkNumericDates refuses exp, nbf and iat values that are not finite
+// numbers between 0 and maxNumericDate: golang-jwt converts out-of-range
+// floats to times in ways that differ between platforms.
+func checkNumericDates(claims jwt.MapClaims) *Error {
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		n, ok := v.(json.Number)
+		if !ok {
+			return errInvalidToken("the access token's "+name+" claim is malformed", nil)
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+			return errInvalidToken("the access token's "+name+" claim is out of range", nil)
+		}
+	}
+	return nil
 }
 
 // stringClaim returns a claim that must be a string when present.

@@ -295,6 +295,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no audience":        {Issuers: []dualauth.Issuer{{Issuer: "https://a", Keys: static}}},
 		"empty audience":     {Issuers: []dualauth.Issuer{{Issuer: "https://a", Audiences: []string{""}, Keys: static}}},
 		"no keys":            {Issuers: []dualauth.Issuer{{Issuer: "https://a", Audiences: []string{"api"}}}},
+		"typed nil keys":     {Issuers: []dualauth.Issuer{{Issuer: "https://a", Audiences: []string{"api"}, Keys: (*jwks.Remote)(nil)}}},
 		"duplicate issuer":   {Issuers: []dualauth.Issuer{good, good}},
 		"HS256":              {Issuers: []dualauth.Issuer{good}, Algorithms: []string{"HS256"}},
 		"none":               {Issuers: []dualauth.Issuer{good}, Algorithms: []string{"none"}},
@@ -323,5 +324,50 @@ func TestKeyStatus(t *testing.T) {
 	}
 	if st.Keys != 2 || st.LastError != "" || st.LastRefresh.IsZero() || st.Source != iss.JWKSURL {
 		t.Fatalf("status = %+v", st)
+	}
+}
+
+// TestVerifyRejectsHostileEncodings covers tokens a JSON encoder would not
+// write, signed with the trusted key.
+func TestVerifyRejectsHostileEncodings(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	a := newAuthenticator(t, nil, iss)
+	key := iss.Key()
+	claims, _ := json.Marshal(iss.Claims(nil))
+	header := func(extra string) []byte {
+		return []byte(`{"alg":"RS256","kid":"` + key.ID + `"` + extra + `}`)
+	}
+	withClaim := func(name, raw string) []byte {
+		return []byte(strings.TrimSuffix(string(claims), "}") + `,"` + name + `":` + raw + `}`)
+	}
+	tests := []struct {
+		name            string
+		header, payload []byte
+		want            string
+	}{
+		{"typ in another case hides an id token", header(`,"typ":"id+jwt","TYP":"JWT"`), claims, "not an access token"},
+		{"typ with spaces", header(`,"typ":" id+jwt "`), claims, "not an access token"},
+		{"typ not a string", header(`,"typ":1`), claims, "typ"},
+		{"trailing data after the claims", header(""), append(slices.Clone(claims), []byte(`{"scope":"admin"}`)...), "claims are malformed"},
+		{"claims not an object", header(""), []byte(`["a"]`), "claims are malformed"},
+		{"nbf far beyond range", header(""), withClaim("nbf", "1e400"), "out of range"},
+		{"iat negative overflow", header(""), withClaim("iat", "-1e400"), "out of range"},
+		{"exp in year 285 billion", header(""), withClaim("exp", "9e18"), "out of range"},
+		{"negative iat", header(""), withClaim("iat", "-5"), "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, err := key.SignRaw(tt.header, tt.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := a.Verify(context.Background(), raw)
+			if err == nil {
+				t.Fatalf("accepted: %+v", p)
+			}
+			if e := asError(t, err); !strings.Contains(e.Description, tt.want) {
+				t.Fatalf("description %q does not contain %q", e.Description, tt.want)
+			}
+		})
 	}
 }

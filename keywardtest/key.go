@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 
@@ -88,4 +89,17 @@ func (k *Key) Sign(claims jwt.Claims, header map[string]any) (string, error) {
 		t.Header[name] = v
 	}
 	return t.SignedString(k.signer)
+}
+
+// SignRaw signs header and payload exactly as given (each is base64url
+// encoded, then signed with the key's algorithm): for tokens no JSON encoder
+// would write, such as duplicate members or trailing data.
+func (k *Key) SignRaw(header, payload []byte) (string, error) {
+	enc := base64.RawURLEncoding
+	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
+	sig, err := k.method.Sign(signing, k.signer)
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + enc.EncodeToString(sig), nil
 }

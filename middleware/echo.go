@@ -25,7 +25,7 @@ func (m *Middleware) Echo() echo.MiddlewareFunc {
 			if m.skip(c) {
 				return next(c)
 			}
-			p, err := m.auth.Authenticate(c.Request())
+			p, err := m.authenticate(c.Request())
 			if err != nil {
 				m.WriteError(c.Response(), c.Request(), err)
 				return nil
@@ -48,9 +48,9 @@ func (m *Middleware) EchoRequire(req scopes.Requirement) echo.MiddlewareFunc {
 				return next(c)
 			}
 			p, ok := PrincipalFromEcho(c)
-			if !ok {
+			if !ok || !m.reusable(p) {
 				var err error
-				if p, err = m.auth.Authenticate(c.Request()); err != nil {
+				if p, err = m.authenticate(c.Request()); err != nil {
 					m.WriteError(c.Response(), c.Request(), err)
 					return nil
 				}

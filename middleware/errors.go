@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,6 +26,8 @@ const (
 	descInvalidRequest    = "the request is malformed"
 	descInvalidToken      = "the request could not be authenticated"
 	descInsufficientScope = "the access token lacks a scope this request requires"
+	descInvalidClient     = "the client credentials are not valid"
+	descRetryLater        = "the request cannot be authenticated right now; retry later"
 )
 
 // minSecretLen is the shortest credential that redaction looks for: shorter
@@ -80,24 +83,31 @@ func (m *Middleware) normalize(r *http.Request, err error) *dualauth.Error {
 		// No credentials: RFC 6750 §3.1 makes this a 401 without error code.
 		e.Status = http.StatusUnauthorized
 		e.Scope = ""
-	} else if e.Status < 400 || e.Status > 499 {
-		e.Status = statusFor(e.Code)
+	} else if status, known := statusFor(e.Code); known || e.Status < 400 || e.Status > 499 {
+		e.Status = status
 	}
-	if e.Description == "" || containsSecret(r, e.Description) {
+	if e.Description == "" || m.containsSecret(r, e.Description) {
 		e.Description = defaultDescription(e.Code)
 	}
 	return &e
 }
 
-// statusFor is the status RFC 6750 §3.1 gives each error code.
-func statusFor(code string) int {
+// statusFor is the status each error code is answered with (RFC 6750 §3.1,
+// RFC 6749 §5.2), and whether the code is one of dualauth's.
+func statusFor(code string) (int, bool) {
 	switch code {
 	case dualauth.CodeInvalidRequest:
-		return http.StatusBadRequest
+		return http.StatusBadRequest, true
 	case dualauth.CodeInsufficientScope:
-		return http.StatusForbidden
+		return http.StatusForbidden, true
+	case dualauth.CodeInvalidToken, dualauth.CodeInvalidClient:
+		return http.StatusUnauthorized, true
+	case dualauth.CodeTooManyRequests:
+		return http.StatusTooManyRequests, true
+	case dualauth.CodeTemporarilyUnavailable:
+		return http.StatusServiceUnavailable, true
 	default:
-		return http.StatusUnauthorized
+		return http.StatusUnauthorized, false
 	}
 }
 
@@ -109,6 +119,10 @@ func defaultDescription(code string) string {
 		return descInvalidRequest
 	case dualauth.CodeInsufficientScope:
 		return descInsufficientScope
+	case dualauth.CodeInvalidClient:
+		return descInvalidClient
+	case dualauth.CodeTooManyRequests, dualauth.CodeTemporarilyUnavailable:
+		return descRetryLater
 	default:
 		return descInvalidToken
 	}
@@ -125,7 +139,12 @@ func (m *Middleware) render(w http.ResponseWriter, r *http.Request, e *dualauth.
 		data = []byte(`{"error":"invalid_token","error_description":"` + descInvalidToken + `"}`)
 	}
 	h := w.Header()
-	h.Set("WWW-Authenticate", m.challenge(e))
+	for _, c := range m.challenges(e) {
+		h.Add("WWW-Authenticate", c)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -136,14 +155,40 @@ func (m *Middleware) render(w http.ResponseWriter, r *http.Request, e *dualauth.
 	}
 }
 
-// challenge builds the WWW-Authenticate value for e (RFC 6750 §3).
-func (m *Middleware) challenge(e *dualauth.Error) string {
-	if e.Code == "" {
-		return m.bareChallenge
+// challenges builds the WWW-Authenticate values for e. Without credentials,
+// every scheme the route accepts is offered (Bearer, Basic); invalid_client
+// offers Basic (RFC 6749 §5.2); 429 and 503 offer none; the other errors are
+// Bearer challenges with the error's attributes (RFC 6750 §3), or a bare
+// Basic one on routes that take only client credentials.
+func (m *Middleware) challenges(e *dualauth.Error) []string {
+	var out []string
+	add := func(c string) {
+		if c != "" {
+			out = append(out, c)
+		}
 	}
+	switch e.Code {
+	case "":
+		add(m.bearerChallenge)
+		add(m.basicChallenge)
+	case dualauth.CodeInvalidClient:
+		add(m.basicChallenge)
+	case dualauth.CodeTooManyRequests, dualauth.CodeTemporarilyUnavailable:
+	default:
+		if m.bearerChallenge == "" {
+			add(m.basicChallenge)
+			break
+		}
+		add(m.bearerError(e))
+	}
+	return out
+}
+
+// bearerError is the Bearer challenge carrying e's attributes (RFC 6750 §3).
+func (m *Middleware) bearerError(e *dualauth.Error) string {
 	var b strings.Builder
-	b.Grow(len(m.bareChallenge) + len(e.Code) + len(e.Description) + len(e.Scope) + 48)
-	b.WriteString(m.bareChallenge)
+	b.Grow(len(m.bearerChallenge) + len(e.Code) + len(e.Description) + len(e.Scope) + 48)
+	b.WriteString(m.bearerChallenge)
 	writeParam(&b, "error", e.Code)
 	writeParam(&b, "error_description", e.Description)
 	if e.Scope != "" {
@@ -211,12 +256,12 @@ func (m *Middleware) logRefusal(r *http.Request, e *dualauth.Error) {
 		}
 		attrs = append(attrs,
 			slog.String("method", r.Method),
-			slog.String("path", redact(r, path)),
+			slog.String("path", m.redact(r, path)),
 			slog.String("remote_addr", r.RemoteAddr),
 		)
 	}
 	if e.Err != nil && l.Enabled(ctx, slog.LevelDebug) {
-		attrs = append(attrs, slog.String("cause", redact(r, e.Err.Error())))
+		attrs = append(attrs, slog.String("cause", m.redact(r, e.Err.Error())))
 	}
 	l.LogAttrs(ctx, slog.LevelInfo, "keyward: request refused", attrs...)
 }
@@ -224,7 +269,7 @@ func (m *Middleware) logRefusal(r *http.Request, e *dualauth.Error) {
 // secrets returns the credentials r carries: the credentials part of each
 // Authorization header value (the whole value if it names no scheme) and each
 // access_token query parameter.
-func secrets(r *http.Request) []string {
+func (m *Middleware) secrets(r *http.Request) []string {
 	if r == nil {
 		return nil
 	}
@@ -232,6 +277,11 @@ func secrets(r *http.Request) []string {
 	add := func(s string) {
 		if s = strings.TrimSpace(s); len(s) >= minSecretLen {
 			out = append(out, s)
+		}
+	}
+	if _, secretHeader, ok := m.auth.CredentialHeaders(); ok {
+		for _, v := range r.Header.Values(secretHeader) {
+			add(v)
 		}
 	}
 	for _, v := range r.Header.Values("Authorization") {
@@ -252,8 +302,8 @@ func secrets(r *http.Request) []string {
 }
 
 // containsSecret reports whether s quotes any credential of r.
-func containsSecret(r *http.Request, s string) bool {
-	for _, secret := range secrets(r) {
+func (m *Middleware) containsSecret(r *http.Request, s string) bool {
+	for _, secret := range m.secrets(r) {
 		if strings.Contains(s, secret) {
 			return true
 		}
@@ -262,8 +312,8 @@ func containsSecret(r *http.Request, s string) bool {
 }
 
 // redact replaces every credential of r found in s.
-func redact(r *http.Request, s string) string {
-	for _, secret := range secrets(r) {
+func (m *Middleware) redact(r *http.Request, s string) string {
+	for _, secret := range m.secrets(r) {
 		s = strings.ReplaceAll(s, secret, "[REDACTED]")
 	}
 	return s

@@ -49,9 +49,12 @@ type Options struct {
 type Middleware struct {
 	auth *dualauth.Authenticator
 	opts Options
-	// bareChallenge is `Bearer realm="<realm>"`, the challenge of a request
-	// without credentials and the start of every other one.
-	bareChallenge string
+	// mode is the methods this middleware's routes accept.
+	mode dualauth.Mode
+	// bearerChallenge is `Bearer realm="<realm>"` when mode accepts Bearer
+	// tokens, else ""; basicChallenge is `Basic realm="<realm>"` when mode
+	// accepts client credentials in HTTP Basic, else "".
+	bearerChallenge, basicChallenge string
 }
 
 // New returns a Middleware that authenticates with a. It panics if a is nil:
@@ -61,10 +64,58 @@ func New(a *dualauth.Authenticator, opts Options) *Middleware {
 	if a == nil {
 		panic("middleware: New needs a non-nil *dualauth.Authenticator")
 	}
+	return (&Middleware{auth: a, opts: opts}).withMode(a.Mode())
+}
+
+// Only returns a copy of m for routes that accept only the methods of mode,
+// whatever the configured mode: for example an admin route that takes only
+// JWTs in a dual-mode API,
+//
+//	mux.Handle("POST /admin", kw.Only(dualauth.ModeJWT).Require(scopes.All("admin"))(h))
+//
+// A method the route's mode does not accept counts as no credentials, and a
+// caller already authenticated with such a method is authenticated again.
+// Only panics if the authenticator cannot serve mode (see
+// dualauth.Authenticator.Serves): routes are set up once, at start-up.
+func (m *Middleware) Only(mode dualauth.Mode) *Middleware {
+	if !m.auth.Serves(mode) {
+		panic("middleware: the authenticator cannot serve mode " + string(mode))
+	}
+	return m.withMode(mode)
+}
+
+func (m *Middleware) withMode(mode dualauth.Mode) *Middleware {
+	c := *m
+	c.mode = mode
+	c.bearerChallenge, c.basicChallenge = "", ""
+	if mode.Allows(dualauth.MethodJWT) {
+		c.bearerChallenge = bareChallenge("Bearer", m.auth.Realm())
+	}
+	if mode.Allows(dualauth.MethodCredentials) && m.auth.BasicEnabled() {
+		c.basicChallenge = bareChallenge("Basic", m.auth.Realm())
+	}
+	return &c
+}
+
+// bareChallenge is `<scheme> realm="<realm>"`.
+func bareChallenge(scheme, realm string) string {
 	var b strings.Builder
-	b.WriteString("Bearer realm=")
-	writeQuoted(&b, a.Realm())
-	return &Middleware{auth: a, opts: opts, bareChallenge: b.String()}
+	b.WriteString(scheme)
+	b.WriteString(" realm=")
+	writeQuoted(&b, realm)
+	return b.String()
+}
+
+// authenticate authenticates r for the middleware's mode.
+func (m *Middleware) authenticate(r *http.Request) (*dualauth.Principal, error) {
+	return m.auth.AuthenticateMode(r, m.mode)
+}
+
+// reusable reports whether p, a caller found in the request context, may
+// stand for this middleware's routes: verified by its own authenticator with
+// a method its mode accepts.
+func (m *Middleware) reusable(p *dualauth.Principal) bool {
+	return m.auth.Authenticated(p) && m.mode.Allows(p.Method)
 }
 
 // Authenticator returns the authenticator the middleware uses, for example

@@ -14,7 +14,7 @@ import (
 // request's own credentials, even if a Principal is already in the context.
 func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := m.auth.Authenticate(r)
+		p, err := m.authenticate(r)
 		if err != nil {
 			m.WriteError(w, r, err)
 			return
@@ -33,9 +33,9 @@ func (m *Middleware) Require(req scopes.Requirement) func(http.Handler) http.Han
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := dualauth.FromContext(r.Context())
-			if !ok {
+			if !ok || !m.reusable(p) {
 				var err error
-				if p, err = m.auth.Authenticate(r); err != nil {
+				if p, err = m.authenticate(r); err != nil {
 					m.WriteError(w, r, err)
 					return
 				}

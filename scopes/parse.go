@@ -9,15 +9,24 @@ import (
 var DefaultClaims = []string{"scope", "scp", "scopes"}
 
 // Parse collects the scopes found under the given claim names (DefaultClaims
-// when names is empty). Each claim may be a space-delimited string or an
-// array of strings; a claim of any other shape, or a scope token with
-// characters RFC 6749 §3.3 does not allow, is an error, so that a token the
-// issuer did not mean cannot widen or confuse what the caller may do.
+// when names is empty). A claim may be a string of scope tokens separated by
+// single spaces (RFC 6749 §3.3: only U+0020 separates) or an array whose
+// every element is one scope token. A claim of any other shape, or a token
+// with characters RFC 6749 §3.3 does not allow (tabs, line breaks, non-ASCII
+// spaces, quotes, backslashes…), is an error, so that a token the issuer did
+// not mean cannot widen or confuse what the caller may do.
 func Parse(claims map[string]any, names []string) (Set, error) {
 	if len(names) == 0 {
 		names = DefaultClaims
 	}
 	var tokens []string
+	add := func(name, t string) error {
+		if !Valid(t) {
+			return fmt.Errorf("scopes: claim %q holds a value that is not a valid scope token", name)
+		}
+		tokens = append(tokens, t)
+		return nil
+	}
 	for _, name := range names {
 		v, ok := claims[name]
 		if !ok || v == nil {
@@ -25,26 +34,32 @@ func Parse(claims map[string]any, names []string) (Set, error) {
 		}
 		switch v := v.(type) {
 		case string:
-			tokens = append(tokens, strings.Fields(v)...)
+			for _, t := range strings.Split(v, " ") {
+				if t == "" {
+					continue // repeated, leading or trailing spaces
+				}
+				if err := add(name, t); err != nil {
+					return nil, err
+				}
+			}
 		case []any:
 			for _, e := range v {
 				str, ok := e.(string)
 				if !ok {
 					return nil, fmt.Errorf("scopes: claim %q holds a %T, want strings", name, e)
 				}
-				tokens = append(tokens, strings.Fields(str)...)
+				if err := add(name, str); err != nil {
+					return nil, err
+				}
 			}
 		case []string:
 			for _, str := range v {
-				tokens = append(tokens, strings.Fields(str)...)
+				if err := add(name, str); err != nil {
+					return nil, err
+				}
 			}
 		default:
 			return nil, fmt.Errorf("scopes: claim %q is a %T, want a string or an array of strings", name, v)
-		}
-	}
-	for _, t := range tokens {
-		if !Valid(t) {
-			return nil, fmt.Errorf("scopes: %q is not a valid scope token", t)
 		}
 	}
 	return NewSet(tokens...), nil

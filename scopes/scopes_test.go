@@ -25,7 +25,8 @@ func TestParse(t *testing.T) {
 		names  []string
 		want   []string
 	}{
-		{"scope string", `{"scope":"bookings:read  reports:read"}`, nil, []string{"bookings:read", "reports:read"}},
+		{"scope string", `{"scope":"bookings:read reports:read"}`, nil, []string{"bookings:read", "reports:read"}},
+		{"extra spaces", `{"scope":" bookings:read  reports:read "}`, nil, []string{"bookings:read", "reports:read"}},
 		{"scp string", `{"scp":"a b"}`, nil, []string{"a", "b"}},
 		{"scp array", `{"scp":["b","a"]}`, nil, []string{"a", "b"}},
 		{"scopes array (seed 002)", `{"scopes":["bookings:create","bookings:delete"]}`, nil, []string{"bookings:create", "bookings:delete"}},
@@ -56,6 +57,12 @@ func TestParseRejects(t *testing.T) {
 		`{"scope":"a \"b"}`,
 		`{"scope":"a\\b"}`,
 		`{"scopes":["caf\u00e9"]}`,
+		`{"scope":"files:read:x\u00a0admin"}`,
+		`{"scope":"a\tb"}`,
+		`{"scope":"a\nadmin"}`,
+		`{"scope":"a\u2028admin"}`,
+		`{"scp":["files:read:x admin"]}`,
+		`{"scopes":[""]}`,
 	} {
 		if got, err := scopes.Parse(claims(t, js), nil); err == nil {
 			t.Errorf("Parse(%s) = %q, want an error", js, got)

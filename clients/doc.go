@@ -1,0 +1,36 @@
+// Package clients is a registry of OAuth 2.0 clients that authenticate with a
+// client_id and client_secret (as request headers, or HTTP Basic) instead of
+// a Bearer JWT: it checks the pair against hashed secrets in a YAML file.
+//
+// The file lists the clients:
+//
+//	clients:
+//	  - client_id: acme
+//	    secret_hash: "$2b$12$..."        # bcrypt, or "$argon2id$v=19$m=65536,t=3,p=2$<salt>$<key>"
+//	    scopes: [bookings:read, reports:read]
+//	    disabled: false                  # optional
+//
+// Make a secret_hash with HashSecret or with
+//
+//	go run ./cmd/keyward hash-secret [-alg bcrypt|argon2id] < secret.txt
+//
+// Open refuses, with an error naming the client and the problem but never a
+// hash or secret: plaintext or unrecognised secret_hash values, an empty,
+// duplicate or overlong (MaxClientIDBytes) client_id or one with control
+// characters or surrounding white space, scopes that are not RFC 6749 §3.3
+// scope tokens, unknown keys, bcrypt costs outside MinBcryptCost to
+// MaxBcryptCost, Argon2id parameters outside MinArgon2Memory to
+// MaxArgon2Memory, MinArgon2Time to MaxArgon2Time and MinArgon2Threads to
+// MaxArgon2Threads, an empty client list, and files over MaxFileBytes.
+//
+// Registry.Verify compares secrets in constant time and spends one hash on
+// every attempt that could name a client, known or not (see Verify), so that
+// neither errors nor response times reveal which client ids exist.
+// Registry.Watch reloads the file when it changes or on SIGHUP, swapping an
+// immutable snapshot in atomically; Registry.Generation tells callers that
+// cache verifications when to drop them.
+//
+// The package depends on the standard library, golang.org/x/crypto and
+// go.yaml.in/yaml/v3 only; package dualauth builds the client-credential
+// authentication on it.
+package clients

@@ -1,0 +1,165 @@
+// Command keyward is Keyward's command-line helper.
+//
+// Usage:
+//
+//	keyward hash-secret [-alg bcrypt|argon2id] [-cost 12] [-memory KiB] [-time N] [-threads N] < secret.txt
+//
+// hash-secret reads a client secret from standard input (the first line,
+// without its line ending) and prints its hash, for the secret_hash of a
+// client registry file (package clients), on standard output and nothing
+// else. The secret is never taken from the command line, where other users
+// and shell history could see it. When standard input is a terminal it
+// prompts on standard error; the secret is echoed as it is typed.
+//
+// Exit status: 0 on success, 1 if the secret cannot be read or hashed, 2 for
+// a usage error.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/keyward/keyward/clients"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: keyward <command> [flags]
+
+commands:
+  hash-secret   read a client secret from stdin and print its hash for a
+                clients registry file (secret_hash)
+  help          print this help
+
+hash-secret flags:
+  -alg bcrypt|argon2id   hash algorithm (default bcrypt)
+  -cost N                bcrypt cost, 10 to 16 (default 12)
+  -memory KiB            argon2id memory, 19456 to 1048576 (default 65536)
+  -time N                argon2id passes, 1 to 10 (default 3)
+  -threads N             argon2id parallelism, 1 to 16 (default 2)
+
+example:
+  go run ./cmd/keyward hash-secret -alg argon2id < secret.txt
+`
+
+// run is the whole command; main only binds it to the process. It returns
+// the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "hash-secret":
+		return hashSecret(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stderr, usage)
+		return 2
+	default:
+		// The argument is not echoed: it might be a secret typed by mistake.
+		fmt.Fprint(stderr, "keyward: unknown command\n\n"+usage)
+		return 2
+	}
+}
+
+func hashSecret(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hash-secret", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	alg := fs.String("alg", clients.AlgBcrypt, "")
+	cost := fs.Int("cost", clients.DefaultBcryptCost, "")
+	memory := fs.Uint("memory", 64<<10, "")
+	passes := fs.Uint("time", 3, "")
+	threads := fs.Uint("threads", 2, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usage)
+		} else {
+			// flag's messages quote the offending flag, not stdin.
+			fmt.Fprintf(stderr, "keyward hash-secret: %v\n\n%s", err, usage)
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprint(stderr, "keyward hash-secret: the secret is read from standard input, never from arguments\n")
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var p clients.HashParams
+	switch *alg {
+	case clients.AlgBcrypt:
+		if set["memory"] || set["time"] || set["threads"] {
+			fmt.Fprint(stderr, "keyward hash-secret: -memory, -time and -threads are for -alg argon2id\n")
+			return 2
+		}
+		p = clients.HashParams{Algorithm: clients.AlgBcrypt, BcryptCost: *cost}
+	case clients.AlgArgon2id:
+		if set["cost"] {
+			fmt.Fprint(stderr, "keyward hash-secret: -cost is for -alg bcrypt\n")
+			return 2
+		}
+		if *memory > 1<<32-1 || *passes > 1<<32-1 || *threads > 255 {
+			fmt.Fprint(stderr, "keyward hash-secret: argon2id parameter out of range\n")
+			return 2
+		}
+		p = clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
+			Memory: uint32(*memory), Time: uint32(*passes), Threads: uint8(*threads)}}
+		if p.Argon2.Memory == 0 || p.Argon2.Time == 0 || p.Argon2.Threads == 0 {
+			fmt.Fprint(stderr, "keyward hash-secret: -memory, -time and -threads must be positive\n")
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "keyward hash-secret: -alg must be bcrypt or argon2id, not %q\n", *alg)
+		return 2
+	}
+
+	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprint(stderr, "Client secret (shown as you type): ")
+	}
+	secret, err := readSecret(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward hash-secret: %v\n", err)
+		return 1
+	}
+	hash, err := clients.HashSecret(secret, p)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward hash-secret: %v\n", strings.TrimPrefix(err.Error(), "clients: "))
+		return 1
+	}
+	fmt.Fprintln(stdout, hash)
+	return 0
+}
+
+// readSecret reads the first line of r without its "\n" or "\r\n". It
+// refuses an empty line and a line longer than clients.MaxSecretBytes.
+func readSecret(r io.Reader) (string, error) {
+	br := bufio.NewReader(io.LimitReader(r, clients.MaxSecretBytes+3))
+	line, err := br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the secret: %w", err)
+	}
+	line = strings.TrimSuffix(line, "\n")
+	line = strings.TrimSuffix(line, "\r")
+	switch {
+	case line == "":
+		return "", errors.New("the secret is empty (write it on the first line of standard input)")
+	case len(line) > clients.MaxSecretBytes:
+		return "", fmt.Errorf("the secret is longer than %d bytes", clients.MaxSecretBytes)
+	}
+	return line, nil
+}
+
+// isTerminal reports whether f looks like a terminal (a character device),
+// without a dependency on a terminal package.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,373 @@
+package dualauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/keywardtest"
+)
+
+// testClients are the registry's clients: id → secret.
+var testClients = map[string]string{
+	"acme":      "acme-secret",
+	"partner:7": "p@ss w%rd+/=é",
+	"initech":   "initech-secret", // disabled
+}
+
+var registryMu sync.Mutex
+
+// registryFile writes a registry of testClients (bcrypt cost 10) with the
+// given secret overrides and returns its path.
+func registryFile(t *testing.T, dir string, secrets map[string]string, disabled ...string) string {
+	t.Helper()
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	var b strings.Builder
+	b.WriteString("clients:\n")
+	for id, secret := range secrets {
+		h, err := clients.HashSecret(secret, clients.HashParams{Algorithm: "bcrypt", BcryptCost: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := id == "initech"
+		for _, d := range disabled {
+			off = off || d == id
+		}
+		fmt.Fprintf(&b, "  - client_id: %q\n    secret_hash: %q\n    scopes: [bookings:read]\n    disabled: %v\n", id, h, off)
+	}
+	path := filepath.Join(dir, "clients.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// countingVerifier counts the checks that reach the real verifier, to see
+// what the cache answers.
+type countingVerifier struct {
+	dualauth.ClientVerifier
+	calls atomic.Int64
+}
+
+func (c *countingVerifier) VerifyClient(ctx context.Context, id, secret string) (*dualauth.Principal, error) {
+	c.calls.Add(1)
+	return c.ClientVerifier.VerifyClient(ctx, id, secret)
+}
+
+func (c *countingVerifier) Generation() uint64 {
+	return c.ClientVerifier.(dualauth.Generational).Generation()
+}
+
+type credSetup struct {
+	auth     *dualauth.Authenticator
+	iss      *keywardtest.Issuer
+	registry *clients.Registry
+	path     string
+	verifier *countingVerifier
+}
+
+func newCredSetup(t *testing.T, mode dualauth.Mode, edit func(*dualauth.Config)) *credSetup {
+	t.Helper()
+	s := &credSetup{iss: keywardtest.NewIssuer(t)}
+	s.path = registryFile(t, t.TempDir(), testClients)
+	var err error
+	if s.registry, err = clients.Open(s.path, clients.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s.verifier = &countingVerifier{ClientVerifier: dualauth.RegistryVerifier(s.registry)}
+	s.auth = newAuthenticator(t, func(c *dualauth.Config) {
+		c.Mode = mode
+		c.Credentials.Verifier = s.verifier
+		if edit != nil {
+			edit(c)
+		}
+	}, s.iss)
+	return s
+}
+
+func basic(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+}
+
+type request struct {
+	authorization []string
+	headers       map[string]string
+	remote        string
+}
+
+func (rq request) build() *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, v := range rq.authorization {
+		r.Header.Add("Authorization", v)
+	}
+	for k, v := range rq.headers {
+		r.Header.Add(k, v)
+	}
+	if rq.remote != "" {
+		r.RemoteAddr = rq.remote
+	}
+	return r
+}
+
+func TestCredentialModes(t *testing.T) {
+	setups := map[dualauth.Mode]*credSetup{}
+	for _, m := range []dualauth.Mode{dualauth.ModeJWT, dualauth.ModeCredentials, dualauth.ModeDual} {
+		setups[m] = newCredSetup(t, m, nil)
+	}
+	bearer := func(s *credSetup) string { return "Bearer " + s.iss.Token(t, nil) }
+	good := map[string]string{"client_id": "acme", "client_secret": "acme-secret"}
+	type want struct {
+		status int    // 0: accepted
+		code   string // error code
+		method dualauth.Method
+	}
+	tests := []struct {
+		name string
+		req  func(s *credSetup) request
+		want map[dualauth.Mode]want
+	}{
+		{"bearer", func(s *credSetup) request { return request{authorization: []string{bearer(s)}} }, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {method: dualauth.MethodJWT}, dualauth.ModeCredentials: {status: 401}, dualauth.ModeDual: {method: dualauth.MethodJWT}}},
+		{"client headers", func(*credSetup) request { return request{headers: good} }, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {status: 401}, dualauth.ModeCredentials: {method: dualauth.MethodCredentials}, dualauth.ModeDual: {method: dualauth.MethodCredentials}}},
+		{"basic", func(*credSetup) request { return request{authorization: []string{basic("acme", "acme-secret")}} }, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {status: 401}, dualauth.ModeCredentials: {method: dualauth.MethodCredentials}, dualauth.ModeDual: {method: dualauth.MethodCredentials}}},
+		{"bearer and client headers", func(s *credSetup) request { return request{authorization: []string{bearer(s)}, headers: good} }, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {method: dualauth.MethodJWT}, dualauth.ModeCredentials: {method: dualauth.MethodCredentials}, dualauth.ModeDual: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"basic and client headers", func(*credSetup) request {
+			return request{authorization: []string{basic("acme", "acme-secret")}, headers: good}
+		}, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {status: 401}, dualauth.ModeCredentials: {status: 400, code: dualauth.CodeInvalidRequest}, dualauth.ModeDual: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"nothing", func(*credSetup) request { return request{} }, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {status: 401}, dualauth.ModeCredentials: {status: 401}, dualauth.ModeDual: {status: 401}}},
+		{"id without secret", func(*credSetup) request { return request{headers: map[string]string{"client_id": "acme"}} }, map[dualauth.Mode]want{
+			dualauth.ModeJWT: {status: 401}, dualauth.ModeCredentials: {status: 400, code: dualauth.CodeInvalidRequest}, dualauth.ModeDual: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"secret without id", func(*credSetup) request { return request{headers: map[string]string{"client_secret": "x"}} }, map[dualauth.Mode]want{
+			dualauth.ModeCredentials: {status: 400, code: dualauth.CodeInvalidRequest}, dualauth.ModeDual: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"wrong secret", func(*credSetup) request {
+			return request{headers: map[string]string{"client_id": "acme", "client_secret": "nope"}}
+		}, map[dualauth.Mode]want{
+			dualauth.ModeCredentials: {status: 401, code: dualauth.CodeInvalidClient}, dualauth.ModeDual: {status: 401, code: dualauth.CodeInvalidClient}}},
+		{"unknown client", func(*credSetup) request { return request{authorization: []string{basic("nobody", "acme-secret")}} }, map[dualauth.Mode]want{
+			dualauth.ModeCredentials: {status: 401, code: dualauth.CodeInvalidClient}, dualauth.ModeDual: {status: 401, code: dualauth.CodeInvalidClient}}},
+		{"disabled client", func(*credSetup) request { return request{authorization: []string{basic("initech", "initech-secret")}} }, map[dualauth.Mode]want{
+			dualauth.ModeCredentials: {status: 401, code: dualauth.CodeInvalidClient}, dualauth.ModeDual: {status: 401, code: dualauth.CodeInvalidClient}}},
+		{"basic with form-encoded special characters", func(*credSetup) request {
+			return request{authorization: []string{basic("partner:7", "p@ss w%rd+/=é")}}
+		}, map[dualauth.Mode]want{
+			dualauth.ModeCredentials: {method: dualauth.MethodCredentials}, dualauth.ModeDual: {method: dualauth.MethodCredentials}}},
+		{"basic not base64", func(*credSetup) request { return request{authorization: []string{"Basic !!!"}} }, map[dualauth.Mode]want{
+			dualauth.ModeCredentials: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"basic without colon", func(*credSetup) request {
+			return request{authorization: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("acme"))}}
+		}, map[dualauth.Mode]want{dualauth.ModeCredentials: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"basic bad percent-encoding", func(*credSetup) request {
+			return request{authorization: []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("acme:%zz"))}}
+		}, map[dualauth.Mode]want{dualauth.ModeCredentials: {status: 400, code: dualauth.CodeInvalidRequest}}},
+		{"lowercase basic scheme", func(*credSetup) request {
+			return request{authorization: []string{"basic " + strings.TrimPrefix(basic("acme", "acme-secret"), "Basic ")}}
+		}, map[dualauth.Mode]want{dualauth.ModeDual: {method: dualauth.MethodCredentials}}},
+		{"oversized secret", func(*credSetup) request {
+			return request{headers: map[string]string{"client_id": "acme", "client_secret": strings.Repeat("s", 2000)}}
+		}, map[dualauth.Mode]want{dualauth.ModeDual: {status: 401, code: dualauth.CodeInvalidClient}}},
+	}
+	for _, tt := range tests {
+		for mode, w := range tt.want {
+			t.Run(tt.name+"/"+string(mode), func(t *testing.T) {
+				s := setups[mode]
+				p, err := s.auth.Authenticate(tt.req(s).build())
+				if w.status == 0 {
+					if err != nil {
+						t.Fatalf("Authenticate: %v", err)
+					}
+					if p.Method != w.method {
+						t.Fatalf("method = %q, want %q", p.Method, w.method)
+					}
+					if p.Method == dualauth.MethodCredentials && (p.ClientID == "" || p.Subject != p.ClientID || !p.Scopes.Has("bookings:read")) {
+						t.Fatalf("credential principal = %+v", p)
+					}
+					return
+				}
+				e := asError(t, err)
+				if e.Status != w.status || e.Code != w.code {
+					t.Fatalf("error = %d %q (%s), want %d %q", e.Status, e.Code, e.Description, w.status, w.code)
+				}
+				for _, secret := range testClients {
+					if strings.Contains(e.Error(), secret) {
+						t.Fatal("error text contains a secret")
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestCredentialHeaderNames(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
+		c.Credentials.ClientIDHeader = "X-Client-Id"
+		c.Credentials.ClientSecretHeader = "X-Client-Secret"
+		c.Credentials.DisableBasic = true
+	})
+	if _, err := s.auth.Authenticate(request{headers: map[string]string{"x-client-id": "acme", "X-CLIENT-SECRET": "acme-secret"}}.build()); err != nil {
+		t.Fatalf("custom headers: %v", err)
+	}
+	_, err := s.auth.Authenticate(request{authorization: []string{basic("acme", "acme-secret")}}.build())
+	if !dualauth.NoCredentials(err) {
+		t.Fatalf("Basic with Basic disabled: %v, want no credentials", err)
+	}
+	if s.auth.BasicEnabled() {
+		t.Fatal("BasicEnabled = true with DisableBasic")
+	}
+}
+
+func TestCredentialRepeatedHeader(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeDual, nil)
+	r := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}.build()
+	r.Header.Add("client_secret", "other")
+	e := asError(t, func() error { _, err := s.auth.Authenticate(r); return err }())
+	if e.Status != 400 || e.Code != dualauth.CodeInvalidRequest {
+		t.Fatalf("error = %d %q", e.Status, e.Code)
+	}
+}
+
+func TestCredentialCache(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeDual, nil)
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
+	for range 5 {
+		if _, err := s.auth.Authenticate(good.build()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.verifier.calls.Load(); n != 1 {
+		t.Fatalf("verifier called %d times for 5 good requests, want 1 (cached)", n)
+	}
+	// The same id with another secret is not answered from the cache.
+	bad := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret2"}}
+	for range 2 {
+		if _, err := s.auth.Authenticate(bad.build()); err == nil {
+			t.Fatal("a wrong secret was accepted")
+		}
+	}
+	if n := s.verifier.calls.Load(); n != 3 {
+		t.Fatalf("verifier called %d times, want 3: failures are never cached", n)
+	}
+	// Basic and headers share the cache: same id and secret.
+	if _, err := s.auth.Authenticate(request{authorization: []string{basic("acme", "acme-secret")}}.build()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.verifier.calls.Load(); n != 3 {
+		t.Fatalf("verifier called %d times, want 3", n)
+	}
+}
+
+func TestCredentialCacheDroppedOnReload(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, nil)
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
+	if _, err := s.auth.Authenticate(good.build()); err != nil {
+		t.Fatal(err)
+	}
+	// Rotate acme's secret.
+	rotated := map[string]string{"acme": "acme-secret-v2", "initech": "initech-secret"}
+	registryFile(t, filepath.Dir(s.path), rotated)
+	if err := s.registry.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.auth.Authenticate(good.build()); err == nil {
+		t.Fatal("the old secret was accepted from the cache after the registry changed")
+	}
+	next := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret-v2"}}
+	if _, err := s.auth.Authenticate(next.build()); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+	// Disable acme: takes effect at once.
+	registryFile(t, filepath.Dir(s.path), rotated, "acme")
+	if err := s.registry.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.auth.Authenticate(next.build()); err == nil {
+		t.Fatal("a disabled client was accepted from the cache")
+	}
+}
+
+func TestCredentialThrottle(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeDual, func(c *dualauth.Config) {
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
+	})
+	// acme authenticates once, so its good credentials are cached.
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: "192.0.2.1:1000"}
+	if _, err := s.auth.Authenticate(good.build()); err != nil {
+		t.Fatal(err)
+	}
+	guess := func(id, remote string) *dualauth.Error {
+		_, err := s.auth.Authenticate(request{headers: map[string]string{"client_id": id, "client_secret": "guess"}, remote: remote}.build())
+		return asError(t, err)
+	}
+	for i := range 3 {
+		if e := guess("acme", fmt.Sprintf("198.51.100.%d:1", i)); e.Status != 401 {
+			t.Fatalf("guess %d: status %d, want 401", i, e.Status)
+		}
+	}
+	e := guess("acme", "198.51.100.9:1")
+	if e.Status != http.StatusTooManyRequests || e.Code != dualauth.CodeTooManyRequests || e.RetryAfter <= 0 {
+		t.Fatalf("4th guess on acme = %d %q retry %v, want 429 with Retry-After", e.Status, e.Code, e.RetryAfter)
+	}
+	calls := s.verifier.calls.Load()
+	guess("acme", "198.51.100.10:1")
+	if s.verifier.calls.Load() != calls {
+		t.Fatal("a throttled guess still reached the verifier")
+	}
+	// The real client, whose credentials are cached, is not locked out.
+	if _, err := s.auth.Authenticate(good.build()); err != nil {
+		t.Fatalf("cached good client while throttled: %v", err)
+	}
+	// Per address: 5 failures from one address across different ids.
+	for i := range 5 {
+		guess(fmt.Sprintf("user%d", i), "203.0.113.7:1")
+	}
+	if e := guess("user9", "203.0.113.7:2"); e.Status != http.StatusTooManyRequests {
+		t.Fatalf("6th failure from one address = %d, want 429", e.Status)
+	}
+}
+
+func TestCredentialNewRejects(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	keys := remoteSet(t, iss)
+	issuers := []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{"a"}, Keys: keys}}
+	reg, err := clients.Open(registryFile(t, t.TempDir(), map[string]string{"acme": "acme-secret"}), clients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := dualauth.RegistryVerifier(reg)
+	for name, cfg := range map[string]dualauth.Config{
+		"credentials without verifier": {Mode: dualauth.ModeCredentials},
+		"dual without verifier":        {Mode: dualauth.ModeDual, Issuers: issuers},
+		"dual without issuers":         {Mode: dualauth.ModeDual, Credentials: dualauth.Credentials{Verifier: v}},
+		"same header twice":            {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "X-A", ClientSecretHeader: "x-a"}},
+		"authorization as header":      {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "Authorization"}},
+		"bad header name":              {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "client id"}},
+		"negative ttl":                 {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, CacheTTL: -1}},
+	} {
+		if _, err := dualauth.New(cfg); err == nil {
+			t.Errorf("%s: New accepted the config", name)
+		}
+	}
+	a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v}})
+	if err != nil {
+		t.Fatalf("credentials-only config: %v", err)
+	}
+	if a.Serves(dualauth.ModeJWT) || a.Serves(dualauth.ModeDual) || !a.Serves(dualauth.ModeCredentials) {
+		t.Fatal("Serves is wrong for a credentials-only authenticator")
+	}
+}

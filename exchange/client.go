@@ -1,0 +1,344 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Style is how credentials are sent to the token endpoint.
+type Style string
+
+const (
+	// StyleBasic sends Authorization: Basic base64(urlencode(id) ":"
+	// urlencode(secret)) (RFC 6749 §2.3.1) and a form body with
+	// grant_type=client_credentials, the scope and Params.
+	StyleBasic Style = "basic"
+	// StyleJSON sends a JSON object body with grant_type, client_id,
+	// client_secret, the scope and Params as string members; Content-Type
+	// and Accept are application/json.
+	StyleJSON Style = "json"
+	// StyleForm sends a form body with grant_type, client_id, client_secret,
+	// the scope and Params (e.g. response_type=token).
+	StyleForm Style = "form"
+)
+
+// Defaults applied to zero fields of [Client].
+const (
+	// DefaultTimeout bounds one exchange.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxBytes caps a token endpoint's response body.
+	DefaultMaxBytes int64 = 1 << 20
+	// MaxAccessTokenBytes is the largest access token accepted.
+	MaxAccessTokenBytes = 64 << 10
+)
+
+// grantType is the grant_type of every request (RFC 6749 §4.4.2).
+const grantType = "client_credentials"
+
+// Client exchanges client credentials at one token endpoint. Its fields are
+// read, never written, by [Client.Exchange], so one Client may serve many
+// goroutines as long as nobody changes its fields meanwhile.
+type Client struct {
+	// TokenURL is the token endpoint: https, or http for loopback hosts
+	// (127.0.0.0/8, ::1, localhost) only. It may carry a query but no
+	// userinfo.
+	TokenURL string
+	// Style is how the credentials are sent; "" means StyleBasic.
+	Style Style
+	// Scope, if not empty, is sent as the scope parameter (RFC 6749 §3.3).
+	Scope string
+	// Params are extra body parameters, e.g. response_type=token. In
+	// StyleJSON each becomes a string member and must have exactly one
+	// value. grant_type, client_id, client_secret and scope are refused
+	// here: they are set from the other fields and the credentials.
+	Params url.Values
+	// HTTPClient is used for its Transport and Timeout; nil means
+	// http.DefaultTransport. Its CheckRedirect and Jar are ignored:
+	// redirects are never followed and cookies are neither sent nor kept.
+	HTTPClient *http.Client
+	// Timeout bounds one exchange, from dialing to the end of the body;
+	// 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MaxBytes caps the response body; 0 means DefaultMaxBytes.
+	MaxBytes int64
+}
+
+// Token is what the endpoint granted (RFC 6749 §5.1).
+type Token struct {
+	AccessToken  string
+	TokenType    string // "Bearer" in any case; other types are refused
+	Scope        string // as granted, if the endpoint said
+	RefreshToken string
+	ExpiresIn    time.Duration // 0 if the endpoint did not say
+}
+
+// Validate reports whether c can be used: TokenURL absolute, https (or http
+// with a loopback host), without userinfo; Style known; Timeout and MaxBytes
+// not negative; Scope made of RFC 6749 scope characters; Params free of the
+// reserved names and, in StyleJSON, single-valued. It never contacts the
+// endpoint.
+func (c *Client) Validate() error {
+	if c == nil {
+		return errors.New("exchange: nil Client")
+	}
+	if err := checkTokenURL(c.TokenURL); err != nil {
+		return err
+	}
+	style := c.style()
+	switch style {
+	case StyleBasic, StyleJSON, StyleForm:
+	default:
+		return fmt.Errorf("exchange: unknown Style %q (use %q, %q or %q)", string(c.Style), StyleBasic, StyleJSON, StyleForm)
+	}
+	if c.Timeout < 0 {
+		return errors.New("exchange: negative Timeout")
+	}
+	if c.MaxBytes < 0 {
+		return errors.New("exchange: negative MaxBytes")
+	}
+	for _, r := range c.Scope {
+		// scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), joined by spaces.
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return fmt.Errorf("exchange: Scope %q holds a character outside RFC 6749 §3.3", c.Scope)
+		}
+	}
+	for k, vs := range c.Params {
+		switch k {
+		case "":
+			return errors.New("exchange: Params holds an empty name")
+		case "grant_type", "client_id", "client_secret", "scope":
+			return fmt.Errorf("exchange: Params may not set %q", k)
+		}
+		if style == StyleJSON && len(vs) != 1 {
+			return fmt.Errorf("exchange: Params %q must have exactly one value in the JSON style", k)
+		}
+	}
+	return nil
+}
+
+func (c *Client) style() Style {
+	if c.Style == "" {
+		return StyleBasic
+	}
+	return c.Style
+}
+
+func checkTokenURL(raw string) error {
+	if raw == "" {
+		return errors.New("exchange: TokenURL is empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("exchange: TokenURL is malformed")
+	}
+	if u.User != nil {
+		// net/http would turn userinfo into an Authorization header of its
+		// own; credentials go only where the Style puts them.
+		return errors.New("exchange: TokenURL carries userinfo")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("exchange: TokenURL %q has no host", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("exchange: TokenURL %q uses http for a non-loopback host (use https)", raw)
+	default:
+		return fmt.Errorf("exchange: TokenURL scheme %q not supported (use https)", u.Scheme)
+	}
+}
+
+// isLoopback reports whether host is localhost or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Exchange asks the token endpoint for an access token with clientID and
+// secret (client credentials grant) and returns it after checking that it is
+// a Bearer token of at most MaxAccessTokenBytes. It does not verify the
+// token. Every error is an [*Error] matching [ErrRejected] or
+// [ErrUnavailable]; none contains the secret.
+func (c *Client) Exchange(ctx context.Context, clientID, secret string) (*Token, error) {
+	scrub := newScrubber(clientID, secret)
+	if err := c.Validate(); err != nil {
+		return nil, newError(ErrUnavailable, clientID, scrub, "client misconfigured", err)
+	}
+	if clientID == "" || secret == "" {
+		return nil, newError(ErrRejected, clientID, scrub, "empty client id or secret", nil)
+	}
+
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	req, err := c.newRequest(ctx, clientID, secret)
+	if err != nil {
+		// Only an unencodable parameter gets here; the error names no value.
+		return nil, newError(ErrUnavailable, clientID, scrub, "building the request failed", nil)
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, newError(ErrUnavailable, clientID, scrub, describe(err, timeout), err)
+	}
+	defer resp.Body.Close()
+
+	maxBytes := c.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	body, tooLarge, err := readCapped(resp, maxBytes)
+	if err != nil {
+		e := newError(ErrUnavailable, clientID, scrub, "reading the response: "+describe(err, timeout), err)
+		e.Status = resp.StatusCode
+		return nil, e
+	}
+	return interpret(resp.StatusCode, body, tooLarge, maxBytes, clientID, scrub)
+}
+
+// newRequest builds the POST for c's style. The secret goes into the body or
+// the Authorization header, never the URL.
+func (c *Client) newRequest(ctx context.Context, clientID, secret string) (*http.Request, error) {
+	var (
+		body        []byte
+		contentType string
+	)
+	switch c.style() {
+	case StyleJSON:
+		m := map[string]string{
+			"grant_type":    grantType,
+			"client_id":     clientID,
+			"client_secret": secret,
+		}
+		if c.Scope != "" {
+			m["scope"] = c.Scope
+		}
+		for k, vs := range c.Params {
+			m[k] = vs[0] // Validate made sure there is exactly one
+		}
+		var err error
+		if body, err = jsonObject(m); err != nil {
+			return nil, err
+		}
+		contentType = "application/json"
+	default:
+		v := make(url.Values, len(c.Params)+4)
+		for k, vs := range c.Params {
+			v[k] = vs
+		}
+		v.Set("grant_type", grantType)
+		if c.Scope != "" {
+			v.Set("scope", c.Scope)
+		}
+		if c.style() == StyleForm {
+			v.Set("client_id", clientID)
+			v.Set("client_secret", secret)
+		}
+		body = []byte(v.Encode())
+		contentType = "application/x-www-form-urlencoded"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	if c.style() == StyleBasic {
+		req.Header.Set("Authorization", basicCredentials(clientID, secret))
+	}
+	return req, nil
+}
+
+// httpClient returns a client that uses c.HTTPClient's transport and timeout
+// but never follows redirects and has no cookie jar.
+func (c *Client) httpClient() *http.Client {
+	hc := &http.Client{CheckRedirect: refuseRedirect}
+	if c.HTTPClient != nil {
+		hc.Transport = c.HTTPClient.Transport
+		hc.Timeout = c.HTTPClient.Timeout
+	}
+	return hc
+}
+
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// jsonObject encodes m without HTML escaping, the way jsonString encodes one
+// string.
+func jsonObject(m map[string]string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// jsonString is s as it appears inside a JSON string in a StyleJSON body,
+// without the quotes.
+func jsonString(s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b[1 : len(b)-1]
+}
+
+// readCapped reads at most max bytes of resp's body; tooLarge reports that
+// the body (or its declared length) is longer.
+func readCapped(resp *http.Response, max int64) (body []byte, tooLarge bool, err error) {
+	if resp.ContentLength > max {
+		return nil, true, nil
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(body)) > max {
+		return nil, true, nil
+	}
+	return body, false, nil
+}
+
+// describe puts a transport error into words that quote no response body:
+// a timeout, a cancellation, or the *url.Error (method, URL and network
+// cause; the URL never holds the secret).
+func describe(err error, timeout time.Duration) string {
+	var urlErr *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return "timed out (limit " + timeout.String() + ")"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &urlErr):
+		return urlErr.Error()
+	}
+	return "request failed"
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
