@@ -33,17 +33,23 @@ func TestHashSecretRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h2, err := clients.HashSecret(secret, tt.p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.HasPrefix(h1, tt.prefix) || h1 == h2 {
-				t.Errorf("hashes %s and %s; want the prefix %s and different salts", h1, h2, tt.prefix)
+			if !strings.HasPrefix(h1, tt.prefix) {
+				t.Errorf("hash %s; want the prefix %s", h1, tt.prefix)
 			}
 			if ok, err := clients.CheckSecret(h1, secret); !ok || err != nil {
 				t.Errorf("CheckSecret(right) = %v, %v", ok, err)
 			}
-			for _, wrong := range []string{"s3cr3t: ünïcödé %2", secret + " ", ""} {
+			wrongs := []string{"s3cr3t: ünïcödé %2", secret + " ", ""}
+			if tt.p.Algorithm == clients.AlgArgon2id {
+				// A fresh salt every time (bcrypt's is x/crypto's business,
+				// and a bcrypt hash costs most of a second under -race).
+				if h2, err := clients.HashSecret(secret, tt.p); err != nil || h2 == h1 {
+					t.Errorf("a second hash %s, %v; want another salt", h2, err)
+				}
+			} else {
+				wrongs = wrongs[1:]
+			}
+			for _, wrong := range wrongs {
 				if ok, err := clients.CheckSecret(h1, wrong); ok || err != nil {
 					t.Errorf("CheckSecret(%q) = %v, %v; want false, nil", wrong, ok, err)
 				}

@@ -65,8 +65,8 @@ type Options struct {
 	// counts and errors are logged, never secrets or hashes.
 	Logger *slog.Logger
 	// OnReload, if set, is called after every reload attempt: each Reload
-	// call, each SIGHUP, and each poll of Watch that found the file changed
-	// or newly unreadable, with what Reload would return. It runs on the
+	// call, each SIGHUP, and each poll of Watch that found the file changed,
+	// newly unreadable or readable again, with what Reload would return. It runs on the
 	// reloading goroutine, so it should return quickly.
 	OnReload func(error)
 	// MaxConcurrentHashes bounds how many secret hashes Verify computes at
@@ -177,11 +177,15 @@ func build(data []byte) (*snapshot, error) {
 	return &snapshot{clients: entries, dummy: most.dummy()}, nil
 }
 
-// costlier orders hashes by estimated cost, then by parameters, so that the
-// choice of the dummy does not depend on map order.
+// costlier orders hashes by estimated cost, then by fewer Argon2 lanes
+// (fewer run slower), then by parameters, so that the choice of the dummy
+// does not depend on map order.
 func costlier(a, b *secretHash) bool {
 	if ca, cb := a.estimatedCost(), b.estimatedCost(); ca != cb {
 		return ca > cb
+	}
+	if a.argon.Threads != b.argon.Threads {
+		return a.argon.Threads < b.argon.Threads
 	}
 	return a.params() > b.params()
 }
@@ -353,9 +357,10 @@ func (r *Registry) reloadLocked(onlyIfChanged bool) error {
 		}
 		return r.failed(err)
 	}
+	recovered := r.lastPollErr != "" // a poll reported the file unreadable
 	r.lastPollErr = ""
 	sum := sha256.Sum256(data)
-	if onlyIfChanged && sum == r.lastSum {
+	if onlyIfChanged && sum == r.lastSum && !recovered {
 		return errNoChange
 	}
 	r.lastSum = sum

@@ -95,6 +95,25 @@ func TestWatchPollsReplacedFile(t *testing.T) {
 	if w.r.Generation() != 3 {
 		t.Errorf("Generation %d; want 3", w.r.Generation())
 	}
+
+	// A vanished file is reported; its return, even unchanged, too.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.next(t); err == nil {
+		t.Fatal("a missing file reported no error")
+	}
+	writeFile(t, path, data)
+	if err := w.next(t); err != nil {
+		t.Fatalf("after the file came back: %v", err)
+	}
+	if w.r.Generation() != 3 || w.r.Len() != 1 {
+		t.Errorf("Generation %d, Len %d; want 3, 1", w.r.Generation(), w.r.Len())
+	}
 }
 
 // TestWatchSymlinkSwap mimics a Kubernetes ConfigMap volume: the file is a

@@ -28,7 +28,7 @@ var testClients = map[string]string{
 
 var registryMu sync.Mutex
 
-// registryFile writes a registry of testClients (bcrypt cost 10) with the
+// registryFile writes a registry of testClients (argon2id with the cheapest parameters allowed) with the
 // given secret overrides and returns its path.
 func registryFile(t *testing.T, dir string, secrets map[string]string, disabled ...string) string {
 	t.Helper()
@@ -37,7 +37,7 @@ func registryFile(t *testing.T, dir string, secrets map[string]string, disabled 
 	var b strings.Builder
 	b.WriteString("clients:\n")
 	for id, secret := range secrets {
-		h, err := clients.HashSecret(secret, clients.HashParams{Algorithm: "bcrypt", BcryptCost: 10})
+		h, err := clients.HashSecret(secret, clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{Memory: clients.MinArgon2Memory, Time: 1, Threads: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}

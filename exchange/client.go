@@ -178,7 +178,7 @@ func isLoopback(host string) bool {
 func (c *Client) Exchange(ctx context.Context, clientID, secret string) (*Token, error) {
 	scrub := newScrubber(clientID, secret)
 	if err := c.Validate(); err != nil {
-		return nil, newError(ErrUnavailable, clientID, scrub, "client misconfigured", err)
+		return nil, newError(ErrUnavailable, clientID, scrub, "misconfigured: "+strings.TrimPrefix(err.Error(), "exchange: "), err)
 	}
 	if clientID == "" || secret == "" {
 		return nil, newError(ErrRejected, clientID, scrub, "empty client id or secret", nil)

@@ -76,7 +76,11 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)
 	}
 	if e.Code != "" {
-		fmt.Fprintf(&b, ": %s", sanitize(e.Code, maxCodeBytes))
+		if plainCode(e.Code) {
+			fmt.Fprintf(&b, ": %s", e.Code)
+		} else {
+			fmt.Fprintf(&b, ": %q", sanitize(e.Code, maxCodeBytes))
+		}
 	}
 	if e.Description != "" {
 		fmt.Fprintf(&b, ": %q", sanitize(e.Description, maxDescriptionBytes))
@@ -90,6 +94,20 @@ func (e *Error) Error() string {
 
 // Unwrap returns Err.
 func (e *Error) Unwrap() error { return e.Err }
+
+// plainCode reports whether code looks like an error code (short, lower-case
+// letters, digits and underscores) and can be shown without quotes.
+func plainCode(code string) bool {
+	if len(code) > maxCodeBytes {
+		return false
+	}
+	for _, r := range code {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // rfcCodes are the RFC 6749 §5.2 error codes. They are public words, kept
 // verbatim even if a (very short) secret happens to occur in them.

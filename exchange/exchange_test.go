@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,7 +308,7 @@ func unavailableCases() []struct {
 		{
 			name: "timeout",
 			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				<-r.Context().Done() // blocks until the client gives up
+				blockUntilGone(r)
 			}),
 			client:    func(c *exchange.Client) { c.Timeout = 50 * time.Millisecond },
 			wantCause: context.DeadlineExceeded,
@@ -316,13 +319,21 @@ func unavailableCases() []struct {
 				w.Header().Set("Content-Type", jsonType)
 				_, _ = w.Write([]byte(`{"access_token":"t",`))
 				w.(http.Flusher).Flush()
-				<-r.Context().Done()
+				blockUntilGone(r)
 			}),
 			client:     func(c *exchange.Client) { c.Timeout = 50 * time.Millisecond },
 			wantStatus: 200,
 			wantCause:  context.DeadlineExceeded,
 		},
 	}
+}
+
+// blockUntilGone blocks until the client has gone. The body is read first:
+// net/http notices a closed connection (and cancels r's context) only once
+// the request body has been consumed.
+func blockUntilGone(r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	<-r.Context().Done()
 }
 
 func TestUnavailable(t *testing.T) {
@@ -394,7 +405,7 @@ func TestConnectionRefused(t *testing.T) {
 
 func TestCallerContextCanceled(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
+		blockUntilGone(r)
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -414,17 +425,16 @@ func TestSecretNeverInErrors(t *testing.T) {
 	// sent in, into every piece of text an error keeps.
 	echo := func(status int) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			raw := make([]byte, 4096)
-			n, _ := r.Body.Read(raw)
-			said := fmt.Sprintf("got header %q body %s", r.Header.Get("Authorization"), raw[:n])
+			raw, _ := io.ReadAll(r.Body)
+			said := fmt.Sprintf("got header %q body %s", r.Header.Get("Authorization"), raw)
 			if auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Basic "); ok {
 				b, _ := base64.StdEncoding.DecodeString(auth)
 				_, s, _ := strings.Cut(string(b), ":")
 				u, _ := url.QueryUnescape(s)
 				said += " decoded " + string(b) + " unescaped " + u + " base64 " + auth
 			}
-			if err := r.ParseForm(); err == nil && r.PostForm.Get("client_secret") != "" {
-				said += " form " + r.PostForm.Get("client_secret")
+			if form, err := url.ParseQuery(string(raw)); err == nil && form.Get("client_secret") != "" {
+				said += " form " + form.Get("client_secret")
 			}
 			writeJSON(w, status, map[string]any{
 				"error":             "bad_" + said,
@@ -652,4 +662,40 @@ func TestConcurrentExchanges(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestHTTPClientTransportUsedJarIgnored(t *testing.T) {
+	var sawCookie atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Cookies()) > 0 {
+			sawCookie.Store(true)
+		}
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "from-" + r.PostFormValue("grant_type")})
+		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "access_token": "t"})
+	}))
+	defer srv.Close()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &countingTransport{}
+	c := &exchange.Client{TokenURL: srv.URL, HTTPClient: &http.Client{Transport: rt, Jar: jar}}
+	for range 2 {
+		if _, err := c.Exchange(context.Background(), goodID, goodSecret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rt.n.Load() != 2 {
+		t.Errorf("HTTPClient's transport carried %d requests, want 2", rt.n.Load())
+	}
+	if sawCookie.Load() {
+		t.Error("a cookie from one exchange was sent with the next")
+	}
 }

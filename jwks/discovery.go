@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,24 +70,18 @@ func (d *discoverer) fetchMetadata(ctx context.Context, client *http.Client, met
 	fail := func(format string, args ...any) error {
 		return &fetchError{msg: "jwks: fetching " + what + ": " + fmt.Sprintf(format, args...)}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metaURL, nil)
+	body, err := get(ctx, client, metaURL, what, d.opts)
 	if err != nil {
-		return "", fail("bad request URL")
+		return "", err
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", safeError(what, err, d.opts)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return "", fail("unexpected HTTP status %d", resp.StatusCode)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", fail("empty response")
 	}
 	var doc struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+	if err := json.Unmarshal(body, &doc); err != nil {
 		return "", safeError(what, err, d.opts)
 	}
 	switch {

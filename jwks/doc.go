@@ -11,12 +11,13 @@
 //   - [Static], created by [NewStatic], [ParsePEM] or [LoadPEMFile], holds
 //     fixed public keys for issuers that publish no JWK Set.
 //
-// Keys are matched to a token's "alg" header strictly: RSA keys of at least
-// 2048 bits for RS* and PS*, the right NIST curve for ES256/ES384/ES512 and
+// Keys are matched to a token's "alg" header strictly: RSA keys of 2048 to
+// 8192 bits for RS* and PS*, the right NIST curve for ES256/ES384/ES512 and
 // Ed25519 for EdDSA. Symmetric algorithms and "none" never get a key, and the
 // "jku", "x5u", "jwk" and "x5c" header parameters are never used to find one.
 //
 // A Remote never blocks a request on the network: a token whose "kid" is not
-// in the set is refused at once with [ErrUnknownKey], and at most one refresh
-// per [Options.UnknownKIDInterval] is started in the background.
+// in the set is refused at once with [ErrUnknownKey] and may start a refresh in
+// the background: at most 3 back to back, then one per
+// [Options.UnknownKIDInterval].
 package jwks

@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
-	"strings"
-
-	"github.com/MicahParks/jwkset"
 )
 
 // fetchError is the error of a failed refresh attempt. Its text is safe to
@@ -34,8 +30,11 @@ func safeError(what string, err error, o Options) error {
 	return &fetchError{msg: "jwks: fetching " + what + ": " + describe(err, o), err: err}
 }
 
+// describe names the cause of a failed request, body read or JSON decode.
+// Key-level problems never get here: such keys are skipped (see parseKeys).
 func describe(err error, o Options) string {
 	var (
+		readErr   *readError
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 		urlErr    *url.Error
@@ -47,8 +46,11 @@ func describe(err error, o Options) string {
 		return "timed out after " + o.Timeout.String()
 	case errors.Is(err, context.Canceled):
 		return "canceled"
-	case errors.Is(err, jwkset.ErrInvalidHTTPStatusCode):
-		return "unexpected HTTP status " + statusCode(err.Error())
+	case errors.As(err, &readErr):
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return "response body truncated (connection closed early)"
+		}
+		return "reading the response body failed"
 	case errors.As(err, &urlErr):
 		// Transport and redirect errors: the request URL (password redacted)
 		// and a network or TLS cause, never body content.
@@ -59,10 +61,6 @@ func describe(err error, o Options) string {
 		return "empty response"
 	case errors.As(err, &typeErr):
 		return "response JSON has an unexpected structure"
-	case errors.Is(err, jwkset.ErrJWKValidation), errors.Is(err, jwkset.ErrKeyUnmarshalParameter),
-		errors.Is(err, jwkset.ErrUnsupportedKey), errors.Is(err, jwkset.ErrInvalidKey),
-		errors.Is(err, jwkset.ErrOptions), errors.Is(err, jwkset.ErrPadding):
-		return "JWK Set holds an invalid key"
 	}
 	return "request failed"
 }
@@ -70,21 +68,4 @@ func describe(err error, o Options) string {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
-}
-
-// statusCode extracts the code jwkset appends to ErrInvalidHTTPStatusCode.
-func statusCode(msg string) string {
-	i := strings.LastIndex(msg, jwkset.ErrInvalidHTTPStatusCode.Error()+": ")
-	if i < 0 {
-		return "(unknown)"
-	}
-	rest := msg[i+len(jwkset.ErrInvalidHTTPStatusCode.Error())+2:]
-	end := 0
-	for end < len(rest) && end < 3 && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	if _, err := strconv.Atoi(rest[:end]); err != nil {
-		return "(unknown)"
-	}
-	return rest[:end]
 }

@@ -9,8 +9,13 @@ import (
 	"fmt"
 )
 
-// minRSABits is the least RSA modulus size accepted for RS* and PS*.
-const minRSABits = 2048
+// RSA modulus sizes accepted for RS* and PS*. The maximum bounds the cost of
+// one verification: it grows with the square of the size, and a token without
+// a "kid" is tried against every key that fits.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
 
 // signatureAlgs are the token algorithms for which a key can ever fit.
 var signatureAlgs = []string{
@@ -26,7 +31,7 @@ func fits(alg string, key any) bool {
 	switch alg {
 	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 		k, ok := key.(*rsa.PublicKey)
-		return ok && k.N != nil && k.N.BitLen() >= minRSABits
+		return ok && k.N != nil && k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits
 	case "ES256":
 		return onCurve(key, elliptic.P256())
 	case "ES384":
@@ -38,6 +43,13 @@ func fits(alg string, key any) bool {
 		return ok && len(k) == ed25519.PublicKeySize
 	}
 	return false
+}
+
+// tooLarge reports whether key is an RSA key above maxRSABits, which is
+// never stored.
+func tooLarge(key crypto.PublicKey) bool {
+	k, ok := key.(*rsa.PublicKey)
+	return ok && k.N != nil && k.N.BitLen() > maxRSABits
 }
 
 func onCurve(key any, c elliptic.Curve) bool {
@@ -81,6 +93,9 @@ func checkStaticKey(key crypto.PublicKey) error {
 		}
 		if k.N.BitLen() < minRSABits {
 			return fmt.Errorf("RSA key of %d bits is below the minimum of %d", k.N.BitLen(), minRSABits)
+		}
+		if k.N.BitLen() > maxRSABits {
+			return fmt.Errorf("RSA key of %d bits is above the maximum of %d", k.N.BitLen(), maxRSABits)
 		}
 	case *ecdsa.PublicKey:
 		if k == nil || k.Curve == nil {

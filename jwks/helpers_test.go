@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,34 @@ func jwksJSON(t testing.TB, keys ...jwk) []byte {
 		set.Keys = append(set.Keys, j.Marshal())
 	}
 	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rawSet builds a JWK Set document whose members are given as jwk values
+// (built with jwkset) or as raw maps, which may be invalid JWKs.
+func rawSet(t testing.TB, members ...any) []byte {
+	t.Helper()
+	out := make([]json.RawMessage, 0, len(members))
+	for _, m := range members {
+		var b []byte
+		if k, ok := m.(jwk); ok {
+			var set struct{ Keys []json.RawMessage }
+			if err := json.Unmarshal(jwksJSON(t, k), &set); err != nil {
+				t.Fatal(err)
+			}
+			b = set.Keys[0]
+		} else {
+			var err error
+			if b, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, b)
+	}
+	b, err := json.Marshal(map[string]any{"keys": out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,10 +251,31 @@ func drainHits(p *idp) {
 }
 
 // logSink is a slog.Handler that passes record messages to a channel, so a
-// test can wait for "jwks: keys loaded" instead of sleeping.
-type logSink struct{ ch chan string }
+// test can wait for "jwks: keys loaded" instead of sleeping. It also counts
+// records by message: records logged on the caller's goroutine (such as
+// "jwks: refresh requested" from Keyfunc) are counted when the call returns.
+type logSink struct {
+	ch      chan string
+	mu      sync.Mutex
+	counts  map[string]int
+	records []string
+}
 
-func newLogSink() *logSink { return &logSink{ch: make(chan string, 4096)} }
+func newLogSink() *logSink { return &logSink{ch: make(chan string, 4096), counts: map[string]int{}} }
+
+// count is the number of records with message msg so far.
+func (s *logSink) count(msg string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[msg]
+}
+
+// all returns every record so far, with its attributes.
+func (s *logSink) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.records)
+}
 
 func (s *logSink) Enabled(context.Context, slog.Level) bool { return true }
 func (s *logSink) Handle(_ context.Context, r slog.Record) error {
@@ -235,6 +285,10 @@ func (s *logSink) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString(" " + a.Key + "=" + a.Value.String())
 		return true
 	})
+	s.mu.Lock()
+	s.counts[r.Message]++
+	s.records = append(s.records, b.String())
+	s.mu.Unlock()
 	select {
 	case s.ch <- b.String():
 	default:

@@ -24,15 +24,21 @@ func (e entry) usableFor(alg string) bool {
 type keyIndex struct {
 	entries []entry
 	byAlg   map[string][]jwt.VerificationKey // token alg -> usable keys
+	usable  int                              // entries usable for at least one alg
 }
 
 func newKeyIndex(entries []entry) *keyIndex {
 	ix := &keyIndex{entries: entries, byAlg: make(map[string][]jwt.VerificationKey)}
-	for _, alg := range signatureAlgs {
-		for _, e := range entries {
+	for _, e := range entries {
+		used := false
+		for _, alg := range signatureAlgs {
 			if e.usableFor(alg) {
 				ix.byAlg[alg] = append(ix.byAlg[alg], e.key)
+				used = true
 			}
+		}
+		if used {
+			ix.usable++
 		}
 	}
 	return ix
@@ -44,6 +50,28 @@ func (ix *keyIndex) len() int {
 		return 0
 	}
 	return len(ix.entries)
+}
+
+// usableKeys is the number of keys that can verify a token of some
+// algorithm; a nil index has none.
+func (ix *keyIndex) usableKeys() int {
+	if ix == nil {
+		return 0
+	}
+	return ix.usable
+}
+
+// hasKID reports whether a key with the given kid is held.
+func (ix *keyIndex) hasKID(kid string) bool {
+	if ix == nil {
+		return false
+	}
+	for _, e := range ix.entries {
+		if e.kid == kid {
+			return true
+		}
+	}
+	return false
 }
 
 // forAlg returns a fresh key set of the keys usable for alg, or ErrNoKeys.

@@ -15,10 +15,12 @@ import (
 // A token with a "kid" gets the key of that kid (through keyfunc) if it fits
 // the token's "alg" and the JWK's own "alg", if any; ErrKeyMismatch if it
 // does not; ErrUnknownKey if the kid is not in the set, in which case a
-// background refresh is started unless one was started within
-// Options.UnknownKIDInterval. A token without a "kid" (or with an empty one)
-// gets every key of the set that fits its "alg", or ErrNoKeys. An empty set
-// answers ErrNoKeys and starts a refresh under the same limit.
+// background refresh may be started: at most 3 back to back, then one per
+// Options.UnknownKIDInterval, and none for a kid that a fetch started after an
+// earlier lookup of it did not find, until UnknownKIDInterval has passed since
+// that fetch. A token without a "kid" (or with an empty one) gets every key of
+// the set that fits its "alg", or ErrNoKeys. An empty set answers ErrNoKeys
+// and starts a refresh under the same limit.
 func (r *Remote) Keyfunc(ctx context.Context) jwt.Keyfunc {
 	lookup := r.kf.KeyfuncCtx(ctx)
 	return func(token *jwt.Token) (any, error) {
@@ -28,7 +30,7 @@ func (r *Remote) Keyfunc(ctx context.Context) jwt.Keyfunc {
 		}
 		ix := r.store.keys()
 		if ix.len() == 0 {
-			r.requestRefresh()
+			r.requestRefresh("")
 			return nil, ErrNoKeys
 		}
 		if kid == "" {
@@ -36,7 +38,7 @@ func (r *Remote) Keyfunc(ctx context.Context) jwt.Keyfunc {
 		}
 		key, err := lookup(token)
 		if errors.Is(err, jwkset.ErrKeyNotFound) {
-			r.requestRefresh()
+			r.requestRefresh(kid)
 			return nil, ErrUnknownKey
 		}
 		usable, total := ix.forKID(alg, kid)

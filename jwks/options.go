@@ -11,8 +11,8 @@ import (
 const (
 	// DefaultRefreshInterval is how often a Remote refetches its JWK Set.
 	DefaultRefreshInterval = time.Hour
-	// DefaultUnknownKIDInterval is the least time between two refreshes
-	// started by tokens with unknown key ids or by an empty set.
+	// DefaultUnknownKIDInterval is the time in which tokens with unknown key
+	// ids or an empty set may start one refresh, after a burst of 3.
 	DefaultUnknownKIDInterval = 5 * time.Minute
 	// DefaultTimeout bounds one refresh attempt.
 	DefaultTimeout = 10 * time.Second
@@ -30,9 +30,11 @@ type Options struct {
 	// successful one (default DefaultRefreshInterval). It also caps the retry
 	// backoff after failures.
 	RefreshInterval time.Duration
-	// UnknownKIDInterval allows at most one refresh per interval triggered by
-	// tokens with unknown key ids or by an empty set (default
-	// DefaultUnknownKIDInterval).
+	// UnknownKIDInterval limits the refreshes started by tokens with unknown
+	// key ids or by an empty set: at most 3 back to back, then one per
+	// interval. A kid still unknown after a refresh it started (or one started
+	// after it was seen) starts no other refresh for one interval. Default
+	// DefaultUnknownKIDInterval.
 	UnknownKIDInterval time.Duration
 	// Timeout bounds one refresh attempt, discovery included (default
 	// DefaultTimeout).
@@ -50,7 +52,7 @@ type Options struct {
 	AllowInsecureHTTP bool
 	// Logger receives refresh outcomes; nil discards. Tokens are never logged.
 	Logger *slog.Logger
-	// Now is the clock of the unknown-kid rate limiter; nil means time.Now.
+	// Now is the clock of the unknown-kid limits; nil means time.Now.
 	Now func() time.Time
 }
 

@@ -2,10 +2,10 @@ package jwks
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/MicahParks/jwkset"
 )
 
 // resolver yields the JWK Set URL to fetch; discovery implements it lazily.
@@ -46,7 +46,7 @@ func (r *Remote) run(firstErr error) {
 		case <-r.ctx.Done():
 			return
 		case <-timer.C:
-		case <-r.trigger:
+		case <-r.kids.trigger:
 		case w := <-r.refreshReq:
 			waiters = append(waiters, w)
 		drain: // join every Refresh already waiting to this one fetch
@@ -59,7 +59,9 @@ func (r *Remote) run(firstErr error) {
 				}
 			}
 		}
+		r.kids.started()
 		err := r.attempt()
+		r.kids.done(err == nil, r.store.keys().hasKID)
 		for _, w := range waiters {
 			w <- err
 		}
@@ -80,18 +82,23 @@ func (r *Remote) logFailure(err error, retryIn time.Duration) {
 func (r *Remote) attempt() error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.opts.Timeout)
 	defer cancel()
-	err := r.fetch(ctx)
+	skipped, err := r.fetch(ctx)
 	r.mu.Lock()
 	r.lastAttempt = time.Now()
+	prevSkipped := r.skipped
 	if err != nil {
 		r.lastErr = err.Error()
 	} else {
 		r.lastErr = ""
+		r.skipped = skipped
 	}
 	r.mu.Unlock()
 	if err == nil {
 		n := r.store.keys().len()
-		r.opts.Logger.Debug("jwks: keys loaded", "source", r.source, "keys", n)
+		r.opts.Logger.Debug("jwks: keys loaded", "source", r.source, "keys", n, "skipped", skipped)
+		if skipped > 0 && skipped != prevSkipped {
+			r.opts.Logger.Warn("jwks: keys skipped as unreadable or unsafe", "source", r.source, "skipped", skipped)
+		}
 		if n == 0 {
 			r.opts.Logger.Warn("jwks: key set holds no usable signature key", "source", r.source)
 		}
@@ -99,25 +106,36 @@ func (r *Remote) attempt() error {
 	return err
 }
 
-// fetch resolves the JWK Set URL and lets jwkset fetch and parse it; jwkset
-// writes the keys into the store only when the whole fetch succeeded.
-func (r *Remote) fetch(ctx context.Context) error {
+// fetch resolves the JWK Set URL, fetches and decodes the set and loads its
+// keys into the store. skipped counts the keys that were unreadable or unsafe
+// (see parseKeys and store.filter). The store is left as it is on any error.
+func (r *Remote) fetch(ctx context.Context) (skipped int, err error) {
 	u, err := r.url.resolve(ctx, r.client)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = jwkset.NewStorageFromHTTP(u, jwkset.HTTPClientStorageOptions{
-		Client:                    r.client,
-		Ctx:                       ctx,
-		HTTPTimeout:               r.opts.Timeout,
-		Storage:                   r.store,
-		NoErrorReturnFirstHTTPReq: false,
-		RefreshInterval:           0, // our goroutine schedules refreshes
-	})
+	body, err := get(ctx, r.client, u, "JWK Set", r.opts)
 	if err != nil {
-		return safeError("JWK Set", err, r.opts)
+		return 0, err
 	}
-	return nil
+	members, err := decodeKeySet(body)
+	if err != nil {
+		return 0, err
+	}
+	keys, skipped := parseKeys(ctx, members, r.opts.Logger, r.source)
+	unsafe, err := r.store.load(ctx, keys)
+	skipped += unsafe
+	switch {
+	case errors.Is(err, errNoUsableKeys):
+		msg := err.Error() + "; keeping the previous keys"
+		if skipped > 0 {
+			msg += fmt.Sprintf(" (%d of %d skipped as unreadable or unsafe)", skipped, len(members))
+		}
+		return skipped, &fetchError{msg: msg, err: err}
+	case err != nil:
+		return skipped, fmt.Errorf("jwks: storing the keys: %w", err)
+	}
+	return skipped, nil
 }
 
 // Refresh fetches the set now and returns the fetch's error. It shares the
@@ -144,14 +162,10 @@ func (r *Remote) Refresh(ctx context.Context) error {
 	}
 }
 
-// requestRefresh asks the goroutine for a fetch if the unknown-kid limiter
-// allows one now. It never blocks.
-func (r *Remote) requestRefresh() {
-	if !r.limiter.AllowN(r.opts.Now(), 1) {
-		return
-	}
-	select {
-	case r.trigger <- struct{}{}:
-	default: // a fetch is already pending
+// requestRefresh asks the goroutine for a fetch because kid is unknown ("" if
+// the set is empty), if kidGate allows one now. It never blocks.
+func (r *Remote) requestRefresh(kid string) {
+	if r.kids.request(kid) {
+		r.opts.Logger.Debug("jwks: refresh requested", "source", r.source, "kid", logText(kid))
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
-	"golang.org/x/time/rate"
 )
 
 // Remote is the key set of one issuer, fetched from a JWK Set URL and kept
@@ -17,27 +16,43 @@ import (
 // runs at a time. A Remote whose fetches fail keeps its last good keys; one
 // that never loaded any refuses every token with ErrNoKeys.
 //
+// A fetch fails unless the response is a 200 whose body is a JSON object with
+// a "keys" array. Each member of the array is read on its own: keys that
+// cannot be read (unsupported type or curve, missing or malformed parameters,
+// unregistered "use" or "key_ops" values, a bad "x5c") and RSA keys above
+// 8192 bits are skipped, logged and counted in Status.Skipped, as RFC 7517 §5
+// has keys that are not understood ignored; encryption and symmetric keys are
+// dropped. The remaining keys replace the set.
+//
+// A set left with no usable signature key also fails while the Remote holds
+// usable keys: they are kept and Status.LastError says so. An issuer may
+// revoke all its keys by publishing an empty set, but an empty or unreadable
+// set served by mistake is far more likely, and wiping the keys would refuse
+// every token. To drop a compromised key, the issuer publishes its successor
+// (the set then replaces the old keys), or the Remote is restarted. A first
+// load that yields no usable key succeeds with no keys and logs a warning.
+//
 // Create it with NewRemote or NewDiscovered; stop it with Close or by
 // cancelling the context given to the constructor.
 type Remote struct {
-	source  string
-	opts    Options
-	client  *http.Client
-	owned   *http.Transport // nil when the caller supplied the transport
-	store   *store
-	kf      keyfunc.Keyfunc
-	limiter *rate.Limiter
-	url     resolver // yields the JWK Set URL
+	source string
+	opts   Options
+	client *http.Client
+	owned  *http.Transport // nil when the caller supplied the transport
+	store  *store
+	kf     keyfunc.Keyfunc
+	kids   *kidGate // when unknown key ids start a refresh
+	url    resolver // yields the JWK Set URL
 
 	ctx        context.Context // lifetime of the set
 	cancel     context.CancelFunc
 	done       chan struct{}   // closed when the goroutine has stopped
-	trigger    chan struct{}   // rate-limited refresh requests from Keyfunc
 	refreshReq chan chan error // forced refreshes from Refresh
 
 	mu          sync.Mutex // guards the fields below
 	lastAttempt time.Time
 	lastErr     string
+	skipped     int // keys skipped by the last successful load
 }
 
 // NewRemote returns the key set published at jwksURL. It fetches the set
@@ -106,12 +121,11 @@ func start(ctx context.Context, source string, o Options, res resolver) (*Remote
 		owned:      owned,
 		store:      st,
 		kf:         kf,
-		limiter:    rate.NewLimiter(rate.Every(o.UnknownKIDInterval), 1),
+		kids:       newKIDGate(o.UnknownKIDInterval, o.Now),
 		url:        res,
 		ctx:        lctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
-		trigger:    make(chan struct{}, 1),
 		refreshReq: make(chan chan error),
 	}
 	firstErr := r.attempt()
@@ -122,7 +136,7 @@ func start(ctx context.Context, source string, o Options, res resolver) (*Remote
 // Status reports the set's state. It is safe for concurrent use.
 func (r *Remote) Status() Status {
 	r.mu.Lock()
-	s := Status{Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr}
+	s := Status{Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr, Skipped: r.skipped}
 	r.mu.Unlock()
 	s.Keys = r.store.keys().len()
 	s.LastRefresh = r.store.lastLoad()

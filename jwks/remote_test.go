@@ -60,47 +60,83 @@ func TestRemovedKeyStopsVerifyingAfterRefresh(t *testing.T) {
 
 func TestUnknownKidFlood(t *testing.T) {
 	p := newIDP(t)
-	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	body := jwksJSON(t, jwk{key: rsaA(), kid: "a"})
+	p.serveJSON("/jwks", body)
 	logs := newLogSink()
 	clock := newFakeClock()
 	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
-	logs.drain()
-
-	const goroutines, perG = 50, 20 // 1000 tokens
-	tokens := make([]*jwt.Token, goroutines*perG)
-	for i := range tokens {
-		tokens[i] = &jwt.Token{Header: map[string]any{"alg": "RS256", "kid": fmt.Sprintf("random-%d", i)}}
-	}
-	within(t, "1000 unknown-kid lookups", func() {
-		var wg sync.WaitGroup
-		for g := range goroutines {
-			wg.Go(func() {
-				kf := r.Keyfunc(context.Background())
-				for _, tok := range tokens[g*perG : (g+1)*perG] {
-					if _, err := kf(tok); !errors.Is(err, jwks.ErrUnknownKey) {
-						t.Errorf("error = %v, want ErrUnknownKey", err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-	})
-	logs.wait(t, "jwks: keys loaded") // the one triggered fetch has completed
-	if n := p.n.Load(); n > 2 {
-		t.Fatalf("%d fetches, want at most 2 (initial + one triggered)", n)
-	}
-
-	// The limiter refills only after UnknownKIDInterval on the (fake) clock.
-	clock.Advance(jwks.DefaultUnknownKIDInterval - time.Second)
-	_, _ = r.Keyfunc(context.Background())(tokens[0])
-	clock.Advance(time.Second)
 	drainHits(p)
-	_, _ = r.Keyfunc(context.Background())(tokens[1])
+	logs.drain()
+	kf := r.Keyfunc(context.Background())
+	lookup := func(kid string) {
+		tok := &jwt.Token{Header: map[string]any{"alg": "RS256", "kid": kid}}
+		if _, err := kf(tok); !errors.Is(err, jwks.ErrUnknownKey) {
+			t.Errorf("kid %q: error = %v, want ErrUnknownKey", kid, err)
+		}
+	}
+	flood := func(prefix string) {
+		t.Helper()
+		const goroutines, perG = 50, 20 // 1000 lookups, each of a fresh kid
+		within(t, "1000 unknown-kid lookups", func() {
+			var wg sync.WaitGroup
+			for g := range goroutines {
+				wg.Go(func() {
+					for i := range perG {
+						lookup(fmt.Sprintf("%s-%d-%d", prefix, g, i))
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+
+	// The first refresh hangs on the server while 1000 random kids arrive:
+	// they queue exactly one more fetch and join it.
+	gate := make(chan struct{})
+	p.handle("/jwks", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-gate:
+		case <-p.release:
+		}
+		_, _ = w.Write(body)
+	})
+	lookup("first")
 	waitHit(t, p, "/jwks")
+	flood("during")
+	if n := logs.count(requested); n != 2 {
+		t.Fatalf("%d refreshes requested, want 2 (one running, one queued)", n)
+	}
+	close(gate)
 	logs.wait(t, "jwks: keys loaded")
-	if n := p.n.Load(); n != 3 {
-		t.Fatalf("%d fetches after the interval, want 3", n)
+	logs.wait(t, "jwks: keys loaded")
+
+	// The third refresh of the burst goes to the next fresh kid; then the
+	// limiter is empty and another flood starts nothing.
+	lookup("third")
+	logs.wait(t, "jwks: keys loaded")
+	flood("after")
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("%d refreshes requested, want 3 (the burst)", n)
+	}
+	if n := p.n.Load(); n != 4 {
+		t.Fatalf("%d fetches, want 4 (initial + burst of 3)", n)
+	}
+
+	// The limiter refills one refresh per UnknownKIDInterval on the (fake)
+	// clock.
+	clock.Advance(jwks.DefaultUnknownKIDInterval - time.Second)
+	lookup("early")
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("a refresh was requested before the interval passed")
+	}
+	clock.Advance(time.Second)
+	flood("next-interval")
+	if n := logs.count(requested); n != 4 {
+		t.Fatalf("%d refreshes requested after one interval, want 4", n)
+	}
+	logs.wait(t, "jwks: keys loaded")
+	if n := p.n.Load(); n != 5 {
+		t.Fatalf("%d fetches after the interval, want 5", n)
 	}
 }
 
@@ -218,10 +254,14 @@ func TestRefreshFailureKeepsKeys(t *testing.T) {
 		}, "not valid JSON"},
 		{"wrong JSON shape", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte(`{"keys": "secret-body"}`))
-		}, "unexpected structure"},
-		{"invalid key", func(w http.ResponseWriter, _ *http.Request) {
+		}, `no "keys" array`},
+		{"only an invalid key", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte(`{"keys": [{"kty":"EC","crv":"P-256","x":"secret","y":"body"}]}`))
-		}, "invalid key"},
+		}, "no usable signature keys"},
+		{"truncated body", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			_, _ = w.Write([]byte(`{"keys": [secret-body`))
+		}, "truncated"},
 		{"oversized with Content-Length", func(w http.ResponseWriter, _ *http.Request) {
 			b := oversized()
 			w.Header().Set("Content-Length", fmt.Sprint(len(b)))

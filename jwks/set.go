@@ -22,6 +22,11 @@ type Status struct {
 	Source string `json:"source"`
 	// Keys is the number of signature keys currently held.
 	Keys int `json:"keys"`
+	// Skipped is the number of keys of the last loaded JWK Set that were
+	// ignored as unreadable (unsupported type or curve, malformed or invalid
+	// parameters) or unsafe (RSA above 8192 bits). Encryption and symmetric
+	// keys, which never verify a token, are not counted.
+	Skipped int `json:"skipped,omitempty"`
 	// LastRefresh is the time of the last successful load (zero if never).
 	LastRefresh time.Time `json:"last_refresh,omitzero"`
 	// LastAttempt is the time the last load attempt ended.

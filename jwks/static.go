@@ -19,7 +19,7 @@ type Static struct {
 
 // NewStatic returns a fixed set of keys; source names them in Status (for
 // instance the issuer or a file path). Each key must be an *rsa.PublicKey of
-// at least 2048 bits, an *ecdsa.PublicKey on P-256, P-384 or P-521, or an
+// 2048 to 8192 bits, an *ecdsa.PublicKey on P-256, P-384 or P-521, or an
 // ed25519.PublicKey. Private keys, other key types and an empty list are
 // refused.
 func NewStatic(source string, keys ...crypto.PublicKey) (*Static, error) {

@@ -70,57 +70,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func hashSecret(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hash-secret", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	alg := fs.String("alg", clients.AlgBcrypt, "")
-	cost := fs.Int("cost", clients.DefaultBcryptCost, "")
-	memory := fs.Uint("memory", 64<<10, "")
-	passes := fs.Uint("time", 3, "")
-	threads := fs.Uint("threads", 2, "")
-	if err := fs.Parse(args); err != nil {
+	p, err := hashFlags(args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, usage)
 		} else {
-			// flag's messages quote the offending flag, not stdin.
-			fmt.Fprintf(stderr, "keyward hash-secret: %v\n\n%s", err, usage)
+			fmt.Fprintf(stderr, "keyward hash-secret: %v\n", err)
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, "keyward hash-secret: the secret is read from standard input, never from arguments\n")
-		return 2
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	var p clients.HashParams
-	switch *alg {
-	case clients.AlgBcrypt:
-		if set["memory"] || set["time"] || set["threads"] {
-			fmt.Fprint(stderr, "keyward hash-secret: -memory, -time and -threads are for -alg argon2id\n")
-			return 2
-		}
-		p = clients.HashParams{Algorithm: clients.AlgBcrypt, BcryptCost: *cost}
-	case clients.AlgArgon2id:
-		if set["cost"] {
-			fmt.Fprint(stderr, "keyward hash-secret: -cost is for -alg bcrypt\n")
-			return 2
-		}
-		if *memory > 1<<32-1 || *passes > 1<<32-1 || *threads > 255 {
-			fmt.Fprint(stderr, "keyward hash-secret: argon2id parameter out of range\n")
-			return 2
-		}
-		p = clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
-			Memory: uint32(*memory), Time: uint32(*passes), Threads: uint8(*threads)}}
-		if p.Argon2.Memory == 0 || p.Argon2.Time == 0 || p.Argon2.Threads == 0 {
-			fmt.Fprint(stderr, "keyward hash-secret: -memory, -time and -threads must be positive\n")
-			return 2
-		}
-	default:
-		fmt.Fprintf(stderr, "keyward hash-secret: -alg must be bcrypt or argon2id, not %q\n", *alg)
-		return 2
-	}
-
 	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
 		fmt.Fprint(stderr, "Client secret (shown as you type): ")
 	}
@@ -136,6 +94,51 @@ func hashSecret(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, hash)
 	return 0
+}
+
+// hashFlags parses hash-secret's flags into hash parameters; the limits are
+// HashSecret's to check. The error is flag.ErrHelp for -h.
+func hashFlags(args []string) (clients.HashParams, error) {
+	fs := flag.NewFlagSet("hash-secret", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed by hashSecret, with the usage
+	alg := fs.String("alg", clients.AlgBcrypt, "")
+	cost := fs.Int("cost", clients.DefaultBcryptCost, "")
+	memory := fs.Uint("memory", 64<<10, "")
+	passes := fs.Uint("time", 3, "")
+	threads := fs.Uint("threads", 2, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return clients.HashParams{}, err
+		}
+		// flag's messages quote the flag, never stdin.
+		return clients.HashParams{}, fmt.Errorf("%v\n\n%s", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return clients.HashParams{}, errors.New("the secret is read from standard input, never from arguments")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	switch *alg {
+	case clients.AlgBcrypt:
+		if set["memory"] || set["time"] || set["threads"] {
+			return clients.HashParams{}, errors.New("-memory, -time and -threads are for -alg argon2id")
+		}
+		return clients.HashParams{Algorithm: clients.AlgBcrypt, BcryptCost: *cost}, nil
+	case clients.AlgArgon2id:
+		if set["cost"] {
+			return clients.HashParams{}, errors.New("-cost is for -alg bcrypt")
+		}
+		if *memory == 0 || *passes == 0 || *threads == 0 {
+			return clients.HashParams{}, errors.New("-memory, -time and -threads must be positive")
+		}
+		if *memory > 1<<32-1 || *passes > 1<<32-1 || *threads > 255 {
+			return clients.HashParams{}, errors.New("-memory, -time or -threads out of range")
+		}
+		return clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
+			Memory: uint32(*memory), Time: uint32(*passes), Threads: uint8(*threads)}}, nil
+	}
+	return clients.HashParams{}, fmt.Errorf("-alg must be bcrypt or argon2id, not %q", *alg)
 }
 
 // readSecret reads the first line of r without its "\n" or "\r\n". It

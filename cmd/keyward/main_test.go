@@ -19,7 +19,7 @@ func TestHashSecretCommand(t *testing.T) {
 		prefix string
 	}{
 		{"bcrypt, newline", []string{"-cost", "10"}, "acme-secret\n", "acme-secret", "$2a$10$"},
-		{"bcrypt, CRLF", []string{"-cost=10"}, "acme-secret\r\n", "acme-secret", "$2a$10$"},
+		{"argon2id, CRLF", []string{"-alg=argon2id", "-memory=19456", "-time=1", "-threads=1"}, "acme-secret\r\n", "acme-secret", "$argon2id$"},
 		{"argon2id, no newline", []string{"-alg", "argon2id", "-memory", "19456", "-time", "1", "-threads", "1"},
 			"globex-secret", "globex-secret", "$argon2id$v=19$m=19456,t=1,p=1$"},
 		{"argon2id, first line only, spaces kept", []string{"-alg", "argon2id", "-memory", "19456", "-time", "1", "-threads", "1"},
@@ -45,15 +45,24 @@ func TestHashSecretCommand(t *testing.T) {
 	}
 }
 
-// TestHashSecretCommandDefault: no flags means bcrypt at cost 12.
-func TestHashSecretCommandDefault(t *testing.T) {
+// TestHashFlags checks the parameters the flags give, without hashing.
+func TestHashFlags(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"hash-secret"}, strings.NewReader("s\n"), &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	tests := []struct {
+		args []string
+		want clients.HashParams
+	}{
+		{nil, clients.HashParams{Algorithm: "bcrypt", BcryptCost: 12}},
+		{[]string{"-cost", "14"}, clients.HashParams{Algorithm: "bcrypt", BcryptCost: 14}},
+		{[]string{"-alg", "argon2id"}, clients.HashParams{Algorithm: "argon2id",
+			Argon2: clients.Argon2Params{Memory: 65536, Time: 3, Threads: 2}}},
+		{[]string{"-alg=argon2id", "-memory=19456", "-time=1", "-threads=1"}, clients.HashParams{Algorithm: "argon2id",
+			Argon2: clients.Argon2Params{Memory: 19456, Time: 1, Threads: 1}}},
 	}
-	if !strings.HasPrefix(stdout.String(), "$2a$12$") {
-		t.Errorf("stdout %q; want a cost-12 bcrypt hash", stdout.String())
+	for _, tt := range tests {
+		if got, err := hashFlags(tt.args); err != nil || got != tt.want {
+			t.Errorf("hashFlags(%q) = %+v, %v; want %+v", tt.args, got, err, tt.want)
+		}
 	}
 }
 

@@ -29,8 +29,13 @@ type Routes func(kw *middleware.Middleware) http.Handler
 func Main(name string, routes Routes) {
 	config := flag.String("config", "testdata/config/quickstart.yaml", "Keyward config file (YAML)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
+	debug := flag.Bool("debug", false, "log why each request was refused (never tokens or secrets)")
 	flag.Parse()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", name)
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("server", name)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := Run(ctx, *config, *addr, logger, routes, nil); err != nil {
