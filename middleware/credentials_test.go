@@ -89,7 +89,9 @@ func TestCredentialResponses(t *testing.T) {
 	dual := newCredFixture(t, dualauth.ModeDual, nil)
 	credOnly := newCredFixture(t, dualauth.ModeCredentials, nil)
 	noBasic := newCredFixture(t, dualauth.ModeCredentials, func(c *dualauth.Credentials) { c.DisableBasic = true })
-	headers := func(id, secret string) map[string]string { return map[string]string{"client_id": id, "client_secret": secret} }
+	headers := func(id, secret string) map[string]string {
+		return map[string]string{"client_id": id, "client_secret": secret}
+	}
 	tests := []struct {
 		name    string
 		f       *credFixture
@@ -199,7 +201,10 @@ func TestOnlyRestrictsARoute(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w
 	}
-	w := do(func(r *http.Request) { r.Header.Set("client_id", "globex"); r.Header.Set("client_secret", "globex-secret") })
+	w := do(func(r *http.Request) {
+		r.Header.Set("client_id", "globex")
+		r.Header.Set("client_secret", "globex-secret")
+	})
 	if w.Code != http.StatusUnauthorized || strings.Join(w.Header().Values("WWW-Authenticate"), "|") != bareChallenge {
 		t.Fatalf("client credentials on a JWT-only route = %d %q", w.Code, w.Header().Values("WWW-Authenticate"))
 	}
