@@ -146,8 +146,8 @@ func (a *Authenticator) setCredentials(cred Credentials, now func() time.Time) e
 		return fmt.Errorf("dualauth: mode %q needs Credentials.Verifier or Credentials.Exchange", a.mode)
 	case !configured:
 		return nil
-	case cred.CacheTTL < 0 || cred.Throttle.Window < 0 || cred.Throttle.MaxClientFailures < 0 || cred.Throttle.MaxAddrFailures < 0:
-		return errors.New("dualauth: credential cache and throttle settings may not be negative")
+	case cred.Throttle.Window < 0 || cred.Throttle.MaxClientFailures < 0 || cred.Throttle.MaxAddrFailures < 0:
+		return errors.New("dualauth: credential throttle settings may not be negative")
 	}
 	a.basic = !cred.DisableBasic
 	a.idHeader = cmp.Or(cred.ClientIDHeader, DefaultClientIDHeader)

@@ -2,6 +2,7 @@ package dualauth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/jwks"
 )
 
@@ -37,13 +39,12 @@ const (
 // aliases included; real files have a few hundred.
 const maxConfigNodes = 10000
 
-// ConfigFile is the YAML configuration file. It mirrors this shape, where
-// every key but jwt.issuers is optional and an omitted key means the default
-// of Config or of jwks.Options:
+// ConfigFile is the YAML configuration file. It mirrors this shape, where an
+// omitted key means the default of Config, Credentials or jwks.Options:
 //
-//	mode: jwt                 # jwt | credentials | dual (only jwt is supported now)
+//	mode: dual                # jwt (the default) | credentials | dual
 //	realm: bookings-api       # realm in WWW-Authenticate
-//	jwt:
+//	jwt:                      # required unless mode is credentials with clients_file
 //	  issuers:
 //	    - issuer: https://auth.example.com       # exact iss
 //	      jwks_url: https://auth.example.com/.well-known/jwks.json   # or:
@@ -61,28 +62,57 @@ const maxConfigNodes = 10000
 //	    unknown_kid_interval: 5m
 //	    timeout: 10s
 //	    max_bytes: 1048576
+//	credentials:              # required by mode credentials and dual, refused by jwt
+//	  client_id_header: client_id          # default client_id
+//	  client_secret_header: client_secret  # default client_secret
+//	  basic: true                          # also accept HTTP Basic (RFC 6749 §2.3.1)
+//	  clients_file: clients.yaml           # hashed secrets, relative to the file's directory; or:
+//	  # exchange:                          # trade the credentials at the token endpoint
+//	  #   token_url: https://auth.example.com/oauth/v2/token
+//	  #   style: basic                     # basic | json | form
+//	  #   scope: bookings:read
+//	  #   params: {response_type: token}   # extra body parameters, strings
+//	  #   timeout: 10s
+//	  cache_ttl: 5m                        # how long a verified pair is remembered
+//	  reload_interval: 5s                  # clients_file only; SIGHUP reloads too
+//	  throttle:
+//	    max_client_failures: 10            # per client id per window, then 429
+//	    max_address_failures: 50           # per remote address per window
+//	    window: 1m
+//
+// Exactly one of clients_file and exchange is set. With exchange, the token
+// the endpoint issues is verified through jwt.issuers, which every mode then
+// needs; with mode credentials and clients_file the jwt section may be
+// omitted. exchange has an allow_insecure_http key, but it may not be true:
+// the token endpoint is http:// only on loopback hosts.
 //
 // Build one with ParseConfigFile or ReadConfigFile, which check it, and turn
 // it into a Config with its Config method. A ConfigFile built in code is
 // checked by Config; there zero values mean the defaults.
 type ConfigFile struct {
-	// Mode is the authentication method accepted: "jwt", the default. The
-	// "credentials" and "dual" modes are not supported yet.
+	// Mode is the authentication method accepted: ModeJWT (the default),
+	// ModeCredentials or ModeDual. The latter two need Credentials, which
+	// ModeJWT refuses.
 	Mode Mode `yaml:"mode,omitempty"`
 	// Realm is the realm named in WWW-Authenticate challenges; "" means
 	// DefaultRealm.
 	Realm string `yaml:"realm,omitempty"`
-	// JWT configures the verification of Bearer JWTs.
-	JWT FileJWT `yaml:"jwt"`
+	// JWT configures the verification of Bearer JWTs, and of the tokens
+	// credentials.exchange obtains.
+	JWT FileJWT `yaml:"jwt,omitempty"`
+	// Credentials configures client credentials (client id and secret in
+	// two headers or HTTP Basic); nil means none.
+	Credentials *FileCredentials `yaml:"credentials,omitempty"`
 
 	file  string         // the path the file was read from; "" if parsed from bytes
-	dir   string         // the directory relative public_key_file paths start from
+	dir   string         // the directory relative public_key_file and clients_file paths start from
 	lines map[string]int // the line of every key present in the file, by dotted path
 }
 
 // FileJWT is the jwt section of a ConfigFile.
 type FileJWT struct {
-	// Issuers are the trusted token issuers; at least one is required.
+	// Issuers are the trusted token issuers; at least one is required
+	// unless Mode is ModeCredentials with a clients_file.
 	Issuers []FileIssuer `yaml:"issuers"`
 	// Algorithms is the JWS "alg" allowlist, a subset of DefaultAlgorithms;
 	// empty means DefaultAlgorithms.
@@ -170,16 +200,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // ParseConfigFile decodes and checks a configuration file. It does no I/O:
-// public key files are read, and key sets built, by ConfigFile.Config. A
-// relative public_key_file is taken relative to the working directory; use
-// ReadConfigFile to have it relative to the file.
+// public key files and clients files are read, and key sets built, by
+// ConfigFile.Config. A relative public_key_file or clients_file is taken
+// relative to the working directory; use ReadConfigFile to have it relative
+// to the file.
 func ParseConfigFile(data []byte) (*ConfigFile, error) {
 	return parseConfigFile(data, "")
 }
 
 // ReadConfigFile reads, decodes and checks the configuration file at path,
-// and remembers its directory for relative public_key_file paths. Errors
-// name the file.
+// and remembers its directory for relative public_key_file and
+// clients_file paths. Errors name the file.
 func ReadConfigFile(path string) (*ConfigFile, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -219,8 +250,33 @@ func LoadConfig(ctx context.Context, path string, logger *slog.Logger) (Config, 
 // Config's Logger; nil discards) and refresh in the background until ctx
 // ends. An unreachable key server does not fail Config; an unreadable public
 // key file does.
+//
+// With credentials.clients_file, Config opens the registry with clients.Open
+// (an unreadable or broken file fails Config) and keeps it in step with the
+// file, polling every reload_interval and on SIGHUP, until ctx ends; client
+// credentials are then checked by RegistryVerifier. With
+// credentials.exchange it builds the exchange.Client instead.
 func (f *ConfigFile) Config(ctx context.Context, logger *slog.Logger) (Config, error) {
 	if err := f.validate(); err != nil {
+		return Config{}, err
+	}
+	// The registry is a file too: read before any refresh starts.
+	reg, err := f.openClients(logger)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := f.config(ctx, logger, reg)
+	if err != nil {
+		return Config{}, err
+	}
+	watchClients(ctx, reg)
+	return cfg, nil
+}
+
+// config builds the Config of a checked f, with reg from openClients.
+func (f *ConfigFile) config(ctx context.Context, logger *slog.Logger, reg *clients.Registry) (Config, error) {
+	cred, err := f.credentials(reg)
+	if err != nil {
 		return Config{}, err
 	}
 	j := f.JWT
@@ -232,6 +288,7 @@ func (f *ConfigFile) Config(ctx context.Context, logger *slog.Logger) (Config, e
 		RequireType:   j.RequireType,
 		MaxTokenBytes: j.MaxTokenBytes,
 		Logger:        logger,
+		Credentials:   cred,
 	}
 	if j.Leeway != nil {
 		cfg.Leeway = time.Duration(*j.Leeway)
@@ -245,11 +302,7 @@ func (f *ConfigFile) Config(ctx context.Context, logger *slog.Logger) (Config, e
 		if iss.PublicKeyFile == "" {
 			continue
 		}
-		path := iss.PublicKeyFile
-		if !filepath.IsAbs(path) && f.dir != "" {
-			path = filepath.Join(f.dir, path)
-		}
-		set, err := jwks.LoadPEMFile(path)
+		set, err := jwks.LoadPEMFile(f.resolve(iss.PublicKeyFile))
 		if err != nil {
 			return Config{}, f.wrap(issuerPath(i)+".public_key_file", err)
 		}
@@ -330,7 +383,7 @@ func parseConfigFile(data []byte, file string) (*ConfigFile, error) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, f.errorf("", "the file is empty; it needs at least a jwt section with issuers")
+			return nil, f.errorf("", "the file is empty; it needs at least a jwt section with issuers, or mode: credentials with a credentials section")
 		}
 		return nil, f.yamlError(err)
 	}
@@ -346,7 +399,7 @@ func parseConfigFile(data []byte, file string) (*ConfigFile, error) {
 		top = top.Content[0]
 	}
 	if top.Kind == yaml.ScalarNode && top.ShortTag() == "!!null" {
-		return nil, f.errorf("", "the file is empty; it needs at least a jwt section with issuers")
+		return nil, f.errorf("", "the file is empty; it needs at least a jwt section with issuers, or mode: credentials with a credentials section")
 	}
 	if top.Kind != yaml.MappingNode {
 		return nil, f.errorAt(top.Line, "", "the top level must be a mapping of keys such as mode, realm and jwt, not a %s", kindName(top))
@@ -371,17 +424,25 @@ func parseConfigFile(data []byte, file string) (*ConfigFile, error) {
 // validate checks the rules that span keys or bound values.
 func (f *ConfigFile) validate() error {
 	switch f.Mode {
-	case "", ModeJWT:
-	case ModeCredentials, ModeDual:
-		return f.errorf("mode", "%q is not supported yet; only %q is (credentials and dual land in a later release)", f.Mode, ModeJWT)
+	case "", ModeJWT, ModeCredentials, ModeDual:
 	default:
-		return f.errorf("mode", "unknown mode %s (use jwt; credentials and dual are planned)", quoteValue(string(f.Mode)))
+		return f.errorf("mode", "unknown mode %s (use jwt, credentials or dual)", quoteValue(string(f.Mode)))
 	}
 	if strings.ContainsAny(f.Realm, "\"\\\r\n") {
 		return f.errorf("realm", "may not contain quotes, backslashes or line breaks")
 	}
+	if err := f.validateCredentials(); err != nil {
+		return err
+	}
 	j := &f.JWT
-	if len(j.Issuers) == 0 {
+	if len(j.Issuers) == 0 && f.needsIssuers() {
+		switch {
+		case f.Credentials != nil && f.Credentials.Exchange != nil:
+			return f.errorAt(cmp.Or(f.lineOf("jwt.issuers"), f.lineOf("credentials.exchange")), "jwt.issuers",
+				"at least one issuer is required: the token credentials.exchange obtains is verified through them")
+		case f.effectiveMode() == ModeDual:
+			return f.errorAt(cmp.Or(f.lineOf("jwt.issuers"), f.lineOf("mode")), "jwt.issuers", "at least one issuer is required: mode dual accepts Bearer tokens too")
+		}
 		return f.errorf("jwt.issuers", "at least one issuer is required")
 	}
 	first := map[string]int{}

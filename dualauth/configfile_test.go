@@ -118,10 +118,12 @@ func TestConfigFileBad(t *testing.T) {
 		"jwks-url-scheme.yaml":               {"line 5: jwt.issuers[0].jwks_url: must be an https:// URL"},
 		"insecure-discovery.yaml":            {"line 4: jwt.issuers[0].issuer: with discovery: true, the issuer uses http://", "allow_insecure_http"},
 		"discovery-not-bool.yaml":            {`line 5: jwt.issuers[0].discovery: "maybe" is not true or false`},
-		"mode-dual.yaml":                     {`line 2: mode: "dual" is not supported yet`},
 		"mode-unknown.yaml":                  {`line 2: mode: unknown mode "oauth"`},
 		"realm-quote.yaml":                   {"line 2: realm: may not contain quotes"},
 		"empty-scope-claim.yaml":             {"line 7: jwt.scope_claims[1]: a claim name may not be empty"},
+	}
+	for name, want := range credentialBadFiles {
+		tests[name] = want
 	}
 	files, err := filepath.Glob(filepath.Join(configDir, "bad", "*.yaml"))
 	if err != nil {
@@ -161,7 +163,7 @@ func TestParseConfigFileRules(t *testing.T) {
 	}{
 		{"minimal", head, nil},
 		{"mode jwt", "mode: jwt\n" + head, nil},
-		{"mode credentials", "mode: credentials\n" + head, []string{`mode: "credentials" is not supported yet`}},
+		{"mode credentials without credentials", "mode: credentials\n" + head, []string{"line 1: credentials: is required with mode credentials"}},
 		{"null values mean omitted", "mode:\nrealm: ~\n" + head + "  leeway:\n  jwks:\n", nil},
 		{"leeway 0s", head + "  leeway: 0s\n", nil},
 		{"leeway 5m", head + "  leeway: 5m\n", nil},

@@ -56,6 +56,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) error {
 		return nil
 	case t.Kind() == reflect.Struct:
 		return w.mapping(n, t, path, site)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
+		return w.stringMap(n, path, site)
 	}
 	return w.f.errorAt(site, path, "cannot be read (unsupported type %s)", t)
 }
@@ -113,6 +115,64 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string, site int) er
 		}
 		if err := w.walk(v, ft, child); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// stringMap checks a mapping of free names to strings, such as
+// credentials.exchange.params. Values must be YAML strings: a number or
+// boolean would be sent as text the file did not show (1.0, yes), so it has
+// to be quoted.
+func (w *walker) stringMap(n *yaml.Node, path string, site int) error {
+	if n.Kind != yaml.MappingNode {
+		return w.f.errorAt(site, path, "must be a mapping of names to text, such as {response_type: token}, not a %s", kindName(n))
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		w.nodes++
+		if w.nodes > maxConfigNodes {
+			return w.f.errorAt(k.Line, "", "the file has too many values or aliases (more than %d)", maxConfigNodes)
+		}
+		if k.Kind == yaml.AliasNode && k.Alias != nil {
+			k = k.Alias
+		}
+		if k.Kind != yaml.ScalarNode {
+			return w.f.errorAt(k.Line, path, "keys must be plain names, not a %s", kindName(k))
+		}
+		if k.Value == "<<" && k.ShortTag() == "!!merge" {
+			return w.f.errorAt(k.Line, path, "merge keys (<<) are not supported; write the keys out")
+		}
+		name := k.Value
+		if r := []rune(name); len(r) > 40 {
+			name = string(r[:40]) + "…" // errors never carry much of the file
+		}
+		child := path + "." + name
+		if line, dup := seen[k.Value]; dup {
+			return w.f.errorAt(k.Line, child, "is set twice (first at line %d)", line)
+		}
+		seen[k.Value] = k.Line
+		w.f.lines[child] = k.Line
+		site := v.Line
+		if v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		switch {
+		case v.Kind != yaml.ScalarNode:
+			return w.f.errorAt(site, child, "must be a single value, not a %s", kindName(v))
+		case v.ShortTag() == "!!null":
+			return w.f.errorAt(site, child, "needs a value (write \"\" for an empty one)")
+		case v.ShortTag() != "!!str":
+			// The value is not quoted back: parameters may be confidential.
+			read := "a " + strings.TrimPrefix(v.ShortTag(), "!!")
+			switch v.ShortTag() {
+			case "!!int", "!!float":
+				read = "a number"
+			case "!!bool":
+				read = "true or false"
+			}
+			return w.f.errorAt(site, child, "must be text, but YAML reads it as %s; quote the value", read)
 		}
 	}
 	return nil

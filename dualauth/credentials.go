@@ -48,8 +48,8 @@ type Credentials struct {
 	Exchange *exchange.Client
 	// CacheTTL is how long a verified id and secret are remembered (under an
 	// HMAC keyed with a per-process random key, never in the clear); 0 means
-	// DefaultCacheTTL. An exchanged token is remembered until shortly before
-	// it expires, if that is sooner.
+	// DefaultCacheTTL and a negative value turns the cache off. An exchanged
+	// token is remembered until shortly before it expires, if that is sooner.
 	CacheTTL time.Duration
 	// Throttle bounds online guessing.
 	Throttle Throttle

@@ -357,7 +357,7 @@ func TestCredentialNewRejects(t *testing.T) {
 		"same header twice":            {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "X-A", ClientSecretHeader: "x-a"}},
 		"authorization as header":      {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "Authorization"}},
 		"bad header name":              {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "client id"}},
-		"negative ttl":                 {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, CacheTTL: -1}},
+		"negative window":              {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, Throttle: dualauth.Throttle{Window: -1}}},
 	} {
 		if _, err := dualauth.New(cfg); err == nil {
 			t.Errorf("%s: New accepted the config", name)

@@ -1,6 +1,6 @@
 // Command echo is a resource server on Echo v4, protected by Keyward.
 //
-//	go run ./examples/echo -config testdata/config/quickstart.yaml -addr 127.0.0.1:8080
+//	go run ./examples/echo -config testdata/config/quickstart-dual.yaml -addr 127.0.0.1:8080
 package main
 
 import (
@@ -19,7 +19,7 @@ func routes(kw *middleware.Middleware) http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "key_sets": kw.Authenticator().KeyStatus()})
+		return c.JSON(http.StatusOK, server.Health(kw))
 	})
 
 	v1 := e.Group("/v1", kw.Echo())

@@ -1,7 +1,7 @@
 // Command nethttp is a resource server on the standard library's ServeMux,
 // protected by Keyward.
 //
-//	go run ./examples/nethttp -config testdata/config/quickstart.yaml -addr 127.0.0.1:8080
+//	go run ./examples/nethttp -config testdata/config/quickstart-dual.yaml -addr 127.0.0.1:8080
 package main
 
 import (
@@ -19,7 +19,7 @@ func main() { server.Main("nethttp", routes) }
 func routes(kw *middleware.Middleware) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "key_sets": kw.Authenticator().KeyStatus()})
+		writeJSON(w, http.StatusOK, server.Health(kw))
 	})
 	mux.Handle("GET /v1/whoami", kw.Authenticate(http.HandlerFunc(whoami)))
 

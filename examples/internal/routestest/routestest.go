@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/examples/internal/server"
 	"github.com/keyward/keyward/jwks"
@@ -20,8 +22,12 @@ import (
 	"github.com/keyward/keyward/middleware"
 )
 
-// Run serves routes behind a Keyward middleware that trusts a fresh test
-// issuer and checks every route of the examples.
+// testdata is the repository's testdata folder seen from an example's package.
+const testdata = "../../testdata/"
+
+// Run serves routes behind a dual-mode Keyward middleware that trusts a
+// fresh test issuer and the test client registry, and checks every route of
+// the examples with both methods.
 func Run(t *testing.T, routes server.Routes) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -30,9 +36,17 @@ func Run(t *testing.T, routes server.Routes) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The test registry: globex / globex-secret has bookings:read and
+	// bookings:create; initech is disabled.
+	registry, err := clients.Open(testdata+"clients/clients.yaml", clients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	authn, err := dualauth.New(dualauth.Config{
-		Realm:   "bookings-api",
-		Issuers: []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
+		Mode:        dualauth.ModeDual,
+		Realm:       "bookings-api",
+		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
+		Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(registry)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +55,11 @@ func Run(t *testing.T, routes server.Routes) {
 	t.Cleanup(srv.Close)
 
 	token := func(scope string) string { return iss.Token(t, jwt.MapClaims{"scope": scope, "client_id": "acme"}) }
+	const (
+		globex  = "client:globex:globex-secret"
+		initech = "client:initech:initech-secret"
+		basic   = "Basic Z2xvYmV4Omdsb2JleC1zZWNyZXQ=" // globex:globex-secret
+	)
 	tests := []struct {
 		name, method, path, token string
 		status                    int
@@ -48,6 +67,11 @@ func Run(t *testing.T, routes server.Routes) {
 	}{
 		{"health needs no token", "GET", "/healthz", "", 200, ""},
 		{"whoami without a token", "GET", "/v1/whoami", "", 401, `Bearer realm="bookings-api"`},
+		{"whoami with client headers", "GET", "/v1/whoami", globex, 200, ""},
+		{"list bookings with client headers", "GET", "/v1/bookings", globex, 200, ""},
+		{"list bookings with Basic", "GET", "/v1/bookings", basic, 200, ""},
+		{"reports with client headers lacking reports:read", "GET", "/v1/reports", globex, 403, ""},
+		{"disabled client", "GET", "/v1/bookings", initech, 401, `Basic realm="bookings-api"`},
 		{"whoami", "GET", "/v1/whoami", token(""), 200, ""},
 		{"list bookings", "GET", "/v1/bookings", token("bookings:read"), 200, ""},
 		{"list bookings without the scope", "GET", "/v1/bookings", token("bookings:readx"), 403,
@@ -69,7 +93,14 @@ func Run(t *testing.T, routes server.Routes) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.token != "" {
+			switch {
+			case strings.HasPrefix(tt.token, "client:"):
+				parts := strings.SplitN(tt.token, ":", 3)
+				req.Header.Set("client_id", parts[1])
+				req.Header.Set("client_secret", parts[2])
+			case strings.HasPrefix(tt.token, "Basic "):
+				req.Header.Set("Authorization", tt.token)
+			case tt.token != "":
 				req.Header.Set("Authorization", "Bearer "+tt.token)
 			}
 			resp, err := srv.Client().Do(req)
@@ -84,6 +115,14 @@ func Run(t *testing.T, routes server.Routes) {
 			if tt.challenge != "" && resp.Header.Get("WWW-Authenticate") != tt.challenge {
 				t.Fatalf("WWW-Authenticate = %q, want %q", resp.Header.Get("WWW-Authenticate"), tt.challenge)
 			}
+			if tt.path == "/healthz" && !strings.Contains(string(body), `"healthy":true`) {
+				t.Fatalf("healthz = %s, want the issuer healthy", body)
+			}
+			if tt.path == "/v1/whoami" && tt.status == 401 {
+				if got := resp.Header.Values("WWW-Authenticate"); len(got) != 2 || got[1] != `Basic realm="bookings-api"` {
+					t.Fatalf("dual-mode challenges = %q, want Bearer and Basic", got)
+				}
+			}
 			if resp.Header.Get("Content-Type") != "application/json" {
 				t.Fatalf("Content-Type = %q", resp.Header.Get("Content-Type"))
 			}
@@ -92,7 +131,11 @@ func Run(t *testing.T, routes server.Routes) {
 				if err := json.Unmarshal(body, &raw); err != nil {
 					t.Fatal(err)
 				}
-				if raw["method"] != "jwt" || raw["client_id"] != "acme" || raw["issuer"] != iss.URL || raw["scopes"] == nil || raw["claims"] == nil {
+				wantMethod, wantClient := "jwt", "acme"
+				if tt.token == globex {
+					wantMethod, wantClient = "credentials", "globex"
+				}
+				if raw["method"] != wantMethod || raw["client_id"] != wantClient || raw["scopes"] == nil {
 					t.Fatalf("whoami = %s", body)
 				}
 			}

@@ -27,7 +27,7 @@ type Routes func(kw *middleware.Middleware) http.Handler
 // file, serves routes until SIGINT or SIGTERM, then shuts down cleanly. It
 // exits the process with status 1 on a start-up error.
 func Main(name string, routes Routes) {
-	config := flag.String("config", "testdata/config/quickstart.yaml", "Keyward config file (YAML)")
+	config := flag.String("config", "testdata/config/quickstart-dual.yaml", "Keyward config file (YAML)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	debug := flag.Bool("debug", false, "log why each request was refused (never tokens or secrets)")
 	flag.Parse()
@@ -91,4 +91,16 @@ func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, rout
 		return err
 	}
 	return nil
+}
+
+// Health is the body of the examples' unauthenticated /healthz: for each
+// trusted issuer, how many keys are held and whether the last refresh
+// succeeded. Sources and error texts stay out of it: they would tell anyone
+// about internal hosts.
+func Health(kw *middleware.Middleware) map[string]any {
+	issuers := map[string]any{}
+	for name, st := range kw.Authenticator().KeyStatus() {
+		issuers[name] = map[string]any{"keys": st.Keys, "healthy": st.Keys > 0 && st.LastError == ""}
+	}
+	return map[string]any{"status": "ok", "issuers": issuers}
 }

@@ -1,0 +1,54 @@
+package dualauth_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/dualauth"
+)
+
+// BenchmarkCredentials measures a client-credential request answered from
+// the verified-credential cache, and the same request checked against the
+// registry's hash every time (cache off) for bcrypt cost 12 (the registry
+// default) and the cheapest argon2id parameters accepted.
+func BenchmarkCredentials(b *testing.B) {
+	hashes := map[string]clients.HashParams{
+		"bcrypt-12":    {Algorithm: clients.AlgBcrypt, BcryptCost: 12},
+		"argon2id-min": {Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{Memory: clients.MinArgon2Memory, Time: 1, Threads: 1}},
+	}
+	for name, params := range hashes {
+		hash, err := clients.HashSecret("bench-secret", params)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reg, err := clients.Parse([]byte("clients:\n  - client_id: bench\n    secret_hash: \"" + hash + "\"\n    scopes: [bookings:read]\n"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cache := range []struct {
+			name string
+			ttl  time.Duration
+		}{{"cached", 0}, {"uncached", -1}} {
+			b.Run(name+"/"+cache.name, func(b *testing.B) {
+				a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{
+					Verifier: dualauth.RegistryVerifier(reg), CacheTTL: cache.ttl,
+				}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := request{headers: map[string]string{"client_id": "bench", "client_secret": "bench-secret"}}.build()
+				if _, err := a.Authenticate(r); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := a.Authenticate(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
