@@ -45,6 +45,17 @@ type Issuer struct {
 // when the test ends.
 func NewIssuer(tb testing.TB, algs ...string) *Issuer {
 	tb.Helper()
+	iss, err := StartIssuer(algs...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(iss.Close)
+	return iss
+}
+
+// StartIssuer is NewIssuer outside a test: the caller closes the issuer
+// with Close.
+func StartIssuer(algs ...string) (*Issuer, error) {
 	if len(algs) == 0 {
 		algs = []string{"RS256"}
 	}
@@ -52,17 +63,19 @@ func NewIssuer(tb testing.TB, algs ...string) *Issuer {
 	for _, alg := range algs {
 		k, err := NewKey(alg)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		iss.keys = append(iss.keys, k)
 	}
 	iss.current = iss.keys[0]
 	iss.server = httptest.NewServer(iss.handler())
-	tb.Cleanup(iss.server.Close)
 	iss.URL = iss.server.URL
 	iss.JWKSURL = iss.URL + "/.well-known/jwks.json"
-	return iss
+	return iss, nil
 }
+
+// Close shuts the issuer's server down.
+func (iss *Issuer) Close() { iss.server.Close() }
 
 func (iss *Issuer) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -160,11 +173,7 @@ func (iss *Issuer) RemoveKey(kid string) {
 // ("test-client"), aud, iat, nbf, exp and jti, with overrides applied on top
 // (a nil value removes a claim).
 func (iss *Issuer) Claims(overrides jwt.MapClaims) jwt.MapClaims {
-	now := time.Now
-	if iss.Now != nil {
-		now = iss.Now
-	}
-	t := now()
+	t := iss.now()
 	claims := jwt.MapClaims{
 		"iss":       iss.URL,
 		"sub":       "test-client",
@@ -184,6 +193,35 @@ func (iss *Issuer) Claims(overrides jwt.MapClaims) jwt.MapClaims {
 func (iss *Issuer) Token(tb testing.TB, overrides jwt.MapClaims) string {
 	tb.Helper()
 	return iss.Sign(tb, iss.Key(), nil, iss.Claims(overrides))
+}
+
+// ExpiredToken mints a token that expired an hour ago, with Claims(overrides).
+func (iss *Issuer) ExpiredToken(tb testing.TB, overrides jwt.MapClaims) string {
+	tb.Helper()
+	t := iss.now().Add(-time.Hour)
+	claims := jwt.MapClaims{"iat": t.Add(-iss.Lifetime).Unix(), "nbf": t.Add(-iss.Lifetime).Unix(), "exp": t.Unix()}
+	maps.Copy(claims, overrides)
+	return iss.Token(tb, claims)
+}
+
+// ForgedToken mints a token that names the current key's kid but is signed
+// by a key the issuer never published: what an attacker would send.
+func (iss *Issuer) ForgedToken(tb testing.TB, overrides jwt.MapClaims) string {
+	tb.Helper()
+	current := iss.Key()
+	forger, err := NewKey(current.Alg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	forger.ID = current.ID
+	return iss.Sign(tb, forger, nil, iss.Claims(overrides))
+}
+
+func (iss *Issuer) now() time.Time {
+	if iss.Now != nil {
+		return iss.Now()
+	}
+	return time.Now()
 }
 
 // Sign signs claims exactly as given with key and header (see Key.Sign): for

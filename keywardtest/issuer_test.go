@@ -2,6 +2,7 @@ package keywardtest_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -118,5 +120,27 @@ func TestNewKeyRejectsUnknownAlg(t *testing.T) {
 		if _, err := keywardtest.NewKey(alg); err == nil {
 			t.Errorf("NewKey(%q) succeeded", alg)
 		}
+	}
+}
+
+func TestIssuerAuthenticator(t *testing.T) {
+	iss := keywardtest.NewIssuer(t, "ES256")
+	a := iss.Authenticator(t, func(c *dualauth.Config) { c.RequireType = "" })
+	ctx := t.Context()
+	if _, err := a.Verify(ctx, iss.Token(t, jwt.MapClaims{"scope": "x"})); err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	for name, raw := range map[string]string{
+		"expired": iss.ExpiredToken(t, nil),
+		"forged":  iss.ForgedToken(t, nil),
+	} {
+		_, err := a.Verify(ctx, raw)
+		var e *dualauth.Error
+		if !errors.As(err, &e) || e.Code != dualauth.CodeInvalidToken {
+			t.Errorf("%s token: %v, want invalid_token", name, err)
+		}
+	}
+	if cfg := iss.Config(t); cfg.Issuers[0].Issuer != iss.URL || cfg.Issuers[0].Audiences[0] != iss.Audience {
+		t.Fatalf("Config = %+v", cfg)
 	}
 }

@@ -4,7 +4,6 @@
 package routestest
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/examples/internal/server"
-	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 )
@@ -30,27 +28,17 @@ const testdata = "../../testdata/"
 // the examples with both methods.
 func Run(t *testing.T, routes server.Routes) {
 	iss := keywardtest.NewIssuer(t, "ES256")
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	keys, err := jwks.NewRemote(ctx, iss.JWKSURL, jwks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The test registry: globex / globex-secret has bookings:read and
 	// bookings:create; initech is disabled.
 	registry, err := clients.Open(testdata+"clients/clients.yaml", clients.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn, err := dualauth.New(dualauth.Config{
-		Mode:        dualauth.ModeDual,
-		Realm:       "bookings-api",
-		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
-		Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(registry)},
+	authn := iss.Authenticator(t, func(c *dualauth.Config) {
+		c.Mode = dualauth.ModeDual
+		c.Realm = "bookings-api"
+		c.Credentials.Verifier = dualauth.RegistryVerifier(registry)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(routes(middleware.New(authn, middleware.Options{})))
 	t.Cleanup(srv.Close)
 
