@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/keyward/keyward/scopes"
 )
 
 // Limits of a registry file and of the credentials Verify considers.
@@ -144,7 +146,7 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, fmt.Errorf("%s: secret_hash: %w", label, err)
 	}
 
-	var scopes []string
+	var granted []string
 	if s := values["scopes"]; s != nil && !isNull(s) {
 		if s.Kind != yaml.SequenceNode {
 			return nil, fmt.Errorf("%s: line %d: scopes must be a list such as [bookings:read, reports:read]", label, s.Line)
@@ -155,11 +157,11 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: line %d: a scope %w", label, sn.Line, err)
 			}
-			if !validScope(scope) {
+			if !scopes.Valid(scope) {
 				return nil, fmt.Errorf("%s: line %d: scope %q is not a valid scope token (RFC 6749 §3.3: printable ASCII except space, \" and \\)", label, sn.Line, scope)
 			}
-			if !slices.Contains(scopes, scope) {
-				scopes = append(scopes, scope)
+			if !slices.Contains(granted, scope) {
+				granted = append(granted, scope)
 			}
 		}
 	}
@@ -170,7 +172,7 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 			return nil, fmt.Errorf("%s: line %d: disabled must be true or false", label, d.Line)
 		}
 	}
-	return &entry{client: Client{ID: id, Scopes: scopes, Disabled: disabled}, hashText: hashText, hash: h}, nil
+	return &entry{client: Client{ID: id, Scopes: granted, Disabled: disabled}, hashText: hashText, hash: h}, nil
 }
 
 // checkClientID checks a client_id from the file.
@@ -188,21 +190,6 @@ func checkClientID(id string) error {
 		return fmt.Errorf("client_id %q starts or ends with white space, which HTTP headers cannot carry", id)
 	}
 	return nil
-}
-
-// validScope reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // scalarString returns the text of a scalar as written. Its errors complete

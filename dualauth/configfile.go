@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/internal/urlrule"
 	"github.com/keyward/keyward/jwks"
 )
 
@@ -566,40 +566,22 @@ func (f *ConfigFile) checkSize(key string, v, maximum int64, human string) error
 // checkKeyURL returns what is wrong with a URL keys or metadata are fetched
 // from, or "".
 func checkKeyURL(raw string, allowInsecure bool) string {
-	u, err := url.Parse(raw)
+	return urlProblem(raw, urlrule.Rule{AllowInsecureHTTP: allowInsecure}, "use https://, or set allow_insecure_http: true")
+}
+
+// urlProblem applies rule to raw and returns what is wrong, in the words of
+// the file, or "". hint ends the message for an http:// URL to a host that
+// is not loopback.
+func urlProblem(raw string, rule urlrule.Rule, hint string) string {
+	u, err := rule.Check(raw)
 	switch {
-	case err != nil:
-		return "is not a valid URL"
-	case hasPassword(u):
-		return "may not contain a password"
-	case u.Host == "" || u.Hostname() == "":
-		return "must be an absolute https:// URL with a host"
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
+	case err == nil:
 		return ""
-	case "http":
-		if allowInsecure || isLoopbackHost(u.Hostname()) {
-			return ""
-		}
-		return fmt.Sprintf("uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https://, or set allow_insecure_http: true", quoteValue(u.Hostname()))
+	case errors.Is(err, urlrule.ErrInsecureHTTP):
+		return fmt.Sprintf("uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost); %s", quoteValue(u.Hostname()), hint)
 	default:
-		return "must be an https:// URL"
+		return err.Error()
 	}
-}
-
-func hasPassword(u *url.URL) bool {
-	_, ok := u.User.Password()
-	return ok
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host) // as package jwks does
-	return ip != nil && ip.IsLoopback()
 }
 
 func effective(d Duration, def time.Duration) time.Duration {

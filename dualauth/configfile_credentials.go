@@ -3,7 +3,6 @@ package dualauth
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/urlrule"
 )
 
 // MaxConfigThrottleFailures is the largest failure count
@@ -261,26 +261,7 @@ func (f *ConfigFile) checkDuration(key string, v Duration) error {
 // checkTokenURL returns what is wrong with a token endpoint URL, or "". It
 // asks what exchange.Client.Validate does, in the words of the file.
 func checkTokenURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "is not a valid URL"
-	case u.User != nil:
-		return "may not contain user info (user:password@); the credentials are sent as style says"
-	case u.Host == "" || u.Hostname() == "":
-		return "must be an absolute https:// URL with a host"
-	}
-	switch u.Scheme {
-	case "https":
-		return ""
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return ""
-		}
-		return fmt.Sprintf("uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost): client secrets would cross the network in the clear; use https://", quoteValue(u.Hostname()))
-	default:
-		return "must be an https:// URL"
-	}
+	return urlProblem(raw, urlrule.Rule{NoUserinfo: true}, "client secrets would cross the network in the clear; use https://")
 }
 
 // resolve returns path relative to the configuration file's directory.

@@ -1,20 +1,19 @@
 package jwks
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"strings"
+
+	"github.com/keyward/keyward/internal/urlrule"
 )
 
-// checkURL parses raw and applies the scheme rule: https always; http only
-// for loopback hosts unless allowInsecure; nothing else. URLs without a host
-// or with a password in their userinfo are refused.
+// checkURL parses raw and applies Keyward's URL rule (package urlrule):
+// https always; http only for loopback hosts unless allowInsecure; a host
+// required; no password.
 func checkURL(raw string, allowInsecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, errors.New("jwks: malformed URL")
+		return nil, fmt.Errorf("jwks: URL %w", urlrule.ErrMalformed)
 	}
 	if err := checkParsedURL(u, allowInsecure); err != nil {
 		return nil, err
@@ -23,32 +22,8 @@ func checkURL(raw string, allowInsecure bool) (*url.URL, error) {
 }
 
 func checkParsedURL(u *url.URL, allowInsecure bool) error {
-	if u.Host == "" || u.Hostname() == "" {
-		return fmt.Errorf("jwks: URL %q has no host", u.Redacted())
+	if err := (urlrule.Rule{AllowInsecureHTTP: allowInsecure}).CheckURL(u); err != nil {
+		return fmt.Errorf("jwks: URL %q %w (set AllowInsecureHTTP to allow http elsewhere)", u.Redacted(), err)
 	}
-	if u.User != nil {
-		if _, hasPassword := u.User.Password(); hasPassword {
-			return fmt.Errorf("jwks: URL %q carries a password", u.Redacted())
-		}
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if allowInsecure || isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("jwks: http URL %q refused for a non-loopback host (use https, or set AllowInsecureHTTP)", u.Redacted())
-	default:
-		return fmt.Errorf("jwks: URL scheme %q not supported (use https)", u.Scheme)
-	}
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return nil
 }
