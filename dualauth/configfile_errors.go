@@ -77,6 +77,11 @@ func (f *ConfigFile) yamlError(err error) error {
 			}
 		}
 	}
+	if line > 0 {
+		// The parser names the line where a block began, not where its
+		// indentation went wrong.
+		msg += " (check the indentation from this line on)"
+	}
 	return &configError{file: f.file, line: line, msg: "invalid YAML: " + msg, err: err}
 }
 
