@@ -1,0 +1,128 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/clients"
+)
+
+// Config configures a Server. Issuer, Audience and Clients are required;
+// every other field's zero value is a useful default.
+type Config struct {
+	// Issuer is the "iss" of issued tokens and the "issuer" of the metadata:
+	// the server's base URL, an http or https URL with a host and no path,
+	// query, fragment or trailing slash, such as "http://127.0.0.1:9000".
+	// Required. Resource servers compare it byte for byte.
+	Issuer string
+	// Audience is the "aud" of issued tokens, such as "bookings-api". Required.
+	Audience string
+	// Clients authenticates clients (hashed secrets; disabled clients are
+	// refused) and holds the scopes each may be granted. Required. Reloading
+	// it (Watch, Reload) takes effect for the next request.
+	Clients *clients.Registry
+	// Algorithm is the JWS algorithm of access tokens: "RS256" (RSA 2048, the
+	// default when empty), "ES256" (P-256) or "EdDSA" (Ed25519).
+	Algorithm string
+	// TTL, if not 0, is the lifetime of every access token, whatever the
+	// endpoint; 0 keeps each endpoint's own lifetime (LifetimeToken and the
+	// others). At least 1s; fractions of a second are dropped.
+	TTL time.Duration
+	// RefreshTTL is how long a refresh token can be used after it is issued;
+	// 0 means DefaultRefreshTTL. At least 1s.
+	RefreshTTL time.Duration
+	// RotateEvery, if not 0, is the period on which Run rotates the signing
+	// key (see Server.RotateKey). At least 1s.
+	RotateEvery time.Duration
+	// Now is the clock of token timestamps and expiries (access tokens,
+	// refresh tokens, retired keys); nil means time.Now. The failure
+	// throttle and the rotation timer run on the real clock.
+	Now func() time.Time
+	// Logger receives issued tokens' metadata (client, scopes, key id, never
+	// the tokens), refusals and rotations; nil discards. Secrets and tokens
+	// are never logged.
+	Logger *slog.Logger
+}
+
+// Defaults and limits.
+const (
+	// DefaultAlgorithm is the JWS algorithm when Config.Algorithm is empty.
+	DefaultAlgorithm = "RS256"
+	// DefaultRefreshTTL is the refresh-token lifetime when Config.RefreshTTL
+	// is 0.
+	DefaultRefreshTTL = 24 * time.Hour
+	// MaxBodyBytes caps a token request's body; a larger one is refused with
+	// 413 and invalid_request.
+	MaxBodyBytes = 64 << 10
+)
+
+// settings is a checked Config with its defaults applied.
+type settings struct {
+	Config
+	ttl, refreshTTL time.Duration // whole seconds
+}
+
+func (cfg Config) check() (settings, error) {
+	st := settings{Config: cfg}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return st, err
+	}
+	if strings.TrimSpace(cfg.Audience) == "" {
+		return st, errors.New("authserver: Audience is required")
+	}
+	if cfg.Clients == nil {
+		return st, errors.New("authserver: Clients is required")
+	}
+	switch cfg.Algorithm {
+	case "":
+		st.Algorithm = DefaultAlgorithm
+	case "RS256", "ES256", "EdDSA":
+	default:
+		return st, fmt.Errorf("authserver: Algorithm %q is not supported (use RS256, ES256 or EdDSA)", cfg.Algorithm)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"TTL", cfg.TTL}, {"RefreshTTL", cfg.RefreshTTL}, {"RotateEvery", cfg.RotateEvery}} {
+		if d.value != 0 && d.value < time.Second {
+			return st, fmt.Errorf("authserver: %s must be 0 or at least 1s, not %v", d.name, d.value)
+		}
+	}
+	st.ttl = cfg.TTL.Truncate(time.Second)
+	st.refreshTTL = cfg.RefreshTTL.Truncate(time.Second)
+	if st.refreshTTL == 0 {
+		st.refreshTTL = DefaultRefreshTTL
+	}
+	if st.Now == nil {
+		st.Now = time.Now
+	}
+	if st.Logger == nil {
+		st.Logger = slog.New(slog.DiscardHandler)
+	}
+	return st, nil
+}
+
+// checkIssuer accepts scheme://host[:port] for http and https, as a
+// resource server's discovery expects: the well-known documents are served at
+// the root, and the issuer is also the realm of Basic challenges.
+func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return errors.New("authserver: Issuer is required")
+	}
+	u, err := url.Parse(issuer)
+	switch {
+	case err != nil:
+		return fmt.Errorf("authserver: Issuer %q is not a URL", issuer)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
+		return fmt.Errorf("authserver: Issuer %q must be an http:// or https:// URL with a host", issuer)
+	case u.User != nil, u.RawQuery != "", u.ForceQuery, u.Fragment != "", u.Path != "":
+		return fmt.Errorf("authserver: Issuer %q must be scheme://host[:port], without user info, path (or trailing slash), query or fragment", issuer)
+	case strings.ContainsAny(issuer, "\"\\ \t#"):
+		return fmt.Errorf("authserver: Issuer %q has characters a URL cannot have", issuer)
+	}
+	return nil
+}

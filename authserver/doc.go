@@ -1,0 +1,36 @@
+// Package authserver is a small OAuth 2.0 authorization server for
+// development and CI: it issues RFC 9068 JWT access tokens to the clients of
+// a clients.Registry (client credentials grant, RFC 6749 §4.4) and publishes
+// the keys and metadata that Keyward resource servers need to verify them,
+// so that teams can test APIs protected by Keyward without a real identity
+// provider.
+//
+// Handler serves:
+//
+//	GET  /.well-known/openid-configuration       metadata (OpenID Connect Discovery)
+//	GET  /.well-known/oauth-authorization-server metadata (RFC 8414)
+//	GET  /.well-known/jwks.json                  the public signing keys (RFC 7517)
+//	POST /oauth/token      Basic, or client_id and client_secret in a form or JSON body; refresh tokens; 15 minutes
+//	POST /oauth/v2/token   Basic and a form body; 1 hour
+//	POST /api/oauth/token  a JSON body with client_id and client_secret; 1 hour
+//	POST /connect/token    a form body with response_type=token, client_id and client_secret; 30 days
+//
+// The token endpoints follow the styles of the vendor documents Keyward's
+// design starts from (see the constants below), so that a resource server
+// configured for one of those providers can be tested against this server.
+// Every endpoint also accepts HTTP Basic (RFC 6749 §2.3.1), and each refuses
+// the request shapes its style does not use. Errors are RFC 6749 §5.2 JSON
+// bodies.
+//
+// Access tokens are signed with one key at a time (RS256, ES256 or EdDSA).
+// The next key is published before it signs anything, so a resource server
+// that fetched the key set since the previous rotation already knows it, and
+// a retired key stays published until the last token it signed has expired.
+// Refresh tokens (from /oauth/token only) are opaque, single use, bound to
+// their client and kept in memory as SHA-256 hashes; presenting a used one
+// revokes its whole family (RFC 9700 §4.14.2).
+//
+// Everything is held in memory: restarting the server invalidates every
+// refresh token and every access token (its keys are new). This server is
+// for tests; it has no user login, consent or authorization endpoint.
+package authserver

@@ -1,0 +1,340 @@
+package authserver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/clients"
+)
+
+// registryFile is the repository's test-only client registry: acme
+// (bcrypt 10), globex (argon2id minimum, the fastest) and initech (disabled).
+const registryFile = "../testdata/clients/clients.yaml"
+
+// clock is a fake clock for Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testServer is an authorization server behind httptest on 127.0.0.1.
+type testServer struct {
+	*authserver.Server
+	URL   string
+	Clock *clock
+	Cfg   authserver.Config
+	// JWKSFetches counts GET requests for the key set.
+	JWKSFetches *atomic.Int64
+}
+
+// openRegistry opens a registry file, failing the test on error.
+func openRegistry(t testing.TB, path string) *clients.Registry {
+	t.Helper()
+	reg, err := clients.Open(path, clients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// start starts a server whose Issuer is its own URL, with the repository's
+// registry, audience bookings-api and a fake clock unless mutate changes
+// them.
+func start(t testing.TB, mutate func(*authserver.Config)) *testServer {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	c := newClock()
+	cfg := authserver.Config{
+		Issuer:   "http://" + hs.Listener.Addr().String(),
+		Audience: "bookings-api",
+		Clients:  openRegistry(t, registryFile),
+		Now:      c.Now,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := authserver.New(cfg)
+	if err != nil {
+		hs.Listener.Close()
+		t.Fatal(err)
+	}
+	fetches := new(atomic.Int64)
+	h := srv.Handler()
+	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == authserver.PathJWKS {
+			fetches.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	})
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return &testServer{Server: srv, URL: hs.URL, Clock: c, Cfg: cfg, JWKSFetches: fetches}
+}
+
+// request describes a token request.
+type request struct {
+	method      string // POST when empty
+	path        string
+	contentType string // from form or json when empty
+	form        url.Values
+	json        any    // marshalled unless a string, which is sent as is
+	raw         string // body as is, with contentType
+	basic       []string
+	header      http.Header
+	query       string
+}
+
+func formOf(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
+}
+
+// basicAuth is the Authorization value for id and secret encoded as RFC
+// 6749 §2.3.1 says.
+func basicAuth(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+}
+
+// response is a decoded response.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func (r response) str(name string) string {
+	s, _ := r.body[name].(string)
+	return s
+}
+
+func (ts *testServer) do(t testing.TB, req request) response {
+	t.Helper()
+	var body io.Reader = http.NoBody
+	ct := req.contentType
+	switch {
+	case req.form != nil:
+		body = strings.NewReader(req.form.Encode())
+		if ct == "" {
+			ct = "application/x-www-form-urlencoded"
+		}
+	case req.json != nil:
+		if s, ok := req.json.(string); ok {
+			body = strings.NewReader(s)
+		} else {
+			b, err := json.Marshal(req.json)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = bytes.NewReader(b)
+		}
+		if ct == "" {
+			ct = "application/json"
+		}
+	case req.raw != "":
+		body = strings.NewReader(req.raw)
+	}
+	method := req.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	target := ts.URL + req.path
+	if req.query != "" {
+		target += "?" + req.query
+	}
+	hr, err := http.NewRequestWithContext(context.Background(), method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		hr.Header.Set("Content-Type", ct)
+	}
+	if req.basic != nil {
+		hr.Header.Set("Authorization", basicAuth(req.basic[0], req.basic[1]))
+	}
+	for name, vs := range req.header {
+		for _, v := range vs {
+			hr.Header.Add(name, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&out.body); err != nil {
+			t.Fatalf("response body %q: %v", raw, err)
+		}
+	}
+	return out
+}
+
+// mustToken makes the request and fails the test unless it gets a token.
+func (ts *testServer) mustToken(t testing.TB, req request) response {
+	t.Helper()
+	resp := ts.do(t, req)
+	if resp.status != http.StatusOK || resp.str("access_token") == "" {
+		t.Fatalf("%s: status %d, body %s", req.path, resp.status, resp.raw)
+	}
+	return resp
+}
+
+// globexToken gets a client_credentials token from /oauth/token for globex
+// with Basic and extra form parameters.
+func (ts *testServer) globexToken(t testing.TB, kv ...string) response {
+	t.Helper()
+	return ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"globex", "globex-secret"},
+		form: formOf(append([]string{"grant_type", "client_credentials"}, kv...)...)})
+}
+
+// refresh redeems a refresh token as globex (or the client given).
+func (ts *testServer) refresh(t testing.TB, token string, client ...string) response {
+	t.Helper()
+	if client == nil {
+		client = []string{"globex", "globex-secret"}
+	}
+	return ts.do(t, request{path: authserver.PathToken, basic: client,
+		form: formOf("grant_type", "refresh_token", "refresh_token", token)})
+}
+
+// jwks fetches the server's key set.
+func (ts *testServer) jwks(t testing.TB) []byte {
+	t.Helper()
+	resp := ts.do(t, request{method: http.MethodGet, path: authserver.PathJWKS})
+	if resp.status != http.StatusOK {
+		t.Fatalf("jwks: status %d", resp.status)
+	}
+	return resp.raw
+}
+
+// kids returns the key ids of the published key set.
+func (ts *testServer) kids(t testing.TB) []string {
+	t.Helper()
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(ts.jwks(t), &set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.KID)
+	}
+	return kids
+}
+
+// verify checks raw's signature against the published key set (at the fake
+// clock's time) and returns its header and claims.
+func (ts *testServer) verify(t testing.TB, raw string) (map[string]any, jwt.MapClaims) {
+	t.Helper()
+	kf, err := keyfunc.NewJWKSetJSON(ts.jwks(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	tok, err := jwt.ParseWithClaims(raw, claims, kf.Keyfunc,
+		jwt.WithValidMethods([]string{"RS256", "ES256", "EdDSA"}),
+		jwt.WithTimeFunc(ts.Clock.Now),
+		jwt.WithIssuer(ts.Cfg.Issuer),
+		jwt.WithAudience(ts.Cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithJSONNumber(),
+	)
+	if err != nil {
+		t.Fatalf("verifying the access token: %v", err)
+	}
+	return tok.Header, claims
+}
+
+// claimInt returns a numeric claim.
+func claimInt(t testing.TB, claims jwt.MapClaims, name string) int64 {
+	t.Helper()
+	n, ok := claims[name].(json.Number)
+	if !ok {
+		t.Fatalf("claim %s is %T, not a number", name, claims[name])
+	}
+	v, err := n.Int64()
+	if err != nil {
+		t.Fatalf("claim %s: %v", name, err)
+	}
+	return v
+}
+
+// testClient is a client of a registry written by writeRegistry.
+type testClient struct {
+	id, secret string
+	scopes     []string
+}
+
+// writeRegistry writes a registry file with the clients in a temporary
+// directory, their secrets hashed with the minimum Argon2id parameters (the
+// fastest a registry accepts), and opens it.
+func writeRegistry(t testing.TB, cs ...testClient) *clients.Registry {
+	t.Helper()
+	var entries []any
+	for _, c := range cs {
+		hash, err := clients.HashSecret(c.secret, clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
+			Memory: clients.MinArgon2Memory, Time: clients.MinArgon2Time, Threads: clients.MinArgon2Threads}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, map[string]any{"client_id": c.id, "secret_hash": hash, "scopes": c.scopes})
+	}
+	data, err := json.Marshal(map[string]any{"clients": entries}) // JSON is YAML
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "clients.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return openRegistry(t, path)
+}
+
+// jsonNumber is n as the response decoder represents it.
+func jsonNumber(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }

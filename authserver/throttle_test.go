@@ -1,0 +1,83 @@
+package authserver_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/keyward/keyward/authserver"
+)
+
+func checkRetryAfter(t *testing.T, resp response) {
+	t.Helper()
+	if s, err := strconv.Atoi(resp.header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
+		t.Errorf("Retry-After %q, want 1 to 60 seconds", resp.header.Get("Retry-After"))
+	}
+}
+
+func TestThrottlePerClient(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Algorithm = "ES256"
+		c.Clients = writeRegistry(t, testClient{"globex", "globex-secret", nil}, testClient{"umbrella", "umbrella-secret", nil},
+			testClient{"hooli", "hooli-secret", nil})
+	})
+	cc := formOf("grant_type", "client_credentials")
+	// umbrella authenticates once: its verified credentials are remembered.
+	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"umbrella", "umbrella-secret"}, form: cc})
+
+	for _, id := range []string{"globex", "umbrella"} {
+		for i := range 10 {
+			resp := ts.do(t, request{path: authserver.PathToken, basic: []string{id, "not-the-secret"}, form: cc})
+			if resp.status != http.StatusUnauthorized {
+				t.Fatalf("%s failure %d: status %d", id, i+1, resp.status)
+			}
+		}
+	}
+	for _, req := range []request{
+		{path: authserver.PathToken, basic: []string{"globex", "not-the-secret"}, form: cc},
+		{path: authserver.PathToken, basic: []string{"globex", "globex-secret"}, form: cc},
+		{path: authserver.PathConnectToken, form: formOf("grant_type", "client_credentials", "response_type", "token", "client_id", "globex", "client_secret", "globex-secret")},
+		{path: authserver.PathToken, basic: []string{"umbrella", "not-the-secret"}, form: cc},
+	} {
+		resp := ts.do(t, req)
+		checkError(t, resp, http.StatusTooManyRequests, "too_many_requests")
+		checkRetryAfter(t, resp)
+	}
+	// A client whose credentials were verified before is never held back, so
+	// a guesser cannot lock it out.
+	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"umbrella", "umbrella-secret"}, form: cc})
+	// Counters are per client id: hooli is not held back.
+	resp := ts.do(t, request{path: authserver.PathToken, basic: []string{"hooli", "not-the-secret"}, form: cc})
+	checkError(t, resp, http.StatusUnauthorized, "invalid_client")
+	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"hooli", "hooli-secret"}, form: cc})
+}
+
+func TestThrottlePerAddress(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Algorithm = "ES256"
+		c.Clients = writeRegistry(t, testClient{"partner", "partner-secret", []string{"bookings:read"}})
+	})
+	cc := formOf("grant_type", "client_credentials")
+	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"partner", "partner-secret"}, form: cc})
+
+	// 50 failures from 127.0.0.1, each for another client id.
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			resp := ts.do(t, request{path: authserver.PathToken, basic: []string{fmt.Sprint("guess-", i), "not-the-secret"}, form: cc})
+			if resp.status != http.StatusUnauthorized {
+				t.Errorf("failure %d: status %d", i+1, resp.status)
+			}
+		})
+	}
+	wg.Wait()
+	resp := ts.do(t, request{path: authserver.PathToken, basic: []string{"guess-51", "not-the-secret"}, form: cc})
+	checkError(t, resp, http.StatusTooManyRequests, "too_many_requests")
+	checkRetryAfter(t, resp)
+	// The client verified before still gets tokens.
+	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"partner", "partner-secret"}, form: cc})
+}

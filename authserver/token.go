@@ -1,0 +1,148 @@
+package authserver
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// tokenResponse is a successful token response (RFC 6749 §5.1).
+type tokenResponse struct {
+	TokenType    string `json:"token_type"`
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+// attempt is what the log says about a token request.
+type attempt struct {
+	grant    string
+	clientID string // only once known to the registry: a mistyped secret is never logged as an id
+	jti, kid string
+	refresh  redeemResult
+}
+
+// tokenHandler serves the token endpoint ep.
+func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var at attempt
+		resp, e := s.token(w, r, ep, &at)
+		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteAddr(r)}
+		if e != nil {
+			attrs = append(attrs, "error", e.code, "error_description", e.description)
+			if e.cause != nil {
+				attrs = append(attrs, "cause", e.cause.Error())
+			}
+			level := slog.LevelInfo
+			if at.refresh == redeemReused {
+				level = slog.LevelWarn
+			}
+			s.log.Log(r.Context(), level, "token request refused", attrs...)
+			s.writeError(w, e)
+			return
+		}
+		s.log.Info("token issued", append(attrs, "scope", resp.Scope, "expires_in", resp.ExpiresIn,
+			"kid", at.kid, "jti", at.jti, "refresh_token", resp.RefreshToken != "")...)
+		writeNoStore(w, http.StatusOK, resp)
+	}
+}
+
+// token handles one token request at ep.
+func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *attempt) (*tokenResponse, *oauthError) {
+	req, e := readRequest(w, r, ep)
+	if e != nil {
+		return nil, e
+	}
+	id, secret, e := req.credentials(ep)
+	if e != nil {
+		return nil, e
+	}
+	if e := req.checkGrant(ep, at); e != nil {
+		return nil, e
+	}
+	var requested []string
+	if param, ok := req.params[paramScope]; ok {
+		if requested, e = parseScope(param); e != nil {
+			return nil, e
+		}
+	}
+
+	client, e := s.clients.authenticate(r.Context(), id, secret, remoteAddr(r))
+	if e != nil {
+		if _, known := s.cfg.Clients.Lookup(id); known {
+			at.clientID = id
+		}
+		return nil, e
+	}
+	at.clientID = client.ID
+	now := s.cfg.Now()
+
+	var granted []string
+	var refreshToken string
+	switch at.grant {
+	case grantClientCredentials:
+		if granted, e = grantScopes(requested, client.Scopes); e != nil {
+			return nil, e
+		}
+		if ep.refresh {
+			refreshToken = newRefreshToken()
+			s.refresh.issue(refreshToken, client.ID, granted, now.Add(s.cfg.refreshTTL), now)
+		}
+	case grantRefreshToken:
+		refreshToken = newRefreshToken()
+		granted, at.refresh, e = s.refresh.redeem(req.params[paramRefreshToken], client.ID, now, refreshToken,
+			now.Add(s.cfg.refreshTTL), func(original []string) ([]string, *oauthError) {
+				// The access token may narrow the grant (RFC 6749 §6), and
+				// never outgrows what the registry allows the client now.
+				scopes, e := grantScopes(requested, original)
+				return intersect(scopes, client.Scopes), e
+			})
+		if e != nil {
+			return nil, e
+		}
+	}
+
+	lifetime := ep.lifetime
+	if s.cfg.ttl != 0 {
+		lifetime = s.cfg.ttl
+	}
+	token, err := s.mint(client.ID, granted, lifetime, now, at)
+	if err != nil {
+		e := errServer()
+		e.cause = err
+		return nil, e
+	}
+	return &tokenResponse{
+		TokenType:    "Bearer",
+		AccessToken:  token,
+		ExpiresIn:    int64(lifetime.Seconds()),
+		Scope:        strings.Join(granted, " "),
+		RefreshToken: refreshToken,
+	}, nil
+}
+
+// checkGrant checks grant_type and the parameters it needs, before the
+// client is authenticated.
+func (req *tokenRequest) checkGrant(ep endpoint, at *attempt) *oauthError {
+	grant := req.params[paramGrantType]
+	switch {
+	case grant == "":
+		return errInvalidRequest("the grant_type parameter is missing")
+	case !ep.grants(grant):
+		if ep.refresh {
+			return errUnsupportedGrantType("the grant_type must be client_credentials or refresh_token")
+		}
+		return errUnsupportedGrantType("the grant_type must be client_credentials")
+	}
+	at.grant = grant // logged only once known: it comes from the client
+	switch {
+	case ep.responseType && req.params[paramResponseType] == "":
+		return errInvalidRequest("the response_type parameter is missing (use response_type=token)")
+	case ep.responseType && req.params[paramResponseType] != "token":
+		return errInvalidRequest("the response_type must be token")
+	case grant == grantRefreshToken && req.params[paramRefreshToken] == "":
+		return errInvalidRequest("the refresh_token parameter is missing")
+	}
+	return nil
+}

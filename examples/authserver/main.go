@@ -1,0 +1,162 @@
+// Command authserver is a development OAuth 2.0 authorization server for
+// Keyward: it issues JWT access tokens (RFC 9068) to the clients of a
+// registry file, with the token endpoints of the vendor styles Keyward
+// supports, and publishes its keys and metadata for discovery. For local
+// work and CI only: keys and refresh tokens live in memory.
+//
+//	go run ./examples/authserver &                  # http://127.0.0.1:9000, clients testdata/clients/clients.yaml
+//	curl -u globex:globex-secret -d grant_type=client_credentials http://127.0.0.1:9000/oauth/token
+//	go run ./examples/nethttp -config testdata/authserver/keyward.yaml   # a resource server trusting it
+//
+// Flags:
+//
+//	-addr HOST:PORT     listen address (default 127.0.0.1:9000)
+//	-clients FILE       client registry (default testdata/clients/clients.yaml), reloaded when it changes
+//	-audience NAME      aud of the tokens (default bookings-api)
+//	-issuer URL         iss of the tokens (default "http://" + the listening address)
+//	-ttl DURATION       lifetime of every access token (default 0: 15m at /oauth/token,
+//	                    1h at /oauth/v2/token and /api/oauth/token, 30 days at /connect/token)
+//	-alg ALG            RS256 (default), ES256 or EdDSA
+//	-rotate DURATION    rotate the signing key on this period (default 0: never)
+//	-debug              log at debug level
+//
+// It logs to standard error with log/slog and stops cleanly on SIGINT or
+// SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/clients"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "authserver:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	addr, clients, audience, issuer, alg string
+	ttl, rotate                          time.Duration
+	debug                                bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("authserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:9000", "listen address `HOST:PORT`")
+	fs.StringVar(&o.clients, "clients", "testdata/clients/clients.yaml", "client registry `file` (YAML, hashed secrets)")
+	fs.StringVar(&o.audience, "audience", "bookings-api", "aud of issued tokens")
+	fs.StringVar(&o.issuer, "issuer", "", "iss of issued tokens and of the metadata (default \"http://\" + the listening address)")
+	fs.DurationVar(&o.ttl, "ttl", 0, "lifetime of every access token (0: each endpoint's own, 15m to 30 days)")
+	fs.StringVar(&o.alg, "alg", authserver.DefaultAlgorithm, "signing algorithm: RS256, ES256 or EdDSA")
+	fs.DurationVar(&o.rotate, "rotate", 0, "rotate the signing key on this period (0: never)")
+	fs.BoolVar(&o.debug, "debug", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+// run serves the authorization server until ctx is done, then shuts down
+// cleanly. It logs to stderr and prints the issuer and a sample request to
+// stdout once it listens. If listening is not nil, it receives the bound
+// address (HOST:PORT) then.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening chan<- string) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("server", "authserver")
+
+	registry, err := clients.Open(o.clients, clients.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if o.issuer == "" {
+		o.issuer = "http://" + ln.Addr().String()
+	}
+	srv, err := authserver.New(authserver.Config{
+		Issuer:      o.issuer,
+		Audience:    o.audience,
+		Clients:     registry,
+		Algorithm:   o.alg,
+		TTL:         o.ttl,
+		RotateEvery: o.rotate,
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go registry.Watch(ctx)
+	go srv.Run(ctx)
+
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	logger.Info("listening", "url", "http://"+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,
+		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len())
+	fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://%s%s\n",
+		o.issuer, o.issuer, authserver.PathOpenIDConfiguration, ln.Addr(), authserver.PathToken)
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelShutdown()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

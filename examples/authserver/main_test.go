@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/examples/internal/server"
+	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/scopes"
+)
+
+const testdata = "../../testdata/"
+
+// syncBuffer collects output written from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startRun runs the command with args (and the test registry) until the
+// test ends, and returns its base URL.
+func startRun(t *testing.T, args ...string) (base string, stdout, stderr *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	args = append([]string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml"}, args...)
+	go func() { done <- run(ctx, args, stdout, stderr, listening) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+		if !strings.Contains(stderr.String(), "shutting down") {
+			t.Errorf("no clean shutdown in the log:\n%s", stderr)
+		}
+	})
+	select {
+	case addr := <-listening:
+		return "http://" + addr, stdout, stderr
+	case err := <-done:
+		t.Fatalf("run: %v\n%s", err, stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not start")
+	}
+	return "", nil, nil
+}
+
+// post sends a token request and decodes the JSON answer.
+func post(t *testing.T, target, contentType, body string, header http.Header) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for name, vs := range header {
+		req.Header[name] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+const form = "application/x-www-form-urlencoded"
+
+var basicGlobex = http.Header{"Authorization": {"Basic Z2xvYmV4Omdsb2JleC1zZWNyZXQ="}} // globex:globex-secret
+
+// seedRequests are a globex token request per endpoint, in its seed's style.
+var seedRequests = []struct {
+	path, contentType, body string
+	header                  http.Header
+	expiresIn               float64
+}{
+	{authserver.PathToken, form, "grant_type=client_credentials&client_id=globex&client_secret=globex-secret", nil, 900},
+	{authserver.PathTokenV2, form, "grant_type=client_credentials", basicGlobex, 3600},
+	{authserver.PathPartnerToken, "application/json", `{"grant_type":"client_credentials","client_id":"globex","client_secret":"globex-secret"}`,
+		http.Header{"Accept": {"application/json"}}, 3600},
+	{authserver.PathConnectToken, form, "grant_type=client_credentials&response_type=token&client_id=globex&client_secret=globex-secret", nil, 2592000},
+}
+
+// TestRunWithResourceServer is the acceptance criterion end to end: the
+// command's tokens from every endpoint are accepted by an example resource
+// server configured (testdata/authserver/keyward.yaml) with discovery: true
+// pointing at it.
+func TestRunWithResourceServer(t *testing.T) {
+	base, stdout, _ := startRun(t)
+	if !strings.Contains(stdout.String(), "issuer:    "+base+"\n") {
+		t.Errorf("stdout does not name the issuer %s:\n%s", base, stdout)
+	}
+	api := startResourceServer(t, base)
+	for _, tc := range seedRequests {
+		t.Run(tc.path, func(t *testing.T) {
+			status, body := post(t, base+tc.path, tc.contentType, tc.body, tc.header)
+			if status != http.StatusOK || body["token_type"] != "Bearer" || body["expires_in"] != tc.expiresIn {
+				t.Fatalf("status %d, body %v", status, body)
+			}
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, api+"/v1/bookings", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+body["access_token"].(string))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET /v1/bookings: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// startResourceServer runs the example resource servers' shared code with
+// the testdata/authserver/keyward.yaml config, its issuer set to issuer, and
+// one route that needs bookings:read.
+func startResourceServer(t *testing.T, issuer string) string {
+	t.Helper()
+	config, err := os.ReadFile(testdata + "authserver/keyward.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fixed = "issuer: http://127.0.0.1:9000"
+	if !bytes.Contains(config, []byte(fixed)) {
+		t.Fatalf("keyward.yaml no longer has %q", fixed)
+	}
+	path := filepath.Join(t.TempDir(), "keyward.yaml")
+	if err := os.WriteFile(path, bytes.Replace(config, []byte(fixed), []byte("issuer: "+issuer), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	routes := func(kw *middleware.Middleware) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("GET /v1/bookings", kw.Require(scopes.All("bookings:read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+		return mux
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, path, "127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)), routes, listening)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("resource server: %v", err)
+		}
+	})
+	select {
+	case addr := <-listening:
+		return "http://" + addr
+	case err := <-done:
+		t.Fatalf("resource server: %v", err)
+	}
+	return ""
+}
+
+func TestRunFlags(t *testing.T) {
+	t.Run("ttl, alg and issuer", func(t *testing.T) {
+		base, _, stderr := startRun(t, "-ttl", "90s", "-alg", "EdDSA", "-issuer", "https://auth.example.test", "-audience", "reports-api")
+		for _, tc := range seedRequests {
+			status, body := post(t, base+tc.path, tc.contentType, tc.body, tc.header)
+			if status != http.StatusOK || body["expires_in"] != 90.0 {
+				t.Errorf("%s: status %d, body %v", tc.path, status, body)
+			}
+		}
+		resp, err := http.Get(base + authserver.PathOAuthMetadata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var meta map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+			t.Fatal(err)
+		}
+		if meta["issuer"] != "https://auth.example.test" || meta["token_endpoint"] != "https://auth.example.test/oauth/token" {
+			t.Errorf("metadata %v", meta)
+		}
+		if algs, _ := meta["id_token_signing_alg_values_supported"].([]any); len(algs) != 1 || algs[0] != "EdDSA" {
+			t.Errorf("algorithms %v", meta["id_token_signing_alg_values_supported"])
+		}
+		for _, want := range []string{"msg=listening", "alg=EdDSA", "audience=reports-api", `msg="token issued"`} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("the log lacks %s:\n%s", want, stderr)
+			}
+		}
+		if strings.Contains(stderr.String(), "globex-secret") {
+			t.Errorf("the log holds a secret:\n%s", stderr)
+		}
+	})
+
+	t.Run("rotate", func(t *testing.T) {
+		base, _, _ := startRun(t, "-rotate", "1h", "-alg", "ES256")
+		status, body := post(t, base+authserver.PathTokenV2, form, url.Values{"grant_type": {"client_credentials"}}.Encode(), basicGlobex)
+		if status != http.StatusOK {
+			t.Fatalf("status %d, body %v", status, body)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-port", "9000"}, "flag provided but not defined"},
+		{"argument", []string{"serve"}, "unexpected argument"},
+		{"bad ttl", []string{"-ttl", "10"}, "invalid value"},
+		{"bad alg", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-alg", "HS256"}, "not supported"},
+		{"bad issuer", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-issuer", "http://x/"}, "trailing slash"},
+		{"no registry", []string{"-addr", "127.0.0.1:0", "-clients", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
+		{"bad address", []string{"-addr", "127.0.0.1:http-alt-nope", "-clients", testdata + "clients/clients.yaml"}, "listen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tc.args, &stdout, &stderr, nil)
+			if err == nil || !strings.Contains(err.Error()+stderr.String(), tc.want) {
+				t.Errorf("run = %v (stderr %q), want an error about %q", err, stderr.String(), tc.want)
+			}
+		})
+	}
+
+	t.Run("help", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"-h"}, &stdout, &stderr, nil)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-rotate") {
+			t.Errorf("run -h = %v, stderr %q", err, stderr.String())
+		}
+	})
+}
