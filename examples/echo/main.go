@@ -1,47 +1,12 @@
-// Command echo is a resource server on Echo v4, protected by Keyward.
+// Command echo is the bookings API on Echo v4, protected by Keyward; the
+// routes are in ../internal/bookings/echo.go.
 //
 //	go run ./examples/echo -config testdata/config/quickstart-dual.yaml -addr 127.0.0.1:8080
 package main
 
 import (
-	"net/http"
-
-	"github.com/labstack/echo/v4"
-
+	"github.com/keyward/keyward/examples/internal/bookings"
 	"github.com/keyward/keyward/examples/internal/server"
-	"github.com/keyward/keyward/middleware"
-	"github.com/keyward/keyward/scopes"
 )
 
-func main() { server.Main("echo", routes) }
-
-func routes(kw *middleware.Middleware) http.Handler {
-	e := echo.New()
-	e.HideBanner = true
-	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, server.Health(kw))
-	})
-
-	v1 := e.Group("/v1", kw.Echo())
-	v1.GET("/whoami", func(c echo.Context) error {
-		p, _ := middleware.PrincipalFromEcho(c)
-		return c.JSON(http.StatusOK, p)
-	})
-	v1.GET("/bookings", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"bookings": []any{}})
-	}, kw.EchoRequire(scopes.All("bookings:read")))
-	v1.POST("/bookings", func(c echo.Context) error {
-		p, _ := middleware.PrincipalFromEcho(c)
-		return c.JSON(http.StatusCreated, map[string]any{"created_by": p.ClientID})
-	}, kw.EchoRequire(scopes.All("bookings:create")))
-	v1.DELETE("/bookings/:id", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"deleted": c.Param("id")})
-	}, kw.EchoRequire(scopes.All("bookings:delete")))
-	v1.GET("/reports", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"reports": []any{}})
-	}, kw.EchoRequire(scopes.All("reports:read", "bookings:read")))
-	v1.GET("/search", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"results": []any{}})
-	}, kw.EchoRequire(scopes.Any("bookings:read", "reports:read")))
-	return e
-}
+func main() { server.Main("echo", bookings.Echo) }

@@ -1,7 +1,4 @@
-// Package routestest checks that an example server's routes answer as the
-// README says, over real TCP, with tokens from a test issuer. Both example
-// servers run the same table.
-package routestest
+package bookings_test
 
 import (
 	"encoding/json"
@@ -15,18 +12,19 @@ import (
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/examples/internal/bookings"
 	"github.com/keyward/keyward/examples/internal/server"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 )
 
 // testdata is the repository's testdata folder seen from an example's package.
-const testdata = "../../testdata/"
+const testdata = "../../../testdata/"
 
-// Run serves routes behind a dual-mode Keyward middleware that trusts a
+// checkRoutes serves routes behind a dual-mode Keyward middleware that trusts a
 // fresh test issuer and the test client registry, and checks every route of
 // the examples with both methods.
-func Run(t *testing.T, routes server.Routes) {
+func checkRoutes(t *testing.T, routes server.Routes) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	// The test registry: globex / globex-secret has bookings:read and
 	// bookings:create; initech is disabled.
@@ -130,3 +128,7 @@ func Run(t *testing.T, routes server.Routes) {
 		})
 	}
 }
+
+func TestNetHTTP(t *testing.T) { checkRoutes(t, bookings.NetHTTP) }
+
+func TestEcho(t *testing.T) { checkRoutes(t, bookings.Echo) }
