@@ -64,7 +64,7 @@ const maxConfigNodes = 10000
 //	  cache_ttl: 5m                        # how long a verified pair is remembered
 //	  reload_interval: 5s                  # clients_file only; SIGHUP reloads too
 //	  throttle:
-//	    max_client_failures: 10            # per client id per window, then 429
+//	    max_client_failures: 10            # per client id from one address per window, then 429
 //	    max_address_failures: 50           # per remote address per window
 //	    window: 1m
 //

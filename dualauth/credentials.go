@@ -59,12 +59,14 @@ type Credentials struct {
 	ClientAddr func(r *http.Request) string
 }
 
-// Throttle bounds failed credential checks. When a client id or an address
-// has failed too often in the current window, further checks that are not
-// already known good are answered 429 with Retry-After until the window
-// ends; a client whose correct credentials are cached is never held back.
+// Throttle bounds failed credential checks. When a client id has failed too
+// often from one address, or an address too often in all, in the current
+// window, further checks from that address are answered 429 with
+// Retry-After until the window ends. IPv6 addresses count by their /64. A
+// pair that verified within the last 24 hours is never held back.
 type Throttle struct {
-	// MaxClientFailures per client id per window; 0 means DefaultMaxClientFailures.
+	// MaxClientFailures per client id from one address per window; 0 means
+	// DefaultMaxClientFailures.
 	MaxClientFailures int
 	// MaxAddrFailures per address per window; 0 means DefaultMaxAddrFailures.
 	MaxAddrFailures int

@@ -305,39 +305,129 @@ func TestCredentialThrottle(t *testing.T) {
 	s := newCredSetup(t, dualauth.ModeDual, func(c *dualauth.Config) {
 		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
 	})
-	// acme authenticates once, so its good credentials are cached.
-	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: "192.0.2.1:1000"}
-	if _, err := s.auth.Authenticate(good.build()); err != nil {
-		t.Fatal(err)
-	}
+	const guesser = "198.51.100.7:1000"
 	guess := func(id, remote string) *dualauth.Error {
 		_, err := s.auth.Authenticate(request{headers: map[string]string{"client_id": id, "client_secret": "guess"}, remote: remote}.build())
 		return asError(t, err)
 	}
 	for i := range 3 {
-		if e := guess("acme", fmt.Sprintf("198.51.100.%d:1", i)); e.Status != 401 {
+		if e := guess("acme", guesser); e.Status != 401 {
 			t.Fatalf("guess %d: status %d, want 401", i, e.Status)
 		}
 	}
-	e := guess("acme", "198.51.100.9:1")
+	e := guess("acme", guesser)
 	if e.Status != http.StatusTooManyRequests || e.Code != dualauth.CodeTooManyRequests || e.RetryAfter <= 0 {
 		t.Fatalf("4th guess on acme = %d %q retry %v, want 429 with Retry-After", e.Status, e.Code, e.RetryAfter)
 	}
 	calls := s.verifier.calls.Load()
-	guess("acme", "198.51.100.10:1")
+	guess("acme", guesser)
 	if s.verifier.calls.Load() != calls {
 		t.Fatal("a throttled guess still reached the verifier")
 	}
-	// The real client, whose credentials are cached, is not locked out.
+	// The guesser's failures are its own: the real client, from its own
+	// address and never verified before, is not locked out.
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: "192.0.2.1:1000"}
 	if _, err := s.auth.Authenticate(good.build()); err != nil {
-		t.Fatalf("cached good client while throttled: %v", err)
+		t.Fatalf("the real client while acme is guessed at: %v", err)
 	}
 	// Per address: 5 failures from one address across different ids.
-	for i := range 5 {
-		guess(fmt.Sprintf("user%d", i), "203.0.113.7:1")
+	for i := range 2 {
+		guess(fmt.Sprintf("user%d", i), guesser)
 	}
-	if e := guess("user9", "203.0.113.7:2"); e.Status != http.StatusTooManyRequests {
+	if e := guess("user9", guesser); e.Status != http.StatusTooManyRequests {
 		t.Fatalf("6th failure from one address = %d, want 429", e.Status)
+	}
+}
+
+// TestCredentialThrottleKnownPair: a pair that verified before passes the
+// failure gate even when its cache entry is gone (here: a registry reload)
+// and its address is throttled, so a guesser sharing the address (a NAT, a
+// proxy) cannot lock the real client out.
+func TestCredentialThrottleKnownPair(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeDual, func(c *dualauth.Config) {
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 2, MaxAddrFailures: 2}
+	})
+	const shared = "203.0.113.9:1"
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: shared}
+	if _, err := s.auth.Authenticate(good.build()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, _ = s.auth.Authenticate(request{headers: map[string]string{"client_id": "acme", "client_secret": "guess"}, remote: shared}.build())
+	}
+	registryFile(t, filepath.Dir(s.path), map[string]string{"acme": "acme-secret", "globex": "globex-secret"})
+	if err := s.registry.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	calls := s.verifier.calls.Load()
+	if _, err := s.auth.Authenticate(good.build()); err != nil {
+		t.Fatalf("known pair on a throttled address after a reload: %v", err)
+	}
+	if s.verifier.calls.Load() != calls+1 {
+		t.Fatal("the known pair was not verified again after the reload")
+	}
+}
+
+// TestCredentialThrottleConcurrent: concurrent guesses from one address
+// cannot all slip through before the first failure is counted.
+func TestCredentialThrottleConcurrent(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
+	})
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = s.auth.Authenticate(request{headers: map[string]string{"client_id": "acme", "client_secret": fmt.Sprint("guess", i)}, remote: "198.51.100.1:1"}.build())
+		}()
+	}
+	wg.Wait()
+	if n := s.verifier.calls.Load(); n > 3 {
+		t.Fatalf("%d of 60 concurrent guesses reached the verifier, want at most 3", n)
+	}
+}
+
+// TestCredentialConcurrentSamePair: concurrent requests with the same good
+// pair share one verification.
+func TestCredentialConcurrentSamePair(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, nil)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.auth.Authenticate(request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}.build()); err != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of 20 good requests failed", failed.Load())
+	}
+	if n := s.verifier.calls.Load(); n > 2 {
+		t.Fatalf("20 concurrent requests with one pair cost %d verifications", n)
+	}
+}
+
+// TestCredentialPrincipalIsACopy: a handler changing its caller does not
+// change the cached one.
+func TestCredentialPrincipalIsACopy(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, nil)
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
+	p, err := s.auth.Authenticate(good.build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Scopes[0] = "admin"
+	p2, err := s.auth.Authenticate(good.build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.Scopes.Has("admin") || !p2.Scopes.Has("bookings:read") {
+		t.Fatalf("cached scopes changed: %q", p2.Scopes)
 	}
 }
 
@@ -369,5 +459,28 @@ func TestCredentialNewRejects(t *testing.T) {
 	}
 	if a.Serves(dualauth.ModeJWT) || a.Serves(dualauth.ModeDual) || !a.Serves(dualauth.ModeCredentials) {
 		t.Fatal("Serves is wrong for a credentials-only authenticator")
+	}
+}
+
+// TestCredentialThrottleIPv6Network: addresses of one IPv6 /64 share a
+// failure budget, so rotating through a host's /64 buys no guesses.
+func TestCredentialThrottleIPv6Network(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 100, MaxAddrFailures: 3}
+	})
+	statuses := []int{}
+	for i := range 5 {
+		_, err := s.auth.Authenticate(request{
+			headers: map[string]string{"client_id": "acme", "client_secret": "guess"},
+			remote:  fmt.Sprintf("[2001:db8:1:2::%x%%eth0]:443", i+1),
+		}.build())
+		statuses = append(statuses, asError(t, err).Status)
+	}
+	if statuses[3] != http.StatusTooManyRequests {
+		t.Fatalf("statuses = %v, want 429 from the 4th address of the same /64", statuses)
+	}
+	_, err := s.auth.Authenticate(request{headers: map[string]string{"client_id": "acme", "client_secret": "guess"}, remote: "[2001:db8:1:3::1]:443"}.build())
+	if e := asError(t, err); e.Status != http.StatusUnauthorized {
+		t.Fatalf("another /64 = %d, want 401", e.Status)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -120,16 +121,27 @@ func parseBasic(credentials string) (id, secret string, e *Error) {
 	return id, secret, nil
 }
 
-// clientAddr is the address failed credential checks are counted against.
+// clientAddr is the address failed credential checks are counted against:
+// the IP of r.RemoteAddr, with IPv6 addresses taken as their /64 network,
+// since one host commonly holds a whole /64.
 func (a *Authenticator) clientAddr(r *http.Request) string {
 	if a.addrFunc != nil {
 		return a.addrFunc(r)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		prefix, _ := addr.Prefix(64)
+		return prefix.String()
+	}
+	return addr.String()
 }
 
 // hasQueryToken reports whether the URI query carries an access_token

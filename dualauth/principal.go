@@ -56,10 +56,14 @@ func (p *Principal) Require(req scopes.Requirement) error {
 	if req.SatisfiedBy(p.Scopes) {
 		return nil
 	}
+	description := "the access token lacks a scope this request requires"
+	if p.Method == MethodCredentials {
+		description = "the client lacks a scope this request requires"
+	}
 	return &Error{
 		Status:      http.StatusForbidden,
 		Code:        CodeInsufficientScope,
-		Description: "the access token lacks a scope this request requires",
+		Description: description,
 		Scope:       req.String(),
 	}
 }

@@ -89,6 +89,7 @@ func TestCredentialResponses(t *testing.T) {
 	dual := newCredFixture(t, dualauth.ModeDual, nil)
 	credOnly := newCredFixture(t, dualauth.ModeCredentials, nil)
 	noBasic := newCredFixture(t, dualauth.ModeCredentials, func(c *dualauth.Credentials) { c.DisableBasic = true })
+	dualNoBasic := newCredFixture(t, dualauth.ModeDual, func(c *dualauth.Credentials) { c.DisableBasic = true })
 	headers := func(id, secret string) map[string]string {
 		return map[string]string{"client_id": id, "client_secret": secret}
 	}
@@ -109,6 +110,7 @@ func TestCredentialResponses(t *testing.T) {
 		{"credentials: nothing offers Basic only", credOnly, "", nil, want{401, []string{basicChallenge}, "unauthorized", false}},
 		{"credentials: a bearer token is no credentials", credOnly, "Bearer x.y.z", nil, want{401, []string{basicChallenge}, "unauthorized", false}},
 		{"credentials without Basic: nothing", noBasic, "", nil, want{401, nil, "unauthorized", false}},
+		{"dual without Basic: wrong secret still gets a challenge", dualNoBasic, "", headers("globex", "nope"), want{401, []string{bareChallenge}, "invalid_client", false}},
 		{"credentials without Basic: Basic is no credentials", noBasic, basicAuth("globex", "globex-secret"), nil, want{401, nil, "unauthorized", false}},
 	}
 	for _, tt := range tests {

@@ -172,6 +172,12 @@ func (m *Middleware) challenges(e *dualauth.Error) []string {
 		add(m.bearerChallenge)
 		add(m.basicChallenge)
 	case dualauth.CodeInvalidClient:
+		// RFC 9110 §11.6.1 wants a challenge on every 401: Basic where it is
+		// on, else Bearer on a route that takes tokens too. A route that
+		// takes only header credentials has no scheme to offer.
+		if m.basicChallenge == "" {
+			add(m.bearerChallenge)
+		}
 		add(m.basicChallenge)
 	case dualauth.CodeTooManyRequests, dualauth.CodeTemporarilyUnavailable:
 	default:
