@@ -188,7 +188,12 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	p = c.stamp(p)
 	ttl := c.ttl
 	if !p.ExpiresAt.IsZero() {
-		ttl = min(ttl, p.ExpiresAt.Sub(c.now())-expiryMargin)
+		// An exchanged token is remembered until shortly before it
+		// expires, unless the cache is off.
+		ttl = p.ExpiresAt.Sub(c.now()) - expiryMargin
+		if c.ttl < 0 {
+			ttl = 0
+		}
 	}
 	if ttl > 0 {
 		c.verified.Set(key, cachedClient{p: p, generation: generation}, ttl)
@@ -202,6 +207,9 @@ func (c *clientChecker) stamp(p *Principal) *Principal {
 	cp := clonePrincipal(p)
 	cp.Method = MethodCredentials
 	cp.by = c.owner
+	if cp.Claims == nil {
+		cp.Claims = map[string]any{}
+	}
 	return cp
 }
 

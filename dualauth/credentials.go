@@ -49,7 +49,7 @@ type Credentials struct {
 	// CacheTTL is how long a verified id and secret are remembered (under an
 	// HMAC keyed with a per-process random key, never in the clear); 0 means
 	// DefaultCacheTTL and a negative value turns the cache off. An exchanged
-	// token is remembered until shortly before it expires, if that is sooner.
+	// token is remembered until 30 seconds before it expires instead.
 	CacheTTL time.Duration
 	// Throttle bounds online guessing.
 	Throttle Throttle

@@ -120,3 +120,32 @@ func TestCredentialExchangeCachedUntilExpiry(t *testing.T) {
 		t.Fatalf("token endpoint called %d times, want 2: a cached token must not be used near its expiry", n)
 	}
 }
+
+// TestCredentialExchangeCachedForTheTokensLifetime: an exchanged token is
+// remembered until shortly before it expires, however short cache_ttl is.
+func TestCredentialExchangeCachedForTheTokensLifetime(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	now := time.Now()
+	clock := atomic.Pointer[time.Time]{}
+	clock.Store(&now)
+	var calls, status atomic.Int64
+	endpoint := tokenEndpoint(t, iss, exchange.StyleForm, &calls, &status)
+	a := newAuthenticator(t, func(c *dualauth.Config) {
+		c.Mode = dualauth.ModeCredentials
+		c.Credentials.Exchange = &exchange.Client{TokenURL: endpoint.URL, Style: exchange.StyleForm}
+		c.Credentials.CacheTTL = time.Second
+		c.Now = func() time.Time { return *clock.Load() }
+	}, iss)
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
+	if _, err := a.Authenticate(good.build()); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(10 * time.Minute) // the token lives 15
+	clock.Store(&later)
+	if _, err := a.Authenticate(good.build()); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("token endpoint called %d times, want 1: the token is still good", n)
+	}
+}

@@ -34,8 +34,9 @@ type Principal struct {
 	Issuer string `json:"issuer"`
 	// Scopes are the scopes granted to the caller.
 	Scopes scopes.Set `json:"scopes"`
-	// Claims are all of the token's claims (numbers as json.Number).
-	Claims map[string]any `json:"claims,omitempty"`
+	// Claims are all of the token's claims (numbers as json.Number); empty
+	// for client credentials checked against a registry.
+	Claims map[string]any `json:"claims"`
 	// ExpiresAt is when the token expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 
