@@ -18,14 +18,21 @@
 // hash or secret: plaintext or unrecognised secret_hash values, an empty,
 // duplicate or overlong (MaxClientIDBytes) client_id or one with control
 // characters or surrounding white space, scopes that are not RFC 6749 §3.3
-// scope tokens, unknown keys, bcrypt costs outside MinBcryptCost to
-// MaxBcryptCost, Argon2id parameters outside MinArgon2Memory to
-// MaxArgon2Memory, MinArgon2Time to MaxArgon2Time and MinArgon2Threads to
-// MaxArgon2Threads, an empty client list, and files over MaxFileBytes.
+// scope tokens, more than MaxScopesPerClient scopes, unknown keys, bcrypt
+// costs outside MinBcryptCost to MaxBcryptCost, Argon2id parameters outside
+// MinArgon2Memory to MaxArgon2Memory, MinArgon2Time to MaxArgon2Time and
+// MinArgon2Threads to MaxArgon2Threads, an empty client list, files over
+// MaxFileBytes, files whose YAML aliases expand to more than MaxAliasNodes
+// nodes, and anything but a regular file (a FIFO would block the load).
 //
 // Registry.Verify compares secrets in constant time and spends one hash on
-// every attempt that could name a client, known or not (see Verify), so that
-// neither errors nor response times reveal which client ids exist.
+// every attempt that could name a client, known or not, and no failure
+// returns sooner than the failure floor, the longest check the registry was
+// seen to take (see Verify): neither errors nor response times reveal which
+// client ids exist, even in a registry that mixes algorithms or costs. It
+// runs a bounded number of hashes at once (Options.MaxConcurrentHashes,
+// which by default also bounds the Argon2id memory held to 1 GiB) and
+// returns ErrBusy when no slot frees within Options.HashWait.
 // Registry.Watch reloads the file when it changes or on SIGHUP, swapping an
 // immutable snapshot in atomically; Registry.Generation tells callers that
 // cache verifications when to drop them.

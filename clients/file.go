@@ -24,6 +24,13 @@ const (
 	// MaxSecretBytes is the longest secret Verify and HashSecret consider;
 	// longer secrets are refused without hashing.
 	MaxSecretBytes = 1024
+	// MaxScopesPerClient is the most scopes one client may list.
+	MaxScopesPerClient = 256
+	// MaxAliasNodes caps the YAML nodes a file reaches through aliases,
+	// counting an aliased node and everything under it each time an alias
+	// uses it, so that a file cannot expand into more work than its size
+	// and this bound allow.
+	MaxAliasNodes = 100_000
 )
 
 // hashHint ends the error for a secret_hash that is no hash at all.
@@ -35,6 +42,11 @@ var fileKeys = []string{"client_id", "secret_hash", "scopes", "disabled"}
 // parseFile parses and checks a registry file into its entries. Its errors
 // name the client (or its position) and the problem, never hash material.
 func parseFile(data []byte) (map[string]*entry, error) {
+	l := &loader{aliasNodes: MaxAliasNodes}
+	return l.parseFile(data)
+}
+
+func (l *loader) parseFile(data []byte) (map[string]*entry, error) {
 	if len(data) > MaxFileBytes {
 		return nil, fmt.Errorf("the file is larger than %d bytes", MaxFileBytes)
 	}
@@ -53,7 +65,10 @@ func parseFile(data []byte) (map[string]*entry, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, errors.New("the file is empty; it must list clients")
 	}
-	top := resolve(doc.Content[0])
+	top, err := l.resolve(doc.Content[0])
+	if err != nil {
+		return nil, err
+	}
 	if top.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: the file must be a mapping with one key, clients", top.Line)
 	}
@@ -66,7 +81,9 @@ func parseFile(data []byte) (map[string]*entry, error) {
 		if list != nil {
 			return nil, fmt.Errorf("line %d: key \"clients\" appears twice", k.Line)
 		}
-		list = resolve(v)
+		if list, err = l.resolve(v); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case list == nil:
@@ -82,7 +99,11 @@ func parseFile(data []byte) (map[string]*entry, error) {
 	entries := make(map[string]*entry, len(list.Content))
 	lines := make(map[string]int, len(list.Content))
 	for i, n := range list.Content {
-		e, err := parseClient(i, resolve(n))
+		cn, err := l.resolve(n)
+		if err != nil {
+			return nil, fmt.Errorf("client #%d: %w", i+1, err)
+		}
+		e, err := l.parseClient(i, cn)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +117,7 @@ func parseFile(data []byte) (map[string]*entry, error) {
 }
 
 // parseClient parses and checks the i-th client (from 0).
-func parseClient(i int, n *yaml.Node) (*entry, error) {
+func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 	label := fmt.Sprintf("client #%d (line %d)", i+1, n.Line)
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: a client must be a mapping with client_id, secret_hash, scopes and disabled", label)
@@ -110,11 +131,27 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 		if _, dup := values[k.Value]; dup {
 			return nil, fmt.Errorf("%s: line %d: key %q appears twice", label, k.Line, k.Value)
 		}
-		values[k.Value] = resolve(v)
+		values[k.Value] = v
+	}
+	// value resolves the value of key (nil if absent) when it is needed, so
+	// that an alias that overruns MaxAliasNodes is reported with the label
+	// that names the client if it can.
+	value := func(key string) (*yaml.Node, error) {
+		if values[key] == nil {
+			return nil, nil
+		}
+		v, err := l.resolve(values[key])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		return v, nil
 	}
 
 	// client_id first, so that every later message can name the client.
-	idNode := values["client_id"]
+	idNode, err := value("client_id")
+	if err != nil {
+		return nil, err
+	}
 	if idNode == nil {
 		return nil, fmt.Errorf("%s: client_id is missing", label)
 	}
@@ -127,7 +164,10 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 	}
 	label = fmt.Sprintf("client %q", id)
 
-	hashNode := values["secret_hash"]
+	hashNode, err := value("secret_hash")
+	if err != nil {
+		return nil, err
+	}
 	if hashNode == nil {
 		return nil, fmt.Errorf("%s: secret_hash is missing (hash the secret with: go run ./cmd/keyward hash-secret)", label)
 	}
@@ -146,13 +186,24 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, fmt.Errorf("%s: secret_hash: %w", label, err)
 	}
 
+	scopesNode, err := value("scopes")
+	if err != nil {
+		return nil, err
+	}
 	var granted []string
-	if s := values["scopes"]; s != nil && !isNull(s) {
+	if s := scopesNode; s != nil && !isNull(s) {
 		if s.Kind != yaml.SequenceNode {
 			return nil, fmt.Errorf("%s: line %d: scopes must be a list such as [bookings:read, reports:read]", label, s.Line)
 		}
+		if len(s.Content) > MaxScopesPerClient {
+			return nil, fmt.Errorf("%s: line %d: %d scopes listed; a client may list at most %d", label, s.Line, len(s.Content), MaxScopesPerClient)
+		}
+		seen := make(map[string]struct{}, len(s.Content))
 		for _, sn := range s.Content {
-			sn = resolve(sn)
+			sn, err := l.resolve(sn)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", label, err)
+			}
 			scope, err := scalarString(sn)
 			if err != nil {
 				return nil, fmt.Errorf("%s: line %d: a scope %w", label, sn.Line, err)
@@ -160,14 +211,19 @@ func parseClient(i int, n *yaml.Node) (*entry, error) {
 			if !scopes.Valid(scope) {
 				return nil, fmt.Errorf("%s: line %d: scope %q is not a valid scope token (RFC 6749 §3.3: printable ASCII except space, \" and \\)", label, sn.Line, scope)
 			}
-			if !slices.Contains(granted, scope) {
+			if _, dup := seen[scope]; !dup {
+				seen[scope] = struct{}{}
 				granted = append(granted, scope)
 			}
 		}
 	}
 
+	disabledNode, err := value("disabled")
+	if err != nil {
+		return nil, err
+	}
 	var disabled bool
-	if d := values["disabled"]; d != nil && !isNull(d) {
+	if d := disabledNode; d != nil && !isNull(d) {
 		if d.Kind != yaml.ScalarNode || d.Tag != "!!bool" || d.Decode(&disabled) != nil {
 			return nil, fmt.Errorf("%s: line %d: disabled must be true or false", label, d.Line)
 		}
@@ -204,16 +260,6 @@ func scalarString(n *yaml.Node) (string, error) {
 		return "", fmt.Errorf("must be a plain string, not !!binary (line %d)", n.Line)
 	}
 	return n.Value, nil
-}
-
-// resolve follows an alias to its anchored node. Anchors are defined before
-// use, so there are no cycles, and each position is resolved once: a file
-// cannot expand into more work than its size.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }

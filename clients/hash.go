@@ -43,8 +43,10 @@ const (
 	// MinArgon2Memory is the least Argon2id memory accepted, in KiB (19 MiB,
 	// the OWASP minimum).
 	MinArgon2Memory = 19456
-	// MaxArgon2Memory is the most Argon2id memory accepted, in KiB (1 GiB).
-	MaxArgon2Memory = 1 << 20
+	// MaxArgon2Memory is the most Argon2id memory accepted, in KiB (256
+	// MiB): a check holds all of it while it runs, and Verify runs several
+	// at once (see Options.MaxConcurrentHashes).
+	MaxArgon2Memory = 256 << 10
 	// MinArgon2Time is the least number of Argon2id passes accepted.
 	MinArgon2Time = 1
 	// MaxArgon2Time is the most Argon2id passes accepted.
@@ -187,7 +189,7 @@ func (a Argon2Params) check(strict bool) error {
 	case a.Memory < 8*uint32(a.Threads):
 		return fmt.Errorf("argon2id m=%d is below 8 KiB per lane (p=%d)", a.Memory, a.Threads)
 	case a.Memory > MaxArgon2Memory:
-		return fmt.Errorf("argon2id memory m=%d KiB is above the maximum %d KiB (1 GiB)", a.Memory, MaxArgon2Memory)
+		return fmt.Errorf("argon2id memory m=%d KiB is above the maximum %d KiB (%d MiB)", a.Memory, MaxArgon2Memory, MaxArgon2Memory>>10)
 	case a.Time > MaxArgon2Time:
 		return fmt.Errorf("argon2id passes t=%d is above the maximum %d", a.Time, MaxArgon2Time)
 	case a.Threads > MaxArgon2Threads:

@@ -2,10 +2,12 @@ package clients_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -118,4 +120,12 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// noWaiting makes r's failed verifications return without waiting out the
+// failure floor, for tests of outcomes that would otherwise spend a whole
+// check's time (most of a second under -race) on every failure;
+// floor_test.go and TestVerify cover the wait.
+func noWaiting(r *clients.Registry) {
+	clients.SetClock(r, time.Now, func(context.Context, time.Duration) {})
 }

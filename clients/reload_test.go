@@ -179,6 +179,7 @@ func TestReloadConcurrentVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noWaiting(r)
 
 	const reloads = 20
 	var done atomic.Bool

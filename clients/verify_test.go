@@ -14,13 +14,22 @@ import (
 )
 
 // TestVerify covers the outcomes for both algorithms on the testdata
-// registry (acme: bcrypt, globex: argon2id, initech: bcrypt, disabled).
+// registry (acme: bcrypt, globex: argon2id, initech: bcrypt, disabled), and
+// that every failure, and no success, waits out the failure floor: the
+// clock stands still, so each failure must wait the whole floor.
 func TestVerify(t *testing.T) {
 	t.Parallel()
 	r, err := clients.Open(testdataFile, clients.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	floor := clients.FailureFloor(r)
+	if floor <= 0 {
+		t.Fatalf("failure floor %v; want the time of a check", floor)
+	}
+	frozen := time.Now()
+	var waits []time.Duration
+	clients.SetClock(r, func() time.Time { return frozen }, func(_ context.Context, d time.Duration) { waits = append(waits, d) })
 	tests := []struct {
 		name, id, secret string
 		want             error // nil, or the cause wrapped with ErrInvalidClient
@@ -45,9 +54,17 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h0, d0 := clients.HashChecks(r), clients.DummyChecks(r)
+			waits = nil
 			c, err := r.Verify(context.Background(), tt.id, tt.secret)
 			if h, d := clients.HashChecks(r)-h0, clients.DummyChecks(r)-d0; h != tt.hashes || d != tt.dummies {
 				t.Errorf("hashed %d times against entries and %d against the dummy; want %d and %d", h, d, tt.hashes, tt.dummies)
+			}
+			wantWaits := []time.Duration{floor}
+			if tt.want == nil {
+				wantWaits = nil
+			}
+			if !slices.Equal(waits, wantWaits) {
+				t.Errorf("waited %v; want %v", waits, wantWaits)
 			}
 			if tt.want == nil {
 				if err != nil || c.ID != tt.id || !slices.Equal(c.Scopes, tt.scopes) || c.Disabled {
@@ -90,6 +107,7 @@ func TestVerifySpecialCharacters(t *testing.T) {
 		{id: "bcrypt:ü%", secret: "sécret:%20", p: bcrypt10},
 	}
 	r := mustParse(t, registryYAML(t, specs...))
+	noWaiting(r)
 	ctx := context.Background()
 	for _, s := range specs {
 		t.Run(s.id, func(t *testing.T) {
@@ -123,6 +141,7 @@ func TestVerifyBcrypt72(t *testing.T) {
 		spec{id: "b", secret: s72, p: bcrypt10},
 		spec{id: "a", secret: long},
 	))
+	noWaiting(r)
 	ctx := context.Background()
 	if _, err := r.Verify(ctx, "b", s72); err != nil {
 		t.Errorf("72-byte secret: %v", err)
@@ -250,12 +269,12 @@ func TestVerifyContext(t *testing.T) {
 }
 
 // TestVerifyConcurrentSlots: MaxConcurrentHashes bounds the hashing, not the
-// callers; every caller gets its answer.
+// callers; every caller gets its answer (HashWait has no bound here).
 func TestVerifyConcurrentSlots(t *testing.T) {
 	t.Parallel()
 	path := t.TempDir() + "/clients.yaml"
 	writeFile(t, path, registryYAML(t, spec{id: "a", secret: "s"}))
-	r, err := clients.Open(path, clients.Options{MaxConcurrentHashes: 1})
+	r, err := clients.Open(path, clients.Options{MaxConcurrentHashes: 1, HashWait: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,6 +170,9 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	case errors.Is(err, ErrInvalidClient):
 		reservation.fail() // the failure stays counted
 		return nil, errInvalidClient(err)
+	case errors.Is(err, errVerifierBusy):
+		reservation.cancel() // the server's load, not the pair's doing
+		return nil, errUnavailable(err)
 	case err != nil:
 		// Not the pair's fault as far as we know, but it cost a check: it
 		// stays counted, so that errors cannot be farmed without limit.

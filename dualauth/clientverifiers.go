@@ -19,8 +19,11 @@ type registryVerifier struct{ r *clients.Registry }
 
 func (v registryVerifier) VerifyClient(ctx context.Context, id, secret string) (*Principal, error) {
 	c, err := v.r.Verify(ctx, id, secret)
-	if errors.Is(err, clients.ErrInvalidClient) {
+	switch {
+	case errors.Is(err, clients.ErrInvalidClient):
 		return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+	case errors.Is(err, clients.ErrBusy):
+		return nil, fmt.Errorf("%w: %w", errVerifierBusy, err)
 	}
 	if err != nil {
 		return nil, err

@@ -41,7 +41,7 @@ commands:
 hash-secret flags:
   -alg bcrypt|argon2id   hash algorithm (default bcrypt)
   -cost N                bcrypt cost, 10 to 16 (default 12)
-  -memory KiB            argon2id memory, 19456 to 1048576 (default 65536)
+  -memory KiB            argon2id memory, 19456 to 262144 (default 65536)
   -time N                argon2id passes, 1 to 10 (default 3)
   -threads N             argon2id parallelism, 1 to 16 (default 2)
 
