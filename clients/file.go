@@ -34,7 +34,7 @@ const (
 )
 
 // hashHint ends the error for a secret_hash that is no hash at all.
-const hashHint = "secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run ./cmd/keyward hash-secret)"
+const hashHint = "secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)"
 
 // fileKeys are the keys of one client in the file, in documentation order.
 var fileKeys = []string{"client_id", "secret_hash", "scopes", "disabled"}
@@ -169,7 +169,7 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, err
 	}
 	if hashNode == nil {
-		return nil, fmt.Errorf("%s: secret_hash is missing (hash the secret with: go run ./cmd/keyward hash-secret)", label)
+		return nil, fmt.Errorf("%s: secret_hash is missing (hash the secret with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)", label)
 	}
 	hashText, err := scalarString(hashNode)
 	if err != nil {

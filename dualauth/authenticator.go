@@ -91,8 +91,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if leeway == 0 {
 		leeway = DefaultLeeway
 	}
-	if leeway < 0 || leeway > maxLeeway {
-		return nil, fmt.Errorf("dualauth: leeway %s is outside 0 to %s", leeway, maxLeeway)
+	if leeway < 0 {
+		leeway = 0 // NoLeeway
+	}
+	if leeway > maxLeeway {
+		return nil, fmt.Errorf("dualauth: leeway %s is over %s", leeway, maxLeeway)
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)

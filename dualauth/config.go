@@ -25,6 +25,8 @@ const (
 	DefaultLeeway        = 30 * time.Second
 	DefaultMaxTokenBytes = 8 << 10
 	DefaultRealm         = "api"
+	// NoLeeway, as Config.Leeway, allows no clock skew at all.
+	NoLeeway time.Duration = -1
 )
 
 // DefaultAlgorithms are the JWS algorithms accepted when Config.Algorithms is
@@ -50,7 +52,8 @@ type Config struct {
 	// Algorithms is the JWS "alg" allowlist; empty means DefaultAlgorithms.
 	Algorithms []string
 	// Leeway is the clock skew allowed on exp, nbf and iat; 0 means
-	// DefaultLeeway. It may not exceed 5 minutes.
+	// DefaultLeeway and NoLeeway (any negative value) means none. It may not
+	// exceed 5 minutes.
 	Leeway time.Duration
 	// ScopeClaims are the claims scopes are read from; empty means
 	// scopes.DefaultClaims ("scope", "scp", "scopes").

@@ -107,7 +107,7 @@ type FileJWT struct {
 	Algorithms []string `yaml:"algorithms,omitempty"`
 	// Leeway is the clock skew allowed on exp, nbf and iat, from 0s to 5m; nil
 	// means DefaultLeeway. An explicit 0s means no leeway (Config.Leeway is
-	// then 1ns, since a zero Config.Leeway means the default).
+	// then NoLeeway, since a zero Config.Leeway means the default).
 	Leeway *Duration `yaml:"leeway,omitempty"`
 	// ScopeClaims are the claims scopes are read from; empty means the
 	// Config default.

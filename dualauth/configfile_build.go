@@ -61,7 +61,7 @@ func (f *ConfigFile) config(ctx context.Context, logger *slog.Logger, reg *clien
 	if j.Leeway != nil {
 		cfg.Leeway = time.Duration(*j.Leeway)
 		if cfg.Leeway == 0 {
-			cfg.Leeway = time.Nanosecond // Config reads 0 as DefaultLeeway
+			cfg.Leeway = NoLeeway // Config reads 0 as DefaultLeeway
 		}
 	}
 	keys := make([]jwks.Set, len(j.Issuers))

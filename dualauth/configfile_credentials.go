@@ -282,7 +282,7 @@ func (f *ConfigFile) openClients(logger *slog.Logger) (*clients.Registry, error)
 	path := f.resolve(c.ClientsFile)
 	opts := clients.Options{ReloadInterval: time.Duration(c.ReloadInterval)}
 	if logger != nil {
-		opts.Logger = logger.With("clients_file", path)
+		opts.Logger = logger // the registry names its file in every line
 	}
 	reg, err := clients.Open(path, opts)
 	if err != nil {

@@ -234,7 +234,7 @@ func TestConfigFileCredentialSamples(t *testing.T) {
 				ClientSecretHeader: "client_secret",
 				Basic:              &no,
 				Exchange: &dualauth.FileExchange{
-					TokenURL: "http://127.0.0.1:9000/oauth/v2/token",
+					TokenURL: "http://127.0.0.1:9000/connect/token",
 					Style:    exchange.StyleForm,
 					Scope:    "bookings:read",
 					Params:   map[string]string{"response_type": "token"},
@@ -487,7 +487,7 @@ func TestConfigFileExchangeEndToEnd(t *testing.T) {
 	}))
 	t.Cleanup(endpoint.Close)
 	path := copySample(t, "exchange.yaml",
-		"http://127.0.0.1:9000/oauth/v2/token", endpoint.URL+"/oauth/v2/token",
+		"http://127.0.0.1:9000/connect/token", endpoint.URL+"/connect/token",
 		"http://127.0.0.1:9000", iss.URL,
 		"[bookings-api]", "["+iss.Audience+"]")
 	cfg := loadConfig(t, path)
@@ -496,7 +496,7 @@ func TestConfigFileExchangeEndToEnd(t *testing.T) {
 		t.Fatalf("credentials %+v", cfg.Credentials)
 	}
 	want := &exchange.Client{
-		TokenURL: endpoint.URL + "/oauth/v2/token",
+		TokenURL: endpoint.URL + "/connect/token",
 		Style:    exchange.StyleForm,
 		Scope:    "bookings:read",
 		Params:   url.Values{"response_type": {"token"}},

@@ -491,7 +491,7 @@ func TestConfigFileLeewayZero(t *testing.T) {
 		ok     bool
 	}{
 		{"", 0, true}, // default 30s leeway
-		{"  leeway: 0s\n", time.Nanosecond, false}, // none
+		{"  leeway: 0s\n", dualauth.NoLeeway, false}, // none
 		{"  leeway: 1m\n", time.Minute, true},
 	} {
 		cfg := loadConfig(t, writeConfig(t, dir, base+tt.extra))

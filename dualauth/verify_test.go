@@ -299,7 +299,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"duplicate issuer":   {Issuers: []dualauth.Issuer{good, good}},
 		"HS256":              {Issuers: []dualauth.Issuer{good}, Algorithms: []string{"HS256"}},
 		"none":               {Issuers: []dualauth.Issuer{good}, Algorithms: []string{"none"}},
-		"negative leeway":    {Issuers: []dualauth.Issuer{good}, Leeway: -time.Second},
 		"huge leeway":        {Issuers: []dualauth.Issuer{good}, Leeway: time.Hour},
 		"quote in realm":     {Issuers: []dualauth.Issuer{good}, Realm: `a"b`},
 		"negative max bytes": {Issuers: []dualauth.Issuer{good}, MaxTokenBytes: -1},
@@ -369,5 +368,14 @@ func TestVerifyRejectsHostileEncodings(t *testing.T) {
 				t.Fatalf("description %q does not contain %q", e.Description, tt.want)
 			}
 		})
+	}
+}
+
+func TestVerifyNoLeeway(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	a := newAuthenticator(t, func(c *dualauth.Config) { c.Leeway = dualauth.NoLeeway }, iss)
+	_, err := a.Verify(context.Background(), iss.Token(t, jwt.MapClaims{"exp": time.Now().Add(-2 * time.Second).Unix()}))
+	if e := asError(t, err); !strings.Contains(e.Description, "expired") {
+		t.Fatalf("a token expired 2s ago with NoLeeway: %v", err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 // Config returns a dualauth.Config that trusts the issuer: its URL as iss,
 // its Audience, and a jwks.Remote fetching its key set, stopped when the
-// test ends. Change what you need before dualauth.New.
+// test ends and refreshed by Rotate. Change what you need before
+// dualauth.New.
 func (iss *Issuer) Config(tb testing.TB) dualauth.Config {
 	tb.Helper()
 	keys, err := jwks.NewRemote(tb.Context(), iss.JWKSURL, jwks.Options{})
@@ -17,6 +18,9 @@ func (iss *Issuer) Config(tb testing.TB) dualauth.Config {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(keys.Close)
+	iss.mu.Lock()
+	iss.remotes = append(iss.remotes, keys)
+	iss.mu.Unlock()
 	return dualauth.Config{
 		Realm:   "keyward-test",
 		Issuers: []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},

@@ -14,6 +14,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyward/keyward/jwks"
 )
 
 // Issuer is a token issuer for tests: an HTTP server on 127.0.0.1 that
@@ -38,6 +40,7 @@ type Issuer struct {
 	mu      sync.Mutex
 	keys    []*Key // published, in order of addition
 	current *Key
+	remotes []*jwks.Remote // key sets built by Config, refreshed by Rotate
 }
 
 // NewIssuer starts an issuer with one key per algorithm in algs ("RS256"
@@ -148,7 +151,10 @@ func (iss *Issuer) AddKey(k *Key) {
 }
 
 // Rotate generates a key for alg, publishes it and makes it the signing key.
-// The old keys stay published until RemoveKey.
+// The old keys stay published until RemoveKey. Key sets built by Config
+// fetch the new key at once; a jwks.Remote you built yourself picks it up
+// on the first token that names it (that token gets 401 while the fetch
+// runs) or when you call its Refresh.
 func (iss *Issuer) Rotate(tb testing.TB, alg string) *Key {
 	tb.Helper()
 	k, err := NewKey(alg)
@@ -156,9 +162,15 @@ func (iss *Issuer) Rotate(tb testing.TB, alg string) *Key {
 		tb.Fatal(err)
 	}
 	iss.mu.Lock()
-	defer iss.mu.Unlock()
 	iss.keys = append(iss.keys, k)
 	iss.current = k
+	remotes := slices.Clone(iss.remotes)
+	iss.mu.Unlock()
+	for _, r := range remotes {
+		if err := r.Refresh(tb.Context()); err != nil {
+			tb.Fatalf("keywardtest: refreshing a key set after Rotate: %v", err)
+		}
+	}
 	return k
 }
 

@@ -144,3 +144,12 @@ func TestIssuerAuthenticator(t *testing.T) {
 		t.Fatalf("Config = %+v", cfg)
 	}
 }
+
+func TestRotateRefreshesConfigKeySets(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	a := iss.Authenticator(t, nil)
+	iss.Rotate(t, "EdDSA")
+	if _, err := a.Verify(t.Context(), iss.Token(t, nil)); err != nil {
+		t.Fatalf("first token after Rotate: %v", err)
+	}
+}

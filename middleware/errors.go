@@ -42,18 +42,21 @@ type errorBody struct {
 
 // WriteError renders err as the response to r, the way Authenticate,
 // Require, Echo and EchoRequire do for their own refusals: with
-// Options.ErrorHandler if one is set, else as RFC 6750 §3 describes — a
-// WWW-Authenticate Bearer challenge naming the realm (and, for an error with
-// a code, error and error_description; for insufficient_scope, scope too),
-// and a JSON body {"error": ..., "error_description": ...} served with
-// Cache-Control: no-store. A HEAD request gets the headers and status only.
+// Options.ErrorHandler if one is set, else with the WWW-Authenticate
+// challenges of the route's mode (see challenges: a Bearer challenge carries
+// error, error_description and, for insufficient_scope, scope, as RFC 6750 §3
+// describes; invalid_client offers Basic; 429 and 503 carry Retry-After and
+// no challenge), and a JSON body {"error": ..., "error_description": ...}
+// served with Cache-Control: no-store. A HEAD request gets the headers and
+// status only.
 //
 // err is normally a *dualauth.Error (wrapped or not). Any other error,
 // including nil, fails closed: it is answered 401 invalid_token with a
 // generic description, never 500, and its text is never sent. An error with
-// no code is a no-credentials challenge (401, no error attribute). A status
-// outside 4xx is replaced by the one that fits the code. A description that
-// quotes the request's credentials is replaced by a generic one.
+// no code is a no-credentials challenge (401, no error attribute). The status
+// is always the one of the error's code (400, 401, 403, 429 or 503); an
+// unknown code keeps a 4xx status, else gets 401. A description that quotes
+// the request's credentials is replaced by a generic one.
 //
 // The refusal is logged to Options.Logger, if set, before it is rendered.
 func (m *Middleware) WriteError(w http.ResponseWriter, r *http.Request, err error) {

@@ -11,10 +11,10 @@
 //
 // Authentication stores the verified *dualauth.Principal in the request
 // context (read it with dualauth.FromContext; on Echo also with
-// PrincipalFromEcho). Refusals are answered as RFC 6750 §3 describes, by
-// WriteError, in the same format for every framework: a WWW-Authenticate
-// Bearer challenge, a JSON body {"error": ..., "error_description": ...} and
-// Cache-Control: no-store.
+// PrincipalFromEcho). Refusals are answered by WriteError, in the same
+// format for every framework: the challenges of the route's mode (RFC 6750
+// §3 Bearer, RFC 7617 Basic), a JSON body {"error": ...,
+// "error_description": ...} and Cache-Control: no-store.
 package middleware
 
 import (
@@ -32,7 +32,8 @@ type Options struct {
 	// ErrorHandler, if set, replaces the default error response (it gets the
 	// *dualauth.Error to render). It must write the response itself. The
 	// error it gets is already normalized as WriteError describes: never nil,
-	// with a 4xx Status and a description safe to show.
+	// with the status of its code (400, 401, 403, 429, or 503 when the
+	// credentials could not be checked) and a description safe to show.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *dualauth.Error)
 	// Logger, if set, logs refusals at info level (status, code, description,
 	// method, path, remote address, and the cause when the logger is enabled

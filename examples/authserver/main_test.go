@@ -18,9 +18,8 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/examples/internal/bookings"
 	"github.com/keyward/keyward/examples/internal/server"
-	"github.com/keyward/keyward/middleware"
-	"github.com/keyward/keyward/scopes"
 )
 
 const testdata = "../../testdata/"
@@ -127,7 +126,7 @@ func TestRunWithResourceServer(t *testing.T) {
 	if !strings.Contains(stdout.String(), "issuer:    "+base+"\n") {
 		t.Errorf("stdout does not name the issuer %s:\n%s", base, stdout)
 	}
-	api := startResourceServer(t, base)
+	api := startResourceServer(t, base, "authserver/keyward.yaml")
 	for _, tc := range seedRequests {
 		t.Run(tc.path, func(t *testing.T) {
 			status, body := post(t, base+tc.path, tc.contentType, tc.body, tc.header)
@@ -151,33 +150,32 @@ func TestRunWithResourceServer(t *testing.T) {
 	}
 }
 
-// startResourceServer runs the example resource servers' shared code with
-// the testdata/authserver/keyward.yaml config, its issuer set to issuer, and
-// one route that needs bookings:read.
-func startResourceServer(t *testing.T, issuer string) string {
+// startResourceServer runs the example bookings API (the resource servers'
+// shared code) with the config file testdata/name, every
+// http://127.0.0.1:9000 in it (the authorization server's default address)
+// replaced by issuer.
+func startResourceServer(t *testing.T, issuer, name string) string {
 	t.Helper()
-	config, err := os.ReadFile(testdata + "authserver/keyward.yaml")
+	config, err := os.ReadFile(testdata + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const fixed = "issuer: http://127.0.0.1:9000"
+	const fixed = "http://127.0.0.1:9000"
 	if !bytes.Contains(config, []byte(fixed)) {
-		t.Fatalf("keyward.yaml no longer has %q", fixed)
+		t.Fatalf("%s no longer has %q", name, fixed)
 	}
-	path := filepath.Join(t.TempDir(), "keyward.yaml")
-	if err := os.WriteFile(path, bytes.Replace(config, []byte(fixed), []byte("issuer: "+issuer), 1), 0o600); err != nil {
+	config = bytes.ReplaceAll(config, []byte(fixed), []byte(issuer))
+	// The copy lives elsewhere: point its clients file at testdata's.
+	config = bytes.ReplaceAll(config, []byte("../clients/"), []byte(mustAbs(t, testdata+"clients")+"/"))
+	path := filepath.Join(t.TempDir(), filepath.Base(name))
+	if err := os.WriteFile(path, config, 0o600); err != nil {
 		t.Fatal(err)
-	}
-	routes := func(kw *middleware.Middleware) http.Handler {
-		mux := http.NewServeMux()
-		mux.Handle("GET /v1/bookings", kw.Require(scopes.All("bookings:read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
-		return mux
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, path, "127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)), routes, listening)
+		done <- server.Run(ctx, path, "127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)), bookings.NetHTTP, listening)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -192,6 +190,54 @@ func startResourceServer(t *testing.T, issuer string) string {
 		t.Fatalf("resource server: %v", err)
 	}
 	return ""
+}
+
+func mustAbs(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// TestShippedConfigsWithAuthserver runs the example API with each shipped
+// config that names the development authorization server, against it.
+func TestShippedConfigsWithAuthserver(t *testing.T) {
+	base, _, _ := startRun(t)
+	status, body := post(t, base+authserver.PathTokenV2, form, "grant_type=client_credentials", basicGlobex)
+	if status != http.StatusOK {
+		t.Fatalf("token: %d %v", status, body)
+	}
+	bearer := http.Header{"Authorization": {"Bearer " + body["access_token"].(string)}}
+	clientHeaders := http.Header{"Client_id": {"globex"}, "Client_secret": {"globex-secret"}}
+	for _, tc := range []struct {
+		config string
+		header http.Header
+	}{
+		{"config/jwt.yaml", bearer},
+		{"config/dual.yaml", bearer},
+		{"config/dual.yaml", clientHeaders},
+		{"config/exchange.yaml", clientHeaders},
+		{"config/exchange.yaml", bearer},
+	} {
+		t.Run(tc.config, func(t *testing.T) {
+			api := startResourceServer(t, base, tc.config)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, api+"/v1/bookings", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = tc.header.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /v1/bookings: %d", resp.StatusCode)
+			}
+		})
+	}
 }
 
 func TestRunFlags(t *testing.T) {

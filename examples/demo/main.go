@@ -1,7 +1,7 @@
 // Command demo shows Keyward end to end with one command: it starts the
 // development authorization server and the bookings API (net/http, dual
 // mode) on loopback ports, walks through every way of getting in — the
-// token endpoint styles of the seed providers, a refresh, client-credential
+// token endpoint styles real providers use, a refresh, client-credential
 // headers, HTTP Basic — and the ways of being refused, printing each request
 // and response. Then it keeps serving and prints curl commands to try, until
 // Ctrl-C.

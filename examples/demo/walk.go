@@ -40,7 +40,7 @@ func walk(ctx context.Context, out io.Writer, authURL, apiURL string) int {
 	w.section("No credentials: both challenges, Bearer and Basic (RFC 6750 §3, RFC 7617)")
 	w.do("no credentials", http.MethodGet, apiURL+"/v1/bookings", nil, "", 401, challenges(`Bearer realm="bookings-api"`, `Basic realm="bookings-api"`))
 
-	w.section("Seed 000 style: client credentials in a form body at /oauth/token (15 minutes, with a refresh token)")
+	w.section("Form body at /oauth/token, Decentro style (15 minutes, with a refresh token)")
 	first := w.do("token", http.MethodPost, authURL+"/oauth/token",
 		header{"Content-Type": "application/x-www-form-urlencoded"},
 		form("grant_type", "client_credentials", "client_id", globexID, "client_secret", globexSecret), 200, expiresIn(900))
@@ -56,19 +56,19 @@ func walk(ctx context.Context, out io.Writer, authURL, apiURL string) int {
 		form("grant_type", "refresh_token", "refresh_token", str(first, "refresh_token"), "client_id", globexID, "client_secret", globexSecret), 400, errorCode("invalid_grant"))
 	w.do("whoami with the refreshed token", http.MethodGet, apiURL+"/v1/whoami", bearer(str(refreshed, "access_token")), "", 200, field("method", "jwt"))
 
-	w.section("Seed 001 style: Basic header + form body at /oauth/v2/token (1 hour)")
+	w.section("HTTP Basic + form body at /oauth/v2/token (1 hour)")
 	v2 := w.do("token", http.MethodPost, authURL+"/oauth/v2/token",
 		header{"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic(globexID, globexSecret)},
 		"grant_type=client_credentials", 200, expiresIn(3600))
 	w.do("whoami", http.MethodGet, apiURL+"/v1/whoami", bearer(str(v2, "access_token")), "", 200, field("client_id", globexID))
 
-	w.section("Seed 002 style: JSON body at /api/oauth/token (1 hour)")
+	w.section("JSON body at /api/oauth/token (1 hour, no refresh)")
 	partner := w.do("token", http.MethodPost, authURL+"/api/oauth/token",
 		header{"Content-Type": "application/json", "Accept": "application/json"},
 		`{"grant_type":"client_credentials","client_id":"`+acmeID+`","client_secret":"`+acmeSecret+`"}`, 200, expiresIn(3600))
 	w.do("reports (needs reports:read and bookings:read)", http.MethodGet, apiURL+"/v1/reports", bearer(str(partner, "access_token")), "", 200, nil)
 
-	w.section("Seed 003 style: form body with response_type=token at /connect/token (30 days)")
+	w.section("Form body with response_type=token at /connect/token (30 days)")
 	connect := w.do("token", http.MethodPost, authURL+"/connect/token",
 		header{"Content-Type": "application/x-www-form-urlencoded"},
 		form("grant_type", "client_credentials", "response_type", "token", "client_id", globexID, "client_secret", globexSecret), 200, expiresIn(2592000))
