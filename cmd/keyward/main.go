@@ -9,7 +9,7 @@
 // client registry file (package clients), on standard output and nothing
 // else. The secret is never taken from the command line, where other users
 // and shell history could see it. When standard input is a terminal it
-// prompts on standard error; the secret is echoed as it is typed.
+// prompts on standard error and reads the secret without echoing it.
 //
 // Exit status: 0 on success, 1 if the secret cannot be read or hashed, 2 for
 // a usage error.
@@ -23,6 +23,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/keyward/keyward/clients"
 )
@@ -79,10 +81,12 @@ func hashSecret(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		fmt.Fprint(stderr, "Client secret (shown as you type): ")
+	var secret string
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		secret, err = promptSecret(f, stderr)
+	} else {
+		secret, err = readSecret(stdin)
 	}
-	secret, err := readSecret(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward hash-secret: %v\n", err)
 		return 1
@@ -160,9 +164,13 @@ func readSecret(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// isTerminal reports whether f looks like a terminal (a character device),
-// without a dependency on a terminal package.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+// promptSecret asks for the secret on the terminal f, without echo.
+func promptSecret(f *os.File, stderr io.Writer) (string, error) {
+	fmt.Fprint(stderr, "Client secret (not shown): ")
+	raw, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the secret: %w", err)
+	}
+	return readSecret(strings.NewReader(string(raw)))
 }
