@@ -35,12 +35,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	clientAuth, err := newClientAuth(st.Clients)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     st,
 		log:     st.Logger,
 		realm:   st.Issuer,
 		keys:    keys,
-		clients: newClientAuth(st.Clients),
+		clients: clientAuth,
 		refresh: newRefreshStore(),
 	}
 	s.handler = s.routes()

@@ -64,20 +64,44 @@ func TestThrottlePerAddress(t *testing.T) {
 	cc := formOf("grant_type", "client_credentials")
 	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"partner", "partner-secret"}, form: cc})
 
-	// 50 failures from 127.0.0.1, each for another client id.
-	var wg sync.WaitGroup
+	// 50 failures from 127.0.0.1, each for another client id. (Sent one at
+	// a time: an address may have only a few checks in flight, and more
+	// concurrent ones are answered 429 at once; see TestThrottleInFlight.)
 	for i := range 50 {
-		wg.Go(func() {
-			resp := ts.do(t, request{path: authserver.PathToken, basic: []string{fmt.Sprint("guess-", i), "not-the-secret"}, form: cc})
-			if resp.status != http.StatusUnauthorized {
-				t.Errorf("failure %d: status %d", i+1, resp.status)
-			}
-		})
+		resp := ts.do(t, request{path: authserver.PathToken, basic: []string{fmt.Sprint("guess-", i), "not-the-secret"}, form: cc})
+		if resp.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d", i+1, resp.status)
+		}
 	}
-	wg.Wait()
 	resp := ts.do(t, request{path: authserver.PathToken, basic: []string{"guess-51", "not-the-secret"}, form: cc})
 	checkError(t, resp, http.StatusTooManyRequests, "too_many_requests")
 	checkRetryAfter(t, resp)
 	// The client verified before still gets tokens.
 	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"partner", "partner-secret"}, form: cc})
+}
+
+// TestThrottleInFlight: concurrent guesses from one address cannot all be
+// checked at once; those over the bound are answered 429 without a hash.
+func TestThrottleInFlight(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Algorithm = "ES256"
+		c.Clients = writeRegistry(t, testClient{"partner", "partner-secret", []string{"bookings:read"}})
+	})
+	cc := formOf("grant_type", "client_credentials")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 30 {
+		wg.Go(func() {
+			resp := ts.do(t, request{path: authserver.PathToken, basic: []string{"partner", fmt.Sprint("guess-", i)}, form: cc})
+			mu.Lock()
+			statuses[resp.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[http.StatusUnauthorized] > 10 || statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests] != 30 {
+		t.Fatalf("statuses = %v, want at most 10 checked (401) and the rest 429", statuses)
+	}
 }

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -28,7 +29,7 @@ func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var at attempt
 		resp, e := s.token(w, r, ep, &at)
-		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteAddr(r)}
+		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteHost(r)}
 		if e != nil {
 			attrs = append(attrs, "error", e.code, "error_description", e.description)
 			if e.cause != nil {
@@ -68,7 +69,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 		}
 	}
 
-	client, e := s.clients.authenticate(r.Context(), id, secret, remoteAddr(r))
+	client, e := s.clients.authenticate(r.Context(), id, secret, r.RemoteAddr)
 	if e != nil {
 		if _, known := s.cfg.Clients.Lookup(id); known {
 			at.clientID = id
@@ -145,4 +146,13 @@ func (req *tokenRequest) checkGrant(ep endpoint, at *attempt) *oauthError {
 		return errInvalidRequest("the refresh_token parameter is missing")
 	}
 	return nil
+}
+
+// remoteHost is the peer's IP, for logs (forwarding headers are not trusted).
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -1,7 +1,9 @@
 package dualauth
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -92,10 +94,33 @@ func (a *Authenticator) AuthenticateMode(r *http.Request, mode Mode) (*Principal
 	case !hasHeaders:
 		return nil, errNoCredentials()
 	}
+	return a.checkClient(r.Context(), id, secret, a.clientAddr(r))
+}
+
+// VerifyClient checks a client id and secret as Authenticate checks client
+// credentials — through the configured verifier, with the verified-pair
+// cache, the failure throttle and the bounds on checks in flight — for a
+// server that receives the pair somewhere else than in request headers,
+// such as a token endpoint reading it from a form or JSON body. remoteAddr
+// is the caller's address as in http.Request.RemoteAddr, which failures
+// are counted against. Every failure is an *Error: invalid_client (401),
+// too_many_requests (429) or temporarily_unavailable (503).
+func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
+	if a.clients == nil {
+		return nil, errUnavailable(errors.New("dualauth: client credentials are not configured"))
+	}
+	if id == "" || secret == "" {
+		return nil, errInvalidClient(nil)
+	}
+	return a.checkClient(ctx, id, secret, addrKey(remoteAddr))
+}
+
+// checkClient bounds the pair's size before any hashing, then checks it.
+func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
 	if len(id) > maxClientIDBytes || len(secret) > maxSecretBytes {
 		return nil, errInvalidClient(nil)
 	}
-	return a.clients.check(r.Context(), id, secret, a.clientAddr(r))
+	return a.clients.check(ctx, id, secret, addr)
 }
 
 // parseBasic decodes HTTP Basic credentials as RFC 6749 §2.3.1 sends them:
@@ -122,15 +147,20 @@ func parseBasic(credentials string) (id, secret string, e *Error) {
 }
 
 // clientAddr is the address failed credential checks are counted against:
-// the IP of r.RemoteAddr, with IPv6 addresses taken as their /64 network,
-// since one host commonly holds a whole /64.
+// Credentials.ClientAddr's answer, else addrKey of r.RemoteAddr.
 func (a *Authenticator) clientAddr(r *http.Request) string {
 	if a.addrFunc != nil {
 		return a.addrFunc(r)
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return addrKey(r.RemoteAddr)
+}
+
+// addrKey is the IP of a RemoteAddr-style "host:port", with IPv6 addresses
+// taken as their /64 network, since one host commonly holds a whole /64.
+func addrKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remoteAddr
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
