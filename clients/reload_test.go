@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/internal/syncbuf"
 )
 
 // openFile writes specs to a new file and opens it.
@@ -114,7 +115,7 @@ func TestReloadGeneration(t *testing.T) {
 // the error (returned, reported, logged) names the problem without secrets.
 func TestReloadBrokenKeepsOld(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var reported error
 	r, path := openFile(t, clients.Options{
 		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

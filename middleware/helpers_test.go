@@ -9,9 +9,10 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/keyward/keyward/internal/syncbuf"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
@@ -242,23 +243,8 @@ func decodeError(t *testing.T, body []byte) (code, description string) {
 	return *b.Error, *b.Description
 }
 
-// syncBuffer is a bytes.Buffer safe to log into from server goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects JSON log records written from server goroutines.
+type syncBuffer struct{ syncbuf.Buffer }
 
 // records returns the JSON log records written so far.
 func (b *syncBuffer) records(t *testing.T) []map[string]any {

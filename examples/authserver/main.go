@@ -32,7 +32,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -40,6 +39,7 @@ import (
 
 	"github.com/keyward/keyward/authserver"
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/examples/internal/server"
 )
 
 func main() {
@@ -128,35 +128,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 	go registry.Watch(ctx)
 	go srv.Run(ctx)
 
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	logger.Info("listening", "url", "http://"+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,
 		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len())
-	fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://%s%s\n",
-		o.issuer, o.issuer, authserver.PathOpenIDConfiguration, ln.Addr(), authserver.PathToken)
-	if listening != nil {
-		listening <- ln.Addr().String()
-	}
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelShutdown()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return server.Serve(ctx, ln, srv.Handler(), logger, func() {
+		fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://%s%s\n",
+			o.issuer, o.issuer, authserver.PathOpenIDConfiguration, ln.Addr(), authserver.PathToken)
+		if listening != nil {
+			listening <- ln.Addr().String()
+		}
+	})
 }

@@ -13,9 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/syncbuf"
 
 	"github.com/keyward/keyward/authserver"
 	"github.com/keyward/keyward/examples/internal/bookings"
@@ -24,30 +25,12 @@ import (
 
 const testdata = "../../testdata/"
 
-// syncBuffer collects output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startRun runs the command with args (and the test registry) until the
 // test ends, and returns its base URL.
-func startRun(t *testing.T, args ...string) (base string, stdout, stderr *syncBuffer) {
+func startRun(t *testing.T, args ...string) (base string, stdout, stderr *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	listening := make(chan string, 1)
 	done := make(chan error, 1)
 	args = append([]string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml"}, args...)

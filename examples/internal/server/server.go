@@ -64,18 +64,29 @@ func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, rout
 	if err != nil {
 		return err
 	}
+	logger.Info("listening", "url", fmt.Sprintf("http://%s", ln.Addr()), "config", configPath, "mode", authn.Mode())
+	return Serve(ctx, ln, routes(kw), logger, func() {
+		if listening != nil {
+			listening <- ln.Addr().String()
+		}
+	})
+}
+
+// Serve serves h on ln until ctx is done, then shuts down cleanly, giving
+// requests in progress up to 10 seconds. started, if not nil, is called once
+// the server accepts connections.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, started func()) error {
 	srv := &http.Server{
-		Handler:           routes(kw),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	logger.Info("listening", "url", fmt.Sprintf("http://%s", ln.Addr()), "config", configPath, "mode", authn.Mode())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	if listening != nil {
-		listening <- ln.Addr().String()
+	if started != nil {
+		started()
 	}
-
 	select {
 	case err := <-served:
 		return err
