@@ -62,6 +62,7 @@ type clientChecker struct {
 type cachedClient struct {
 	p          *Principal
 	generation uint64
+	expires    time.Time // on the authenticator's clock
 }
 
 // pendingCheck is a verification others with the same pair wait for.
@@ -100,7 +101,7 @@ func (c *clientChecker) check(ctx context.Context, id, secret, addr string) (*Pr
 	generation := c.generation()
 	if v, ok := c.verified.Get(key); ok {
 		hit := v.(cachedClient)
-		if hit.generation == generation && (hit.p.ExpiresAt.IsZero() || c.now().Before(hit.p.ExpiresAt.Add(-expiryMargin))) {
+		if hit.generation == generation && c.now().Before(hit.expires) {
 			return clonePrincipal(hit.p), nil
 		}
 		c.verified.Delete(key)
@@ -199,7 +200,7 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 		}
 	}
 	if ttl > 0 {
-		c.verified.Set(key, cachedClient{p: p, generation: generation}, ttl)
+		c.verified.Set(key, cachedClient{p: p, generation: generation, expires: c.now().Add(ttl)}, ttl)
 	}
 	return p, nil
 }

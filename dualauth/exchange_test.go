@@ -93,9 +93,14 @@ func TestCredentialExchange(t *testing.T) {
 	}
 }
 
-func TestCredentialExchangeCachedUntilExpiry(t *testing.T) {
+// exchangeCalls exchanges acme's credentials once at a form-style token
+// endpoint issuing tokens of the given lifetime, moves the authenticator's
+// clock by after, exchanges again, and returns how often the endpoint was
+// called.
+func exchangeCalls(t *testing.T, lifetime, cacheTTL, after time.Duration) int64 {
+	t.Helper()
 	iss := keywardtest.NewIssuer(t)
-	iss.Lifetime = 2 * time.Minute
+	iss.Lifetime = lifetime
 	now := time.Now()
 	clock := atomic.Pointer[time.Time]{}
 	clock.Store(&now)
@@ -104,19 +109,23 @@ func TestCredentialExchangeCachedUntilExpiry(t *testing.T) {
 	a := newAuthenticator(t, func(c *dualauth.Config) {
 		c.Mode = dualauth.ModeCredentials
 		c.Credentials.Exchange = &exchange.Client{TokenURL: endpoint.URL, Style: exchange.StyleForm}
-		c.Credentials.CacheTTL = time.Hour
+		c.Credentials.CacheTTL = cacheTTL
 		c.Now = func() time.Time { return *clock.Load() }
 	}, iss)
 	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
-	if _, err := a.Authenticate(good.build()); err != nil {
-		t.Fatal(err)
+	for i, at := range []time.Time{now, now.Add(after)} {
+		clock.Store(&at)
+		if _, err := a.Authenticate(good.build()); err != nil {
+			t.Fatalf("exchange %d: %v", i+1, err)
+		}
 	}
-	later := now.Add(100 * time.Second) // 20s before the token's expiry: inside the margin
-	clock.Store(&later)
-	if _, err := a.Authenticate(good.build()); err != nil {
-		t.Fatal(err)
-	}
-	if n := calls.Load(); n != 2 {
+	return calls.Load()
+}
+
+// TestCredentialExchangeCachedUntilExpiry: a cached token is not used within
+// 30 seconds of its expiry.
+func TestCredentialExchangeCachedUntilExpiry(t *testing.T) {
+	if n := exchangeCalls(t, 2*time.Minute, time.Hour, 100*time.Second); n != 2 {
 		t.Fatalf("token endpoint called %d times, want 2: a cached token must not be used near its expiry", n)
 	}
 }
@@ -124,28 +133,7 @@ func TestCredentialExchangeCachedUntilExpiry(t *testing.T) {
 // TestCredentialExchangeCachedForTheTokensLifetime: an exchanged token is
 // remembered until shortly before it expires, however short cache_ttl is.
 func TestCredentialExchangeCachedForTheTokensLifetime(t *testing.T) {
-	iss := keywardtest.NewIssuer(t)
-	now := time.Now()
-	clock := atomic.Pointer[time.Time]{}
-	clock.Store(&now)
-	var calls, status atomic.Int64
-	endpoint := tokenEndpoint(t, iss, exchange.StyleForm, &calls, &status)
-	a := newAuthenticator(t, func(c *dualauth.Config) {
-		c.Mode = dualauth.ModeCredentials
-		c.Credentials.Exchange = &exchange.Client{TokenURL: endpoint.URL, Style: exchange.StyleForm}
-		c.Credentials.CacheTTL = time.Second
-		c.Now = func() time.Time { return *clock.Load() }
-	}, iss)
-	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
-	if _, err := a.Authenticate(good.build()); err != nil {
-		t.Fatal(err)
-	}
-	later := now.Add(10 * time.Minute) // the token lives 15
-	clock.Store(&later)
-	if _, err := a.Authenticate(good.build()); err != nil {
-		t.Fatal(err)
-	}
-	if n := calls.Load(); n != 1 {
+	if n := exchangeCalls(t, 15*time.Minute, time.Second, 10*time.Minute); n != 1 {
 		t.Fatalf("token endpoint called %d times, want 1: the token is still good", n)
 	}
 }
