@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -661,5 +662,19 @@ func TestConfigFileCredentialsInCode(t *testing.T) {
 		tt.edit(f)
 		_, err := f.Config(ctx, nil)
 		wantErr(t, err, tt.want)
+	}
+}
+
+// TestConfigFileBooleansArePlain: only a plain true or false sets a boolean.
+func TestConfigFileBooleansArePlain(t *testing.T) {
+	base := "mode: credentials\ncredentials:\n  clients_file: c.yaml\n  basic: %s\n"
+	for value, ok := range map[string]bool{"true": true, "false": true, `"true"`: false, `"yes"`: false, "yes": false, "off": false, `'off'`: false, "1": false} {
+		_, err := dualauth.ParseConfigFile([]byte(fmt.Sprintf(base, value)))
+		if (err == nil) != ok {
+			t.Errorf("basic: %s: err = %v, want accepted %v", value, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "credentials.basic") {
+			t.Errorf("basic: %s: error %q does not name the key", value, err)
+		}
 	}
 }

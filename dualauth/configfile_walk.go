@@ -66,6 +66,11 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string, site int) err
 	if n.Kind != yaml.ScalarNode {
 		return w.f.errorAt(site, path, "must be a single value, not a %s", kindName(n))
 	}
+	if t.Kind() == reflect.Bool && (n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 || n.ShortTag() != "!!bool") {
+		// Only a plain true or false: YAML 1.1 words (yes, off) and quoted
+		// text would be read as a guess.
+		return w.f.errorAt(site, path, "%s is not true or false", quoteValue(n.Value))
+	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		var msg string
 		switch {
