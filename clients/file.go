@@ -177,7 +177,7 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 	}
 	h, err := parseHash(hashText)
 	if errors.Is(err, errUnrecognised) {
-		return nil, fmt.Errorf("%s: %s", label, hashHint)
+		return nil, fmt.Errorf("%s: line %d: %s", label, hashNode.Line, hashHint)
 	}
 	if err == nil {
 		err = h.checkMinimums()

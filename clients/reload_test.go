@@ -127,7 +127,7 @@ func TestReloadBrokenKeepsOld(t *testing.T) {
 		hashOf(t, "x", argonMin), "plaintext-password-here", 1)
 	writeFile(t, path, []byte(broken))
 	err := r.Reload()
-	if err == nil || !strings.Contains(err.Error(), `client "plain": secret_hash is not a bcrypt or argon2id hash`) {
+	if err == nil || !strings.Contains(err.Error(), `client "plain": line `) || !strings.Contains(err.Error(), `secret_hash is not a bcrypt or argon2id hash`) {
 		t.Fatalf("Reload of a broken file: %v", err)
 	}
 	if reported != err {
