@@ -51,7 +51,7 @@ type clientChecker struct {
 	now        func() time.Time
 	hmacKey    [32]byte
 	verified   *gocache.Cache // cache key → cachedClient
-	known      *gocache.Cache // cache key → struct{}: verified within knownTTL
+	known      *gocache.Cache // cache key → struct{}: verified within knownTTL, not failed since
 	throttle   *throttle
 	slots      chan struct{}
 
@@ -116,6 +116,10 @@ func (c *clientChecker) check(ctx context.Context, id, secret, addr string) (*Pr
 		case <-ctx.Done():
 			return nil, errUnavailable(ctx.Err())
 		}
+		if pc.err != nil && canceled(pc.err) && ctx.Err() == nil {
+			// The request that ran the check went away; this one has not.
+			return c.check(ctx, id, secret, addr)
+		}
 		if pc.err != nil {
 			return nil, pc.err
 		}
@@ -140,7 +144,9 @@ func (c *clientChecker) check(ctx context.Context, id, secret, addr string) (*Pr
 // bounds, and caches a success.
 func (c *clientChecker) checkUncached(ctx context.Context, key string, generation uint64, id, secret, addr string) (*Principal, error) {
 	// A pair that verified recently skips the failure gate, so that a
-	// guesser cannot lock the real client out; it is still verified.
+	// guesser cannot lock the real client out, even right after a registry
+	// reload emptied the cache; it is still verified, and a failure (a
+	// revoked secret, a disabled client) ends the exemption.
 	_, known := c.known.Get(key)
 	var reservation *reservation
 	if !known {
@@ -170,7 +176,11 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	switch {
 	case errors.Is(err, ErrInvalidClient):
 		reservation.fail() // the failure stays counted
+		c.known.Delete(key)
 		return nil, errInvalidClient(err)
+	case canceled(err):
+		reservation.cancel() // the caller went away: nothing was learnt
+		return nil, errUnavailable(err)
 	case errors.Is(err, errVerifierBusy):
 		reservation.cancel() // the server's load, not the pair's doing
 		return nil, errUnavailable(err)
@@ -203,6 +213,11 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 		c.verified.Set(key, cachedClient{p: p, generation: generation, expires: c.now().Add(ttl)}, ttl)
 	}
 	return p, nil
+}
+
+// canceled reports whether err comes from a context that ended.
+func canceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // stamp returns a copy of a verifier's caller marked as a client-credential

@@ -484,3 +484,85 @@ func TestCredentialThrottleIPv6Network(t *testing.T) {
 		t.Fatalf("another /64 = %d, want 401", e.Status)
 	}
 }
+
+// TestCredentialRevokedKnownPairIsThrottled: a pair that verified once and
+// was then revoked loses its exemption from the failure gate at its first
+// failure.
+func TestCredentialRevokedKnownPairIsThrottled(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
+	})
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: "192.0.2.8:1"}
+	if _, err := s.auth.Authenticate(good.build()); err != nil {
+		t.Fatal(err)
+	}
+	registryFile(t, filepath.Dir(s.path), map[string]string{"acme": "acme-secret-v2", "globex": "globex-secret"})
+	if err := s.registry.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	calls := s.verifier.calls.Load()
+	throttled := 0
+	for range 10 {
+		_, err := s.auth.Authenticate(good.build())
+		if asError(t, err).Status == http.StatusTooManyRequests {
+			throttled++
+		}
+	}
+	if n := s.verifier.calls.Load() - calls; n > 4 || throttled < 6 {
+		t.Fatalf("revoked pair: %d checks reached the verifier, %d of 10 throttled; want at most 1+3 checks", n, throttled)
+	}
+}
+
+// gatedVerifier holds each check until the test lets it go, or until the
+// check's context ends.
+type gatedVerifier struct {
+	dualauth.ClientVerifier
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedVerifier) VerifyClient(ctx context.Context, id, secret string) (*dualauth.Principal, error) {
+	g.entered <- struct{}{}
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.ClientVerifier.VerifyClient(ctx, id, secret)
+}
+
+// TestCredentialWaiterOutlivesTheLeader: when the request whose check
+// another request with the same pair waits on goes away, the waiter checks
+// again instead of failing, and the leaver is not counted as a failure.
+func TestCredentialWaiterOutlivesTheLeader(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, nil)
+	gated := &gatedVerifier{ClientVerifier: s.verifier, entered: make(chan struct{}, 2), gate: make(chan struct{})}
+	a := newAuthenticator(t, func(c *dualauth.Config) {
+		c.Mode = dualauth.ModeCredentials
+		c.Credentials.Verifier = gated
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 1}
+	}, s.iss)
+	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
+
+	leaderCtx, leave := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(good.build().WithContext(leaderCtx))
+		leaderDone <- err
+	}()
+	<-gated.entered // the leader's check is running
+	waiterDone := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(good.build())
+		waiterDone <- err
+	}()
+	leave()
+	if err := <-leaderDone; asError(t, err).Status != http.StatusServiceUnavailable {
+		t.Fatalf("leader after leaving: %v", err)
+	}
+	<-gated.entered // the waiter runs its own check
+	close(gated.gate)
+	if err := <-waiterDone; err != nil {
+		t.Fatalf("waiter: %v, want its own successful check", err)
+	}
+}

@@ -17,7 +17,8 @@ const maxAddrInFlight = 4
 // so concurrent guesses cannot all slip through before one is counted.
 type throttle struct {
 	limits   Throttle
-	failures *gocache.Cache // key → int
+	failures *gocache.Cache // key → window
+	windows  uint64         // windows started so far, to tell them apart
 
 	mu       sync.Mutex
 	inFlight map[string]int // address → checks in progress
@@ -40,12 +41,25 @@ func newThrottle(limits Throttle) *throttle {
 	}
 }
 
+// window is the failures counted under a key since its window began.
+type window struct {
+	n  int
+	id uint64
+}
+
 // reservation is one check's claim on the failure budget. A nil reservation
 // (a pair exempt from the gate) does nothing.
 type reservation struct {
 	t    *throttle
 	addr string
-	keys []string
+	keys []claim
+}
+
+// claim is one counted failure: the key and the window it was counted in,
+// so that a refund never lands in a later window.
+type claim struct {
+	key    string
+	window uint64
 }
 
 // reserve counts a failure against the client id at addr and against addr
@@ -65,12 +79,13 @@ func (t *throttle) reserve(id, addr string) (*reservation, *Error) {
 		key string
 		max int
 	}{{"c\x00" + addr + "\x00" + id, t.limits.MaxClientFailures}, {"a\x00" + addr, t.limits.MaxAddrFailures}} {
-		if n := t.add(k.key, 1); n > k.max {
-			t.add(k.key, -1)
+		n, id := t.count(k.key)
+		if n > k.max {
+			t.refund(claim{k.key, id})
 			r.release(true)
 			return nil, errTooMany(t.until(k.key))
 		}
-		r.keys = append(r.keys, k.key)
+		r.keys = append(r.keys, claim{k.key, id})
 	}
 	return r, nil
 }
@@ -92,8 +107,8 @@ func (r *reservation) cancel() {
 
 func (r *reservation) release(refund bool) {
 	if refund {
-		for _, k := range r.keys {
-			r.t.add(k, -1)
+		for _, c := range r.keys {
+			r.t.refund(c)
 		}
 	}
 	r.keys = nil
@@ -104,22 +119,36 @@ func (r *reservation) release(refund bool) {
 	r.t.mu.Unlock()
 }
 
-// add changes the count under key by delta, starting a window if there is
-// none, and returns the new count.
-func (t *throttle) add(key string, delta int) int {
+// count counts one failure under key, starting a window if there is none,
+// and returns the new count and the window's id.
+func (t *throttle) count(key string) (int, uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := delta
-	if v, found := t.failures.Get(key); found {
-		n += v.(int)
-		_, expires, _ := t.failures.GetWithExpiration(key)
-		t.failures.Set(key, n, max(time.Until(expires), time.Millisecond))
-		return n
+	if v, expires, found := t.failures.GetWithExpiration(key); found {
+		w := v.(window)
+		w.n++
+		t.failures.Set(key, w, max(time.Until(expires), time.Millisecond))
+		return w.n, w.id
 	}
-	if n > 0 {
-		t.failures.Set(key, n, t.limits.Window)
+	t.windows++
+	w := window{n: 1, id: t.windows}
+	t.failures.Set(key, w, t.limits.Window)
+	return w.n, w.id
+}
+
+// refund takes back the failure c counted, if its window is still the
+// key's current one (a window that ended took its counts with it).
+func (t *throttle) refund(c claim) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, expires, found := t.failures.GetWithExpiration(c.key)
+	if !found {
+		return
 	}
-	return n
+	if w := v.(window); w.id == c.window && w.n > 0 {
+		w.n--
+		t.failures.Set(c.key, w, max(time.Until(expires), time.Millisecond))
+	}
 }
 
 // until is how long until key's window ends (at least a second).
