@@ -1,12 +1,7 @@
 package authserver
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -15,14 +10,15 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyward/keyward/internal/signkey"
 )
 
 // signingKey is one key pair with its key id and public JWK.
 type signingKey struct {
-	kid    string
-	signer crypto.Signer
-	method jwt.SigningMethod
-	jwk    jwkset.JWKMarshal
+	kid string
+	key signkey.Key
+	jwk jwkset.JWKMarshal
 	// lastExpiry is the latest exp of a token the key signed; zero if none.
 	// Guarded by the keyring's mutex.
 	lastExpiry time.Time
@@ -52,36 +48,19 @@ func newKeyring(alg string) (*keyring, error) {
 	return &keyring{alg: alg, current: current, next: next}, nil
 }
 
-// newSigningKey generates a key for alg: RSA 2048 for RS256, P-256 for
-// ES256, Ed25519 for EdDSA.
+// newSigningKey generates a key for alg (see signkey.Generate; Config
+// allows RS256, ES256 and EdDSA) with a random key id.
 func newSigningKey(alg string) (*signingKey, error) {
-	var (
-		signer crypto.Signer
-		err    error
-	)
-	switch alg {
-	case "RS256":
-		signer, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "ES256":
-		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
-		_, signer, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		err = fmt.Errorf("algorithm %q is not supported", alg)
-	}
+	key, err := signkey.Generate(alg)
 	if err != nil {
 		return nil, fmt.Errorf("authserver: generating a signing key: %w", err)
 	}
 	kid := rand.Text()
-	jwk, err := jwkset.NewJWKFromKey(signer.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{
-		KID: kid,
-		ALG: jwkset.ALG(alg),
-		USE: jwkset.UseSig,
-	}})
+	jwk, err := key.JWK(kid, alg, string(jwkset.UseSig))
 	if err != nil {
 		return nil, fmt.Errorf("authserver: encoding a signing key as a JWK: %w", err)
 	}
-	return &signingKey{kid: kid, signer: signer, method: jwt.GetSigningMethod(alg), jwk: jwk.Marshal()}, nil
+	return &signingKey{kid: kid, key: key, jwk: jwk.Marshal()}, nil
 }
 
 // sign signs claims, whose exp is exp, with the current key, and returns the
@@ -95,10 +74,7 @@ func (k *keyring) sign(claims jwt.MapClaims, exp time.Time) (token, kid string, 
 	}
 	k.mu.Unlock()
 
-	t := jwt.NewWithClaims(key.method, claims)
-	t.Header["typ"] = "at+jwt" // RFC 9068 §2.1
-	t.Header["kid"] = key.kid
-	token, err = t.SignedString(key.signer)
+	token, err = key.key.Sign(claims, key.kid, map[string]any{"typ": "at+jwt"}) // RFC 9068 §2.1
 	if err != nil {
 		return "", "", fmt.Errorf("authserver: signing an access token: %w", err)
 	}
