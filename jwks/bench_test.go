@@ -57,6 +57,17 @@ func BenchmarkKeyfunc(b *testing.B) {
 			}
 		})
 	}
+	// As a verifier calls it: Keyfunc(ctx) for each request, then the lookup.
+	b.Run("remote/kid-per-request", func(b *testing.B) {
+		token := parse(sign(b, jwt.SigningMethodRS256, rsaB(), "rsa-b"))
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.Keyfunc(ctx)(token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("remote/parse+verify-ES256", func(b *testing.B) {
 		token := sign(b, jwt.SigningMethodES256, ecP256(), "p256")
 		kf := r.Keyfunc(context.Background())

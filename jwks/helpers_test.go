@@ -405,7 +405,9 @@ func recv(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-// waitFor polls cond, yielding between polls, until the hang guard.
+// waitFor polls cond until it holds, failing after the hang guard. Between
+// polls it yields and pauses briefly: the conditions it waits for (goroutines
+// ending, connections closing) signal nothing a test could wait on.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(guard)
@@ -414,5 +416,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		runtime.Gosched()
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -4,12 +4,86 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
 )
+
+// Defaults applied to zero fields of [Options].
+const (
+	// DefaultRefreshInterval is how often a Remote refetches its JWK Set.
+	DefaultRefreshInterval = time.Hour
+	// DefaultUnknownKIDInterval is the time in which tokens with unknown key
+	// ids or an empty set may start one refresh, after a burst of 3.
+	DefaultUnknownKIDInterval = 5 * time.Minute
+	// DefaultTimeout bounds one refresh attempt.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxBytes caps the size of a JWK Set or metadata response body.
+	DefaultMaxBytes int64 = 1 << 20
+)
+
+// Options for remote sets. Zero values mean the defaults.
+type Options struct {
+	// RefreshInterval is the time between two scheduled refreshes after a
+	// successful one (default DefaultRefreshInterval). It also caps the retry
+	// backoff after failures.
+	RefreshInterval time.Duration
+	// UnknownKIDInterval limits the refreshes started by tokens with unknown
+	// key ids or by an empty set: at most 3 back to back, then one per
+	// interval. A kid still unknown after a refresh it started (or one started
+	// after it was seen) starts no other refresh for one interval. Default
+	// DefaultUnknownKIDInterval.
+	UnknownKIDInterval time.Duration
+	// Timeout bounds one refresh attempt, discovery included (default
+	// DefaultTimeout).
+	Timeout time.Duration
+	// MaxBytes caps a JWK Set or discovery response body (default
+	// DefaultMaxBytes).
+	MaxBytes int64
+	// Client is the HTTP client to use. A copy is made whose transport is
+	// wrapped with the body cap and whose redirect policy allows at most 3
+	// redirects and never from https to http. Default: a client of the set's
+	// own, not http.DefaultClient.
+	Client *http.Client
+	// AllowInsecureHTTP permits http:// URLs for hosts other than loopback
+	// (127.0.0.0/8, ::1, localhost), which are always permitted.
+	AllowInsecureHTTP bool
+	// Logger receives refresh outcomes; nil discards. Tokens are never logged.
+	Logger *slog.Logger
+	// Now is the clock of the unknown-kid limits; nil means time.Now.
+	Now func() time.Time
+}
+
+// withDefaults checks o and fills in its zero fields.
+func (o Options) withDefaults() (Options, error) {
+	if o.RefreshInterval < 0 || o.UnknownKIDInterval < 0 || o.Timeout < 0 || o.MaxBytes < 0 {
+		return o, errors.New("jwks: negative duration or size in options")
+	}
+	if o.RefreshInterval == 0 {
+		o.RefreshInterval = DefaultRefreshInterval
+	}
+	if o.UnknownKIDInterval == 0 {
+		o.UnknownKIDInterval = DefaultUnknownKIDInterval
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
 
 // Remote is the key set of one issuer, fetched from a JWK Set URL and kept
 // fresh by one background goroutine that owns every fetch, so at most one
@@ -35,14 +109,14 @@ import (
 // Create it with NewRemote or NewDiscovered; stop it with Close or by
 // cancelling the context given to the constructor.
 type Remote struct {
-	source string
-	opts   Options
-	client *http.Client
-	owned  *http.Transport // nil when the caller supplied the transport
-	store  *store
-	kf     keyfunc.Keyfunc
-	kids   *kidGate // when unknown key ids start a refresh
-	url    resolver // yields the JWK Set URL
+	source  string
+	opts    Options
+	client  *http.Client
+	owned   *http.Transport // nil when the caller supplied the transport
+	url     resolver        // yields the JWK Set URL
+	keys    atomic.Pointer[keySet]
+	kids    *kidGate    // when unknown key ids start a refresh
+	keyfunc jwt.Keyfunc // built once; see Keyfunc
 
 	ctx        context.Context // lifetime of the set
 	cancel     context.CancelFunc
@@ -54,6 +128,9 @@ type Remote struct {
 	lastErr     string
 	skipped     int // keys skipped by the last successful load
 }
+
+// errClosed is returned by Refresh once the Remote has stopped.
+var errClosed = errors.New("jwks: key set closed")
 
 // NewRemote returns the key set published at jwksURL. It fetches the set
 // once, bounded by opts.Timeout, before it returns; if that fetch fails the
@@ -101,36 +178,87 @@ func NewDiscovered(ctx context.Context, issuer string, opts Options) (*Remote, e
 	return start(ctx, issuer, o, &discoverer{issuer: issuer, urls: metadataURLs(u), opts: o})
 }
 
-// start builds the Remote, runs the first fetch and launches the goroutine.
+// start builds the Remote, runs the first fetch and launches the goroutine,
+// the only one a Remote ever starts.
 func start(ctx context.Context, source string, o Options, res resolver) (*Remote, error) {
 	if ctx == nil {
 		return nil, errors.New("jwks: nil context")
 	}
 	client, owned := newClient(o.Client, o)
-	st := newStore(o.Logger)
 	lctx, cancel := context.WithCancel(ctx)
-	kf, err := keyfunc.New(keyfunc.Options{Ctx: lctx, Storage: st})
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("jwks: %w", err)
-	}
 	r := &Remote{
 		source:     source,
 		opts:       o,
 		client:     client,
 		owned:      owned,
-		store:      st,
-		kf:         kf,
-		kids:       newKIDGate(o.UnknownKIDInterval, o.Now),
 		url:        res,
+		kids:       newKIDGate(o.UnknownKIDInterval, o.Now),
 		ctx:        lctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
 		refreshReq: make(chan chan error),
 	}
+	r.keys.Store(newKeySet(nil, time.Time{}))
+	r.keyfunc = r.lookup
 	firstErr := r.attempt()
 	go r.run(firstErr)
 	return r, nil
+}
+
+// Keyfunc returns the function golang-jwt calls to pick the key for a token.
+// It never blocks on the network. ctx is not used; the function is the same
+// for every request.
+//
+// A token with a "kid" gets the key of that kid if it fits the token's "alg"
+// and the JWK's own "alg", if any (several keys if several with that kid
+// fit); ErrKeyMismatch if none does; ErrUnknownKey if the kid is not in the
+// set, in which case a background refresh may be started: at most 3 back to
+// back, then one per Options.UnknownKIDInterval, and none for a kid that a
+// fetch started after an earlier lookup of it did not find, until
+// UnknownKIDInterval has passed since that fetch. A token without a "kid" (or
+// with an empty one) gets every key of the set that fits its "alg", or
+// ErrNoKeys. An empty set answers ErrNoKeys and starts a refresh under the
+// same limit.
+func (r *Remote) Keyfunc(context.Context) jwt.Keyfunc { return r.keyfunc }
+
+// lookup is the function Keyfunc returns: one look at the current key index.
+func (r *Remote) lookup(token *jwt.Token) (any, error) {
+	alg, kid, err := parseHeader(token)
+	if err != nil {
+		return nil, err
+	}
+	ks := r.keys.Load()
+	switch {
+	case ks.n == 0:
+		r.requestRefresh("")
+		return nil, ErrNoKeys
+	case kid == "":
+		return ks.forAlg(alg)
+	}
+	key, err := ks.forKID(alg, kid)
+	if err == ErrUnknownKey {
+		r.requestRefresh(kid)
+	}
+	return key, err
+}
+
+// parseHeader returns the token's "alg" and "kid" ("" if absent or empty).
+// Only these two header parameters are read: "jku", "x5u", "jwk" and "x5c"
+// are never used to find a key.
+func parseHeader(token *jwt.Token) (alg, kid string, err error) {
+	if token == nil {
+		return "", "", fmt.Errorf("%w: no token", errHeader)
+	}
+	alg, ok := token.Header["alg"].(string)
+	if !ok {
+		return "", "", fmt.Errorf(`%w: "alg" is not a string`, errHeader)
+	}
+	if v, present := token.Header[jwkset.HeaderKID]; present {
+		if kid, ok = v.(string); !ok {
+			return "", "", fmt.Errorf(`%w: "kid" is not a string`, errHeader)
+		}
+	}
+	return alg, kid, nil
 }
 
 // Status reports the set's state. It is safe for concurrent use.
@@ -138,13 +266,39 @@ func (r *Remote) Status() Status {
 	r.mu.Lock()
 	s := Status{Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr, Skipped: r.skipped}
 	r.mu.Unlock()
-	s.Keys = r.store.keys().len()
-	s.LastRefresh = r.store.lastLoad()
+	ks := r.keys.Load()
+	s.Keys = ks.n
+	s.LastRefresh = ks.loaded
 	return s
 }
 
+// Refresh fetches the set now and returns the fetch's error. It shares the
+// background goroutine, so it never runs beside another fetch: it waits for a
+// fetch that starts after the call, which concurrent Refresh calls share. If
+// ctx ends first, Refresh returns ctx's error and the fetch goes on.
+func (r *Remote) Refresh(ctx context.Context) error {
+	if r.ctx.Err() != nil {
+		return errClosed
+	}
+	w := make(chan error, 1)
+	select {
+	case r.refreshReq <- w:
+	case <-r.done:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-w:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close stops the background goroutine and waits for it to end, cancelling a
-// fetch in flight. The keys held stay usable. Close is idempotent.
+// fetch in flight and closing the idle connections of the Remote's own
+// transport. The keys held stay usable. Close is idempotent.
 func (r *Remote) Close() {
 	r.cancel()
 	<-r.done

@@ -83,6 +83,18 @@ func TestNewStaticRefuses(t *testing.T) {
 	}
 }
 
+func TestStaticRefusesOversizedRSA(t *testing.T) {
+	_, err := jwks.NewStatic("x", fakeRSA(t, 8193))
+	if err == nil || !strings.Contains(err.Error(), "above the maximum of 8192") {
+		t.Fatalf("error = %v", err)
+	}
+	s, err := jwks.NewStatic("x", fakeRSA(t, 8192))
+	wantOK(t, err)
+	if st := s.Status(); st.Keys != 1 {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
 func pemBlock(t *testing.T, typ string, der []byte) []byte {
 	t.Helper()
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})

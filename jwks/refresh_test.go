@@ -1,0 +1,480 @@
+package jwks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyward/keyward/jwks"
+)
+
+// requested is logged on the Keyfunc goroutine when a lookup starts a refresh.
+const requested = "jwks: refresh requested"
+
+func TestRotationUnknownKidTriggersOneRefresh(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "old"}))
+	logs := newLogSink()
+	clock := newFakeClock()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
+	waitHit(t, p, "/jwks")
+	logs.drain()
+
+	// The issuer rotates in a new key; the first token with it is refused at
+	// once and starts a refresh.
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "old"}, jwk{key: rsaB(), kid: "new"}))
+	token := sign(t, jwt.SigningMethodRS256, rsaB(), "new")
+	var err error
+	within(t, "Keyfunc with unknown kid", func() { err = verify(r, token) })
+	wantErr(t, err, jwks.ErrUnknownKey)
+	waitHit(t, p, "/jwks")
+	logs.wait(t, "jwks: keys loaded")
+	wantOK(t, verify(r, token))
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "old")))
+}
+
+func TestRemovedKeyStopsVerifyingAfterRefresh(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}, jwk{key: rsaB(), kid: "b"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{})
+	tokB := sign(t, jwt.SigningMethodRS256, rsaB(), "b")
+	tokBNoKid := sign(t, jwt.SigningMethodRS256, rsaB(), "")
+	wantOK(t, verify(r, tokB))
+	wantOK(t, verify(r, tokBNoKid))
+
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	wantOK(t, r.Refresh(context.Background()))
+	wantErr(t, verify(r, tokB), jwks.ErrUnknownKey)
+	wantErr(t, verify(r, tokBNoKid), jwt.ErrTokenSignatureInvalid)
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "a")))
+	if got := r.Status().Keys; got != 1 {
+		t.Fatalf("Status.Keys = %d, want 1", got)
+	}
+}
+
+func TestUnknownKidFlood(t *testing.T) {
+	p := newIDP(t)
+	body := jwksJSON(t, jwk{key: rsaA(), kid: "a"})
+	p.serveJSON("/jwks", body)
+	logs := newLogSink()
+	clock := newFakeClock()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
+	drainHits(p)
+	logs.drain()
+	kf := r.Keyfunc(context.Background())
+	lookup := func(kid string) {
+		tok := &jwt.Token{Header: map[string]any{"alg": "RS256", "kid": kid}}
+		if _, err := kf(tok); !errors.Is(err, jwks.ErrUnknownKey) {
+			t.Errorf("kid %q: error = %v, want ErrUnknownKey", kid, err)
+		}
+	}
+	flood := func(prefix string) {
+		t.Helper()
+		const goroutines, perG = 50, 20 // 1000 lookups, each of a fresh kid
+		within(t, "1000 unknown-kid lookups", func() {
+			var wg sync.WaitGroup
+			for g := range goroutines {
+				wg.Go(func() {
+					for i := range perG {
+						lookup(fmt.Sprintf("%s-%d-%d", prefix, g, i))
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+
+	// The first refresh hangs on the server while 1000 random kids arrive:
+	// they queue exactly one more fetch and join it.
+	gate := make(chan struct{})
+	p.handle("/jwks", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-gate:
+		case <-p.release:
+		}
+		_, _ = w.Write(body)
+	})
+	lookup("first")
+	waitHit(t, p, "/jwks")
+	flood("during")
+	if n := logs.count(requested); n != 2 {
+		t.Fatalf("%d refreshes requested, want 2 (one running, one queued)", n)
+	}
+	close(gate)
+	logs.wait(t, "jwks: keys loaded")
+	logs.wait(t, "jwks: keys loaded")
+
+	// The third refresh of the burst goes to the next fresh kid; then the
+	// limiter is empty and another flood starts nothing.
+	lookup("third")
+	logs.wait(t, "jwks: keys loaded")
+	flood("after")
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("%d refreshes requested, want 3 (the burst)", n)
+	}
+	if n := p.n.Load(); n != 4 {
+		t.Fatalf("%d fetches, want 4 (initial + burst of 3)", n)
+	}
+
+	// The limiter refills one refresh per UnknownKIDInterval on the (fake)
+	// clock.
+	clock.Advance(jwks.DefaultUnknownKIDInterval - time.Second)
+	lookup("early")
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("a refresh was requested before the interval passed")
+	}
+	clock.Advance(time.Second)
+	flood("next-interval")
+	if n := logs.count(requested); n != 4 {
+		t.Fatalf("%d refreshes requested after one interval, want 4", n)
+	}
+	logs.wait(t, "jwks: keys loaded")
+	if n := p.n.Load(); n != 5 {
+		t.Fatalf("%d fetches after the interval, want 5", n)
+	}
+}
+
+// TestJunkKidDoesNotDelayRotation ports the review's
+// TestLimiterPreemptedDelaysRotation: a token with a junk kid spends one
+// refresh, the issuer then rotates in a key, and the first token with that key
+// starts another refresh at once and verifies after it.
+func TestJunkKidDoesNotDelayRotation(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
+	logs := newLogSink()
+	clock := newFakeClock()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
+	logs.drain()
+
+	junk := sign(t, jwt.SigningMethodRS256, rsaC(), "junk")
+	wantErr(t, verify(r, junk), jwks.ErrUnknownKey)
+	logs.wait(t, "jwks: keys loaded")
+	// Replayed, the junk kid starts nothing more: the refresh it started did
+	// not find it.
+	for range 10 {
+		wantErr(t, verify(r, junk), jwks.ErrUnknownKey)
+	}
+	if n := logs.count(requested); n != 1 {
+		t.Fatalf("%d refreshes requested by the junk kid, want 1", n)
+	}
+
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}, jwk{key: rsaB(), kid: "k2"}))
+	rotated := sign(t, jwt.SigningMethodRS256, rsaB(), "k2")
+	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey)
+	if n := logs.count(requested); n != 2 {
+		t.Fatalf("the rotated key's first token did not start a refresh")
+	}
+	logs.wait(t, "jwks: keys loaded")
+	wantOK(t, verify(r, rotated))
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")))
+	if n := p.n.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3 (initial, junk, rotation)", n)
+	}
+
+	// The junk kid's quiet time ends after UnknownKIDInterval on the (fake)
+	// clock.
+	clock.Advance(jwks.DefaultUnknownKIDInterval - time.Second)
+	wantErr(t, verify(r, junk), jwks.ErrUnknownKey)
+	if n := logs.count(requested); n != 2 {
+		t.Fatalf("the junk kid started a refresh within its quiet time")
+	}
+	clock.Advance(time.Second)
+	wantErr(t, verify(r, junk), jwks.ErrUnknownKey)
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("the junk kid started no refresh after its quiet time")
+	}
+	logs.wait(t, "jwks: keys loaded")
+}
+
+// TestUnknownKidAfterFailedRefreshMayRetry: a refresh that failed did not
+// look for the kid, so the kid is not made quiet.
+func TestUnknownKidAfterFailedRefreshMayRetry(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
+	logs := newLogSink()
+	clock := newFakeClock()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
+	logs.drain()
+
+	p.handle("/jwks", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	})
+	rotated := sign(t, jwt.SigningMethodRS256, rsaB(), "k2")
+	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey)
+	logs.wait(t, "jwks: refresh failed")
+
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}, jwk{key: rsaB(), kid: "k2"}))
+	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey)
+	if n := logs.count(requested); n != 2 {
+		t.Fatalf("%d refreshes requested, want 2", n)
+	}
+	logs.wait(t, "jwks: keys loaded")
+	wantOK(t, verify(r, rotated))
+}
+
+// TestEmptySetLookupsAreLimited: lookups in an empty set start refreshes
+// under the same burst and interval.
+func TestEmptySetLookupsAreLimited(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", []byte(`{"keys":[]}`))
+	logs := newLogSink()
+	clock := newFakeClock()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
+	logs.drain()
+	kf := r.Keyfunc(context.Background())
+	tok := &jwt.Token{Header: map[string]any{"alg": "RS256"}}
+	for i := range 3 {
+		_, err := kf(tok)
+		wantErr(t, err, jwks.ErrNoKeys)
+		if n := logs.count(requested); n != i+1 {
+			t.Fatalf("lookup %d: %d refreshes requested", i+1, n)
+		}
+		logs.wait(t, "jwks: keys loaded")
+	}
+	for range 100 {
+		_, _ = kf(tok)
+	}
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("%d refreshes requested, want 3 (the burst)", n)
+	}
+}
+
+func TestServerDownAtStartThenUp(t *testing.T) {
+	// Reserve a loopback port, then free it so that the first fetch is refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	wantOK(t, err)
+	addr := ln.Addr().String()
+	wantOK(t, ln.Close())
+
+	logs := newLogSink()
+	var r *jwks.Remote
+	within(t, "NewRemote against a closed port", func() {
+		r, err = jwks.NewRemote(context.Background(), "http://"+addr+"/jwks", jwks.Options{
+			RefreshInterval: 100 * time.Millisecond, // also caps the retry backoff
+			Logger:          logs.logger(),
+		})
+	})
+	wantOK(t, err)
+	t.Cleanup(r.Close)
+	st := r.Status()
+	if st.Keys != 0 || st.LastError == "" || !st.LastRefresh.IsZero() || st.LastAttempt.IsZero() {
+		t.Fatalf("status after failed start = %+v", st)
+	}
+	token := sign(t, jwt.SigningMethodRS256, rsaA(), "a")
+	wantErr(t, verify(r, token), jwks.ErrNoKeys)
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "")), jwks.ErrNoKeys)
+
+	// The issuer comes up on that port.
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s was taken meanwhile: %v", addr, err)
+	}
+	p := &idp{hits: make(chan string, 4096), release: make(chan struct{}), routes: map[string]http.HandlerFunc{}}
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	p.srv.Listener.Close()
+	p.srv.Listener = ln
+	p.srv.Start()
+	t.Cleanup(p.srv.Close)
+
+	waitHit(t, p, "/jwks")
+	logs.wait(t, "jwks: keys loaded")
+	wantOK(t, verify(r, token))
+	if st := r.Status(); st.Keys != 1 || st.LastError != "" || st.LastRefresh.IsZero() {
+		t.Fatalf("status after recovery = %+v", st)
+	}
+}
+
+func TestHangingRefreshDoesNotBlockRequests(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Timeout: 200 * time.Millisecond})
+	started := make(chan struct{}, 1)
+	p.hang("/jwks", started)
+
+	known := sign(t, jwt.SigningMethodRS256, rsaA(), "a")
+	unknown := sign(t, jwt.SigningMethodRS256, rsaA(), "unknown")
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- r.Refresh(context.Background()) }()
+	recv(t, started, "refresh reaching the server")
+	// The refresh hangs on the server; requests go on.
+	var errKnown, errUnknown error
+	within(t, "Keyfunc during a hanging refresh", func() {
+		errKnown = verify(r, known)
+		errUnknown = verify(r, unknown)
+	})
+	wantOK(t, errKnown)
+	wantErr(t, errUnknown, jwks.ErrUnknownKey)
+	var err error
+	select {
+	case err = <-refreshed:
+	case <-time.After(guard):
+		t.Fatal("Refresh outlived its Timeout")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("Refresh error = %v, want a timeout", err)
+	}
+	if st := r.Status(); st.Keys != 1 || !strings.Contains(st.LastError, "timed out") {
+		t.Fatalf("status = %+v", st)
+	}
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "a")))
+}
+
+func TestPeriodicRefresh(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{RefreshInterval: 20 * time.Millisecond})
+	waitHit(t, p, "/jwks") // a periodic fetch
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaB(), kid: "b"}))
+	drainHits(p)
+	// Fetches run one after another: the first fetch announced after the
+	// drain serves the new set, and the next one starts only after it has
+	// completed.
+	waitHit(t, p, "/jwks")
+	waitHit(t, p, "/jwks")
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaB(), "b")))
+}
+
+func TestRefreshIsSingleFlight(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{})
+	gate := make(chan struct{})
+	var inFlight, maxInFlight int
+	var mu sync.Mutex
+	body := jwksJSON(t, jwk{key: rsaA(), kid: "a"})
+	p.handle("/jwks", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		inFlight++
+		maxInFlight = max(maxInFlight, inFlight)
+		mu.Unlock()
+		<-gate
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		_, _ = w.Write(body)
+	})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := r.Refresh(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitHit(t, p, "/jwks") // first of the fetches
+	close(gate)
+	within(t, "concurrent Refresh", wg.Wait)
+	if maxInFlight != 1 {
+		t.Fatalf("%d fetches ran at once, want 1", maxInFlight)
+	}
+	if n := p.n.Load(); n > 1+8 {
+		t.Fatalf("%d fetches for 8 Refresh calls", n)
+	}
+}
+
+func TestRefreshHonoursCallerContext(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Timeout: time.Minute})
+	started := make(chan struct{}, 1)
+	p.hang("/jwks", started)
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- r.Refresh(ctx) }()
+	recv(t, started, "refresh reaching the server")
+	cancel()
+	select {
+	case err := <-res:
+		wantErr(t, err, context.Canceled)
+	case <-time.After(guard):
+		t.Fatal("Refresh ignored its context")
+	}
+}
+
+// TestEmptySetAfterKeysKeepsKeys: a well-formed set without any usable
+// signature key does not replace usable keys.
+func TestEmptySetAfterKeysKeepsKeys(t *testing.T) {
+	oct := []byte("0123456789abcdef0123456789abcdef")
+	tests := []struct {
+		name string
+		body func(t *testing.T) []byte
+	}{
+		{"no keys", func(*testing.T) []byte { return []byte(`{"keys":[]}`) }},
+		{"only unusable keys", func(t *testing.T) []byte {
+			return jwksJSON(t,
+				jwk{key: rsaB(), kid: "enc", use: jwkset.UseEnc},
+				jwk{key: oct, kid: "oct", private: true},
+				jwk{key: rsa1024(), kid: "weak"},
+			)
+		}},
+		{"only unreadable keys", func(t *testing.T) []byte {
+			return rawSet(t, map[string]any{"kty": "RSA", "kid": "no-e", "n": "AQAB"}, map[string]any{"kty": "AKP"})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newIDP(t)
+			p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
+			r := newRemote(t, p.url("/jwks"), jwks.Options{})
+			before := r.Status()
+			tok := sign(t, jwt.SigningMethodRS256, rsaA(), "k1")
+
+			p.serveJSON("/jwks", tc.body(t))
+			err := r.Refresh(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "the key set has no usable signature keys") {
+				t.Fatalf("Refresh error = %v", err)
+			}
+			st := r.Status()
+			if st.Keys != 1 || st.LastError != err.Error() || !st.LastRefresh.Equal(before.LastRefresh) {
+				t.Fatalf("status = %+v", st)
+			}
+			wantOK(t, verify(r, tok))
+			wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "")))
+
+			// A set with a usable key replaces the old keys again.
+			p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaB(), kid: "k2"}))
+			wantOK(t, r.Refresh(context.Background()))
+			wantErr(t, verify(r, tok), jwks.ErrUnknownKey)
+			wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaB(), "k2")))
+			if st := r.Status(); st.Keys != 1 || st.LastError != "" {
+				t.Fatalf("status after recovery = %+v", st)
+			}
+		})
+	}
+}
+
+// TestEmptySetOnFirstLoad: with no usable keys held, an empty set is a
+// successful load of no keys, with a warning.
+func TestEmptySetOnFirstLoad(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", []byte(`{"keys":[]}`))
+	logs := newLogSink()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger()})
+	st := r.Status()
+	if st.Keys != 0 || st.LastError != "" || st.LastRefresh.IsZero() {
+		t.Fatalf("status = %+v, want a successful load of no keys", st)
+	}
+	logs.wait(t, "jwks: key set holds no usable signature key")
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")), jwks.ErrNoKeys)
+
+	// So is a set of keys that fit no algorithm, and an empty set after it.
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsa1024(), kid: "weak"}))
+	wantOK(t, r.Refresh(context.Background()))
+	p.serveJSON("/jwks", []byte(`{"keys":[]}`))
+	wantOK(t, r.Refresh(context.Background()))
+
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
+	wantOK(t, r.Refresh(context.Background()))
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")))
+}
