@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -131,6 +132,7 @@ type entry struct {
 	kid string // JWK "kid"; "" if none
 	alg string // JWK "alg"; "" if none (the key may serve any algorithm it fits)
 	key crypto.PublicKey
+	jwk jwkset.JWK // the public key with kid and alg, as keyfunc reads it
 }
 
 // usableFor reports whether e may verify a token signed with alg.
@@ -148,12 +150,19 @@ type keySet struct {
 	byAlg  [numAlgs]any             // per algorithm: a jwt.VerificationKeySet of the usable keys, or nil
 	byKID  map[string]*[numAlgs]any // per kid and algorithm: the one usable key, a jwt.VerificationKeySet of several, or nil
 	loaded time.Time                // when the keys were loaded
+
+	entries    []entry // the keys, as loaded
+	generation uint64  // see Remote.Generation
+
+	// unique holds the JWK of every kid that one key alone has, for
+	// keyfunc (see Remote.lookup).
+	unique map[string]jwkset.JWK
 }
 
 // newKeySet indexes entries. A kid shared by several keys (RFC 7517 allows
 // that across key types) offers those that fit the token's algorithm.
 func newKeySet(entries []entry, loaded time.Time) *keySet {
-	ks := &keySet{n: len(entries), byKID: make(map[string]*[numAlgs]any), loaded: loaded}
+	ks := &keySet{n: len(entries), byKID: make(map[string]*[numAlgs]any), loaded: loaded, entries: entries}
 	var byAlg [numAlgs][]jwt.VerificationKey
 	byKID := make(map[string]*[numAlgs][]jwt.VerificationKey)
 	for _, e := range entries {
@@ -184,6 +193,12 @@ func newKeySet(entries []entry, loaded time.Time) *keySet {
 			ks.byAlg[i] = jwt.VerificationKeySet{Keys: slices.Clip(keys)}
 		}
 	}
+	ks.unique = make(map[string]jwkset.JWK, len(byKID))
+	for _, e := range entries {
+		if e.kid != "" && countKID(entries, e.kid) == 1 {
+			ks.unique[e.kid] = e.jwk
+		}
+	}
 	for kid, perAlg := range byKID {
 		answers := new([numAlgs]any)
 		for i, keys := range perAlg {
@@ -198,6 +213,47 @@ func newKeySet(entries []entry, loaded time.Time) *keySet {
 		ks.byKID[kid] = answers
 	}
 	return ks
+}
+
+func countKID(entries []entry, kid string) (n int) {
+	for _, e := range entries {
+		if e.kid == kid {
+			n++
+		}
+	}
+	return n
+}
+
+// keyStore is the jwkset.Storage keyfunc reads keys from: the index of a
+// Remote's current keys. keyfunc's Keyfunc calls KeyRead alone, and only
+// for a kid one key alone has (see Remote.lookup); the set's keys are
+// written by replacing the index, never through the Storage methods.
+type keyStore struct {
+	jwkset.Storage // the methods keyfunc does not call; nil
+	keys           *atomic.Pointer[keySet]
+}
+
+// KeyRead returns the key with the given kid, or ErrUnknownKey.
+func (s keyStore) KeyRead(_ context.Context, kid string) (jwkset.JWK, error) {
+	j, ok := s.keys.Load().unique[kid]
+	if !ok {
+		return jwkset.JWK{}, ErrUnknownKey
+	}
+	return j, nil
+}
+
+// keeps reports whether every key of old is in ks, with the same kid and
+// alg.
+func (ks *keySet) keeps(old *keySet) bool {
+	for _, o := range old.entries {
+		if !slices.ContainsFunc(ks.entries, func(e entry) bool {
+			k, ok := e.key.(interface{ Equal(crypto.PublicKey) bool })
+			return e.kid == o.kid && e.alg == o.alg && ok && k.Equal(o.key)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // forAlg returns a jwt.VerificationKeySet of the keys usable for alg, or
@@ -317,7 +373,11 @@ func signatureKey(key any, m jwkset.JWKMarshal) (e entry, reason string, unsafe 
 	case isEd25519 && m.ALG != "" && m.ALG != jwkset.AlgEdDSA:
 		return e, "invalid key metadata", true // jwkset refuses such a key when built from Go
 	}
-	return entry{kid: m.KID, alg: m.ALG.String(), key: pub}, "", false
+	j, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: m.KID, ALG: m.ALG}})
+	if err != nil {
+		return e, "unreadable public key", true
+	}
+	return entry{kid: m.KID, alg: m.ALG.String(), key: pub, jwk: j}, "", false
 }
 
 // modulusBits is the size of the base64url modulus n, or 0 if n does not

@@ -150,8 +150,13 @@ var errNoUsableKeys = errors.New("jwks: the key set has no usable signature keys
 // start before it) calls it.
 func (r *Remote) install(keys []entry) error {
 	ks := newKeySet(keys, time.Now())
-	if ks.usable == 0 && r.keys.Load().usable > 0 {
+	old := r.keys.Load()
+	if ks.usable == 0 && old.usable > 0 {
 		return errNoUsableKeys
+	}
+	ks.generation = old.generation
+	if !ks.keeps(old) {
+		ks.generation++
 	}
 	r.keys.Store(ks)
 	return nil

@@ -2,6 +2,7 @@ package jwks_test
 
 import (
 	"context"
+	"crypto/elliptic"
 	"errors"
 	"fmt"
 	"net"
@@ -477,4 +478,34 @@ func TestEmptySetOnFirstLoad(t *testing.T) {
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
 	wantOK(t, r.Refresh(context.Background()))
 	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")))
+}
+
+// TestGenerationCountsDroppedKeys: the generation stays while loads keep
+// every key (the same set again, or a key added), and moves when a load
+// drops a key or replaces one under the same kid.
+func TestGenerationCountsDroppedKeys(t *testing.T) {
+	p := newIDP(t)
+	a, b, c := jwk{key: rsaA(), kid: "a"}, jwk{key: mustEC(elliptic.P256()), kid: "b"}, jwk{key: mustEC(elliptic.P256()), kid: "a"}
+	p.serveJSON("/jwks", jwksJSON(t, a))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{})
+	for _, step := range []struct {
+		name string
+		keys []jwk
+		want uint64
+	}{
+		{"the same set", []jwk{a}, 0},
+		{"a key added", []jwk{a, b}, 0},
+		{"a key dropped", []jwk{b}, 1},
+		{"the same set again", []jwk{b}, 1},
+		{"a kid given to another key", []jwk{b, c}, 1},
+		{"that key replaced under its kid", []jwk{b, {key: mustEC(elliptic.P256()), kid: "a"}}, 2},
+	} {
+		p.serveJSON("/jwks", jwksJSON(t, step.keys...))
+		if err := r.Refresh(t.Context()); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if g := r.Generation(); g != step.want {
+			t.Fatalf("%s: generation %d, want %d", step.name, g, step.want)
+		}
+	}
 }

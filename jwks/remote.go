@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -117,6 +118,7 @@ type Remote struct {
 	keys    atomic.Pointer[keySet]
 	kids    *kidGate    // when unknown key ids start a refresh
 	keyfunc jwt.Keyfunc // built once; see Keyfunc
+	byKID   jwt.Keyfunc // keyfunc's, on keyStore
 
 	ctx        context.Context // lifetime of the set
 	cancel     context.CancelFunc
@@ -199,6 +201,12 @@ func start(ctx context.Context, source string, o Options, res resolver) (*Remote
 		refreshReq: make(chan chan error),
 	}
 	r.keys.Store(newKeySet(nil, time.Time{}))
+	kf, err := keyfunc.New(keyfunc.Options{Storage: keyStore{keys: &r.keys}})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	r.byKID = kf.KeyfuncCtx(context.Background()) // keyStore needs no context
 	r.keyfunc = r.lookup
 	firstErr := r.attempt()
 	go r.run(firstErr)
@@ -235,11 +243,27 @@ func (r *Remote) lookup(token *jwt.Token) (any, error) {
 	case kid == "":
 		return ks.forAlg(alg)
 	}
-	key, err := ks.forKID(alg, kid)
-	if err == ErrUnknownKey {
-		r.requestRefresh(kid)
+	if _, unique := ks.unique[kid]; !unique {
+		// Several keys share the kid (RFC 7517 allows it across key
+		// types), or none has it: keyfunc reads one key per kid, so the
+		// index answers.
+		key, err := ks.forKID(alg, kid)
+		if err == ErrUnknownKey {
+			r.requestRefresh(kid)
+		}
+		return key, err
 	}
-	return key, err
+	// keyfunc reads the key from the index and checks the JWK's "alg"
+	// against the token's.
+	key, err := r.byKID(token)
+	switch {
+	case errors.Is(err, ErrUnknownKey): // replaced by a refresh meanwhile
+		r.requestRefresh(kid)
+		return nil, ErrUnknownKey
+	case err != nil || !fits(alg, key):
+		return nil, ErrKeyMismatch
+	}
+	return key, nil
 }
 
 // parseHeader returns the token's "alg" and "kid" ("" if absent or empty).
@@ -260,6 +284,12 @@ func parseHeader(token *jwt.Token) (alg, kid string, err error) {
 	}
 	return alg, kid, nil
 }
+
+// Generation is the version of the set's keys: it changes whenever a load
+// drops or replaces a key the set held (a key added beside the others
+// leaves it as it was), so that a cache of tokens verified with the set
+// knows when one of their keys may have gone.
+func (r *Remote) Generation() uint64 { return r.keys.Load().generation }
 
 // Status reports the set's state. It is safe for concurrent use.
 func (r *Remote) Status() Status {
