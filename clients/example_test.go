@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keyward/keyward/clients"
@@ -65,7 +66,7 @@ func ExampleRegistry_Watch() {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go reg.Watch(ctx) // polls every 10s, and reloads on kill -HUP
+	go reg.Watch(ctx, syscall.SIGHUP) // polls every 10s, and reloads on kill -HUP
 
 	// Cache verifications per reg.Generation(): a new generation means a
 	// secret, a scope or a client changed.

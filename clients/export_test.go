@@ -25,8 +25,8 @@ func DummyHash(r *Registry) string {
 	return d.encode()
 }
 
-// OnWatching makes Watch call f once it has registered for SIGHUP. Call it
-// before Watch starts.
+// OnWatching makes Watch call f once it has registered for its signals.
+// Call it before Watch starts.
 func OnWatching(r *Registry, f func()) { r.watching = f }
 
 // FillHashSlots takes every one of Verify's hash slots and returns a function

@@ -1,17 +1,15 @@
 package clients
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -36,59 +34,42 @@ const (
 // hashHint ends the error for a secret_hash that is no hash at all.
 const hashHint = "secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)"
 
-// fileKeys are the keys of one client in the file, in documentation order.
-var fileKeys = []string{"client_id", "secret_hash", "scopes", "disabled"}
+// The keys of the file and of one client in it, in documentation order.
+var (
+	topKeys  = []string{"clients"}
+	fileKeys = []string{"client_id", "secret_hash", "scopes", "disabled"}
+)
 
 // parseFile parses and checks a registry file into its entries. Its errors
 // name the client (or its position) and the problem, never hash material.
 func parseFile(data []byte) (map[string]*entry, error) {
-	l := &loader{aliasNodes: MaxAliasNodes}
+	l := &loader{w: strictyaml.Walker{MaxAliasNodes: MaxAliasNodes}}
 	return l.parseFile(data)
 }
 
+// loader parses one file, keeping count of the work its aliases cause.
+type loader struct{ w strictyaml.Walker }
+
 func (l *loader) parseFile(data []byte) (map[string]*entry, error) {
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("the file is larger than %d bytes", MaxFileBytes)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the file is empty; it must list clients")
-		}
-		return nil, fmt.Errorf("not valid YAML: %s", yamlMessage(err))
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		return nil, errors.New("the file holds more than one YAML document")
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, errors.New("the file is empty; it must list clients")
-	}
-	top, err := l.resolve(doc.Content[0])
+	top, err := strictyaml.Decode(data, MaxFileBytes)
 	if err != nil {
-		return nil, err
+		return nil, fileError(err)
 	}
 	if top.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: the file must be a mapping with one key, clients", top.Line)
 	}
 	var list *yaml.Node
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		k, v := top.Content[i], top.Content[i+1]
-		if k.Value != "clients" {
-			return nil, fmt.Errorf("line %d: unknown key %q (the file has one key, clients)", k.Line, k.Value)
-		}
-		if list != nil {
-			return nil, fmt.Errorf("line %d: key \"clients\" appears twice", k.Line)
-		}
-		if list, err = l.resolve(v); err != nil {
-			return nil, err
-		}
+	err = l.w.Mapping(top, topKeys, func(_ string, _, v *yaml.Node) (err error) {
+		list, err = l.w.Resolve(v)
+		return err
+	})
+	if err != nil {
+		return nil, keyError(err, "the file has one key, clients")
 	}
 	switch {
 	case list == nil:
 		return nil, errors.New("no clients key; the file must list clients")
-	case isNull(list):
+	case strictyaml.IsNull(list):
 		return nil, fmt.Errorf("line %d: clients is empty; an empty registry would refuse every caller", list.Line)
 	case list.Kind != yaml.SequenceNode:
 		return nil, fmt.Errorf("line %d: clients must be a list", list.Line)
@@ -99,9 +80,9 @@ func (l *loader) parseFile(data []byte) (map[string]*entry, error) {
 	entries := make(map[string]*entry, len(list.Content))
 	lines := make(map[string]int, len(list.Content))
 	for i, n := range list.Content {
-		cn, err := l.resolve(n)
+		cn, err := l.w.Resolve(n)
 		if err != nil {
-			return nil, fmt.Errorf("client #%d: %w", i+1, err)
+			return nil, fmt.Errorf("client #%d: %w", i+1, aliasError(err))
 		}
 		e, err := l.parseClient(i, cn)
 		if err != nil {
@@ -123,15 +104,12 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, fmt.Errorf("%s: a client must be a mapping with client_id, secret_hash, scopes and disabled", label)
 	}
 	values := make(map[string]*yaml.Node, 4)
-	for j := 0; j+1 < len(n.Content); j += 2 {
-		k, v := n.Content[j], n.Content[j+1]
-		if !slices.Contains(fileKeys, k.Value) {
-			return nil, fmt.Errorf("%s: line %d: unknown key %q (known keys: %s)", label, k.Line, k.Value, strings.Join(fileKeys, ", "))
-		}
-		if _, dup := values[k.Value]; dup {
-			return nil, fmt.Errorf("%s: line %d: key %q appears twice", label, k.Line, k.Value)
-		}
-		values[k.Value] = v
+	err := l.w.Mapping(n, fileKeys, func(name string, _, v *yaml.Node) error {
+		values[name] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, keyError(err, "known keys: "+strings.Join(fileKeys, ", ")))
 	}
 	// value resolves the value of key (nil if absent) when it is needed, so
 	// that an alias that overruns MaxAliasNodes is reported with the label
@@ -140,9 +118,9 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		if values[key] == nil {
 			return nil, nil
 		}
-		v, err := l.resolve(values[key])
+		v, err := l.w.Resolve(values[key])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", label, err)
+			return nil, fmt.Errorf("%s: %w", label, aliasError(err))
 		}
 		return v, nil
 	}
@@ -191,7 +169,7 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, err
 	}
 	var granted []string
-	if s := scopesNode; s != nil && !isNull(s) {
+	if s := scopesNode; s != nil && !strictyaml.IsNull(s) {
 		if s.Kind != yaml.SequenceNode {
 			return nil, fmt.Errorf("%s: line %d: scopes must be a list such as [bookings:read, reports:read]", label, s.Line)
 		}
@@ -200,9 +178,9 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		}
 		seen := make(map[string]struct{}, len(s.Content))
 		for _, sn := range s.Content {
-			sn, err := l.resolve(sn)
+			sn, err := l.w.Resolve(sn)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", label, err)
+				return nil, fmt.Errorf("%s: %w", label, aliasError(err))
 			}
 			scope, err := scalarString(sn)
 			if err != nil {
@@ -223,7 +201,7 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, err
 	}
 	var disabled bool
-	if d := disabledNode; d != nil && !isNull(d) {
+	if d := disabledNode; d != nil && !strictyaml.IsNull(d) {
 		if d.Kind != yaml.ScalarNode || d.Tag != "!!bool" || d.Decode(&disabled) != nil {
 			return nil, fmt.Errorf("%s: line %d: disabled must be true or false", label, d.Line)
 		}
@@ -262,10 +240,52 @@ func scalarString(n *yaml.Node) (string, error) {
 	return n.Value, nil
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+// fileError words a problem of strictyaml.Decode for a registry file.
+func fileError(err error) error {
+	var p *strictyaml.Problem
+	if !errors.As(err, &p) {
+		return err
+	}
+	switch p.Kind {
+	case strictyaml.Empty:
+		return errors.New("the file is empty; it must list clients")
+	case strictyaml.Syntax:
+		// Its syntax errors describe positions and tokens, not values.
+		msg := p.Msg
+		if p.Line > 0 {
+			msg = fmt.Sprintf("line %d: %s", p.Line, msg)
+		}
+		return errors.New("not valid YAML: " + msg)
+	case strictyaml.ExtraDocument:
+		return errors.New("the file holds more than one YAML document")
+	}
+	return errors.New(p.Error())
+}
 
-// yamlMessage shortens a go.yaml.in/yaml/v3 syntax error ("yaml: line 3:
-// ..."); its syntax errors describe positions and tokens, not values.
-func yamlMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+// keyError words a problem of a mapping's keys; known ends the message for
+// an unknown key. Keys are quoted in full: they are names, never secrets.
+func keyError(err error, known string) error {
+	var p *strictyaml.Problem
+	if !errors.As(err, &p) {
+		return err
+	}
+	switch p.Kind {
+	case strictyaml.UnknownKey:
+		return fmt.Errorf("line %d: unknown key %q (%s)", p.Line, p.Key, known)
+	case strictyaml.DuplicateKey:
+		return fmt.Errorf("line %d: key %q appears twice", p.Line, p.Key)
+	}
+	return aliasError(err)
+}
+
+// aliasError words a problem of the walker.
+func aliasError(err error) error {
+	var p *strictyaml.Problem
+	if !errors.As(err, &p) {
+		return err
+	}
+	if p.Kind == strictyaml.AliasExpansion {
+		return fmt.Errorf("line %d: the aliases of the file expand to more than %d YAML nodes; write repeated parts out, or list fewer", p.Line, p.Limit)
+	}
+	return errors.New(p.Error())
 }

@@ -13,8 +13,8 @@ import (
 // waitTimeout bounds every wait on Watch; nothing sleeps.
 const waitTimeout = 10 * time.Second
 
-// watcher opens path with OnReload feeding a channel and runs Watch until
-// the test ends.
+// watcher opens path with OnReload feeding a channel and runs Watch (with
+// signals) until the test ends.
 type watcher struct {
 	r       *clients.Registry
 	reports chan error
@@ -22,7 +22,7 @@ type watcher struct {
 	stop    func()
 }
 
-func startWatch(t *testing.T, path string, interval time.Duration) *watcher {
+func startWatch(t *testing.T, path string, interval time.Duration, signals ...os.Signal) *watcher {
 	t.Helper()
 	w := &watcher{reports: make(chan error, 100), started: make(chan struct{})}
 	r, err := clients.Open(path, clients.Options{ReloadInterval: interval, OnReload: func(err error) { w.reports <- err }})
@@ -34,7 +34,7 @@ func startWatch(t *testing.T, path string, interval time.Duration) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		r.Watch(ctx)
+		r.Watch(ctx, signals...)
 		close(done)
 	}()
 	w.stop = func() {

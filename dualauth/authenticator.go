@@ -1,195 +1,209 @@
+// Package dualauth is Keyward's framework-free core: it takes an
+// *http.Request, finds the caller's credentials, verifies them and returns
+// the verified caller as a *Principal, or an *Error that says, in RFC 6750
+// terms, what was wrong and how to answer.
+//
+// A program builds a Config (in Go, or from a YAML file with package
+// config), turns it into an Authenticator with New and hands that to package
+// middleware:
+//
+//	cfg, err := config.Load(ctx, "keyward.yaml", config.Options{Logger: logger})
+//	...
+//	a, err := dualauth.New(cfg)
+//	...
+//	defer a.Close()
+//	kw := middleware.New(a, middleware.Options{Logger: logger})
+//	mux.Handle("GET /v1/bookings", kw.Require(scopes.All("bookings:read"))(h))
+//
+// The mode decides what a route accepts: ModeJWT a Bearer JWT, ModeCredentials
+// a client id and secret (two headers, or HTTP Basic), ModeDual either.
+//
+// The JWT path checks, in order: the token's size and shape (a JWS in compact
+// form; JWE is refused), its header (algorithm allowlist, explicit type,
+// critical extensions), the key set of the issuer the token names, the
+// signature, and the claims (exp required, nbf and iat with leeway, exact iss,
+// aud containing a configured audience). The credentials path checks the
+// pair through a ClientVerifier (a registry of hashed secrets) or a token
+// exchange, behind a cache of verified pairs and a throttle on failures.
+//
+// Nothing here knows of a web framework: package middleware adapts it to
+// net/http, and middleware/echokw to Echo.
 package dualauth
 
 import (
 	"cmp"
+	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/scopes"
 )
 
-// maxLeeway bounds Config.Leeway: a larger skew would keep expired tokens alive.
-const maxLeeway = 5 * time.Minute
-
 // Authenticator verifies the credentials of requests. It is safe for
-// concurrent use; build it once with New.
+// concurrent use; build it once with New and Close it when done.
 type Authenticator struct {
-	mode          Mode
+	*core
+	mode Mode
+	// bearer is `Bearer realm="<realm>"` when mode accepts Bearer tokens,
+	// else ""; basic is `Basic realm="<realm>"` when mode accepts client
+	// credentials in HTTP Basic, else "".
+	bearer, basic string
+}
+
+// core is what every mode's view of one Authenticator shares.
+type core struct {
 	realm         string
 	issuers       map[string]*Issuer
 	algorithms    []string
 	scopeClaims   []string
 	requireType   string
 	maxTokenBytes int
-	parser        *jwt.Parser
+	methods       map[string]jwt.SigningMethod // the accepted algorithms
+	leeway        time.Duration
+	tokens        *tokenCache // nil when off
+	now           func() time.Time
 	logger        *slog.Logger
 
 	// Client credentials; clients is nil when none are configured.
 	clients      *clientChecker
 	exchange     *exchange.Client
-	basic        bool
+	basicOn      bool
 	idHeader     string
 	secretHeader string
 	addrFunc     func(r *http.Request) string
+
+	closers   []func() error
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New checks cfg and returns an Authenticator for it.
+// New checks cfg (see Config.Validate) and returns an Authenticator for it.
 func New(cfg Config) (*Authenticator, error) {
-	a := &Authenticator{
-		mode:          cfg.Mode,
-		realm:         cfg.Realm,
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &core{
+		realm:         cmp.Or(cfg.Realm, defaultRealm),
 		issuers:       make(map[string]*Issuer, len(cfg.Issuers)),
-		algorithms:    cfg.Algorithms,
-		scopeClaims:   cfg.ScopeClaims,
-		maxTokenBytes: cfg.MaxTokenBytes,
-		logger:        cfg.Logger,
+		algorithms:    slices.Clone(cfg.Algorithms),
+		scopeClaims:   slices.Clone(cfg.ScopeClaims),
+		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
+		now:           cfg.Now,
+		logger:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}
-	if a.mode == "" {
-		a.mode = ModeJWT
+	if len(c.algorithms) == 0 {
+		c.algorithms = slices.Clone(defaultAlgorithms)
 	}
-	if !a.mode.Valid() {
-		return nil, fmt.Errorf("dualauth: unknown mode %q (want %q, %q or %q)", a.mode, ModeJWT, ModeCredentials, ModeDual)
+	if len(c.scopeClaims) == 0 {
+		c.scopeClaims = scopes.DefaultClaims
 	}
-	if a.realm == "" {
-		a.realm = DefaultRealm
-	}
-	if strings.ContainsAny(a.realm, "\"\\\r\n") {
-		return nil, errors.New("dualauth: realm may not contain quotes, backslashes or line breaks")
-	}
-	if len(a.algorithms) == 0 {
-		a.algorithms = DefaultAlgorithms
-	}
-	for _, alg := range a.algorithms {
-		if !slices.Contains(DefaultAlgorithms, alg) {
-			return nil, fmt.Errorf("dualauth: algorithm %q is not allowed (allowed: %s)", alg, strings.Join(DefaultAlgorithms, ", "))
-		}
-	}
-	if len(a.scopeClaims) == 0 {
-		a.scopeClaims = scopes.DefaultClaims
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if cfg.RequireType != "" {
-		a.requireType = canonicalType(cfg.RequireType)
+		c.requireType = canonicalType(cfg.RequireType)
 	}
-	if a.maxTokenBytes == 0 {
-		a.maxTokenBytes = DefaultMaxTokenBytes
-	}
-	if a.maxTokenBytes < 0 {
-		return nil, errors.New("dualauth: MaxTokenBytes may not be negative")
-	}
-	leeway := cfg.Leeway
-	if leeway == 0 {
-		leeway = DefaultLeeway
-	}
+	leeway := cmp.Or(cfg.Leeway, defaultLeeway)
 	if leeway < 0 {
 		leeway = 0 // NoLeeway
 	}
-	if leeway > maxLeeway {
-		return nil, fmt.Errorf("dualauth: leeway %s is over %s", leeway, maxLeeway)
-	}
-	if a.logger == nil {
-		a.logger = slog.New(slog.DiscardHandler)
-	}
-	cred := cfg.Credentials
-	if len(cfg.Issuers) == 0 && (a.mode.allowsJWT() || cred.Exchange != nil) {
-		return nil, errors.New("dualauth: no issuers configured")
-	}
-	for i := range cfg.Issuers {
-		iss := cfg.Issuers[i]
-		switch {
-		case iss.Issuer == "":
-			return nil, fmt.Errorf("dualauth: issuer %d has no issuer identifier", i)
-		case a.issuers[iss.Issuer] != nil:
-			return nil, fmt.Errorf("dualauth: issuer %q is configured twice", iss.Issuer)
-		case len(iss.Audiences) == 0 || slices.Contains(iss.Audiences, ""):
-			return nil, fmt.Errorf("dualauth: issuer %q needs at least one non-empty audience", iss.Issuer)
-		case isNil(iss.Keys):
-			return nil, fmt.Errorf("dualauth: issuer %q has no key set", iss.Issuer)
+	for i, iss := range cfg.Issuers {
+		if isNil(iss.Keys) {
+			return nil, configErr(fmt.Sprintf("Issuers[%d].Keys", i), "no key set")
 		}
 		iss.Audiences = slices.Clone(iss.Audiences)
-		a.issuers[iss.Issuer] = &iss
+		c.issuers[iss.Issuer] = &iss
+		if closer, ok := iss.Keys.(interface{ Close() }); ok {
+			c.closers = append(c.closers, func() error { closer.Close(); return nil })
+		}
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
+	c.methods = make(map[string]jwt.SigningMethod, len(c.algorithms))
+	for _, alg := range c.algorithms {
+		c.methods[alg] = signingMethod(alg)
 	}
-	if err := a.setCredentials(cred, now); err != nil {
-		return nil, err
+	c.leeway = leeway
+	if !cfg.TokenCache.Disabled && len(c.issuers) > 0 {
+		c.tokens = newTokenCache(cfg.TokenCache, leeway, c.now)
 	}
-	a.parser = jwt.NewParser(
-		jwt.WithValidMethods(a.algorithms),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(now),
-		jwt.WithJSONNumber(),
-		jwt.WithStrictDecoding(),
-	)
+	a := &Authenticator{core: c}
+	if cred := cfg.Credentials; cred.Verifier != nil || cred.Exchange != nil {
+		c.basicOn = !cred.DisableBasic
+		c.idHeader = cmp.Or(cred.ClientIDHeader, defaultClientIDHeader)
+		c.secretHeader = cmp.Or(cred.ClientSecretHeader, defaultClientSecretHeader)
+		c.addrFunc = cred.ClientAddr
+		verify, generation := a.exchangeVerify, func() uint64 { return 0 }
+		if cred.Exchange != nil {
+			c.exchange = cred.Exchange
+		} else {
+			verify = cred.Verifier.VerifyClient
+			if g, ok := cred.Verifier.(interface{ Generation() uint64 }); ok {
+				generation = g.Generation
+			}
+			if closer, ok := cred.Verifier.(io.Closer); ok {
+				c.closers = append(c.closers, closer.Close)
+			}
+		}
+		c.clients = newClientChecker(c, verify, generation, cred)
+	}
+	a.setMode(cmp.Or(cfg.Mode, ModeJWT))
 	return a, nil
 }
 
-// setCredentials configures client credentials, required by the credentials
-// and dual modes and refused by the jwt mode when set.
-func (a *Authenticator) setCredentials(cred Credentials, now func() time.Time) error {
-	configured := cred.Verifier != nil || cred.Exchange != nil
+// ForMode returns an Authenticator for routes that accept only the methods
+// of mode, whatever the configured mode: for example an admin route that
+// takes only JWTs in a dual-mode API. It shares a's key sets, caches and
+// throttle, and a caller verified by either is taken on trust by the other
+// where its method is accepted. It fails if a cannot serve mode: Bearer
+// tokens need issuers, client credentials a verifier or an exchange.
+func (a *Authenticator) ForMode(mode Mode) (*Authenticator, error) {
 	switch {
-	case cred.Verifier != nil && cred.Exchange != nil:
-		return errors.New("dualauth: set Credentials.Verifier or Credentials.Exchange, not both")
-	case a.mode.allowsCredentials() && !configured:
-		return fmt.Errorf("dualauth: mode %q needs Credentials.Verifier or Credentials.Exchange", a.mode)
-	case !configured:
-		return nil
-	case cred.Throttle.Window < 0 || cred.Throttle.MaxClientFailures < 0 || cred.Throttle.MaxAddrFailures < 0:
-		return errors.New("dualauth: credential throttle settings may not be negative")
+	case !mode.allowsJWT() && !mode.allowsCredentials():
+		return nil, fmt.Errorf("dualauth: unknown mode %q", mode)
+	case mode.allowsJWT() && len(a.issuers) == 0:
+		return nil, fmt.Errorf("dualauth: mode %q needs trusted issuers, and none are configured", mode)
+	case mode.allowsCredentials() && a.clients == nil:
+		return nil, fmt.Errorf("dualauth: mode %q needs client credentials, and none are configured", mode)
 	}
-	a.basic = !cred.DisableBasic
-	a.idHeader = cmp.Or(cred.ClientIDHeader, DefaultClientIDHeader)
-	a.secretHeader = cmp.Or(cred.ClientSecretHeader, DefaultClientSecretHeader)
-	if !httpguts.ValidHeaderFieldName(a.idHeader) || !httpguts.ValidHeaderFieldName(a.secretHeader) || strings.EqualFold(a.idHeader, a.secretHeader) ||
-		strings.EqualFold(a.idHeader, "Authorization") || strings.EqualFold(a.secretHeader, "Authorization") {
-		return fmt.Errorf("dualauth: client credential headers %q and %q must be two distinct header names other than Authorization", a.idHeader, a.secretHeader)
-	}
-	a.addrFunc = cred.ClientAddr
-	verify, generation := a.exchangeVerify, func() uint64 { return 0 }
-	if cred.Exchange != nil {
-		if err := cred.Exchange.Validate(); err != nil {
-			return fmt.Errorf("dualauth: credentials exchange: %w", err)
-		}
-		a.exchange = cred.Exchange
-	} else {
-		verify = cred.Verifier.VerifyClient
-		if g, ok := cred.Verifier.(Generational); ok {
-			generation = g.Generation
-		}
-	}
-	a.clients = newClientChecker(a, verify, generation, cred, now)
-	return nil
+	v := &Authenticator{core: a.core}
+	v.setMode(mode)
+	return v, nil
 }
 
-// isNil reports whether v is nil or holds a nil pointer, as a key set
-// returned with an error would be.
-func isNil(v any) bool {
-	if v == nil {
-		return true
+// signingMethod is golang-jwt's method for alg, except that RSASSA-PSS
+// signatures must use a salt as long as the hash (RFC 7518 §3.5), where
+// golang-jwt's own PS256/384/512 accept any salt length.
+func signingMethod(alg string) jwt.SigningMethod {
+	m := jwt.GetSigningMethod(alg)
+	if pss, ok := m.(*jwt.SigningMethodRSAPSS); ok {
+		exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+		return &jwt.SigningMethodRSAPSS{SigningMethodRSA: pss.SigningMethodRSA, Options: exact, VerifyOptions: exact}
 	}
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
+	return m
 }
 
-// Realm is the realm named in challenges.
-func (a *Authenticator) Realm() string { return a.realm }
+// setMode sets a's mode and the challenges it offers.
+func (a *Authenticator) setMode(mode Mode) {
+	a.mode = mode
+	a.bearer, a.basic = "", ""
+	if mode.allowsJWT() {
+		a.bearer = challenge("Bearer", a.realm)
+	}
+	if mode.allowsCredentials() && a.clients != nil && a.basicOn {
+		a.basic = challenge("Basic", a.realm)
+	}
+}
 
-// Mode is the configured mode.
+// Mode is the mode whose methods a accepts.
 func (a *Authenticator) Mode() Mode { return a.mode }
 
 // KeyStatus reports the state of every trusted issuer's key set, keyed by
@@ -200,4 +214,35 @@ func (a *Authenticator) KeyStatus() map[string]jwks.Status {
 		status[name] = iss.Keys.Status()
 	}
 	return status
+}
+
+// Close stops the background work of what a was built with — the key sets
+// of Config.Issuers that have a Close method (as *jwks.Remote has), and a
+// Credentials.Verifier with a Close() error method (as the one package
+// config builds has: it stops watching the clients file) — and waits for it
+// to end. Closing one mode's view closes them all. Requests can still be
+// verified afterwards with the keys and clients held. Close is idempotent.
+func (a *Authenticator) Close() error {
+	a.closeOnce.Do(func() {
+		var errs []error
+		for _, c := range a.closers {
+			errs = append(errs, c())
+		}
+		a.closeErr = errors.Join(errs...)
+	})
+	return a.closeErr
+}
+
+// isNil reports whether set is nil or a nil *jwks.Remote or *jwks.Static, as
+// a key set returned with an error would be.
+func isNil(set jwks.Set) bool {
+	switch s := set.(type) {
+	case nil:
+		return true
+	case *jwks.Remote:
+		return s == nil
+	case *jwks.Static:
+		return s == nil
+	}
+	return false
 }

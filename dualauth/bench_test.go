@@ -1,11 +1,15 @@
 package dualauth_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // BenchmarkCredentials measures a client-credential request answered from
@@ -45,6 +49,34 @@ func BenchmarkCredentials(b *testing.B) {
 				b.ResetTimer()
 				for b.Loop() {
 					if _, err := a.Authenticate(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkVerify measures Verify for a token seen before (answered by the
+// token cache) and for a new token each time (the cache off, so every call
+// takes the full path: parse, key lookup, signature, claims).
+func BenchmarkVerify(b *testing.B) {
+	for _, alg := range []string{"RS256", "PS256", "ES256", "EdDSA"} {
+		iss := keywardtest.NewIssuer(b, alg)
+		raw := iss.Token(b, jwt.MapClaims{"scope": "bookings:read"})
+		for _, tc := range []struct {
+			name  string
+			cache dualauth.TokenCache
+		}{{"reused", dualauth.TokenCache{}}, {"new", dualauth.TokenCache{Disabled: true}}} {
+			b.Run(alg+"/"+tc.name, func(b *testing.B) {
+				a := iss.Authenticator(b, func(c *dualauth.Config) { c.TokenCache = tc.cache })
+				ctx := context.Background()
+				if _, err := a.Verify(ctx, raw); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := a.Verify(ctx, raw); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,9 +1,19 @@
 package dualauth
 
 import (
+	"cmp"
+	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/jwks"
 )
 
@@ -20,19 +30,37 @@ const (
 	ModeDual Mode = "dual"
 )
 
+func (m Mode) allowsJWT() bool         { return m == ModeJWT || m == ModeDual }
+func (m Mode) allowsCredentials() bool { return m == ModeCredentials || m == ModeDual }
+
+// allows reports whether a route in mode m accepts a caller who
+// authenticated with method.
+func (m Mode) allows(method Method) bool {
+	return method == MethodJWT && m.allowsJWT() || method == MethodCredentials && m.allowsCredentials()
+}
+
+// NoLeeway, as Config.Leeway, allows no clock skew at all.
+const NoLeeway time.Duration = -1
+
 // Defaults used where a Config field is left zero.
 const (
-	DefaultLeeway        = 30 * time.Second
-	DefaultMaxTokenBytes = 8 << 10
-	DefaultRealm         = "api"
-	// NoLeeway, as Config.Leeway, allows no clock skew at all.
-	NoLeeway time.Duration = -1
+	defaultLeeway        = 30 * time.Second
+	maxLeeway            = 5 * time.Minute // a larger skew would keep expired tokens alive
+	defaultMaxTokenBytes = 8 << 10
+	defaultRealm         = "api"
+
+	defaultClientIDHeader     = "client_id"
+	defaultClientSecretHeader = "client_secret"
+	defaultCacheTTL           = 5 * time.Minute
+	defaultMaxClientFailures  = 10
+	defaultMaxAddrFailures    = 50
+	defaultThrottleWindow     = time.Minute
 )
 
-// DefaultAlgorithms are the JWS algorithms accepted when Config.Algorithms is
-// empty: the asymmetric ones of RFC 7518 and RFC 8037. "none" and the HMAC
-// algorithms are never accepted.
-var DefaultAlgorithms = []string{
+// defaultAlgorithms are the JWS algorithms accepted when Config.Algorithms
+// is empty, and the only ones it may name: the asymmetric ones of RFC 7518
+// and RFC 8037.
+var defaultAlgorithms = []string{
 	"RS256", "RS384", "RS512",
 	"PS256", "PS384", "PS512",
 	"ES256", "ES384", "ES512",
@@ -40,19 +68,21 @@ var DefaultAlgorithms = []string{
 }
 
 // Config configures an Authenticator. The zero value of every field but
-// Issuers is useful.
+// Issuers (or Credentials, in ModeCredentials) is useful.
 type Config struct {
 	// Mode is which methods are accepted; "" means ModeJWT.
 	Mode Mode
-	// Realm is the realm named in WWW-Authenticate challenges; "" means DefaultRealm.
+	// Realm is the realm named in WWW-Authenticate challenges; "" means "api".
 	Realm string
 	// Issuers are the trusted token issuers, each with its own key set:
 	// required unless Mode is ModeCredentials with a Credentials.Verifier.
 	Issuers []Issuer
-	// Algorithms is the JWS "alg" allowlist; empty means DefaultAlgorithms.
+	// Algorithms is the JWS "alg" allowlist, a subset of RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA; empty means
+	// all of them. "none" and the HMAC algorithms are never accepted.
 	Algorithms []string
-	// Leeway is the clock skew allowed on exp, nbf and iat; 0 means
-	// DefaultLeeway and NoLeeway (any negative value) means none. It may not
+	// Leeway is the clock skew allowed on exp, nbf and iat; 0 means 30
+	// seconds and NoLeeway (any negative value) means none. It may not
 	// exceed 5 minutes.
 	Leeway time.Duration
 	// ScopeClaims are the claims scopes are read from; empty means
@@ -63,9 +93,12 @@ type Config struct {
 	// optional and case is ignored.
 	RequireType string
 	// MaxTokenBytes caps a token's size, checked before any parsing; 0 means
-	// DefaultMaxTokenBytes.
+	// 8 KiB.
 	MaxTokenBytes int
-	// Now is the clock; nil means time.Now.
+	// TokenCache configures the cache of verified tokens, on by default.
+	TokenCache TokenCache
+	// Now is the clock of every time-dependent decision (token expiry, cache
+	// lifetimes, throttle windows); nil means time.Now.
 	Now func() time.Time
 	// Logger receives verification failures at debug level (never tokens or
 	// secrets); nil means no logging.
@@ -82,6 +115,219 @@ type Issuer struct {
 	// Audiences are the "aud" values this API accepts from the issuer; a
 	// token's aud must contain at least one of them.
 	Audiences []string
-	// Keys verifies the issuer's signatures.
+	// Keys verifies the issuer's signatures. Authenticator.Close closes it
+	// if it has a Close method, as a *jwks.Remote has.
 	Keys jwks.Set
+}
+
+// Credentials configures client-credential authentication: a client id and
+// secret in two request headers (as Decentro's APIs take them) or in HTTP
+// Basic (RFC 6749 §2.3.1). The zero value, with a Verifier or an Exchange,
+// is useful.
+type Credentials struct {
+	// ClientIDHeader and ClientSecretHeader name the request headers; ""
+	// means "client_id" and "client_secret".
+	ClientIDHeader     string
+	ClientSecretHeader string
+	// DisableBasic turns off "Authorization: Basic", which is accepted by
+	// default.
+	DisableBasic bool
+	// Verifier checks a client id and secret, for example a registry of
+	// hashed secrets (RegistryVerifier). Set Verifier or Exchange, not both.
+	// Authenticator.Close closes it if it has a Close() error method.
+	Verifier ClientVerifier
+	// Exchange, instead of a Verifier, trades the presented credentials for
+	// an access token at the authorization server's token endpoint (RFC 6749
+	// §4.4) and verifies that token like a Bearer token, so that both
+	// methods yield the same Principal. Its issuer must be one of
+	// Config.Issuers.
+	Exchange *exchange.Client
+	// CacheTTL is how long a verified id and secret are remembered (under an
+	// HMAC keyed with a per-process random key, never in the clear); 0 means
+	// 5 minutes and a negative value turns the cache off. An exchanged token
+	// is remembered until 30 seconds before it expires instead.
+	CacheTTL time.Duration
+	// Throttle bounds online guessing.
+	Throttle Throttle
+	// ClientAddr returns the address failures are counted against; nil
+	// means the host of r.RemoteAddr. Behind a trusted proxy, return the
+	// address it forwards.
+	ClientAddr func(r *http.Request) string
+}
+
+// Throttle bounds failed credential checks. When a client id has failed too
+// often from one address, or an address too often in all, in the current
+// window, further checks from that address are answered 429 with
+// Retry-After until the window ends. IPv6 addresses count by their /64. A
+// pair that verified within the last 24 hours is never held back.
+type Throttle struct {
+	// MaxClientFailures per client id from one address per window; 0 means 10.
+	MaxClientFailures int
+	// MaxAddrFailures per address per window; 0 means 50.
+	MaxAddrFailures int
+	// Window is how long failures are counted; 0 means one minute.
+	Window time.Duration
+}
+
+// ClientVerifier checks a client id and secret and returns the caller, or
+// an error wrapping ErrInvalidClient when they are not good. Other errors
+// mean the check could not be made (answered 503). Implementations compare
+// secrets in constant time and never put secrets in errors.
+//
+// A verifier whose answers can change, such as a registry that reloads its
+// file, may also have a method Generation() uint64: whenever its value
+// changes, every cached verification is dropped.
+type ClientVerifier interface {
+	VerifyClient(ctx context.Context, clientID, secret string) (*Principal, error)
+}
+
+// ConfigError is the error Validate and New return for a Config they cannot
+// accept.
+type ConfigError struct {
+	// Field is the Config field at fault as a Go selector path, such as
+	// "Realm", "Algorithms[2]" or "Issuers[0].Audiences[1]".
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+// Error returns "dualauth: " followed by the field and the reason.
+func (e *ConfigError) Error() string { return "dualauth: " + e.Field + ": " + e.Reason }
+
+func configErr(field, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks c as New does, without building anything; Issuer.Keys may
+// still be nil (New refuses that). Every error is a *ConfigError.
+func (c Config) Validate() error {
+	mode := cmp.Or(c.Mode, ModeJWT)
+	if !mode.allowsJWT() && !mode.allowsCredentials() {
+		return configErr("Mode", "unknown mode %s (use jwt, credentials or dual)", strconv.Quote(string(c.Mode)))
+	}
+	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
+		return configErr("Realm", "may not contain quotes, backslashes or line breaks")
+	}
+	if err := c.Credentials.validate(mode); err != nil {
+		return err
+	}
+	if len(c.Issuers) == 0 && (mode.allowsJWT() || c.Credentials.Exchange != nil) {
+		switch {
+		case c.Credentials.Exchange != nil:
+			return configErr("Issuers", "at least one issuer is required: the token credentials.exchange obtains is verified through them")
+		case mode == ModeDual:
+			return configErr("Issuers", "at least one issuer is required: mode dual accepts Bearer tokens too")
+		}
+		return configErr("Issuers", "at least one issuer is required")
+	}
+	first := map[string]int{}
+	for i, iss := range c.Issuers {
+		at := fmt.Sprintf("Issuers[%d]", i)
+		if iss.Issuer == "" {
+			return configErr(at+".Issuer", "is required: the exact \"iss\" value of the issuer's tokens")
+		}
+		if j, dup := first[iss.Issuer]; dup {
+			return configErr(at+".Issuer", "%s is already configured in issuer %d", quote(iss.Issuer), j)
+		}
+		first[iss.Issuer] = i
+		if len(iss.Audiences) == 0 {
+			return configErr(at+".Audiences", "at least one audience is required, such as [my-api]")
+		}
+		if k := slices.Index(iss.Audiences, ""); k >= 0 {
+			return configErr(fmt.Sprintf("%s.Audiences[%d]", at, k), "an audience may not be empty")
+		}
+	}
+	for i, alg := range c.Algorithms {
+		field := fmt.Sprintf("Algorithms[%d]", i)
+		switch {
+		case slices.Contains(defaultAlgorithms, alg):
+		case strings.EqualFold(alg, "none"):
+			return configErr(field, "%q is never accepted: an unsigned token can be forged by anyone", alg)
+		case slices.ContainsFunc([]string{"HS256", "HS384", "HS512"}, func(hs string) bool { return strings.EqualFold(alg, hs) }):
+			return configErr(field, "%s is not accepted: HMAC needs the issuer's shared secret on every API, and whoever holds it can mint tokens; use an asymmetric algorithm such as RS256 or ES256", quote(alg))
+		default:
+			return configErr(field, "unknown algorithm %s (allowed, case-sensitive: %s)", quote(alg), strings.Join(defaultAlgorithms, ", "))
+		}
+	}
+	if c.Leeway > maxLeeway {
+		return configErr("Leeway", "%s is outside 0s to %s", c.Leeway, maxLeeway)
+	}
+	if i := slices.Index(c.ScopeClaims, ""); i >= 0 {
+		return configErr(fmt.Sprintf("ScopeClaims[%d]", i), "a claim name may not be empty")
+	}
+	if c.MaxTokenBytes < 0 {
+		return configErr("MaxTokenBytes", "may not be negative")
+	}
+	if c.TokenCache.MaxEntries < 0 {
+		return configErr("TokenCache.MaxEntries", "may not be negative")
+	}
+	if c.TokenCache.MaxTTL < 0 {
+		return configErr("TokenCache.MaxTTL", "may not be negative")
+	}
+	return nil
+}
+
+// validate checks the credentials against the mode, which needs them
+// (credentials, dual) or may use them on some routes (jwt).
+func (c Credentials) validate(mode Mode) error {
+	configured := c.Verifier != nil || c.Exchange != nil
+	switch {
+	case c.Verifier != nil && c.Exchange != nil:
+		return configErr("Credentials", "sets a verifier and an exchange; use exactly one of them")
+	case mode.allowsCredentials() && !configured:
+		return configErr("Credentials", "is required with mode %s: set a verifier (clients_file) or an exchange", mode)
+	case !configured:
+		return nil
+	}
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{
+		{"Credentials.Throttle.MaxClientFailures", int64(c.Throttle.MaxClientFailures)},
+		{"Credentials.Throttle.MaxAddrFailures", int64(c.Throttle.MaxAddrFailures)},
+		{"Credentials.Throttle.Window", int64(c.Throttle.Window)},
+	} {
+		if n.v < 0 {
+			return configErr(n.field, "may not be negative")
+		}
+	}
+	id := cmp.Or(c.ClientIDHeader, defaultClientIDHeader)
+	secret := cmp.Or(c.ClientSecretHeader, defaultClientSecretHeader)
+	for _, h := range []struct{ field, name string }{
+		{"Credentials.ClientIDHeader", id},
+		{"Credentials.ClientSecretHeader", secret},
+	} {
+		switch {
+		case !httpguts.ValidHeaderFieldName(h.name):
+			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", quote(h.name))
+		case strings.EqualFold(h.name, "Authorization"):
+			return configErr(h.field, "may not be Authorization, which carries Bearer tokens and HTTP Basic")
+		}
+	}
+	if strings.EqualFold(id, secret) {
+		field, other := "Credentials.ClientSecretHeader", "client_id_header"
+		if c.ClientSecretHeader == "" {
+			field, other = "Credentials.ClientIDHeader", "client_secret_header"
+		}
+		deflt := ""
+		if c.ClientIDHeader == "" || c.ClientSecretHeader == "" {
+			deflt = " by default"
+		}
+		return configErr(field, "%s is also %s%s (header names ignore case); use two different headers", quote(cmp.Or(c.ClientSecretHeader, c.ClientIDHeader)), other, deflt)
+	}
+	if c.Exchange != nil {
+		if err := c.Exchange.Validate(); err != nil {
+			return configErr("Credentials.Exchange", "%s", strings.TrimPrefix(err.Error(), "exchange: "))
+		}
+	}
+	return nil
+}
+
+// quote quotes a configured value for an error message, shortened so that
+// errors never carry much of it.
+func quote(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "…"
+	}
+	return strconv.Quote(s)
 }

@@ -67,7 +67,7 @@ func (c *countingVerifier) VerifyClient(ctx context.Context, id, secret string) 
 }
 
 func (c *countingVerifier) Generation() uint64 {
-	return c.ClientVerifier.(dualauth.Generational).Generation()
+	return c.ClientVerifier.(interface{ Generation() uint64 }).Generation()
 }
 
 type credSetup struct {
@@ -224,11 +224,11 @@ func TestCredentialHeaderNames(t *testing.T) {
 		t.Fatalf("custom headers: %v", err)
 	}
 	_, err := s.auth.Authenticate(request{authorization: []string{basic("acme", "acme-secret")}}.build())
-	if !dualauth.NoCredentials(err) {
+	if !noCredentials(err) {
 		t.Fatalf("Basic with Basic disabled: %v, want no credentials", err)
 	}
-	if s.auth.BasicEnabled() {
-		t.Fatal("BasicEnabled = true with DisableBasic")
+	if c := s.auth.Refusal(nil, err).Challenges; len(c) != 0 {
+		t.Fatalf("challenges with DisableBasic on a credentials route = %q, want none", c)
 	}
 }
 
@@ -457,8 +457,10 @@ func TestCredentialNewRejects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("credentials-only config: %v", err)
 	}
-	if a.Serves(dualauth.ModeJWT) || a.Serves(dualauth.ModeDual) || !a.Serves(dualauth.ModeCredentials) {
-		t.Fatal("Serves is wrong for a credentials-only authenticator")
+	for mode, serves := range map[dualauth.Mode]bool{dualauth.ModeJWT: false, dualauth.ModeDual: false, dualauth.ModeCredentials: true, "bogus": false} {
+		if _, err := a.ForMode(mode); (err == nil) != serves {
+			t.Errorf("ForMode(%q) error = %v, want serves=%v for a credentials-only authenticator", mode, err, serves)
+		}
 	}
 }
 

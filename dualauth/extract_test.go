@@ -62,7 +62,7 @@ func TestAuthenticateHeaderParsing(t *testing.T) {
 			if e.Status != tt.status || e.Code != tt.code {
 				t.Fatalf("error = %d %q (%s), want %d %q", e.Status, e.Code, e.Description, tt.status, tt.code)
 			}
-			if tt.code == "" && !dualauth.NoCredentials(err) {
+			if tt.code == "" && !noCredentials(err) {
 				t.Fatal("NoCredentials = false for a request without credentials")
 			}
 			if strings.Contains(e.Description, token) {

@@ -54,3 +54,10 @@ func asError(t *testing.T, err error) *dualauth.Error {
 	}
 	return e
 }
+
+// noCredentials reports whether err says the request carried no
+// credentials the authenticator accepts.
+func noCredentials(err error) bool {
+	var e *dualauth.Error
+	return errors.As(err, &e) && e.Code == "" && e.Status == 401
+}

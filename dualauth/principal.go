@@ -2,7 +2,9 @@ package dualauth
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward/scopes"
@@ -21,6 +23,11 @@ const (
 
 // Principal is a verified caller. Its JSON form has the keys method,
 // subject, client_id, issuer, scopes, claims and expires_at.
+//
+// Each request gets its own Principal: a handler may change its fields
+// without changing what another request sees. The token's claims are
+// read through Claim and Claims, which return copies, since one verified
+// token's claims serve every request that presents it.
 type Principal struct {
 	// Method is how the caller authenticated.
 	Method Method `json:"method"`
@@ -34,20 +41,65 @@ type Principal struct {
 	Issuer string `json:"issuer"`
 	// Scopes are the scopes granted to the caller.
 	Scopes scopes.Set `json:"scopes"`
-	// Claims are all of the token's claims (numbers as json.Number); empty
-	// for client credentials checked against a registry.
-	Claims map[string]any `json:"claims"`
 	// ExpiresAt is when the token expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 
-	by *Authenticator // the authenticator that verified the caller
+	claims map[string]any // read-only: shared with the cache and other requests
+	by     *core          // the authenticator that verified the caller
 }
 
-// Authenticated reports whether a verified p itself, so that middleware
-// reuses only its own callers: a Principal put in the context by another
-// Authenticator (with other issuers or audiences) is not taken on trust.
-func (a *Authenticator) Authenticated(p *Principal) bool {
-	return p != nil && p.by == a
+// Claim returns a copy of the token's claim name (numbers as json.Number,
+// objects as map[string]any, arrays as []any) and whether the token has it.
+func (p *Principal) Claim(name string) (any, bool) {
+	v, ok := p.claims[name]
+	return deepCopy(v), ok
+}
+
+// Claims returns a copy of all the token's claims; it is empty, not nil,
+// for client credentials checked against a registry.
+func (p *Principal) Claims() map[string]any {
+	out := make(map[string]any, len(p.claims))
+	for k, v := range p.claims {
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+// deepCopy copies the objects and arrays of a decoded JSON value; the other
+// values (strings, numbers, booleans, null) cannot be changed in place.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
+
+// MarshalJSON encodes p with its claims.
+func (p *Principal) MarshalJSON() ([]byte, error) {
+	type fields Principal // without the method, so no recursion
+	return json.Marshal(struct {
+		*fields
+		Claims map[string]any `json:"claims"`
+	}{(*fields)(p), p.Claims()})
+}
+
+// clone returns a copy of p for one request: its own Scopes, and the
+// read-only claims shared.
+func (p *Principal) clone() *Principal {
+	cp := *p
+	cp.Scopes = slices.Clone(p.Scopes)
+	return &cp
 }
 
 // Require checks that the caller's scopes meet req. It returns nil, or an

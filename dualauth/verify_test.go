@@ -21,7 +21,7 @@ import (
 )
 
 func TestVerifyEveryAlgorithm(t *testing.T) {
-	for _, alg := range dualauth.DefaultAlgorithms {
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			iss := keywardtest.NewIssuer(t, alg)
 			a := newAuthenticator(t, nil, iss)
@@ -36,8 +36,8 @@ func TestVerifyEveryAlgorithm(t *testing.T) {
 			if !p.Scopes.Has("bookings:read") {
 				t.Fatalf("scopes = %q", p.Scopes)
 			}
-			if p.ExpiresAt.IsZero() || p.Claims["jti"] == nil {
-				t.Fatalf("expiry %v, claims %v", p.ExpiresAt, p.Claims)
+			if p.ExpiresAt.IsZero() || p.Claims()["jti"] == nil {
+				t.Fatalf("expiry %v, claims %v", p.ExpiresAt, p.Claims())
 			}
 		})
 	}
@@ -123,8 +123,8 @@ func TestVerifySeed002Token(t *testing.T) {
 	if got := p.ExpiresAt.Unix(); got != 1710223631 {
 		t.Fatalf("ExpiresAt = %d, want 1710223631", got)
 	}
-	if p.Claims["user_id"] != "842902db-54e5-4614-b348-002e8ce5da12" {
-		t.Fatalf("claims = %v", p.Claims)
+	if p.Claims()["user_id"] != "842902db-54e5-4614-b348-002e8ce5da12" {
+		t.Fatalf("claims = %v", p.Claims())
 	}
 }
 

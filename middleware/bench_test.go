@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/middleware/echokw"
 )
 
 var benchAlgs = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"}
@@ -56,11 +57,11 @@ func BenchmarkEcho(b *testing.B) {
 			m := middleware.New(f.auth, middleware.Options{})
 			e := echo.New()
 			e.GET("/bookings", func(c echo.Context) error {
-				if _, ok := middleware.PrincipalFromEcho(c); !ok {
+				if _, ok := echokw.Principal(c); !ok {
 					return c.NoContent(http.StatusInternalServerError)
 				}
 				return c.NoContent(http.StatusOK)
-			}, m.Echo(), m.EchoRequire(needBookings))
+			}, ek(m).Authenticate(), ek(m).Require(needBookings))
 			benchRequest(b, e, f.iss.Token(b, jwt.MapClaims{"scope": "bookings:read"}))
 		})
 	}

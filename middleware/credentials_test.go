@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/middleware/echokw"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -66,9 +67,9 @@ func handlers(kw *middleware.Middleware, req scopes.Requirement) map[string]http
 	}
 	e := echo.New()
 	e.GET("/r", func(c echo.Context) error {
-		p, _ := middleware.PrincipalFromEcho(c)
+		p, _ := echokw.Principal(c)
 		return c.JSONBlob(http.StatusOK, ok(p))
-	}, kw.Echo(), kw.EchoRequire(req))
+	}, ek(kw).Authenticate(), ek(kw).Require(req))
 	return map[string]http.Handler{
 		"net/http": kw.Authenticate(kw.Require(req)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, _ := dualauth.FromContext(r.Context())

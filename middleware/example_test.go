@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
@@ -95,31 +94,4 @@ func ExampleNew() {
 	// bookings for user-42
 	// /bookings 200
 	// /reports 403 Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin reports:read"
-}
-
-// Protect an Echo application: Echo on the whole instance, skipping the
-// health check, EchoRequire on a route.
-func ExampleMiddleware_Echo() {
-	a, token := exampleAuthenticator("bookings:read")
-	m := middleware.New(a, middleware.Options{
-		Skipper: func(c echo.Context) bool { return c.Path() == "/healthz" },
-	})
-
-	e := echo.New()
-	e.Use(m.Echo())
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-	e.GET("/bookings", func(c echo.Context) error {
-		p, _ := middleware.PrincipalFromEcho(c)
-		return c.String(http.StatusOK, "bookings for "+p.Subject)
-	}, m.EchoRequire(scopes.All("bookings:read")))
-
-	exampleGet(e, "/healthz", "")
-	exampleGet(e, "/bookings", "")
-	exampleGet(e, "/bookings", "not-a-jwt")
-	exampleGet(e, "/bookings", token)
-	// Output:
-	// /healthz 200
-	// /bookings 401 Bearer realm="bookings-api"
-	// /bookings 401 Bearer realm="bookings-api", error="invalid_token", error_description="the access token is not a JWT"
-	// /bookings 200
 }

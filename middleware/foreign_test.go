@@ -25,7 +25,7 @@ func TestRequireDoesNotTrustAnotherAuthenticator(t *testing.T) {
 
 	h := kwA.Authenticate(kwB.Require(scopes.All("admin"))(ok))
 	e := echo.New()
-	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusTeapot) }, kwA.Echo(), kwB.EchoRequire(scopes.All("admin")))
+	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusTeapot) }, ek(kwA).Authenticate(), ek(kwB).Require(scopes.All("admin")))
 
 	for name, handler := range map[string]http.Handler{"net/http": h, "echo": e} {
 		for token, want := range map[string]int{tokenA: http.StatusUnauthorized} {

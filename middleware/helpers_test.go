@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/middleware/echokw"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -102,8 +103,8 @@ var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // echoWhoami is the protected Echo handler: it insists that the Principal is
 // in both places the middleware stores it, and that they agree.
 func echoWhoami(c echo.Context) error {
-	fromEcho, ok1 := middleware.PrincipalFromEcho(c)
-	fromKey, ok2 := c.Get(middleware.ContextKey).(*dualauth.Principal)
+	fromEcho, ok1 := echokw.Principal(c)
+	fromKey, ok2 := c.Get(echokw.ContextKey).(*dualauth.Principal)
 	fromCtx, ok3 := dualauth.FromContext(c.Request().Context())
 	if !ok1 || !ok2 || !ok3 || fromEcho != fromKey || fromKey != fromCtx {
 		return c.String(http.StatusInternalServerError, "principal missing or inconsistent")
@@ -143,11 +144,11 @@ func echoApp(m *middleware.Middleware) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	get := []string{http.MethodGet, http.MethodHead}
-	e.Match(get, "/whoami", echoWhoami, m.Echo())
-	e.Match(get, "/bookings", echoWhoami, m.EchoRequire(needBookings))
-	e.Match(get, "/reports", echoWhoami, m.EchoRequire(needBoth))
-	e.Match(get, "/either", echoWhoami, m.EchoRequire(needEither))
-	e.Match(get, "/composed", echoWhoami, m.Echo(), m.EchoRequire(needBookings))
+	e.Match(get, "/whoami", echoWhoami, ek(m).Authenticate())
+	e.Match(get, "/bookings", echoWhoami, ek(m).Require(needBookings))
+	e.Match(get, "/reports", echoWhoami, ek(m).Require(needBoth))
+	e.Match(get, "/either", echoWhoami, ek(m).Require(needEither))
+	e.Match(get, "/composed", echoWhoami, ek(m).Authenticate(), ek(m).Require(needBookings))
 	return e
 }
 
@@ -262,3 +263,6 @@ func (b *syncBuffer) records(t *testing.T) []map[string]any {
 	}
 	return out
 }
+
+// ek adapts m to Echo.
+func ek(m *middleware.Middleware) *echokw.Middleware { return echokw.New(m, echokw.Options{}) }

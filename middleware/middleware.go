@@ -1,71 +1,59 @@
 // Package middleware adapts Keyward's framework-free core, package dualauth,
-// to HTTP frameworks: net/http (and routers built on it, such as chi) and
-// Echo v4.
-//
-// One Middleware, built with New from a *dualauth.Authenticator, serves every
-// framework:
-//
-//   - Authenticate and Require are plain func(http.Handler) http.Handler
-//     middleware for net/http;
-//   - Echo and EchoRequire are echo.MiddlewareFunc for Echo v4.
+// to net/http: plain func(http.Handler) http.Handler middleware that works
+// with the standard library's ServeMux, chi, gorilla/mux and any router built
+// on net/http. Package middleware/echokw adapts the same Middleware to Echo.
 //
 // Authentication stores the verified *dualauth.Principal in the request
-// context (read it with dualauth.FromContext; on Echo also with
-// PrincipalFromEcho). Refusals are answered by WriteError, in the same
-// format for every framework: the challenges of the route's mode (RFC 6750
-// §3 Bearer, RFC 7617 Basic), a JSON body {"error": ...,
-// "error_description": ...} and Cache-Control: no-store.
+// context (read it with dualauth.FromContext). Refusals are answered by
+// WriteError, in the same format for every framework: the status, challenges
+// and Retry-After that dualauth.Authenticator.Refusal decides (RFC 6750 §3
+// Bearer, RFC 7617 Basic), a JSON body {"error": ..., "error_description":
+// ...} and Cache-Control: no-store.
 package middleware
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
-	"strings"
-
-	"github.com/labstack/echo/v4"
+	"strconv"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/scopes"
 )
 
 // Options configure the middleware; the zero value is useful.
 type Options struct {
 	// ErrorHandler, if set, replaces the default error response (it gets the
 	// *dualauth.Error to render). It must write the response itself. The
-	// error it gets is already normalized as WriteError describes: never nil,
-	// with the status of its code (400, 401, 403, 429, or 503 when the
-	// credentials could not be checked) and a description safe to show.
+	// error it gets is the one dualauth.Authenticator.Refusal returns: never
+	// nil, with the status of its code (400, 401, 403, 429, or 503 when the
+	// credentials could not be checked), a description safe to show and the
+	// WWW-Authenticate challenges of the route.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *dualauth.Error)
 	// Logger, if set, logs refusals at info level (status, code, description,
 	// method, path, remote address, and the cause when the logger is enabled
 	// at debug) — never tokens, Authorization headers, the query string or
 	// secrets. nil = no logging.
 	Logger *slog.Logger
-	// Skipper, for Echo only: requests for which it returns true pass without
-	// authentication (e.g. /healthz). Echo and EchoRequire both honour it.
-	Skipper func(c echo.Context) bool
 }
 
-// Middleware authenticates requests with a *dualauth.Authenticator for
-// net/http and Echo, and renders refusals. It is safe for concurrent use.
+// Middleware authenticates requests with a *dualauth.Authenticator and
+// renders refusals. It is safe for concurrent use.
 type Middleware struct {
 	auth *dualauth.Authenticator
 	opts Options
-	// mode is the methods this middleware's routes accept.
-	mode dualauth.Mode
-	// bearerChallenge is `Bearer realm="<realm>"` when mode accepts Bearer
-	// tokens, else ""; basicChallenge is `Basic realm="<realm>"` when mode
-	// accepts client credentials in HTTP Basic, else "".
-	bearerChallenge, basicChallenge string
 }
 
-// New returns a Middleware that authenticates with a. It panics if a is nil:
-// middleware is set up once, at start-up, and must never let requests pass
-// unauthenticated.
+// New returns a Middleware that authenticates with a, for routes in a's
+// mode. It panics if a is nil: middleware is set up once, at start-up, and
+// must never let requests pass unauthenticated.
 func New(a *dualauth.Authenticator, opts Options) *Middleware {
 	if a == nil {
 		panic("middleware: New needs a non-nil *dualauth.Authenticator")
 	}
-	return (&Middleware{auth: a, opts: opts}).withMode(a.Mode())
+	return &Middleware{auth: a, opts: opts}
 }
 
 // Only returns a copy of m for routes that accept only the methods of mode,
@@ -77,48 +65,145 @@ func New(a *dualauth.Authenticator, opts Options) *Middleware {
 // A method the route's mode does not accept counts as no credentials, and a
 // caller already authenticated with such a method is authenticated again.
 // Only panics if the authenticator cannot serve mode (see
-// dualauth.Authenticator.Serves): routes are set up once, at start-up.
+// dualauth.Authenticator.ForMode): routes are set up once, at start-up.
 func (m *Middleware) Only(mode dualauth.Mode) *Middleware {
-	if !m.auth.Serves(mode) {
-		panic("middleware: the authenticator cannot serve mode " + string(mode))
+	a, err := m.auth.ForMode(mode)
+	if err != nil {
+		panic("middleware: " + err.Error())
 	}
-	return m.withMode(mode)
-}
-
-func (m *Middleware) withMode(mode dualauth.Mode) *Middleware {
-	c := *m
-	c.mode = mode
-	c.bearerChallenge, c.basicChallenge = "", ""
-	if mode.Allows(dualauth.MethodJWT) {
-		c.bearerChallenge = bareChallenge("Bearer", m.auth.Realm())
-	}
-	if mode.Allows(dualauth.MethodCredentials) && m.auth.BasicEnabled() {
-		c.basicChallenge = bareChallenge("Basic", m.auth.Realm())
-	}
-	return &c
-}
-
-// bareChallenge is `<scheme> realm="<realm>"`.
-func bareChallenge(scheme, realm string) string {
-	var b strings.Builder
-	b.WriteString(scheme)
-	b.WriteString(" realm=")
-	writeQuoted(&b, realm)
-	return b.String()
-}
-
-// authenticate authenticates r for the middleware's mode.
-func (m *Middleware) authenticate(r *http.Request) (*dualauth.Principal, error) {
-	return m.auth.AuthenticateMode(r, m.mode)
-}
-
-// reusable reports whether p, a caller found in the request context, may
-// stand for this middleware's routes: verified by its own authenticator with
-// a method its mode accepts.
-func (m *Middleware) reusable(p *dualauth.Principal) bool {
-	return m.auth.Authenticated(p) && m.mode.Allows(p.Method)
+	return &Middleware{auth: a, opts: m.opts}
 }
 
 // Authenticator returns the authenticator the middleware uses, for example
 // to report its key sets' state on a health route.
 func (m *Middleware) Authenticator() *dualauth.Authenticator { return m.auth }
+
+// Authenticate is net/http middleware that authenticates every request. On
+// success it calls next with the *dualauth.Principal stored in the request
+// context (dualauth.NewContext; read it with dualauth.FromContext); else it
+// answers with WriteError and does not call next. It always verifies the
+// request's own credentials, even if a Principal is already in the context.
+func (m *Middleware) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := m.auth.Authenticate(r)
+		if err != nil {
+			m.WriteError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(dualauth.NewContext(r.Context(), p)))
+	})
+}
+
+// Require returns net/http middleware that lets a request through only if
+// its caller's scopes meet req; else it answers 403 insufficient_scope,
+// naming the scopes req asks for. It uses the Principal already in the
+// request context (as after Authenticate, so a route behind both is verified
+// once); if there is none it authenticates the request first, as Authenticate
+// does, and stores the Principal for next (see
+// dualauth.Authenticator.Authorize).
+func (m *Middleware) Require(req scopes.Requirement) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := m.auth.Authorize(r, req)
+			if err != nil {
+				m.WriteError(w, r, err)
+				return
+			}
+			if held, _ := dualauth.FromContext(r.Context()); held != p {
+				r = r.WithContext(dualauth.NewContext(r.Context(), p))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// codeUnauthorized is the "error" of the JSON body when the request carried
+// no credentials: RFC 6750 §3.1 names no error code in that challenge, but the
+// body still gets a stable machine-readable one.
+const codeUnauthorized = "unauthorized"
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// WriteError answers r with the refusal err, the way the middleware answers
+// its own refusals: dualauth.Authenticator.Refusal decides the status,
+// description and challenges (any error that is no *dualauth.Error, nil
+// included, fails closed as 401 invalid_token, and its text is never sent);
+// Options.ErrorHandler renders it if set, else WriteError writes the
+// WWW-Authenticate challenges, Retry-After for 429 and 503, and a JSON body
+// {"error": ..., "error_description": ...} with Cache-Control: no-store. A
+// HEAD request gets the headers and status only.
+//
+// The refusal is logged to Options.Logger, if set, before it is rendered.
+func (m *Middleware) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := m.auth.Refusal(r, err)
+	m.logRefusal(r, e)
+	if m.opts.ErrorHandler != nil {
+		m.opts.ErrorHandler(w, r, e)
+		return
+	}
+	body := errorBody{Error: e.Code, Description: e.Description}
+	if e.Code == "" {
+		body.Error = codeUnauthorized
+	}
+	data, _ := json.Marshal(body) // two strings always marshal
+	h := w.Header()
+	for _, c := range e.Challenges {
+		h.Add("WWW-Authenticate", c)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(e.Status)
+	if r == nil || r.Method != http.MethodHead {
+		_, _ = w.Write(data)
+	}
+}
+
+// logRefusal logs e to Options.Logger: what was refused and why, never the
+// credentials. The cause is added only when the logger is enabled at debug.
+func (m *Middleware) logRefusal(r *http.Request, e *dualauth.Error) {
+	l := m.opts.Logger
+	if l == nil {
+		return
+	}
+	ctx := context.Background()
+	if r != nil {
+		ctx = r.Context()
+	}
+	if !l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	code := e.Code
+	if code == "" {
+		code = codeUnauthorized
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs,
+		slog.Int("status", e.Status),
+		slog.String("code", code),
+		slog.String("description", e.Description),
+	)
+	if r != nil {
+		path := ""
+		if r.URL != nil {
+			path = r.URL.Path // never the query: it may carry access_token
+		}
+		attrs = append(attrs,
+			slog.String("method", r.Method),
+			slog.String("path", path),
+			slog.String("remote_addr", r.RemoteAddr),
+		)
+	}
+	if e.Err != nil && l.Enabled(ctx, slog.LevelDebug) {
+		attrs = append(attrs, slog.String("cause", e.Err.Error()))
+	}
+	l.LogAttrs(ctx, slog.LevelInfo, "keyward: request refused", attrs...)
+}

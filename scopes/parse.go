@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -34,7 +35,7 @@ func Parse(claims map[string]any, names []string) (Set, error) {
 		}
 		switch v := v.(type) {
 		case string:
-			for _, t := range strings.Split(v, " ") {
+			for t := range strings.SplitSeq(v, " ") {
 				if t == "" {
 					continue // repeated, leading or trailing spaces
 				}
@@ -62,7 +63,9 @@ func Parse(claims map[string]any, names []string) (Set, error) {
 			return nil, fmt.Errorf("scopes: claim %q is a %T, want a string or an array of strings", name, v)
 		}
 	}
-	return NewSet(tokens...), nil
+	set := Set(tokens) // tokens is ours: sorted in place
+	slices.Sort(set)
+	return slices.Compact(set), nil
 }
 
 // Valid reports whether s is a scope token as RFC 6749 §3.3 defines it:

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 )
 
@@ -13,7 +14,7 @@ import (
 func TestQuickStartTokenVerifies(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := dualauth.LoadConfig(ctx, "../../testdata/config/quickstart.yaml", nil)
+	cfg, err := config.Load(ctx, "../../testdata/config/quickstart.yaml", config.Options{ReloadOnSIGHUP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,6 +22,7 @@ func TestQuickStartTokenVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer authn.Close()
 	token, err := mint("../../testdata/keys/quickstart_private.pem", "https://issuer.quickstart.test", "bookings-api", "qs", "bookings:read", time.Minute)
 	if err != nil {
 		t.Fatal(err)

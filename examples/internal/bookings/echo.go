@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyward/keyward/examples/internal/server"
 	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/middleware/echokw"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -18,26 +19,27 @@ func Echo(kw *middleware.Middleware) http.Handler {
 		return c.JSON(http.StatusOK, server.Health(kw))
 	})
 
-	v1 := e.Group("/v1", kw.Echo())
+	ek := echokw.New(kw, echokw.Options{})
+	v1 := e.Group("/v1", ek.Authenticate())
 	v1.GET("/whoami", func(c echo.Context) error {
-		p, _ := middleware.PrincipalFromEcho(c)
+		p, _ := echokw.Principal(c)
 		return c.JSON(http.StatusOK, p)
 	})
 	v1.GET("/bookings", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"bookings": []any{}})
-	}, kw.EchoRequire(scopes.All("bookings:read")))
+	}, ek.Require(scopes.All("bookings:read")))
 	v1.POST("/bookings", func(c echo.Context) error {
-		p, _ := middleware.PrincipalFromEcho(c)
+		p, _ := echokw.Principal(c)
 		return c.JSON(http.StatusCreated, map[string]any{"created_by": p.ClientID})
-	}, kw.EchoRequire(scopes.All("bookings:create")))
+	}, ek.Require(scopes.All("bookings:create")))
 	v1.DELETE("/bookings/:id", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"deleted": c.Param("id")})
-	}, kw.EchoRequire(scopes.All("bookings:delete")))
+	}, ek.Require(scopes.All("bookings:delete")))
 	v1.GET("/reports", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"reports": []any{}})
-	}, kw.EchoRequire(scopes.All("reports:read", "bookings:read")))
+	}, ek.Require(scopes.All("reports:read", "bookings:read")))
 	v1.GET("/search", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"results": []any{}})
-	}, kw.EchoRequire(scopes.Any("bookings:read", "reports:read")))
+	}, ek.Require(scopes.Any("bookings:read", "reports:read")))
 	return e
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/middleware"
 )
@@ -27,7 +28,7 @@ type Routes func(kw *middleware.Middleware) http.Handler
 // file, serves routes until SIGINT or SIGTERM, then shuts down cleanly. It
 // exits the process with status 1 on a start-up error.
 func Main(name string, routes Routes) {
-	config := flag.String("config", "testdata/config/quickstart-dual.yaml", "Keyward config file (YAML)")
+	configPath := flag.String("config", "testdata/config/quickstart-dual.yaml", "Keyward config file (YAML)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	debug := flag.Bool("debug", false, "log why each request was refused (never tokens or secrets)")
 	flag.Parse()
@@ -38,7 +39,7 @@ func Main(name string, routes Routes) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("server", name)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, *config, *addr, logger, routes, nil); err != nil {
+	if err := Run(ctx, *configPath, *addr, logger, routes, nil); err != nil {
 		stop()
 		logger.Error("stopped", "error", err)
 		os.Exit(1)
@@ -49,15 +50,16 @@ func Main(name string, routes Routes) {
 // listening is not nil, it receives the bound address once the server
 // accepts connections.
 func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, routes Routes, listening chan<- string) error {
-	cfg, err := dualauth.LoadConfig(ctx, configPath, logger)
+	// SIGHUP reloads the clients file at once (it is polled too).
+	cfg, err := config.Load(ctx, configPath, config.Options{Logger: logger, ReloadOnSIGHUP: true})
 	if err != nil {
 		return err
 	}
-	cfg.Logger = logger
 	authn, err := dualauth.New(cfg)
 	if err != nil {
 		return err
 	}
+	defer authn.Close() // stops the key sets' refreshes and the clients file watcher
 	kw := middleware.New(authn, middleware.Options{Logger: logger})
 
 	ln, err := net.Listen("tcp", addr)

@@ -1,4 +1,4 @@
-package dualauth_test
+package config_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/keywardtest"
@@ -40,24 +42,48 @@ func writeConfig(t *testing.T, dir, text string) string {
 	return path
 }
 
-// loadConfig runs LoadConfig with a context that ends with the test.
+// loadConfig runs Load with a context that ends with the test, and closes
+// what it started when the test ends.
 func loadConfig(t *testing.T, path string) dualauth.Config {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg, err := dualauth.LoadConfig(ctx, path, nil)
+	cfg, err := config.Load(ctx, path, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { closeConfig(t, cfg) })
 	return cfg
 }
 
+// closeConfig closes what Load started for cfg: its remote key sets and its
+// clients file watcher.
+func closeConfig(t *testing.T, cfg dualauth.Config) {
+	t.Helper()
+	for _, iss := range cfg.Issuers {
+		if r, ok := iss.Keys.(*jwks.Remote); ok {
+			r.Close()
+		}
+	}
+	if c, ok := cfg.Credentials.Verifier.(interface{ Close() error }); ok {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// newFromConfig builds an Authenticator, closed when the test ends.
 func newFromConfig(t *testing.T, cfg dualauth.Config) *dualauth.Authenticator {
 	t.Helper()
 	a, err := dualauth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return a
 }
 
@@ -79,9 +105,9 @@ func wantErr(t *testing.T, err error, want ...string) {
 	}
 }
 
-// TestConfigFileBad loads every file of testdata/config/bad, one per rule,
+// TestFileBad loads every file of testdata/config/bad, one per rule,
 // and checks that the error names the key (and line) to fix.
-func TestConfigFileBad(t *testing.T) {
+func TestFileBad(t *testing.T) {
 	tests := map[string][]string{
 		"unknown-key.yaml":                   {`line 5: unknown key "jwks_uri" in jwt.issuers[0]`, `did you mean "jwks_url"?`},
 		"unknown-top-key.yaml":               {`line 2: unknown key "issuers" at the top level`, "known keys here: mode, realm, jwt"},
@@ -137,13 +163,13 @@ func TestConfigFileBad(t *testing.T) {
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(configDir, "bad", name)
-			_, err := dualauth.ReadConfigFile(path)
+			_, err := config.Read(path)
 			wantErr(t, err, append([]string{"config: " + path + ": "}, want...)...)
 			data, rerr := os.ReadFile(path)
 			if rerr != nil {
 				t.Fatal(rerr)
 			}
-			_, err = dualauth.ParseConfigFile(data)
+			_, err = config.Parse(data)
 			wantErr(t, err, append([]string{"config: "}, want...)...)
 			if name != "empty.yaml" && !strings.HasPrefix(err.Error(), "config: line ") && !strings.HasPrefix(err.Error(), "config: jwt") {
 				t.Errorf("error %q does not start with a line or key", err)
@@ -152,9 +178,9 @@ func TestConfigFileBad(t *testing.T) {
 	}
 }
 
-// TestParseConfigFileRules covers the rules that need no file of their own:
+// TestParseRules covers the rules that need no file of their own:
 // edges of the bounds, and what is allowed.
-func TestParseConfigFileRules(t *testing.T) {
+func TestParseRules(t *testing.T) {
 	const head = "jwt:\n  issuers:\n    - issuer: https://auth.example.com\n      jwks_url: https://auth.example.com/jwks\n      audiences: [api]\n"
 	tests := []struct {
 		name string
@@ -222,37 +248,37 @@ func TestParseConfigFileRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := dualauth.ParseConfigFile([]byte(tt.yaml))
+			f, err := config.Parse([]byte(tt.yaml))
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
 				}
 				if f == nil {
-					t.Fatal("nil ConfigFile")
+					t.Fatal("nil File")
 				}
 				return
 			}
 			if f != nil {
-				t.Errorf("got a ConfigFile with the error")
+				t.Errorf("got a File with the error")
 			}
 			wantErr(t, err, tt.want...)
 		})
 	}
 }
 
-// TestParseConfigFileAliasBomb checks that a file expanding to a huge tree
+// TestParseAliasBomb checks that a file expanding to a huge tree
 // through aliases is refused quickly.
-func TestParseConfigFileAliasBomb(t *testing.T) {
+func TestParseAliasBomb(t *testing.T) {
 	// 100 aliases of an issuer with 2001 audiences: 200,000 values.
 	bomb := "jwt:\n  issuers:\n    - &i {issuer: https://a.example.com, jwks_url: https://a.example.com/jwks, audiences: &l [" +
 		strings.Repeat("a,", 2000) + "a]}\n" + strings.Repeat("    - *i\n", 100)
-	_, err := dualauth.ParseConfigFile([]byte(bomb))
+	_, err := config.Parse([]byte(bomb))
 	wantErr(t, err, "too many values or aliases")
 }
 
-// TestConfigFileErrorsQuoteLittle checks that errors never carry long
+// TestFileErrorsQuoteLittle checks that errors never carry long
 // stretches of the file.
-func TestConfigFileErrorsQuoteLittle(t *testing.T) {
+func TestFileErrorsQuoteLittle(t *testing.T) {
 	long := strings.Repeat("s3cr3t", 100)
 	for name, text := range map[string]string{
 		"duration":  "jwt:\n  leeway: " + long + "\n",
@@ -261,7 +287,7 @@ func TestConfigFileErrorsQuoteLittle(t *testing.T) {
 		"algorithm": "jwt:\n  issuers: [{issuer: x, jwks_url: 'https://a/', audiences: [a]}]\n  algorithms: [" + long + "]\n",
 		"mode":      "mode: " + long + "\n",
 	} {
-		_, err := dualauth.ParseConfigFile([]byte(text))
+		_, err := config.Parse([]byte(text))
 		if err == nil {
 			t.Errorf("%s: no error", name)
 			continue
@@ -272,41 +298,41 @@ func TestConfigFileErrorsQuoteLittle(t *testing.T) {
 	}
 }
 
-// TestParseConfigFileTooLarge checks the size cap of ParseConfigFile and
-// ReadConfigFile.
-func TestParseConfigFileTooLarge(t *testing.T) {
-	data := []byte("jwt:\n  issuers: []\n" + strings.Repeat("#", dualauth.MaxConfigFileBytes))
-	_, err := dualauth.ParseConfigFile(data)
+// TestParseTooLarge checks the size cap of Parse and
+// Read.
+func TestParseTooLarge(t *testing.T) {
+	data := []byte("jwt:\n  issuers: []\n" + strings.Repeat("#", config.MaxFileBytes))
+	_, err := config.Parse(data)
 	wantErr(t, err, "larger than")
 	path := filepath.Join(t.TempDir(), "big.yaml")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = dualauth.ReadConfigFile(path)
+	_, err = config.Read(path)
 	wantErr(t, err, path, "larger than")
 }
 
-func TestReadConfigFileMissing(t *testing.T) {
+func TestReadMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.yaml")
-	_, err := dualauth.ReadConfigFile(path)
+	_, err := config.Read(path)
 	wantErr(t, err, "config: ", path)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error %v is not os.ErrNotExist", err)
 	}
-	_, err = dualauth.LoadConfig(context.Background(), path, nil)
+	_, err = config.Load(context.Background(), path, config.Options{})
 	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadConfig error %v is not os.ErrNotExist", err)
+		t.Errorf("Load error %v is not os.ErrNotExist", err)
 	}
 }
 
-// TestConfigFileSamples parses the sample files of testdata/config.
-func TestConfigFileSamples(t *testing.T) {
-	sec := func(d time.Duration) dualauth.Duration { return dualauth.Duration(d) }
+// TestFileSamples parses the sample files of testdata/config.
+func TestFileSamples(t *testing.T) {
+	sec := func(d time.Duration) config.Duration { return config.Duration(d) }
 	leeway30 := sec(30 * time.Second)
 	leeway10 := sec(10 * time.Second)
-	tests := map[string]dualauth.FileJWT{
+	tests := map[string]config.JWT{
 		"jwt.yaml": {
-			Issuers: []dualauth.FileIssuer{{
+			Issuers: []config.Issuer{{
 				Issuer:    "http://127.0.0.1:9000",
 				JWKSURL:   "http://127.0.0.1:9000/.well-known/jwks.json",
 				Audiences: []string{"bookings-api"},
@@ -316,7 +342,7 @@ func TestConfigFileSamples(t *testing.T) {
 			ScopeClaims:   []string{"scope", "scp", "scopes"},
 			RequireType:   "at+jwt",
 			MaxTokenBytes: 8192,
-			JWKS: dualauth.FileJWKS{
+			JWKS: config.JWKS{
 				RefreshInterval:    sec(time.Hour),
 				UnknownKIDInterval: sec(5 * time.Minute),
 				Timeout:            sec(10 * time.Second),
@@ -324,14 +350,14 @@ func TestConfigFileSamples(t *testing.T) {
 			},
 		},
 		"discovery.yaml": {
-			Issuers: []dualauth.FileIssuer{{Issuer: "https://auth.example.com", Discovery: true, Audiences: []string{"bookings-api"}}},
+			Issuers: []config.Issuer{{Issuer: "https://auth.example.com", Discovery: true, Audiences: []string{"bookings-api"}}},
 		},
 		"pem.yaml": {
-			Issuers:    []dualauth.FileIssuer{{Issuer: "https://auth.example.com", PublicKeyFile: "issuer.pem", Audiences: []string{"bookings-api"}}},
+			Issuers:    []config.Issuer{{Issuer: "https://auth.example.com", PublicKeyFile: "issuer.pem", Audiences: []string{"bookings-api"}}},
 			Algorithms: []string{"RS256"},
 		},
 		"two-issuers.yaml": {
-			Issuers: []dualauth.FileIssuer{
+			Issuers: []config.Issuer{
 				{Issuer: "http://127.0.0.1:9000", JWKSURL: "http://127.0.0.1:9000/.well-known/jwks.json", Audiences: []string{"bookings-api"}},
 				{Issuer: "https://partner.example.com", PublicKeyFile: "issuer.pem", Audiences: []string{"bookings-api", "bookings-partner-api"}},
 			},
@@ -340,7 +366,7 @@ func TestConfigFileSamples(t *testing.T) {
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
-			f, err := dualauth.ReadConfigFile(filepath.Join(configDir, name))
+			f, err := config.Read(filepath.Join(configDir, name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -354,10 +380,10 @@ func TestConfigFileSamples(t *testing.T) {
 	}
 }
 
-// TestConfigFileSamplePEM builds the pem.yaml sample, whose key file is
+// TestFileSamplePEM builds the pem.yaml sample, whose key file is
 // resolved relative to the configuration file, and checks the key is a real
 // RSA 2048 PKIX public key.
-func TestConfigFileSamplePEM(t *testing.T) {
+func TestFileSamplePEM(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(configDir, "issuer.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -387,9 +413,9 @@ func TestConfigFileSamplePEM(t *testing.T) {
 	newFromConfig(t, cfg)
 }
 
-// TestConfigFileRoundTrip builds the jwt.yaml sample, pointed at a real
+// TestFileRoundTrip builds the jwt.yaml sample, pointed at a real
 // issuer on loopback, into the expected Config, and verifies a token with it.
-func TestConfigFileRoundTrip(t *testing.T) {
+func TestFileRoundTrip(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	sample, err := os.ReadFile(filepath.Join(configDir, "jwt.yaml"))
 	if err != nil {
@@ -430,8 +456,11 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	if p.Issuer != iss.URL || !p.Scopes.Has("bookings:read") {
 		t.Errorf("principal %+v", p)
 	}
-	if a.Realm() != "bookings-api" {
-		t.Errorf("realm %q", a.Realm())
+	// The realm is in the challenges.
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	_, err = a.Authenticate(r)
+	if ch := a.Refusal(r, err).Challenges; len(ch) != 1 || ch[0] != `Bearer realm="bookings-api"` {
+		t.Errorf("challenges %q, want the realm bookings-api", ch)
 	}
 	// require_type is in force: a token without typ is refused.
 	if _, err := a.Verify(context.Background(), iss.Token(t, nil)); err == nil {
@@ -439,9 +468,9 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	}
 }
 
-// TestConfigFileJWKSAndDiscovery verifies tokens end to end through a
+// TestFileJWKSAndDiscovery verifies tokens end to end through a
 // jwks_url issuer, a discovery issuer and a PEM issuer in one file.
-func TestConfigFileJWKSAndDiscovery(t *testing.T) {
+func TestFileJWKSAndDiscovery(t *testing.T) {
 	byURL := keywardtest.NewIssuer(t)
 	byDiscovery := keywardtest.NewIssuer(t, "EdDSA")
 	byDiscovery.Audience = "other-api"
@@ -478,9 +507,9 @@ func TestConfigFileJWKSAndDiscovery(t *testing.T) {
 	}
 }
 
-// TestConfigFileLeewayZero checks that leeway: 0s means no leeway, not the
+// TestFileLeewayZero checks that leeway: 0s means no leeway, not the
 // default of Config.
-func TestConfigFileLeewayZero(t *testing.T) {
+func TestFileLeewayZero(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	dir := t.TempDir()
 	base := "jwt:\n  issuers:\n" + issuerBlock(iss, "jwks_url: "+iss.JWKSURL)
@@ -505,9 +534,9 @@ func TestConfigFileLeewayZero(t *testing.T) {
 	}
 }
 
-// TestConfigFileKeyServerDown checks that an unreachable key server does not
+// TestFileKeyServerDown checks that an unreachable key server does not
 // fail Config.
-func TestConfigFileKeyServerDown(t *testing.T) {
+func TestFileKeyServerDown(t *testing.T) {
 	srv := httptest.NewServer(nil)
 	url := srv.URL
 	srv.Close()
@@ -522,17 +551,17 @@ func TestConfigFileKeyServerDown(t *testing.T) {
 	newFromConfig(t, cfg)
 }
 
-// TestConfigFileContextStopsRefresh checks that ending Config's context
+// TestFileContextStopsRefresh checks that ending Config's context
 // stops the remote key sets.
-func TestConfigFileContextStopsRefresh(t *testing.T) {
+func TestFileContextStopsRefresh(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
-	f, err := dualauth.ParseConfigFile([]byte("jwt:\n  issuers:\n" + issuerBlock(iss, "jwks_url: "+iss.JWKSURL)))
+	f, err := config.Parse([]byte("jwt:\n  issuers:\n" + issuerBlock(iss, "jwks_url: "+iss.JWKSURL)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := f.Config(ctx, nil)
+	cfg, err := f.Config(ctx, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,12 +580,12 @@ func TestConfigFileContextStopsRefresh(t *testing.T) {
 	}
 }
 
-// TestConfigFileMissingPEM checks that an unreadable key file fails Config
+// TestFileMissingPEM checks that an unreadable key file fails Config
 // with the key named.
-func TestConfigFileMissingPEM(t *testing.T) {
+func TestFileMissingPEM(t *testing.T) {
 	dir := t.TempDir()
 	path := writeConfig(t, dir, "jwt:\n  issuers:\n    - issuer: https://a.example.com\n      public_key_file: missing.pem\n      audiences: [api]\n")
-	_, err := dualauth.LoadConfig(context.Background(), path, nil)
+	_, err := config.Load(context.Background(), path, config.Options{})
 	wantErr(t, err, path, "line 4: jwt.issuers[0].public_key_file: ", filepath.Join(dir, "missing.pem"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error %v is not os.ErrNotExist", err)
@@ -570,20 +599,20 @@ func TestConfigFileMissingPEM(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "missing.pem"), priv, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = dualauth.LoadConfig(context.Background(), path, nil)
+	_, err = config.Load(context.Background(), path, config.Options{})
 	wantErr(t, err, "jwt.issuers[0].public_key_file: ")
 }
 
-// TestConfigFileInCode checks a ConfigFile built in code: Config checks it,
+// TestFileInCode checks a File built in code: Config checks it,
 // and zero values mean the defaults.
-func TestConfigFileInCode(t *testing.T) {
+func TestFileInCode(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
-	f := &dualauth.ConfigFile{JWT: dualauth.FileJWT{Issuers: []dualauth.FileIssuer{{
+	f := &config.File{JWT: config.JWT{Issuers: []config.Issuer{{
 		Issuer: iss.URL, JWKSURL: iss.JWKSURL, Audiences: []string{iss.Audience},
 	}}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := f.Config(ctx, nil)
+	cfg, err := f.Config(ctx, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,10 +624,10 @@ func TestConfigFileInCode(t *testing.T) {
 	}
 
 	f.JWT.Issuers[0].Audiences = nil
-	_, err = f.Config(ctx, nil)
+	_, err = f.Config(ctx, config.Options{})
 	wantErr(t, err, "config: jwt.issuers[0].audiences: at least one audience")
 	f.JWT.Issuers = nil
-	_, err = f.Config(ctx, nil)
+	_, err = f.Config(ctx, config.Options{})
 	wantErr(t, err, "config: jwt.issuers: at least one issuer")
 }
 
@@ -640,11 +669,11 @@ func (k pemKey) sign(t *testing.T, issuer, audience string) string {
 	return raw
 }
 
-// TestConfigFileMarshal checks that a ConfigFile written back as YAML reads
+// TestFileMarshal checks that a File written back as YAML reads
 // the same.
-func TestConfigFileMarshal(t *testing.T) {
+func TestFileMarshal(t *testing.T) {
 	for _, name := range []string{"jwt.yaml", "discovery.yaml", "pem.yaml", "two-issuers.yaml"} {
-		f, err := dualauth.ReadConfigFile(filepath.Join(configDir, name))
+		f, err := config.Read(filepath.Join(configDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -652,7 +681,7 @@ func TestConfigFileMarshal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := dualauth.ParseConfigFile(data)
+		back, err := config.Parse(data)
 		if err != nil {
 			t.Fatalf("%s written back:\n%s\n%v", name, data, err)
 		}

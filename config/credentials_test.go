@@ -1,4 +1,4 @@
-package dualauth_test
+package config_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/keywardtest"
@@ -30,7 +31,7 @@ import (
 // (disabled).
 const testClientsFile = "../testdata/clients/clients.yaml"
 
-// credentialBadFiles are the cases of TestConfigFileBad for the
+// credentialBadFiles are the cases of TestFileBad for the
 // credentials section and the modes that need it.
 var credentialBadFiles = map[string][]string{
 	"dual-no-credentials.yaml":       {"line 2: credentials: is required with mode dual", "clients_file or exchange"},
@@ -63,9 +64,9 @@ var credentialBadFiles = map[string][]string{
 	"exchange-reload-interval.yaml":  {"line 11: credentials.reload_interval: applies to clients_file only"},
 }
 
-// TestParseConfigFileCredentialRules covers the rules of the credentials
+// TestParseCredentialRules covers the rules of the credentials
 // section that need no file of their own: edges, and what is allowed.
-func TestParseConfigFileCredentialRules(t *testing.T) {
+func TestParseCredentialRules(t *testing.T) {
 	const (
 		issuers = "jwt:\n  issuers:\n    - issuer: https://auth.example.com\n      jwks_url: https://auth.example.com/jwks\n      audiences: [api]\n"
 		reg     = "mode: credentials\ncredentials:\n  clients_file: clients.yaml\n"
@@ -150,7 +151,7 @@ func TestParseConfigFileCredentialRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := dualauth.ParseConfigFile([]byte(tt.yaml))
+			f, err := config.Parse([]byte(tt.yaml))
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -158,17 +159,17 @@ func TestParseConfigFileCredentialRules(t *testing.T) {
 				return
 			}
 			if f != nil {
-				t.Errorf("got a ConfigFile with the error")
+				t.Errorf("got a File with the error")
 			}
 			wantErr(t, err, tt.want...)
 		})
 	}
 }
 
-// TestConfigFileCredentialErrorsQuoteLittle checks that errors about the
+// TestFileCredentialErrorsQuoteLittle checks that errors about the
 // credentials section never quote exchange parameter values, which may be
 // confidential, nor much of anything else.
-func TestConfigFileCredentialErrorsQuoteLittle(t *testing.T) {
+func TestFileCredentialErrorsQuoteLittle(t *testing.T) {
 	const secret = "s3cr3t-param-value"
 	long := strings.Repeat("s3cr3t", 100)
 	head := "mode: dual\njwt:\n  issuers: [{issuer: x, jwks_url: 'https://a/', audiences: [a]}]\ncredentials:\n  exchange:\n    token_url: https://a/token\n"
@@ -181,7 +182,7 @@ func TestConfigFileCredentialErrorsQuoteLittle(t *testing.T) {
 		"long scope":         head + "    scope: '\"" + long + "'\n",
 		"token_url password": strings.Replace(head, "https://a/token", "https://u:"+secret+"@a/token", 1),
 	} {
-		_, err := dualauth.ParseConfigFile([]byte(text))
+		_, err := config.Parse([]byte(text))
 		if err == nil {
 			t.Errorf("%s: no error", name)
 			continue
@@ -195,46 +196,46 @@ func TestConfigFileCredentialErrorsQuoteLittle(t *testing.T) {
 	}
 }
 
-// TestConfigFileCredentialSamples parses the credential samples of
+// TestFileCredentialSamples parses the credential samples of
 // testdata/config into the expected structures.
-func TestConfigFileCredentialSamples(t *testing.T) {
+func TestFileCredentialSamples(t *testing.T) {
 	yes, no := true, false
-	sec := func(d time.Duration) dualauth.Duration { return dualauth.Duration(d) }
-	loopback := dualauth.FileJWT{Issuers: []dualauth.FileIssuer{{
+	sec := func(d time.Duration) config.Duration { return config.Duration(d) }
+	loopback := config.JWT{Issuers: []config.Issuer{{
 		Issuer:    "http://127.0.0.1:9000",
 		JWKSURL:   "http://127.0.0.1:9000/.well-known/jwks.json",
 		Audiences: []string{"bookings-api"},
 	}}}
 	tests := map[string]struct {
 		mode dualauth.Mode
-		jwt  dualauth.FileJWT
-		cred dualauth.FileCredentials
+		jwt  config.JWT
+		cred config.Credentials
 	}{
 		"credentials.yaml": {
 			mode: dualauth.ModeCredentials,
-			cred: dualauth.FileCredentials{
+			cred: config.Credentials{
 				ClientIDHeader:     "client_id",
 				ClientSecretHeader: "client_secret",
 				Basic:              &yes,
 				ClientsFile:        "../clients/clients.yaml",
 				CacheTTL:           sec(5 * time.Minute),
 				ReloadInterval:     sec(5 * time.Second),
-				Throttle:           dualauth.FileThrottle{MaxClientFailures: 10, MaxAddressFailures: 50, Window: sec(time.Minute)},
+				Throttle:           config.Throttle{MaxClientFailures: 10, MaxAddressFailures: 50, Window: sec(time.Minute)},
 			},
 		},
 		"dual.yaml": {
 			mode: dualauth.ModeDual,
 			jwt:  loopback,
-			cred: dualauth.FileCredentials{ClientsFile: "../clients/clients.yaml", ReloadInterval: sec(2 * time.Second)},
+			cred: config.Credentials{ClientsFile: "../clients/clients.yaml", ReloadInterval: sec(2 * time.Second)},
 		},
 		"exchange.yaml": {
 			mode: dualauth.ModeDual,
 			jwt:  loopback,
-			cred: dualauth.FileCredentials{
+			cred: config.Credentials{
 				ClientIDHeader:     "client_id",
 				ClientSecretHeader: "client_secret",
 				Basic:              &no,
-				Exchange: &dualauth.FileExchange{
+				Exchange: &config.Exchange{
 					TokenURL: "http://127.0.0.1:9000/connect/token",
 					Style:    exchange.StyleForm,
 					Scope:    "bookings:read",
@@ -242,22 +243,22 @@ func TestConfigFileCredentialSamples(t *testing.T) {
 					Timeout:  sec(5 * time.Second),
 				},
 				CacheTTL: sec(10 * time.Minute),
-				Throttle: dualauth.FileThrottle{MaxClientFailures: 5, MaxAddressFailures: 20, Window: sec(30 * time.Second)},
+				Throttle: config.Throttle{MaxClientFailures: 5, MaxAddressFailures: 20, Window: sec(30 * time.Second)},
 			},
 		},
 		"quickstart-dual.yaml": {
 			mode: dualauth.ModeDual,
-			jwt: dualauth.FileJWT{Issuers: []dualauth.FileIssuer{{
+			jwt: config.JWT{Issuers: []config.Issuer{{
 				Issuer:        "https://issuer.quickstart.test",
 				PublicKeyFile: "../keys/quickstart_public.pem",
 				Audiences:     []string{"bookings-api"},
 			}}},
-			cred: dualauth.FileCredentials{ClientsFile: "../clients/clients.yaml"},
+			cred: config.Credentials{ClientsFile: "../clients/clients.yaml"},
 		},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
-			f, err := dualauth.ReadConfigFile(filepath.Join(configDir, name))
+			f, err := config.Read(filepath.Join(configDir, name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +279,7 @@ func TestConfigFileCredentialSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := dualauth.ParseConfigFile(data)
+			back, err := config.Parse(data)
 			if err != nil {
 				t.Fatalf("written back:\n%s\n%v", data, err)
 			}
@@ -364,9 +365,9 @@ func copySample(t *testing.T, name string, replace ...string) string {
 	return writeConfig(t, t.TempDir(), text)
 }
 
-// TestConfigFileCredentialsEndToEnd builds credentials.yaml and
+// TestFileCredentialsEndToEnd builds credentials.yaml and
 // authenticates the registry's clients with headers and with Basic.
-func TestConfigFileCredentialsEndToEnd(t *testing.T) {
+func TestFileCredentialsEndToEnd(t *testing.T) {
 	cfg := loadConfig(t, filepath.Join(configDir, "credentials.yaml"))
 	if cfg.Mode != dualauth.ModeCredentials || len(cfg.Issuers) != 0 {
 		t.Errorf("mode %q, %d issuers", cfg.Mode, len(cfg.Issuers))
@@ -375,7 +376,7 @@ func TestConfigFileCredentialsEndToEnd(t *testing.T) {
 	if c.Verifier == nil || c.Exchange != nil {
 		t.Fatalf("verifier %v exchange %v", c.Verifier, c.Exchange)
 	}
-	if _, ok := c.Verifier.(dualauth.Generational); !ok {
+	if _, ok := c.Verifier.(interface{ Generation() uint64 }); !ok {
 		t.Errorf("verifier %T does not report generations, so the cache would outlive reloads", c.Verifier)
 	}
 	got := c
@@ -402,9 +403,9 @@ func TestConfigFileCredentialsEndToEnd(t *testing.T) {
 	wantRefused(t, a, bearerRequest(iss.Token(t, nil)), http.StatusUnauthorized, "")
 }
 
-// TestConfigFileCredentialsBasicOff checks basic: false and custom header
+// TestFileCredentialsBasicOff checks basic: false and custom header
 // names.
-func TestConfigFileCredentialsBasicOff(t *testing.T) {
+func TestFileCredentialsBasicOff(t *testing.T) {
 	abs, err := filepath.Abs(testClientsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -424,9 +425,9 @@ func TestConfigFileCredentialsBasicOff(t *testing.T) {
 	wantRefused(t, a, headerRequest("acme", "acme-secret"), http.StatusUnauthorized, "")
 }
 
-// TestConfigFileDualEndToEnd builds dual.yaml, pointed at a real issuer,
+// TestFileDualEndToEnd builds dual.yaml, pointed at a real issuer,
 // and accepts both a Bearer token and client credentials.
-func TestConfigFileDualEndToEnd(t *testing.T) {
+func TestFileDualEndToEnd(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	path := copySample(t, "dual.yaml", "http://127.0.0.1:9000", iss.URL, "[bookings-api]", "[bookings-api, "+iss.Audience+"]")
 	cfg := loadConfig(t, path)
@@ -444,21 +445,25 @@ func TestConfigFileDualEndToEnd(t *testing.T) {
 	wantRefused(t, a, bearerRequest(iss.Token(t, jwt.MapClaims{"aud": "other"})), http.StatusUnauthorized, dualauth.CodeInvalidToken)
 }
 
-// TestConfigFileQuickstartDual builds quickstart-dual.yaml, the config the
+// TestFileQuickstartDual builds quickstart-dual.yaml, the config the
 // examples can run with to show both methods.
-func TestConfigFileQuickstartDual(t *testing.T) {
+func TestFileQuickstartDual(t *testing.T) {
 	cfg := loadConfig(t, filepath.Join(configDir, "quickstart-dual.yaml"))
 	a := newFromConfig(t, cfg)
-	if a.Mode() != dualauth.ModeDual || !a.Serves(dualauth.ModeDual) || !a.BasicEnabled() {
-		t.Errorf("mode %q serves dual %v basic %v", a.Mode(), a.Serves(dualauth.ModeDual), a.BasicEnabled())
+	if a.Mode() != dualauth.ModeDual {
+		t.Errorf("mode %q", a.Mode())
+	}
+	if _, err := a.ForMode(dualauth.ModeDual); err != nil {
+		t.Errorf("does not serve mode dual: %v", err)
 	}
 	wantCaller(t, a, headerRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme", "bookings:read")
+	wantCaller(t, a, basicRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme", "bookings:read")
 }
 
-// TestConfigFileExchangeEndToEnd builds exchange.yaml, pointed at a real
+// TestFileExchangeEndToEnd builds exchange.yaml, pointed at a real
 // issuer and a form-style token endpoint, and authenticates a client whose
 // credentials the endpoint trades for a token.
-func TestConfigFileExchangeEndToEnd(t *testing.T) {
+func TestFileExchangeEndToEnd(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	var calls atomic.Int64
 	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -554,52 +559,77 @@ func replaceFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-// TestConfigFileClientsReload checks that Config keeps the registry in step
+// TestFileClientsReload checks that Config keeps the registry in step
 // with its file: a client disabled in the file is refused once the watcher
 // has reloaded it, though its good credentials were cached.
-func TestConfigFileClientsReload(t *testing.T) {
+func TestFileClientsReload(t *testing.T) {
 	dir := t.TempDir()
-	hash := argon2Hash(t, "globex-secret")
-	registry := func(disabled bool) []byte {
-		return []byte("clients:\n  - client_id: globex\n    secret_hash: \"" + hash + "\"\n    scopes: [bookings:read]\n" +
-			"    disabled: " + map[bool]string{true: "true", false: "false"}[disabled] + "\n")
-	}
-	replaceFile(t, filepath.Join(dir, "clients.yaml"), registry(false))
+	replaceFile(t, filepath.Join(dir, "clients.yaml"), globexRegistry(t, false))
 	// clients_file is relative to the configuration file's directory.
 	path := writeConfig(t, dir, "mode: credentials\ncredentials:\n  clients_file: clients.yaml\n  reload_interval: 1s\n  cache_ttl: 1h\n")
 	t.Chdir(t.TempDir())
-	a := newFromConfig(t, loadConfig(t, path))
+	cfg, reloads := loadWatched(t, path, config.Options{})
+	a := newFromConfig(t, cfg)
 	wantCaller(t, a, headerRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex")
 
-	replaceFile(t, filepath.Join(dir, "clients.yaml"), registry(true))
-	// Wait for the file watcher (polling every 1s) to reload the file.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := a.Authenticate(headerRequest("globex", "globex-secret"))
-		if err != nil {
-			var e *dualauth.Error
-			if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != dualauth.CodeInvalidClient {
-				t.Fatalf("after the reload: %v, want 401 invalid_client", err)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the disabled client is still accepted 10s after the file changed")
-		}
-		time.Sleep(50 * time.Millisecond)
+	replaceFile(t, filepath.Join(dir, "clients.yaml"), globexRegistry(t, true))
+	// The file watcher, polling every 1s, reports the reload.
+	if err := nextReload(t, reloads); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	wantRefused(t, a, headerRequest("globex", "globex-secret"), http.StatusUnauthorized, dualauth.CodeInvalidClient)
+}
+
+// globexRegistry is a registry file with the client globex, disabled or not.
+func globexRegistry(t *testing.T, disabled bool) []byte {
+	hash := argon2Hash(t, "globex-secret")
+	return []byte("clients:\n  - client_id: globex\n    secret_hash: \"" + hash + "\"\n    scopes: [bookings:read]\n" +
+		"    disabled: " + map[bool]string{true: "true", false: "false"}[disabled] + "\n")
+}
+
+// loadWatched loads the configuration file at path as Load does, with its
+// clients registry reporting every reload attempt on the returned channel.
+// What it started is closed when the test ends.
+func loadWatched(t *testing.T, path string, opts config.Options) (dualauth.Config, <-chan error) {
+	t.Helper()
+	f, err := config.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := make(chan error, 100)
+	config.OnClientsReload(f, func(err error) { reloads <- err })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg, err := f.Config(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeConfig(t, cfg) })
+	return cfg, reloads
+}
+
+// nextReload waits for the next reload report.
+func nextReload(t *testing.T, reloads <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-reloads:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload of the clients file within 10s")
+		return nil
 	}
 }
 
-// TestConfigFileClientsFileErrors checks that a missing or broken clients
-// file fails Config (not ParseConfigFile), naming the key and line and
+// TestFileClientsFileErrors checks that a missing or broken clients
+// file fails Config (not Parse), naming the key and line and
 // carrying the clients package's message.
-func TestConfigFileClientsFileErrors(t *testing.T) {
+func TestFileClientsFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := writeConfig(t, dir, "mode: credentials\nrealm: api\ncredentials:\n  clients_file: missing.yaml\n")
-	if _, err := dualauth.ReadConfigFile(path); err != nil {
-		t.Fatalf("ReadConfigFile does no I/O on clients_file, yet: %v", err)
+	if _, err := config.Read(path); err != nil {
+		t.Fatalf("Read does no I/O on clients_file, yet: %v", err)
 	}
-	_, err := dualauth.LoadConfig(context.Background(), path, nil)
+	_, err := config.Load(context.Background(), path, config.Options{})
 	wantErr(t, err, "config: "+path+": line 4: credentials.clients_file: clients: ", filepath.Join(dir, "missing.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error %v is not os.ErrNotExist", err)
@@ -611,24 +641,24 @@ func TestConfigFileClientsFileErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	path = writeConfig(t, dir, "mode: dual\njwt:\n  issuers:\n    - issuer: https://a.example.com\n      public_key_file: missing.pem\n      audiences: [api]\ncredentials:\n  clients_file: "+bad+"\n")
-	_, err = dualauth.LoadConfig(context.Background(), path, nil)
+	_, err = config.Load(context.Background(), path, config.Options{})
 	wantErr(t, err, "line 8: credentials.clients_file: clients: "+bad)
 	if strings.Contains(err.Error(), "acme-secret") {
 		t.Errorf("error repeats the plaintext secret: %v", err)
 	}
 }
 
-// TestConfigFileCredentialsInCode checks a ConfigFile with credentials
+// TestFileCredentialsInCode checks a File with credentials
 // built in code: Config checks it.
-func TestConfigFileCredentialsInCode(t *testing.T) {
+func TestFileCredentialsInCode(t *testing.T) {
 	abs, err := filepath.Abs(testClientsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f := &dualauth.ConfigFile{Mode: dualauth.ModeCredentials, Credentials: &dualauth.FileCredentials{ClientsFile: abs}}
-	cfg, err := f.Config(ctx, nil)
+	f := &config.File{Mode: dualauth.ModeCredentials, Credentials: &config.Credentials{ClientsFile: abs}}
+	cfg, err := f.Config(ctx, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,37 +669,37 @@ func TestConfigFileCredentialsInCode(t *testing.T) {
 	wantCaller(t, newFromConfig(t, cfg), basicRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme")
 
 	for _, tt := range []struct {
-		edit func(*dualauth.ConfigFile)
+		edit func(*config.File)
 		want string
 	}{
-		{func(f *dualauth.ConfigFile) { f.Credentials.CacheTTL = -1 }, "config: credentials.cache_ttl: -1ns is too short"},
-		{func(f *dualauth.ConfigFile) { f.Credentials.Throttle.MaxAddressFailures = -3 }, "config: credentials.throttle.max_address_failures: -3 is outside 1 to 1000000"},
-		{func(f *dualauth.ConfigFile) { f.Mode = "" }, "config: credentials is set but mode is jwt (the default)"},
-		{func(f *dualauth.ConfigFile) { f.Credentials = nil }, "config: credentials: is required with mode credentials"},
-		{func(f *dualauth.ConfigFile) {
-			f.Credentials.Exchange = &dualauth.FileExchange{TokenURL: "https://a.example.com/token"}
+		{func(f *config.File) { f.Credentials.CacheTTL = -1 }, "config: credentials.cache_ttl: -1ns is too short"},
+		{func(f *config.File) { f.Credentials.Throttle.MaxAddressFailures = -3 }, "config: credentials.throttle.max_address_failures: -3 is outside 1 to 1000000"},
+		{func(f *config.File) { f.Mode = "" }, "config: credentials is set but mode is jwt (the default)"},
+		{func(f *config.File) { f.Credentials = nil }, "config: credentials: is required with mode credentials"},
+		{func(f *config.File) {
+			f.Credentials.Exchange = &config.Exchange{TokenURL: "https://a.example.com/token"}
 		}, "config: credentials: sets clients_file and exchange"},
-		{func(f *dualauth.ConfigFile) {
-			f.Credentials = &dualauth.FileCredentials{Exchange: &dualauth.FileExchange{TokenURL: "https://a.example.com/token"}}
+		{func(f *config.File) {
+			f.Credentials = &config.Credentials{Exchange: &config.Exchange{TokenURL: "https://a.example.com/token"}}
 		}, "config: jwt.issuers: at least one issuer is required: the token credentials.exchange obtains"},
-		{func(f *dualauth.ConfigFile) {
+		{func(f *config.File) {
 			f.Mode = dualauth.ModeDual
-			f.JWT.Issuers = []dualauth.FileIssuer{{Issuer: "https://a.example.com", PublicKeyFile: "x.pem", Audiences: []string{"api"}}}
-			f.Credentials = &dualauth.FileCredentials{Exchange: &dualauth.FileExchange{TokenURL: "https://a.example.com/token", Params: map[string]string{"grant_type": "x"}}}
+			f.JWT.Issuers = []config.Issuer{{Issuer: "https://a.example.com", PublicKeyFile: "x.pem", Audiences: []string{"api"}}}
+			f.Credentials = &config.Credentials{Exchange: &config.Exchange{TokenURL: "https://a.example.com/token", Params: map[string]string{"grant_type": "x"}}}
 		}, "config: credentials.exchange.params.grant_type: may not be set here"},
 	} {
-		f := &dualauth.ConfigFile{Mode: dualauth.ModeCredentials, Credentials: &dualauth.FileCredentials{ClientsFile: abs}}
+		f := &config.File{Mode: dualauth.ModeCredentials, Credentials: &config.Credentials{ClientsFile: abs}}
 		tt.edit(f)
-		_, err := f.Config(ctx, nil)
+		_, err := f.Config(ctx, config.Options{})
 		wantErr(t, err, tt.want)
 	}
 }
 
-// TestConfigFileBooleansArePlain: only a plain true or false sets a boolean.
-func TestConfigFileBooleansArePlain(t *testing.T) {
+// TestFileBooleansArePlain: only a plain true or false sets a boolean.
+func TestFileBooleansArePlain(t *testing.T) {
 	base := "mode: credentials\ncredentials:\n  clients_file: c.yaml\n  basic: %s\n"
 	for value, ok := range map[string]bool{"true": true, "false": true, `"true"`: false, `"yes"`: false, "yes": false, "off": false, `'off'`: false, "1": false} {
-		_, err := dualauth.ParseConfigFile([]byte(fmt.Sprintf(base, value)))
+		_, err := config.Parse([]byte(fmt.Sprintf(base, value)))
 		if (err == nil) != ok {
 			t.Errorf("basic: %s: err = %v, want accepted %v", value, err, ok)
 		}

@@ -9,18 +9,14 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/scopes"
 )
 
-// Authenticate finds the credentials in r that the configured mode accepts,
-// verifies them and returns the caller. Every failure is an *Error.
-//
-// See AuthenticateMode for the rules.
-func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
-	return a.AuthenticateMode(r, a.mode)
-}
-
-// AuthenticateMode is Authenticate for one route's mode, which must be one
-// the authenticator can serve (see Serves).
+// Authenticate finds the credentials in r that a's mode accepts, verifies
+// them and returns the caller. Every failure is an *Error; Refusal says how
+// to answer it.
 //
 // Bearer tokens are read only from the Authorization header (RFC 6750 §2.1):
 // one in the URI query is refused with invalid_request, one in a form body is
@@ -32,11 +28,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 // carries two accepted methods at once (Bearer and client headers, Basic and
 // client headers), two Authorization headers, or half a client pair is
 // invalid_request: the authenticator never guesses which was meant.
-func (a *Authenticator) AuthenticateMode(r *http.Request, mode Mode) (*Principal, error) {
+func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	mode := a.mode
 	jwtOK, credOK := mode.allowsJWT(), mode.allowsCredentials()
-	if !a.Serves(mode) {
-		return nil, errNoCredentials() // fail closed on a programming error
-	}
 	values := r.Header.Values("Authorization")
 	if len(values) > 1 {
 		return nil, errInvalidRequest("the request has more than one Authorization header")
@@ -52,7 +46,7 @@ func (a *Authenticator) AuthenticateMode(r *http.Request, mode Mode) (*Principal
 		switch {
 		case jwtOK && strings.EqualFold(scheme, "Bearer"):
 			bearer, hasBearer = strings.TrimLeft(rest, " "), true
-		case credOK && a.basic && strings.EqualFold(scheme, "Basic"):
+		case credOK && a.basic != "" && strings.EqualFold(scheme, "Basic"):
 			basic, hasBasic = strings.TrimLeft(rest, " "), true
 		}
 	}
@@ -97,6 +91,26 @@ func (a *Authenticator) AuthenticateMode(r *http.Request, mode Mode) (*Principal
 	return a.checkClient(r.Context(), id, secret, a.clientAddr(r))
 }
 
+// Authorize returns the caller of r if its scopes meet req: the Principal
+// already in r's context (NewContext) when this Authenticator, in any mode,
+// verified it with a method a's mode accepts — so a route behind
+// Authenticate and Authorize verifies once — else the one Authenticate
+// finds. A caller whose scopes fall short gets the insufficient_scope
+// *Error of Principal.Require.
+func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Principal, error) {
+	p, ok := FromContext(r.Context())
+	if !ok || p.by != a.core || !a.mode.allows(p.Method) {
+		var err error
+		if p, err = a.Authenticate(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Require(req); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // VerifyClient checks a client id and secret as Authenticate checks client
 // credentials — through the configured verifier, with the verified-pair
 // cache, the failure throttle and the bounds on checks in flight — for a
@@ -117,7 +131,7 @@ func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr
 
 // checkClient bounds the pair's size before any hashing, then checks it.
 func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
-	if len(id) > maxClientIDBytes || len(secret) > maxSecretBytes {
+	if len(id) > clients.MaxClientIDBytes || len(secret) > clients.MaxSecretBytes {
 		return nil, errInvalidClient(nil)
 	}
 	return a.clients.check(ctx, id, secret, addr)
@@ -205,13 +219,17 @@ func isToken68(s string) bool {
 		return false
 	}
 	for i := 0; i < end; i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
-		default:
+		if !token68Chars[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// token68Chars are the bytes of b64token before its "=" padding.
+var token68Chars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()

@@ -1,34 +1,38 @@
 package dualauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"maps"
-	"slices"
-	"sync"
+	"fmt"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-)
+	"golang.org/x/sync/singleflight"
 
-// expiryMargin is how long before an exchanged token's expiry its cached
-// verification is dropped, so a cached caller never outlives its token.
-const expiryMargin = 30 * time.Second
+	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/clockcache"
+	"github.com/keyward/keyward/internal/throttle"
+	"github.com/keyward/keyward/scopes"
+)
 
 // ErrInvalidClient is wrapped by every ClientVerifier error that means the
 // client id and secret are not good (unknown client, wrong secret, disabled
-// client). The response never says which.
-var ErrInvalidClient = errors.New("dualauth: invalid client credentials")
+// client). The response never says which. It is clients.ErrInvalidClient,
+// which a clients.Registry returns.
+var ErrInvalidClient = clients.ErrInvalidClient
 
 // errVerifierBusy: no verification slot freed in time.
 var errVerifierBusy = errors.New("dualauth: too many credential checks in progress")
 
-// Bounds on credential checks in progress.
 const (
+	// expiryMargin is how long before an exchanged token's expiry its cached
+	// verification is dropped, so a cached caller never outlives its token.
+	expiryMargin = 30 * time.Second
 	// maxChecksInFlight bounds the verifications (hashes, token-endpoint
 	// exchanges) running at once, whoever asked.
 	maxChecksInFlight = 32
@@ -40,56 +44,88 @@ const (
 	knownTTL = 24 * time.Hour
 )
 
+// RegistryVerifier checks client credentials against a registry of hashed
+// secrets. The caller's scopes are the client's scopes in the registry;
+// cached verifications are dropped whenever the registry reloads a change.
+func RegistryVerifier(r *clients.Registry) ClientVerifier { return registryVerifier{r} }
+
+type registryVerifier struct{ r *clients.Registry }
+
+func (v registryVerifier) VerifyClient(ctx context.Context, id, secret string) (*Principal, error) {
+	c, err := v.r.Verify(ctx, id, secret)
+	if errors.Is(err, clients.ErrBusy) {
+		return nil, fmt.Errorf("%w: %w", errVerifierBusy, err)
+	}
+	if err != nil {
+		return nil, err // ErrInvalidClient, or a failure to check
+	}
+	return &Principal{Method: MethodCredentials, Subject: c.ID, ClientID: c.ID, Scopes: scopes.NewSet(c.Scopes...)}, nil
+}
+
+func (v registryVerifier) Generation() uint64 { return v.r.Generation() }
+
+// exchangeVerify trades client credentials for an access token at the token
+// endpoint and verifies it like a Bearer token.
+func (a *Authenticator) exchangeVerify(ctx context.Context, id, secret string) (*Principal, error) {
+	tok, err := a.exchange.Exchange(ctx, id, secret)
+	if errors.Is(err, exchange.ErrRejected) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.Verify(ctx, tok.AccessToken)
+	if err != nil {
+		// The endpoint issued a token this server does not accept: a
+		// configuration fault, not the client's.
+		return nil, errUnavailable(fmt.Errorf("dualauth: the exchanged token did not verify: %w", err))
+	}
+	if p.ClientID != "" && p.ClientID != id {
+		return nil, errUnavailable(errors.New("dualauth: the exchanged token names another client"))
+	}
+	p.Method = MethodCredentials
+	p.ClientID = id
+	return p, nil
+}
+
 // clientChecker checks client credentials through a ClientVerifier: answers
 // from a cache of verified pairs when it can, coalesces concurrent checks of
 // the same pair, bounds the checks in flight, and throttles failures.
 type clientChecker struct {
-	owner      *Authenticator
+	owner      *core
 	verify     func(ctx context.Context, id, secret string) (*Principal, error)
 	generation func() uint64
 	ttl        time.Duration
-	now        func() time.Time
 	hmacKey    [32]byte
-	verified   *gocache.Cache // cache key → cachedClient
-	known      *gocache.Cache // cache key → struct{}: verified within knownTTL, not failed since
-	throttle   *throttle
+	verified   *clockcache.Cache // cache key → cachedClient
+	known      *clockcache.Cache // cache key → struct{}: verified within knownTTL, not failed since
+	throttle   *throttle.Throttle
 	slots      chan struct{}
-
-	mu      sync.Mutex
-	pending map[string]*pendingCheck // cache key → the check in progress
+	inflight   singleflight.Group // cache key → the check in progress
 }
 
 type cachedClient struct {
 	p          *Principal
 	generation uint64
-	expires    time.Time // on the authenticator's clock
 }
 
-// pendingCheck is a verification others with the same pair wait for.
-type pendingCheck struct {
-	done chan struct{}
-	p    *Principal
-	err  error
-}
-
-func newClientChecker(owner *Authenticator, verify func(context.Context, string, string) (*Principal, error), generation func() uint64, cred Credentials, now func() time.Time) *clientChecker {
+func newClientChecker(owner *core, verify func(context.Context, string, string) (*Principal, error), generation func() uint64, cred Credentials) *clientChecker {
 	c := &clientChecker{
 		owner:      owner,
 		verify:     verify,
 		generation: generation,
 		ttl:        cred.CacheTTL,
-		now:        now,
-		verified:   gocache.New(gocache.NoExpiration, time.Minute),
-		known:      gocache.New(gocache.NoExpiration, 10*time.Minute),
-		throttle:   newThrottle(cred.Throttle),
-		slots:      make(chan struct{}, maxChecksInFlight),
-		pending:    map[string]*pendingCheck{},
-	}
-	if c.generation == nil {
-		c.generation = func() uint64 { return 0 }
+		verified:   clockcache.New(owner.now),
+		known:      clockcache.New(owner.now),
+		throttle: throttle.New(throttle.Limits{
+			MaxClientFailures: cmp.Or(cred.Throttle.MaxClientFailures, defaultMaxClientFailures),
+			MaxAddrFailures:   cmp.Or(cred.Throttle.MaxAddrFailures, defaultMaxAddrFailures),
+			Window:            cmp.Or(cred.Throttle.Window, defaultThrottleWindow),
+		}, owner.now),
+		slots: make(chan struct{}, maxChecksInFlight),
 	}
 	if c.ttl == 0 {
-		c.ttl = DefaultCacheTTL
+		c.ttl = defaultCacheTTL
 	}
 	_, _ = rand.Read(c.hmacKey[:]) // crypto/rand.Read never fails
 	return c
@@ -100,44 +136,31 @@ func (c *clientChecker) check(ctx context.Context, id, secret, addr string) (*Pr
 	key := c.cacheKey(id, secret)
 	generation := c.generation()
 	if v, ok := c.verified.Get(key); ok {
-		hit := v.(cachedClient)
-		if hit.generation == generation && c.now().Before(hit.expires) {
-			return clonePrincipal(hit.p), nil
+		if hit := v.(cachedClient); hit.generation == generation {
+			return hit.p.clone(), nil
 		}
 		c.verified.Delete(key)
 	}
-
 	// Concurrent requests with the same pair share one verification.
-	c.mu.Lock()
-	if pc, ok := c.pending[key]; ok {
-		c.mu.Unlock()
+	for {
+		ch := c.inflight.DoChan(key, func() (any, error) {
+			return c.checkUncached(ctx, key, generation, id, secret, addr)
+		})
+		var res singleflight.Result
 		select {
-		case <-pc.done:
+		case res = <-ch:
 		case <-ctx.Done():
 			return nil, errUnavailable(ctx.Err())
 		}
-		if pc.err != nil && canceled(pc.err) && ctx.Err() == nil {
+		if res.Err != nil && canceled(res.Err) && ctx.Err() == nil {
 			// The request that ran the check went away; this one has not.
-			return c.check(ctx, id, secret, addr)
+			continue
 		}
-		if pc.err != nil {
-			return nil, pc.err
+		if res.Err != nil {
+			return nil, res.Err
 		}
-		return clonePrincipal(pc.p), nil
+		return res.Val.(*Principal).clone(), nil
 	}
-	pc := &pendingCheck{done: make(chan struct{})}
-	c.pending[key] = pc
-	c.mu.Unlock()
-
-	pc.p, pc.err = c.checkUncached(ctx, key, generation, id, secret, addr)
-	c.mu.Lock()
-	delete(c.pending, key)
-	c.mu.Unlock()
-	close(pc.done)
-	if pc.err != nil {
-		return nil, pc.err
-	}
-	return clonePrincipal(pc.p), nil
 }
 
 // checkUncached runs the verifier under the throttle and the in-flight
@@ -148,11 +171,11 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	// reload emptied the cache; it is still verified, and a failure (a
 	// revoked secret, a disabled client) ends the exemption.
 	_, known := c.known.Get(key)
-	var reservation *reservation
+	var reservation *throttle.Reservation
 	if !known {
-		var e *Error
-		if reservation, e = c.throttle.reserve(id, addr); e != nil {
-			return nil, e
+		var retry time.Duration
+		if reservation, retry = c.throttle.Reserve(id, addr); reservation == nil {
+			return nil, errTooMany(retry)
 		}
 	}
 	select {
@@ -163,10 +186,10 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 		select {
 		case c.slots <- struct{}{}:
 		case <-timer.C:
-			reservation.cancel()
+			reservation.Cancel()
 			return nil, errUnavailable(errVerifierBusy)
 		case <-ctx.Done():
-			reservation.cancel()
+			reservation.Cancel()
 			return nil, errUnavailable(ctx.Err())
 		}
 	}
@@ -175,42 +198,43 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 
 	switch {
 	case errors.Is(err, ErrInvalidClient):
-		reservation.fail() // the failure stays counted
+		reservation.Fail() // the failure stays counted
 		c.known.Delete(key)
 		return nil, errInvalidClient(err)
 	case canceled(err):
-		reservation.cancel() // the caller went away: nothing was learnt
+		reservation.Cancel() // the caller went away: nothing was learnt
 		return nil, errUnavailable(err)
 	case errors.Is(err, errVerifierBusy):
-		reservation.cancel() // the server's load, not the pair's doing
+		reservation.Cancel() // the server's load, not the pair's doing
 		return nil, errUnavailable(err)
 	case err != nil:
 		// Not the pair's fault as far as we know, but it cost a check: it
 		// stays counted, so that errors cannot be farmed without limit.
-		reservation.fail()
+		reservation.Fail()
 		var e *Error
 		if errors.As(err, &e) {
 			return nil, e
 		}
 		return nil, errUnavailable(err)
 	case p == nil:
-		reservation.fail()
+		reservation.Fail()
 		return nil, errUnavailable(errors.New("dualauth: the client verifier returned no caller"))
 	}
-	reservation.cancel()
-	c.known.Set(key, struct{}{}, knownTTL)
+	reservation.Cancel()
+	now := c.owner.now()
+	c.known.Set(key, struct{}{}, now.Add(knownTTL))
 	p = c.stamp(p)
 	ttl := c.ttl
 	if !p.ExpiresAt.IsZero() {
 		// An exchanged token is remembered until shortly before it
 		// expires, unless the cache is off.
-		ttl = p.ExpiresAt.Sub(c.now()) - expiryMargin
+		ttl = p.ExpiresAt.Sub(now) - expiryMargin
 		if c.ttl < 0 {
 			ttl = 0
 		}
 	}
 	if ttl > 0 {
-		c.verified.Set(key, cachedClient{p: p, generation: generation, expires: c.now().Add(ttl)}, ttl)
+		c.verified.Set(key, cachedClient{p: p, generation: generation}, now.Add(ttl))
 	}
 	return p, nil
 }
@@ -223,22 +247,10 @@ func canceled(err error) bool {
 // stamp returns a copy of a verifier's caller marked as a client-credential
 // caller of this authenticator.
 func (c *clientChecker) stamp(p *Principal) *Principal {
-	cp := clonePrincipal(p)
+	cp := p.clone()
 	cp.Method = MethodCredentials
 	cp.by = c.owner
-	if cp.Claims == nil {
-		cp.Claims = map[string]any{}
-	}
 	return cp
-}
-
-// clonePrincipal copies p with its own Scopes and Claims, so that a handler
-// changing its caller cannot change the cached one.
-func clonePrincipal(p *Principal) *Principal {
-	cp := *p
-	cp.Scopes = slices.Clone(p.Scopes)
-	cp.Claims = maps.Clone(p.Claims)
-	return &cp
 }
 
 // cacheKey is an HMAC of id and secret under a per-process random key: the

@@ -1,0 +1,190 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwks"
+)
+
+// Config checks f and builds the dualauth.Config it describes, with a key
+// set per issuer: jwks.NewRemote for jwks_url, jwks.NewDiscovered for
+// discovery and jwks.LoadPEMFile for public_key_file. Remote sets use the
+// jwt.jwks options and the issuer's allow_insecure_http, log to
+// opts.Logger and refresh in the background. An unreachable key server does
+// not fail Config; an unreadable public key file does. Nothing is fetched
+// before the whole file has been checked.
+//
+// With credentials.clients_file, Config opens the registry with
+// clients.Open (an unreadable or broken file fails Config) and keeps it in
+// step with the file, polling every reload_interval, and on SIGHUP with
+// opts.ReloadOnSIGHUP; client credentials are then checked by
+// dualauth.RegistryVerifier. With credentials.exchange it builds the
+// exchange.Client instead.
+//
+// What Config starts runs until ctx ends or it is closed: the remote key
+// sets (Issuers[i].Keys, each a *jwks.Remote with a Close method) and the
+// registry's watcher (Credentials.Verifier, with a Close() error method that
+// stops it and waits for it). dualauth.Authenticator.Close closes both. If
+// Config fails, it has stopped whatever it started.
+func (f *File) Config(ctx context.Context, opts Options) (dualauth.Config, error) {
+	cfg, err := f.checked()
+	if err != nil {
+		return dualauth.Config{}, err
+	}
+	cfg.Logger = opts.Logger
+	// The registry is a file too: read before any fetch starts.
+	reg, err := f.openClients(opts)
+	if err != nil {
+		return dualauth.Config{}, err
+	}
+	keys, err := f.keys(ctx, opts.Logger)
+	if err != nil {
+		return dualauth.Config{}, err
+	}
+	for i := range cfg.Issuers {
+		cfg.Issuers[i].Keys = keys[i]
+	}
+	if reg != nil {
+		cfg.Credentials.Verifier = watch(ctx, reg, opts.ReloadOnSIGHUP)
+	}
+	return cfg, nil
+}
+
+// resolve returns path relative to the configuration file's directory.
+func (f *File) resolve(path string) string {
+	if !filepath.IsAbs(path) && f.dir != "" {
+		return filepath.Join(f.dir, path)
+	}
+	return path
+}
+
+// openClients opens the registry of credentials.clients_file, or returns
+// nil if there is none.
+func (f *File) openClients(opts Options) (*clients.Registry, error) {
+	c := f.Credentials
+	if c == nil || c.ClientsFile == "" {
+		return nil, nil
+	}
+	reg, err := clients.Open(f.resolve(c.ClientsFile), clients.Options{
+		ReloadInterval: time.Duration(c.ReloadInterval),
+		Logger:         opts.Logger, // the registry names its file in every line
+		OnReload:       f.onReload,
+	})
+	if err != nil {
+		return nil, f.wrap("credentials.clients_file", err)
+	}
+	return reg, nil
+}
+
+// keys builds the key set of every issuer. If one fails, the remote sets
+// already started are closed.
+func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error) {
+	j := f.JWT
+	keys := make([]jwks.Set, len(j.Issuers))
+	// Files first, so a missing one fails before any refresh starts.
+	for i, iss := range j.Issuers {
+		if iss.PublicKeyFile == "" {
+			continue
+		}
+		set, err := jwks.LoadPEMFile(f.resolve(iss.PublicKeyFile))
+		if err != nil {
+			return nil, f.wrap(fmt.Sprintf("jwt.issuers[%d].public_key_file", i), err)
+		}
+		keys[i] = set
+	}
+	// Each NewRemote fetches its set once before it returns (failures are
+	// retried in the background); fetching in parallel bounds the start to
+	// one timeout however many issuers there are.
+	errs := make([]error, len(j.Issuers))
+	var wg sync.WaitGroup
+	for i, iss := range j.Issuers {
+		if iss.PublicKeyFile != "" {
+			continue
+		}
+		opts := jwks.Options{
+			RefreshInterval:    time.Duration(j.JWKS.RefreshInterval),
+			UnknownKIDInterval: time.Duration(j.JWKS.UnknownKIDInterval),
+			Timeout:            time.Duration(j.JWKS.Timeout),
+			MaxBytes:           j.JWKS.MaxBytes,
+			AllowInsecureHTTP:  iss.AllowInsecureHTTP,
+		}
+		if logger != nil {
+			opts.Logger = logger.With("issuer", iss.Issuer)
+		}
+		wg.Go(func() {
+			var set *jwks.Remote
+			if iss.Discovery {
+				set, errs[i] = jwks.NewDiscovered(ctx, iss.Issuer, opts)
+			} else {
+				set, errs[i] = jwks.NewRemote(ctx, iss.JWKSURL, opts)
+			}
+			if errs[i] == nil {
+				keys[i] = set
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, set := range keys {
+			if r, ok := set.(*jwks.Remote); ok {
+				r.Close()
+			}
+		}
+		key := fmt.Sprintf("jwt.issuers[%d].jwks_url", i)
+		if j.Issuers[i].Discovery {
+			key = fmt.Sprintf("jwt.issuers[%d].discovery", i)
+		}
+		return nil, f.wrap(key, err)
+	}
+	return keys, nil
+}
+
+// watchedRegistry is the Credentials.Verifier of a clients_file: the
+// registry's dualauth.RegistryVerifier, and the goroutine that keeps the
+// registry in step with its file, which Close stops.
+type watchedRegistry struct {
+	dualauth.ClientVerifier
+	reg  *clients.Registry
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// watch starts keeping reg in step with its file until ctx ends or the
+// returned verifier is closed.
+func watch(ctx context.Context, reg *clients.Registry, sighup bool) *watchedRegistry {
+	ctx, stop := context.WithCancel(ctx)
+	v := &watchedRegistry{ClientVerifier: dualauth.RegistryVerifier(reg), reg: reg, stop: stop, done: make(chan struct{})}
+	var signals []os.Signal
+	if sighup {
+		signals = append(signals, syscall.SIGHUP)
+	}
+	go func() {
+		defer close(v.done)
+		reg.Watch(ctx, signals...)
+	}()
+	return v
+}
+
+// Generation is the registry's: cached verifications are dropped whenever a
+// reload changed it.
+func (v *watchedRegistry) Generation() uint64 { return v.reg.Generation() }
+
+// Close stops watching the file and waits until the watcher has returned;
+// the registry keeps verifying what it holds. Close is idempotent.
+func (v *watchedRegistry) Close() error {
+	v.stop()
+	<-v.done
+	return nil
+}

@@ -1,0 +1,456 @@
+package config
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/strictyaml"
+	"github.com/keyward/keyward/internal/urlrule"
+	"github.com/keyward/keyward/jwks"
+)
+
+// Values of dualauth that the file's messages name.
+const (
+	maxLeeway                 = 5 * time.Minute
+	defaultClientIDHeader     = "client_id"
+	defaultClientSecretHeader = "client_secret"
+)
+
+// checked checks f, by the rules of the file's own keys and then by
+// dualauth.Config.Validate, and returns the Config it describes without key
+// sets, and with a stand-in for the registry of clients_file: the part of
+// the Config that takes no I/O to build.
+func (f *File) checked() (dualauth.Config, error) {
+	if err := f.checkFile(); err != nil {
+		return dualauth.Config{}, err
+	}
+	cfg := f.config()
+	if err := cfg.Validate(); err != nil {
+		return dualauth.Config{}, f.validateError(err)
+	}
+	return cfg, nil
+}
+
+// config returns the Config f describes, without I/O: see checked.
+func (f *File) config() dualauth.Config {
+	j := f.JWT
+	cfg := dualauth.Config{
+		Mode:          f.Mode,
+		Realm:         f.Realm,
+		Algorithms:    slices.Clone(j.Algorithms),
+		ScopeClaims:   slices.Clone(j.ScopeClaims),
+		RequireType:   j.RequireType,
+		MaxTokenBytes: j.MaxTokenBytes,
+	}
+	if j.Leeway != nil {
+		cfg.Leeway = time.Duration(*j.Leeway)
+		if cfg.Leeway == 0 {
+			cfg.Leeway = dualauth.NoLeeway // Config reads 0 as the default
+		}
+	}
+	for _, iss := range j.Issuers {
+		cfg.Issuers = append(cfg.Issuers, dualauth.Issuer{Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences)})
+	}
+	c := f.Credentials
+	if c == nil {
+		return cfg
+	}
+	cfg.Credentials = dualauth.Credentials{
+		ClientIDHeader:     c.ClientIDHeader,
+		ClientSecretHeader: c.ClientSecretHeader,
+		DisableBasic:       c.Basic != nil && !*c.Basic,
+		CacheTTL:           time.Duration(c.CacheTTL),
+		Throttle: dualauth.Throttle{
+			MaxClientFailures: c.Throttle.MaxClientFailures,
+			MaxAddrFailures:   c.Throttle.MaxAddressFailures,
+			Window:            time.Duration(c.Throttle.Window),
+		},
+	}
+	if c.ClientsFile != "" {
+		cfg.Credentials.Verifier = unopened{}
+	}
+	if e := c.Exchange; e != nil {
+		client := &exchange.Client{
+			TokenURL: e.TokenURL,
+			Style:    e.Style,
+			Scope:    e.Scope,
+			Timeout:  time.Duration(e.Timeout),
+		}
+		if len(e.Params) > 0 {
+			client.Params = make(url.Values, len(e.Params))
+			for k, v := range e.Params {
+				client.Params.Set(k, v)
+			}
+		}
+		cfg.Credentials.Exchange = client
+	}
+	return cfg
+}
+
+// unopened stands for the registry of clients_file until it is opened.
+type unopened struct{}
+
+func (unopened) VerifyClient(context.Context, string, string) (*dualauth.Principal, error) {
+	return nil, errors.New("config: the clients file is not open")
+}
+
+// fieldKeys are the keys of the file that dualauth.Config fields come from,
+// by field path without indices.
+var fieldKeys = map[string]string{
+	"Mode":                                   "mode",
+	"Realm":                                  "realm",
+	"Issuers":                                "jwt.issuers",
+	"Issuers.Issuer":                         "jwt.issuers.issuer",
+	"Issuers.Audiences":                      "jwt.issuers.audiences",
+	"Algorithms":                             "jwt.algorithms",
+	"Leeway":                                 "jwt.leeway",
+	"ScopeClaims":                            "jwt.scope_claims",
+	"RequireType":                            "jwt.require_type",
+	"MaxTokenBytes":                          "jwt.max_token_bytes",
+	"Credentials":                            "credentials",
+	"Credentials.ClientIDHeader":             "credentials.client_id_header",
+	"Credentials.ClientSecretHeader":         "credentials.client_secret_header",
+	"Credentials.DisableBasic":               "credentials.basic",
+	"Credentials.Verifier":                   "credentials.clients_file",
+	"Credentials.Exchange":                   "credentials.exchange",
+	"Credentials.CacheTTL":                   "credentials.cache_ttl",
+	"Credentials.Throttle":                   "credentials.throttle",
+	"Credentials.Throttle.MaxClientFailures": "credentials.throttle.max_client_failures",
+	"Credentials.Throttle.MaxAddrFailures":   "credentials.throttle.max_address_failures",
+	"Credentials.Throttle.Window":            "credentials.throttle.window",
+}
+
+// index matches the indices of a field path, [0].
+var index = regexp.MustCompile(`\[\d+\]`)
+
+// fileKey returns the key of the file a dualauth.Config field path comes
+// from: Issuers[0].Audiences[1] is jwt.issuers[0].audiences[1]. Of a path
+// the file has no key for, it maps the longest prefix that has one.
+func fileKey(field string) string {
+	parts := strings.Split(field, ".")
+	for n := len(parts); n > 0; n-- {
+		prefix := strings.Join(parts[:n], ".")
+		key, ok := fieldKeys[index.ReplaceAllString(prefix, "")]
+		if !ok {
+			continue
+		}
+		// Put the indices back, in order, after the names they follow.
+		keyParts := strings.Split(key, ".")
+		jwtPrefix := len(keyParts) - n // "jwt." before the fields of the jwt section
+		for i, p := range parts[:n] {
+			keyParts[jwtPrefix+i] += strings.Join(index.FindAllString(p, -1), "")
+		}
+		return strings.Join(keyParts, ".")
+	}
+	return ""
+}
+
+// validateError reports an error of dualauth.Config.Validate at the key and
+// line of the file it comes from.
+func (f *File) validateError(err error) error {
+	var ce *dualauth.ConfigError
+	if !errors.As(err, &ce) {
+		return &fileError{file: f.file, msg: err.Error(), err: err}
+	}
+	key := cmp.Or(fileKey(ce.Field), ce.Field)
+	line := f.lineOf(key)
+	if ce.Field == "Issuers" {
+		// Issuers are missing: point at what needs them.
+		switch {
+		case f.Credentials != nil && f.Credentials.Exchange != nil:
+			line = cmp.Or(line, f.lineOf("credentials.exchange"))
+		case f.Mode == dualauth.ModeDual:
+			line = cmp.Or(line, f.lineOf("mode"))
+		}
+	}
+	return &fileError{file: f.file, line: line, key: key, msg: fileReason(ce.Reason), err: err}
+}
+
+// fieldRef matches a reference to another field in a reason: Issuers[0],
+// or "issuer 0" (in "is already configured in issuer 0").
+var fieldRef = regexp.MustCompile(`\bIssuers\[\d+\](?:\.[A-Z][A-Za-z]*(?:\[\d+\])?)*|\bin issuer (\d+)\b`)
+
+// quoted matches a Go-quoted string in a reason.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// fileReason words a reason of dualauth.Config.Validate for the file: the
+// fields it names become the keys they come from, and the values it quotes
+// are shortened as the file's own messages shorten them, so that errors
+// never carry much of the file.
+func fileReason(reason string) string {
+	reason = fieldRef.ReplaceAllStringFunc(reason, func(ref string) string {
+		if n, ok := strings.CutPrefix(ref, "in issuer "); ok {
+			return "in jwt.issuers[" + n + "]"
+		}
+		return cmp.Or(fileKey(ref), ref)
+	})
+	return quoted.ReplaceAllStringFunc(reason, func(q string) string {
+		if s, err := strconv.Unquote(q); err == nil {
+			return strictyaml.Quote(s)
+		}
+		return q
+	})
+}
+
+// checkFile checks the rules of the file's own keys: key sources, URLs,
+// durations, sizes, and the credentials section against the mode. The rules
+// of the Config they make are dualauth's.
+func (f *File) checkFile() error {
+	if err := f.checkCredentials(); err != nil {
+		return err
+	}
+	j := &f.JWT
+	for i := range j.Issuers {
+		if err := f.checkIssuer(i); err != nil {
+			return err
+		}
+	}
+	if j.Leeway != nil && *j.Leeway < 0 {
+		return f.errorf("jwt.leeway", "%s is outside 0s to %s", j.Leeway, maxLeeway)
+	}
+	if err := f.checkSize("jwt.max_token_bytes", int64(j.MaxTokenBytes), MaxTokenBytes, "64 KiB"); err != nil {
+		return err
+	}
+	k := j.JWKS
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"jwt.jwks.refresh_interval", k.RefreshInterval},
+		{"jwt.jwks.unknown_kid_interval", k.UnknownKIDInterval},
+		{"jwt.jwks.timeout", k.Timeout},
+	} {
+		if err := f.checkDuration(d.key, d.v); err != nil {
+			return err
+		}
+	}
+	refresh, unknown := effective(k.RefreshInterval, jwks.DefaultRefreshInterval), effective(k.UnknownKIDInterval, jwks.DefaultUnknownKIDInterval)
+	if unknown > refresh {
+		if k.UnknownKIDInterval == 0 {
+			return f.errorf("jwt.jwks.refresh_interval", "%s is shorter than unknown_kid_interval (%s by default); set unknown_kid_interval to at most %s", refresh, unknown, refresh)
+		}
+		refreshText := refresh.String()
+		if k.RefreshInterval == 0 {
+			refreshText += " by default"
+		}
+		return f.errorf("jwt.jwks.unknown_kid_interval", "%s is longer than refresh_interval (%s); it may be at most that", unknown, refreshText)
+	}
+	return f.checkSize("jwt.jwks.max_bytes", k.MaxBytes, MaxJWKSBytes, "64 MiB")
+}
+
+// checkIssuer checks the key source of the i-th issuer.
+func (f *File) checkIssuer(i int) error {
+	iss := f.JWT.Issuers[i]
+	at := fmt.Sprintf("jwt.issuers[%d]", i)
+	var sources []string
+	if iss.JWKSURL != "" {
+		sources = append(sources, "jwks_url")
+	}
+	if iss.Discovery {
+		sources = append(sources, "discovery")
+	}
+	if iss.PublicKeyFile != "" {
+		sources = append(sources, "public_key_file")
+	}
+	switch len(sources) {
+	case 0:
+		return f.errorf(at, "needs a key source: exactly one of jwks_url, discovery: true or public_key_file")
+	case 1:
+	default:
+		return f.errorf(at, "sets %s; use exactly one of jwks_url, discovery: true or public_key_file", strings.Join(sources, " and "))
+	}
+	if iss.JWKSURL != "" {
+		if msg := checkKeyURL(iss.JWKSURL, iss.AllowInsecureHTTP); msg != "" {
+			return f.errorf(at+".jwks_url", "%s", msg)
+		}
+	}
+	if iss.Discovery && iss.Issuer != "" { // an empty issuer is dualauth's to refuse
+		if msg := checkKeyURL(iss.Issuer, iss.AllowInsecureHTTP); msg != "" {
+			return f.errorf(at+".issuer", "with discovery: true, the issuer %s", msg)
+		}
+		if u, _ := url.Parse(iss.Issuer); u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			return f.errorf(at+".issuer", "with discovery: true, the issuer may not have a query or fragment (RFC 8414 §2)")
+		}
+	}
+	return nil
+}
+
+// reservedExchangeParams are the body parameters exchange.Client sets
+// itself, with what to do instead.
+var reservedExchangeParams = map[string]string{
+	"grant_type":    "it is always client_credentials",
+	"client_id":     "it is the caller's client id",
+	"client_secret": "it is the caller's secret",
+	"scope":         "use credentials.exchange.scope",
+}
+
+// checkCredentials checks the credentials section against the mode and on
+// its own.
+func (f *File) checkCredentials() error {
+	c := f.Credentials
+	switch f.Mode {
+	case "", dualauth.ModeJWT:
+		if c == nil {
+			return nil
+		}
+		deflt := ""
+		if f.Mode == "" {
+			deflt = " (the default)"
+		}
+		return f.errorAt(f.lineOf("credentials"), "", "credentials is set but mode is jwt%s; set mode: credentials or mode: dual, or remove the credentials section", deflt)
+	case dualauth.ModeCredentials, dualauth.ModeDual:
+		if c == nil {
+			return f.errorAt(f.lineOf("mode"), "credentials", "is required with mode %s: add a credentials section with clients_file or exchange", f.Mode)
+		}
+	default: // an unknown mode is dualauth's to refuse
+		if c == nil {
+			return nil
+		}
+	}
+	switch {
+	case c.ClientsFile == "" && c.Exchange == nil:
+		if f.has("credentials.clients_file") {
+			return f.errorf("credentials.clients_file", "may not be empty")
+		}
+		return f.errorf("credentials", "needs a way to check secrets: exactly one of clients_file (a registry of hashed secrets) or exchange (the token endpoint)")
+	case c.ClientsFile != "" && c.Exchange != nil:
+		return f.errorf("credentials", "sets clients_file and exchange; use exactly one of them")
+	}
+	for _, h := range []struct{ key, name, def string }{
+		{"credentials.client_id_header", c.ClientIDHeader, defaultClientIDHeader},
+		{"credentials.client_secret_header", c.ClientSecretHeader, defaultClientSecretHeader},
+	} {
+		if h.name == "" && f.has(h.key) {
+			return f.errorf(h.key, "may not be empty; omit it for the default, %s", h.def)
+		}
+	}
+	if c.Exchange != nil && (c.ReloadInterval != 0 || f.has("credentials.reload_interval")) {
+		return f.errorf("credentials.reload_interval", "applies to clients_file only; remove it when using exchange")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"credentials.cache_ttl", c.CacheTTL},
+		{"credentials.reload_interval", c.ReloadInterval},
+		{"credentials.throttle.window", c.Throttle.Window},
+	} {
+		if err := f.checkDuration(d.key, d.v); err != nil {
+			return err
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{
+		{"credentials.throttle.max_client_failures", c.Throttle.MaxClientFailures},
+		{"credentials.throttle.max_address_failures", c.Throttle.MaxAddressFailures},
+	} {
+		if (n.v != 0 || f.has(n.key)) && (n.v < 1 || n.v > MaxThrottleFailures) {
+			return f.errorf(n.key, "%d is outside 1 to %d; omit it for the default", n.v, MaxThrottleFailures)
+		}
+	}
+	if c.Exchange != nil {
+		return f.checkExchange()
+	}
+	return nil
+}
+
+// checkExchange checks credentials.exchange, in the file's terms; what
+// exchange.Client.Validate would refuse is refused here first.
+func (f *File) checkExchange() error {
+	e := f.Credentials.Exchange
+	const at = "credentials.exchange"
+	if e.AllowInsecureHTTP {
+		return f.errorf(at+".allow_insecure_http", "is not supported for the token endpoint: client secrets are sent over http:// only to loopback hosts (127.0.0.1, ::1, localhost); use an https:// token_url")
+	}
+	if e.TokenURL == "" {
+		return f.errorf(at+".token_url", "is required: the URL of the authorization server's token endpoint")
+	}
+	if msg := urlProblem(e.TokenURL, urlrule.Rule{NoUserinfo: true}, "client secrets would cross the network in the clear; use https://"); msg != "" {
+		return f.errorf(at+".token_url", "%s", msg)
+	}
+	switch e.Style {
+	case "", exchange.StyleBasic, exchange.StyleJSON, exchange.StyleForm:
+	default:
+		return f.errorf(at+".style", "unknown style %s (use basic, json or form)", strictyaml.Quote(string(e.Style)))
+	}
+	for _, r := range e.Scope {
+		// scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), joined by spaces.
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return f.errorf(at+".scope", "%s holds a character scopes may not contain (RFC 6749 §3.3: printable ASCII without quotes or backslashes, space-separated)", strictyaml.Quote(e.Scope))
+		}
+	}
+	names := make([]string, 0, len(e.Params))
+	for name := range e.Params {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if name == "" {
+			return f.errorf(at+".params", "a parameter name may not be empty")
+		}
+		if why, reserved := reservedExchangeParams[name]; reserved {
+			return f.errorf(at+".params."+name, "may not be set here: %s", why)
+		}
+	}
+	return f.checkDuration(at+".timeout", e.Timeout)
+}
+
+// checkDuration checks a duration that is 0 when omitted and otherwise at
+// least 1s.
+func (f *File) checkDuration(key string, v Duration) error {
+	if (v != 0 || f.has(key)) && v < Duration(time.Second) {
+		return f.errorf(key, "%s is too short; the least is 1s", v)
+	}
+	return nil
+}
+
+// checkSize checks a byte count that is 0 when omitted.
+func (f *File) checkSize(key string, v, maximum int64, human string) error {
+	if v < 0 || (v == 0 && f.has(key)) {
+		return f.errorf(key, "must be a positive number of bytes; omit it for the default")
+	}
+	if v > maximum {
+		return f.errorf(key, "%d is too large; the most is %d (%s)", v, maximum, human)
+	}
+	return nil
+}
+
+// checkKeyURL returns what is wrong with a URL keys or metadata are fetched
+// from, or "".
+func checkKeyURL(raw string, allowInsecure bool) string {
+	return urlProblem(raw, urlrule.Rule{AllowInsecureHTTP: allowInsecure}, "use https://, or set allow_insecure_http: true")
+}
+
+// urlProblem applies rule to raw and returns what is wrong, in the words of
+// the file, or "". hint ends the message for an http:// URL to a host that
+// is not loopback.
+func urlProblem(raw string, rule urlrule.Rule, hint string) string {
+	u, err := rule.Check(raw)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, urlrule.ErrInsecureHTTP):
+		return fmt.Sprintf("uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost); %s", strictyaml.Quote(u.Hostname()), hint)
+	default:
+		return err.Error()
+	}
+}
+
+func effective(d Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
+}

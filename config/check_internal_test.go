@@ -1,0 +1,58 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFileKey maps every field path dualauth.ConfigError may name to the key
+// of the file it comes from.
+func TestFileKey(t *testing.T) {
+	for field, want := range map[string]string{
+		"Mode":                                   "mode",
+		"Realm":                                  "realm",
+		"Issuers":                                "jwt.issuers",
+		"Issuers[0].Issuer":                      "jwt.issuers[0].issuer",
+		"Issuers[3].Audiences":                   "jwt.issuers[3].audiences",
+		"Issuers[0].Audiences[12]":               "jwt.issuers[0].audiences[12]",
+		"Issuers[2].Keys":                        "jwt.issuers[2]",
+		"Algorithms[2]":                          "jwt.algorithms[2]",
+		"Leeway":                                 "jwt.leeway",
+		"ScopeClaims[1]":                         "jwt.scope_claims[1]",
+		"RequireType":                            "jwt.require_type",
+		"MaxTokenBytes":                          "jwt.max_token_bytes",
+		"Credentials":                            "credentials",
+		"Credentials.ClientIDHeader":             "credentials.client_id_header",
+		"Credentials.ClientSecretHeader":         "credentials.client_secret_header",
+		"Credentials.DisableBasic":               "credentials.basic",
+		"Credentials.Verifier":                   "credentials.clients_file",
+		"Credentials.CacheTTL":                   "credentials.cache_ttl",
+		"Credentials.Throttle.MaxClientFailures": "credentials.throttle.max_client_failures",
+		"Credentials.Throttle.MaxAddrFailures":   "credentials.throttle.max_address_failures",
+		"Credentials.Throttle.Window":            "credentials.throttle.window",
+		"Credentials.Exchange":                   "credentials.exchange",
+		"Credentials.Exchange.TokenURL":          "credentials.exchange",
+		"Now":                                    "",
+	} {
+		if got := fileKey(field); got != want {
+			t.Errorf("fileKey(%q) = %q; want %q", field, got, want)
+		}
+	}
+}
+
+// TestFileReason: fields a reason names become keys of the file.
+func TestFileReason(t *testing.T) {
+	for reason, want := range map[string]string{
+		`"x" is already configured in Issuers[0]`:                  `"x" is already configured in jwt.issuers[0]`,
+		`"x" is already configured in issuer 2`:                    `"x" is already configured in jwt.issuers[2]`,
+		`see Issuers[1].Audiences[0] and Issuers[2]`:               `see jwt.issuers[1].audiences[0] and jwt.issuers[2]`,
+		`an audience may not be empty`:                             `an audience may not be empty`,
+		`MyIssuers[0] is not a field`:                              `MyIssuers[0] is not a field`,
+		`unknown mode "` + strings.Repeat("x", 50) + `" (use jwt)`: `unknown mode "` + strings.Repeat("x", 40) + `…" (use jwt)`,
+		`"a\"b" is not "c"`:                                        `"a\"b" is not "c"`,
+	} {
+		if got := fileReason(reason); got != want {
+			t.Errorf("fileReason(%q) = %q; want %q", reason, got, want)
+		}
+	}
+}

@@ -1,0 +1,342 @@
+// Package config reads Keyward's YAML configuration file and builds the
+// dualauth.Config it describes. The file has this shape, where an omitted
+// key means the default of dualauth.Config or jwks.Options:
+//
+//	mode: dual                # jwt (the default) | credentials | dual
+//	realm: bookings-api       # realm in WWW-Authenticate
+//	jwt:                      # required unless mode is credentials with clients_file
+//	  issuers:
+//	    - issuer: https://auth.example.com       # exact iss
+//	      jwks_url: https://auth.example.com/.well-known/jwks.json   # or:
+//	      # discovery: true                      # or:
+//	      # public_key_file: issuer.pem          # relative to the file's directory
+//	      audiences: [bookings-api]
+//	      # allow_insecure_http: false           # http:// only for loopback unless true
+//	  algorithms: [RS256, ES256]
+//	  leeway: 30s
+//	  scope_claims: [scope, scp, scopes]
+//	  require_type: at+jwt
+//	  max_token_bytes: 8192
+//	  jwks:
+//	    refresh_interval: 1h
+//	    unknown_kid_interval: 5m
+//	    timeout: 10s
+//	    max_bytes: 1048576
+//	credentials:              # required by mode credentials and dual, refused by jwt
+//	  client_id_header: client_id          # default client_id
+//	  client_secret_header: client_secret  # default client_secret
+//	  basic: true                          # also accept HTTP Basic (RFC 6749 §2.3.1)
+//	  clients_file: clients.yaml           # hashed secrets, relative to the file's directory; or:
+//	  # exchange:                          # trade the credentials at the token endpoint
+//	  #   token_url: https://auth.example.com/oauth/v2/token
+//	  #   style: basic                     # basic | json | form
+//	  #   scope: bookings:read
+//	  #   params: {response_type: token}   # extra body parameters, strings
+//	  #   timeout: 10s
+//	  cache_ttl: 5m                        # how long a verified pair is remembered
+//	  reload_interval: 5s                  # clients_file only (SIGHUP too, see Options)
+//	  throttle:
+//	    max_client_failures: 10            # per client id from one address per window, then 429
+//	    max_address_failures: 50           # per remote address per window
+//	    window: 1m
+//
+// Exactly one of clients_file and exchange is set. With exchange, the token
+// the endpoint issues is verified through jwt.issuers, which every mode then
+// needs; with mode credentials and clients_file the jwt section may be
+// omitted. exchange has an allow_insecure_http key, but it may not be true:
+// the token endpoint is http:// only on loopback hosts.
+//
+// The file is read strictly: unknown keys, keys set twice, values of the
+// wrong type, bare numbers as durations and quoted or YAML 1.1 booleans
+// (yes, off) are refused, with the line and the dotted key to fix:
+//
+//	config: keyward.yaml: line 5: unknown key "jwks_uri" in jwt.issuers[0]; did you mean "jwks_url"?
+//	config: keyward.yaml: line 8: jwt.jwks.timeout: "10" is not a duration (use Go syntax such as 10s)
+//
+// The rules of the file's own keys (key sources, URLs, durations of at
+// least 1s, sizes) are checked here; the rules of the Config it makes are
+// dualauth's (Config.Validate), reported at the key and line they come from.
+//
+// Load reads a file and builds its Config; Read (or Parse) and File.Config
+// do the same in two steps. The Config holds what Load started — the
+// issuers' remote key sets and the watcher of the clients file — until ctx
+// ends or dualauth.Authenticator.Close stops them and waits for them:
+//
+//	cfg, err := config.Load(ctx, "keyward.yaml", config.Options{Logger: logger, ReloadOnSIGHUP: true})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	authn, err := dualauth.New(cfg)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer authn.Close()
+package config
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/strictyaml"
+)
+
+// Limits of the file.
+const (
+	// MaxFileBytes caps the size of a configuration file.
+	MaxFileBytes = 1 << 20
+	// MaxTokenBytes is the largest jwt.max_token_bytes a file may set.
+	MaxTokenBytes = 64 << 10
+	// MaxJWKSBytes is the largest jwt.jwks.max_bytes a file may set.
+	MaxJWKSBytes = 64 << 20
+	// MaxThrottleFailures is the largest failure count credentials.throttle
+	// may set.
+	MaxThrottleFailures = 1_000_000
+)
+
+// File is the configuration file, as the package documentation shows it.
+// Build one with Parse or Read, which check it, and turn it into a
+// dualauth.Config with its Config method. A File built in code is checked by
+// Config; there zero values mean the defaults.
+type File struct {
+	// Mode is the authentication method accepted: dualauth.ModeJWT (the
+	// default), ModeCredentials or ModeDual. The latter two need
+	// Credentials, which ModeJWT refuses.
+	Mode dualauth.Mode `yaml:"mode,omitempty"`
+	// Realm is the realm named in WWW-Authenticate challenges; "" means
+	// dualauth's default, "api".
+	Realm string `yaml:"realm,omitempty"`
+	// JWT configures the verification of Bearer JWTs, and of the tokens
+	// credentials.exchange obtains.
+	JWT JWT `yaml:"jwt,omitempty"`
+	// Credentials configures client credentials (client id and secret in
+	// two headers or HTTP Basic); nil means none.
+	Credentials *Credentials `yaml:"credentials,omitempty"`
+
+	file  string         // the path the file was read from; "" if parsed from bytes
+	dir   string         // the directory relative public_key_file and clients_file paths start from
+	lines map[string]int // the line of every key present in the file, by dotted path
+
+	onReload func(error) // for tests: the clients registry's Options.OnReload
+}
+
+// JWT is the jwt section of a File.
+type JWT struct {
+	// Issuers are the trusted token issuers; at least one is required
+	// unless Mode is ModeCredentials with a clients_file.
+	Issuers []Issuer `yaml:"issuers"`
+	// Algorithms is the JWS "alg" allowlist, a subset of RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA; empty means
+	// all of them.
+	Algorithms []string `yaml:"algorithms,omitempty"`
+	// Leeway is the clock skew allowed on exp, nbf and iat, from 0s to 5m; nil
+	// means dualauth's default (30s). An explicit 0s means no leeway
+	// (dualauth.Config.Leeway is then dualauth.NoLeeway, since a zero
+	// Config.Leeway means the default).
+	Leeway *Duration `yaml:"leeway,omitempty"`
+	// ScopeClaims are the claims scopes are read from; empty means the
+	// dualauth default.
+	ScopeClaims []string `yaml:"scope_claims,omitempty"`
+	// RequireType, if set, is the "typ" the token header must name, such as
+	// "at+jwt".
+	RequireType string `yaml:"require_type,omitempty"`
+	// MaxTokenBytes caps a token's size, at most MaxTokenBytes; 0 means
+	// dualauth's default, 8 KiB (an explicit 0 in a file is an error).
+	MaxTokenBytes int `yaml:"max_token_bytes,omitempty"`
+	// JWKS tunes the remote key sets of all issuers.
+	JWKS JWKS `yaml:"jwks,omitempty"`
+}
+
+// Issuer is one entry of jwt.issuers. Exactly one of JWKSURL, Discovery
+// and PublicKeyFile must be set.
+type Issuer struct {
+	// Issuer is the exact "iss" value the issuer's tokens carry.
+	Issuer string `yaml:"issuer"`
+	// JWKSURL is where the issuer publishes its JWK Set.
+	JWKSURL string `yaml:"jwks_url,omitempty"`
+	// Discovery finds the JWK Set through the issuer's metadata (OpenID
+	// Connect Discovery or RFC 8414); Issuer must then be an https URL.
+	Discovery bool `yaml:"discovery,omitempty"`
+	// PublicKeyFile is a PEM file of the issuer's public keys; a relative
+	// path is relative to the configuration file's directory (to the working
+	// directory for a File not read by Read).
+	PublicKeyFile string `yaml:"public_key_file,omitempty"`
+	// Audiences are the "aud" values accepted from this issuer; at least one,
+	// none empty.
+	Audiences []string `yaml:"audiences"`
+	// AllowInsecureHTTP permits http:// key and discovery URLs for hosts
+	// other than loopback (127.0.0.0/8, ::1, localhost).
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+}
+
+// JWKS is the jwt.jwks section: the jwks.Options of remote key sets. Zero
+// values mean the jwks defaults.
+type JWKS struct {
+	// RefreshInterval is the time between scheduled refreshes; at least 1s.
+	RefreshInterval Duration `yaml:"refresh_interval,omitempty"`
+	// UnknownKIDInterval is the least time between refreshes triggered by
+	// unknown key ids; at least 1s and at most RefreshInterval.
+	UnknownKIDInterval Duration `yaml:"unknown_kid_interval,omitempty"`
+	// Timeout bounds one refresh attempt; at least 1s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// MaxBytes caps a key set or metadata response, at most MaxJWKSBytes.
+	MaxBytes int64 `yaml:"max_bytes,omitempty"`
+}
+
+// Credentials is the credentials section: client-credential
+// authentication, which the credentials and dual modes need. Exactly one of
+// ClientsFile and Exchange must be set. Zero values mean the defaults of
+// dualauth.Credentials.
+type Credentials struct {
+	// ClientIDHeader and ClientSecretHeader name the request headers that
+	// carry the client id and secret; "" means client_id and client_secret.
+	// They must be valid, distinct header names (case-insensitively) other
+	// than Authorization.
+	ClientIDHeader     string `yaml:"client_id_header,omitempty"`
+	ClientSecretHeader string `yaml:"client_secret_header,omitempty"`
+	// Basic accepts the credentials in "Authorization: Basic" (RFC 6749
+	// §2.3.1) too; nil means true.
+	Basic *bool `yaml:"basic,omitempty"`
+	// ClientsFile is a registry of hashed client secrets (package clients);
+	// a relative path is relative to the configuration file's directory (to
+	// the working directory for a File not read by Read).
+	ClientsFile string `yaml:"clients_file,omitempty"`
+	// Exchange, instead of ClientsFile, checks the credentials by trading
+	// them for an access token at the authorization server's token
+	// endpoint; the token is then verified through jwt.issuers.
+	Exchange *Exchange `yaml:"exchange,omitempty"`
+	// CacheTTL is how long a verified id and secret are remembered; at
+	// least 1s.
+	CacheTTL Duration `yaml:"cache_ttl,omitempty"`
+	// ReloadInterval is how often ClientsFile is checked for changes; at
+	// least 1s. Only with ClientsFile.
+	ReloadInterval Duration `yaml:"reload_interval,omitempty"`
+	// Throttle bounds failed checks.
+	Throttle Throttle `yaml:"throttle,omitempty"`
+}
+
+// Exchange is the credentials.exchange section: the exchange.Client of
+// the token endpoint.
+type Exchange struct {
+	// TokenURL is the token endpoint: https://, or http:// for loopback
+	// hosts (127.0.0.0/8, ::1, localhost) only. Required.
+	TokenURL string `yaml:"token_url"`
+	// Style is how the credentials are sent: exchange.StyleBasic (the
+	// default), exchange.StyleJSON or exchange.StyleForm.
+	Style exchange.Style `yaml:"style,omitempty"`
+	// Scope, if set, is requested with every exchange.
+	Scope string `yaml:"scope,omitempty"`
+	// Params are extra body parameters, such as response_type: token; the
+	// names grant_type, client_id, client_secret and scope are set by the
+	// client and refused here. Values are strings (quote numbers).
+	Params map[string]string `yaml:"params,omitempty"`
+	// Timeout bounds one exchange; at least 1s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// AllowInsecureHTTP is refused when true: package exchange sends
+	// credentials over http:// to loopback hosts only, and has no option to
+	// do otherwise. The key exists so that the refusal can say so.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+}
+
+// Throttle is the credentials.throttle section.
+type Throttle struct {
+	// MaxClientFailures is the failed checks allowed per client id per
+	// window before further checks are answered 429; 1 to
+	// MaxThrottleFailures.
+	MaxClientFailures int `yaml:"max_client_failures,omitempty"`
+	// MaxAddressFailures is the same per remote address.
+	MaxAddressFailures int `yaml:"max_address_failures,omitempty"`
+	// Window is how long failures are counted; at least 1s.
+	Window Duration `yaml:"window,omitempty"`
+}
+
+// Duration is a time.Duration written in the file as a Go duration string
+// such as "30s" or "1h"; bare numbers are refused, since their unit would be
+// a guess.
+type Duration time.Duration
+
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	notDuration := fmt.Errorf("%s is not a duration (use Go syntax such as 10s)", strictyaml.Quote(n.Value))
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		if n.Kind != yaml.ScalarNode {
+			return fmt.Errorf("must be a duration such as 10s, not a %s", strictyaml.KindName(n))
+		}
+		return notDuration
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return notDuration
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes d as a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Parse decodes and checks a configuration file. It does no I/O: public
+// key files and clients files are read, and key sets built, by File.Config.
+// A relative public_key_file or clients_file is taken relative to the
+// working directory; use Read to have it relative to the file.
+func Parse(data []byte) (*File, error) {
+	return parse(data, "")
+}
+
+// Read reads, decodes and checks the configuration file at path, and
+// remembers its directory for relative public_key_file and clients_file
+// paths. Errors name the file.
+func Read(path string) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	f, err := parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	f.dir = dir
+	return f, nil
+}
+
+// Options configure File.Config and Load.
+type Options struct {
+	// Logger receives the key sets' refreshes and the clients file's
+	// reloads, and is the Config's Logger; nil discards.
+	Logger *slog.Logger
+	// ReloadOnSIGHUP reloads the clients file at once when the process
+	// receives SIGHUP, besides polling it every reload_interval: the
+	// watcher registers for the signal (signal.Notify) while it runs.
+	// Without it, the loader leaves SIGHUP alone.
+	ReloadOnSIGHUP bool
+}
+
+// Load reads the configuration file at path and builds its Config: Read
+// followed by File.Config.
+func Load(ctx context.Context, path string, opts Options) (dualauth.Config, error) {
+	f, err := Read(path)
+	if err != nil {
+		return dualauth.Config{}, err
+	}
+	return f.Config(ctx, opts)
+}
