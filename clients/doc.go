@@ -33,7 +33,8 @@
 // runs a bounded number of hashes at once (Options.MaxConcurrentHashes,
 // which by default also bounds the Argon2id memory held to 1 GiB) and
 // returns ErrBusy when no slot frees within Options.HashWait.
-// Registry.Watch reloads the file when it changes or on SIGHUP, swapping an
+// Registry.Watch reloads the file when it changes or on the signals it is
+// given (such as SIGHUP), swapping an
 // immutable snapshot in atomically; Registry.Generation tells callers that
 // cache verifications when to drop them.
 //

@@ -34,13 +34,13 @@ type Client struct {
 type Options struct {
 	// ReloadInterval is how often Watch polls the file for changes; 0 means
 	// DefaultReloadInterval (5s), a negative interval turns polling off
-	// (Watch then reloads on SIGHUP only).
+	// (Watch then reloads on its signals only).
 	ReloadInterval time.Duration
 	// Logger receives loads and reloads; nil discards them. Client ids,
 	// counts and errors are logged, never secrets or hashes.
 	Logger *slog.Logger
 	// OnReload, if set, is called after every reload attempt: each Reload
-	// call, each SIGHUP, and each poll of Watch that found the file changed,
+	// call, each signal Watch was given, and each poll of Watch that found the file changed,
 	// newly unreadable or readable again, with what Reload would return. It runs on the
 	// reloading goroutine, so it should return quickly.
 	OnReload func(error)
@@ -82,7 +82,7 @@ type Registry struct {
 	// Instrumentation, read by tests through export_test.go.
 	hashChecks  atomic.Uint64 // checks against a real entry
 	dummyChecks atomic.Uint64 // checks against the dummy hash
-	watching    func()        // called once Watch has registered for SIGHUP
+	watching    func()        // called once Watch has registered for its signals
 }
 
 // snapshot is one state of the registry: immutable but for the failure

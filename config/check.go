@@ -51,6 +51,11 @@ func (f *File) config() dualauth.Config {
 		ScopeClaims:   slices.Clone(j.ScopeClaims),
 		RequireType:   j.RequireType,
 		MaxTokenBytes: j.MaxTokenBytes,
+		TokenCache: dualauth.TokenCache{
+			Disabled:   j.Cache.Enabled != nil && !*j.Cache.Enabled,
+			MaxEntries: j.Cache.MaxEntries,
+			MaxTTL:     time.Duration(j.Cache.MaxTTL),
+		},
 	}
 	if j.Leeway != nil {
 		cfg.Leeway = time.Duration(*j.Leeway)
@@ -117,6 +122,8 @@ var fieldKeys = map[string]string{
 	"ScopeClaims":                            "jwt.scope_claims",
 	"RequireType":                            "jwt.require_type",
 	"MaxTokenBytes":                          "jwt.max_token_bytes",
+	"TokenCache.MaxEntries":                  "jwt.cache.max_entries",
+	"TokenCache.MaxTTL":                      "jwt.cache.max_ttl",
 	"Credentials":                            "credentials",
 	"Credentials.ClientIDHeader":             "credentials.client_id_header",
 	"Credentials.ClientSecretHeader":         "credentials.client_secret_header",
@@ -176,9 +183,9 @@ func (f *File) validateError(err error) error {
 	return &fileError{file: f.file, line: line, key: key, msg: fileReason(ce.Reason), err: err}
 }
 
-// fieldRef matches a reference to another field in a reason: Issuers[0],
-// or "issuer 0" (in "is already configured in issuer 0").
-var fieldRef = regexp.MustCompile(`\bIssuers\[\d+\](?:\.[A-Z][A-Za-z]*(?:\[\d+\])?)*|\bin issuer (\d+)\b`)
+// fieldRef matches a reference to another field in a reason, such as
+// Issuers[0].
+var fieldRef = regexp.MustCompile(`\bIssuers\[\d+\](?:\.[A-Z][A-Za-z]*(?:\[\d+\])?)*`)
 
 // quoted matches a Go-quoted string in a reason.
 var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
@@ -189,9 +196,6 @@ var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 // never carry much of the file.
 func fileReason(reason string) string {
 	reason = fieldRef.ReplaceAllStringFunc(reason, func(ref string) string {
-		if n, ok := strings.CutPrefix(ref, "in issuer "); ok {
-			return "in jwt.issuers[" + n + "]"
-		}
 		return cmp.Or(fileKey(ref), ref)
 	})
 	return quoted.ReplaceAllStringFunc(reason, func(q string) string {
@@ -226,6 +230,7 @@ func (f *File) checkFile() error {
 		key string
 		v   Duration
 	}{
+		{"jwt.cache.max_ttl", j.Cache.MaxTTL},
 		{"jwt.jwks.refresh_interval", k.RefreshInterval},
 		{"jwt.jwks.unknown_kid_interval", k.UnknownKIDInterval},
 		{"jwt.jwks.timeout", k.Timeout},
@@ -244,6 +249,9 @@ func (f *File) checkFile() error {
 			refreshText += " by default"
 		}
 		return f.errorf("jwt.jwks.unknown_kid_interval", "%s is longer than refresh_interval (%s); it may be at most that", unknown, refreshText)
+	}
+	if n := j.Cache.MaxEntries; n < 0 || (n == 0 && f.has("jwt.cache.max_entries")) || n > MaxCachedTokens {
+		return f.errorf("jwt.cache.max_entries", "%d is outside 1 to %d; omit it for the default", n, MaxCachedTokens)
 	}
 	return f.checkSize("jwt.jwks.max_bytes", k.MaxBytes, MaxJWKSBytes, "64 MiB")
 }

@@ -44,7 +44,6 @@ func TestFileKey(t *testing.T) {
 func TestFileReason(t *testing.T) {
 	for reason, want := range map[string]string{
 		`"x" is already configured in Issuers[0]`:                  `"x" is already configured in jwt.issuers[0]`,
-		`"x" is already configured in issuer 2`:                    `"x" is already configured in jwt.issuers[2]`,
 		`see Issuers[1].Audiences[0] and Issuers[2]`:               `see jwt.issuers[1].audiences[0] and jwt.issuers[2]`,
 		`an audience may not be empty`:                             `an audience may not be empty`,
 		`MyIssuers[0] is not a field`:                              `MyIssuers[0] is not a field`,

@@ -17,6 +17,10 @@
 //	  scope_claims: [scope, scp, scopes]
 //	  require_type: at+jwt
 //	  max_token_bytes: 8192
+//	  cache:                  # verified tokens, answered from memory when seen again
+//	    enabled: true
+//	    max_entries: 100000
+//	    max_ttl: 10m
 //	  jwks:
 //	    refresh_interval: 1h
 //	    unknown_kid_interval: 5m
@@ -100,6 +104,8 @@ const (
 	// MaxThrottleFailures is the largest failure count credentials.throttle
 	// may set.
 	MaxThrottleFailures = 1_000_000
+	// MaxCachedTokens is the largest jwt.cache.max_entries a file may set.
+	MaxCachedTokens = 10_000_000
 )
 
 // File is the configuration file, as the package documentation shows it.
@@ -153,6 +159,19 @@ type JWT struct {
 	MaxTokenBytes int `yaml:"max_token_bytes,omitempty"`
 	// JWKS tunes the remote key sets of all issuers.
 	JWKS JWKS `yaml:"jwks,omitempty"`
+	// Cache tunes the cache of verified tokens (dualauth.TokenCache).
+	Cache Cache `yaml:"cache,omitempty"`
+}
+
+// Cache is the jwt.cache section: the cache of verified tokens. Omitted
+// keys mean dualauth's defaults (on, 100,000 entries, 10m).
+type Cache struct {
+	// Enabled turns the cache on or off; nil means on.
+	Enabled *bool `yaml:"enabled,omitempty"`
+	// MaxEntries bounds the tokens held, from 1 to MaxCachedTokens.
+	MaxEntries int `yaml:"max_entries,omitempty"`
+	// MaxTTL bounds how long one verification is reused; at least 1s.
+	MaxTTL Duration `yaml:"max_ttl,omitempty"`
 }
 
 // Issuer is one entry of jwt.issuers. Exactly one of JWKSURL, Discovery

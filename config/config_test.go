@@ -206,6 +206,12 @@ func TestParseRules(t *testing.T) {
 		{"max_token_bytes 64 KiB + 1", head + "  max_token_bytes: 65537\n", []string{"jwt.max_token_bytes: 65537 is too large"}},
 		{"max_token_bytes negative", head + "  max_token_bytes: -1\n", []string{"jwt.max_token_bytes: must be a positive"}},
 		{"max_bytes 64 MiB", head + "  jwks:\n    max_bytes: 67108864\n", nil},
+		{"cache", head + "  cache:\n    enabled: false\n    max_entries: 5000\n    max_ttl: 1m\n", nil},
+		{"cache max_entries 0", head + "  cache:\n    max_entries: 0\n", []string{"line 7: jwt.cache.max_entries: 0 is outside 1 to 10000000"}},
+		{"cache max_entries huge", head + "  cache:\n    max_entries: 10000001\n", []string{"jwt.cache.max_entries: 10000001 is outside 1 to 10000000"}},
+		{"cache max_ttl 500ms", head + "  cache:\n    max_ttl: 500ms\n", []string{"line 7: jwt.cache.max_ttl: 500ms is too short"}},
+		{"cache enabled yes", head + "  cache:\n    enabled: yes\n", []string{`jwt.cache.enabled: "yes" is not true or false`}},
+		{"cache unknown key", head + "  cache:\n    size: 5\n", []string{`unknown key "size" in jwt.cache`}},
 		{"max_bytes 0", head + "  jwks:\n    max_bytes: 0\n", []string{"jwt.jwks.max_bytes: must be a positive"}},
 		{"all algorithms", head + "  algorithms: [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA]\n", nil},
 		{"NONE", head + "  algorithms: [NONE]\n", []string{`jwt.algorithms[0]: "NONE" is never accepted`}},
@@ -530,6 +536,38 @@ func TestFileLeewayZero(t *testing.T) {
 		_, err := newFromConfig(t, cfg).Verify(context.Background(), expired)
 		if (err == nil) != tt.ok {
 			t.Errorf("%q: token expired 10s ago: error %v", tt.extra, err)
+		}
+	}
+}
+
+// TestFileTokenCache: jwt.cache reaches dualauth.Config.TokenCache, and the
+// built authenticator caches (or not) accordingly.
+func TestFileTokenCache(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	dir := t.TempDir()
+	base := "jwt:\n  issuers:\n" + issuerBlock(iss, "jwks_url: "+iss.JWKSURL)
+	token := iss.Token(t, nil)
+	for _, tt := range []struct {
+		extra string
+		want  dualauth.TokenCache
+		hits  uint64
+	}{
+		{"", dualauth.TokenCache{}, 1},
+		{"  cache:\n    max_entries: 7\n    max_ttl: 2m\n", dualauth.TokenCache{MaxEntries: 7, MaxTTL: 2 * time.Minute}, 1},
+		{"  cache:\n    enabled: false\n", dualauth.TokenCache{Disabled: true}, 0},
+	} {
+		cfg := loadConfig(t, writeConfig(t, dir, base+tt.extra))
+		if cfg.TokenCache != tt.want {
+			t.Errorf("%q: TokenCache %+v, want %+v", tt.extra, cfg.TokenCache, tt.want)
+		}
+		a := newFromConfig(t, cfg)
+		for range 2 {
+			if _, err := a.Verify(context.Background(), token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := a.TokenCacheStatus(); st.Hits != tt.hits {
+			t.Errorf("%q: %d cache hits, want %d", tt.extra, st.Hits, tt.hits)
 		}
 	}
 }

@@ -203,7 +203,7 @@ func configErr(field, format string, args ...any) *ConfigError {
 func (c Config) Validate() error {
 	mode := cmp.Or(c.Mode, ModeJWT)
 	if !mode.allowsJWT() && !mode.allowsCredentials() {
-		return configErr("Mode", "unknown mode %s (use jwt, credentials or dual)", strconv.Quote(string(c.Mode)))
+		return configErr("Mode", "unknown mode %s (use jwt, credentials or dual)", quote(string(c.Mode)))
 	}
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		return configErr("Realm", "may not contain quotes, backslashes or line breaks")
@@ -227,7 +227,7 @@ func (c Config) Validate() error {
 			return configErr(at+".Issuer", "is required: the exact \"iss\" value of the issuer's tokens")
 		}
 		if j, dup := first[iss.Issuer]; dup {
-			return configErr(at+".Issuer", "%s is already configured in issuer %d", quote(iss.Issuer), j)
+			return configErr(at+".Issuer", "%s is already configured in Issuers[%d]", quote(iss.Issuer), j)
 		}
 		first[iss.Issuer] = i
 		if len(iss.Audiences) == 0 {

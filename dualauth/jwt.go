@@ -1,14 +1,12 @@
 package dualauth
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strings"
@@ -324,7 +322,7 @@ func (a *Authenticator) decode(t *token) *Error {
 	if err != nil {
 		return errInvalidToken("the access token's header is not base64url", nil)
 	}
-	if err := json.Unmarshal(data, &t.header); err != nil || t.header == nil {
+	if t.header, err = decodeObject(data); err != nil {
 		return errInvalidToken("the access token's header is malformed", nil)
 	}
 	h := t.header
@@ -352,15 +350,10 @@ func (a *Authenticator) decode(t *token) *Error {
 	// RFC 7519 §7.2: the claims are one complete JSON object, and nothing
 	// follows it.
 	payload, err := decode(encPayload)
-	if err != nil || !bytes.HasPrefix(bytes.TrimLeft(payload, " \t\r\n"), []byte("{")) {
+	if err != nil {
 		return errInvalidToken("the access token's claims are malformed", nil)
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&t.claims); err != nil || t.claims == nil {
-		return errInvalidToken("the access token's claims are malformed", nil)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if t.claims, err = decodeObject(payload); err != nil {
 		return errInvalidToken("the access token's claims are malformed", nil)
 	}
 	if t.signature, err = decode(raw[dot+1:]); err != nil {

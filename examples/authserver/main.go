@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go registry.Watch(ctx)
+	go registry.Watch(ctx, syscall.SIGHUP)
 	go srv.Run(ctx)
 
 	logger.Info("listening", "url", "http://"+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,

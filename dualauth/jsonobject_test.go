@@ -1,0 +1,62 @@
+package dualauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"testing"
+)
+
+// referenceDecode is what encoding/json with UseNumber makes of an object.
+func referenceDecode(data []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // something follows the object
+	}
+	return m, true
+}
+
+var objectSeeds = []string{
+	`{}`,
+	` { "a" : 1 , "b":"x" } `,
+	`{"alg":"RS256","kid":"k1","typ":"at+jwt"}`,
+	`{"iss":"https://i","aud":["a","b"],"exp":1.5e9,"nbf":-0,"scope":"a b","n":null,"t":true,"f":false}`,
+	`{"a":1,"a":2}`,
+	`{"esc":"\"q\" \\ \/ \u00e9 \ud83d\ude00","k\u0041":"v"}`,
+	"{\"bad\":\"\xff\xfe\"}",
+	`{"nested":{"roles":["x",{"y":[1,2,{"z":"}]"}]}],"s":"]}"}}`,
+	`{"big":1e400,"neg":-1e400,"frac":0.000001}`,
+	`[1,2]`, `"s"`, `null`, `{"a":1} x`, `{"a":1}{}`, `{"a":}`, `{`, ``,
+}
+
+func TestDecodeObjectMatchesEncodingJSON(t *testing.T) {
+	for _, seed := range objectSeeds {
+		checkDecodeObject(t, []byte(seed))
+	}
+}
+
+func FuzzDecodeObject(f *testing.F) {
+	for _, seed := range objectSeeds {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(checkDecodeObject)
+}
+
+// checkDecodeObject: decodeObject accepts exactly the single JSON objects
+// encoding/json accepts, and decodes them to the same values.
+func checkDecodeObject(t *testing.T, data []byte) {
+	got, err := decodeObject(data)
+	want, ok := referenceDecode(data)
+	if ok != (err == nil) {
+		t.Fatalf("%q: decodeObject error %v, encoding/json accepts: %v", data, err, ok)
+	}
+	if ok && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\n got %#v\nwant %#v", data, got, want)
+	}
+}
