@@ -12,7 +12,7 @@
 //
 // Make a secret_hash with HashSecret or with
 //
-//	go run github.com/keyward/keyward/cmd/keyward@latest hash-secret [-alg bcrypt|argon2id] < secret.txt
+//	go run ./cmd/keyward hash-secret [-alg bcrypt|argon2id] < secret.txt   # in a clone of Keyward
 //
 // Open refuses, with an error naming the client and the problem but never a
 // hash or secret: plaintext or unrecognised secret_hash values, an empty,

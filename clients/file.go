@@ -32,7 +32,7 @@ const (
 )
 
 // hashHint ends the error for a secret_hash that is no hash at all.
-const hashHint = "secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)"
+const hashHint = "secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run ./cmd/keyward hash-secret in a clone of Keyward)"
 
 // The keys of the file and of one client in it, in documentation order.
 var (
@@ -147,7 +147,7 @@ func (l *loader) parseClient(i int, n *yaml.Node) (*entry, error) {
 		return nil, err
 	}
 	if hashNode == nil {
-		return nil, fmt.Errorf("%s: secret_hash is missing (hash the secret with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)", label)
+		return nil, fmt.Errorf("%s: secret_hash is missing (hash the secret with: go run ./cmd/keyward hash-secret in a clone of Keyward)", label)
 	}
 	hashText, err := scalarString(hashNode)
 	if err != nil {

@@ -40,7 +40,7 @@ func TestOpenTestdata(t *testing.T) {
 func TestOpenBad(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{ // file → part of the error
-		"plaintext-secret":       `client "acme": line 4: secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)`,
+		"plaintext-secret":       `client "acme": line 4: secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run ./cmd/keyward hash-secret in a clone of Keyward)`,
 		"unrecognised-hash":      `client "acme": line 4: secret_hash is not a bcrypt or argon2id hash`,
 		"argon2i-hash":           `client "acme": secret_hash: only the argon2id variant`,
 		"malformed-bcrypt":       `client "acme": secret_hash: malformed bcrypt hash`,
@@ -117,7 +117,7 @@ func TestOpenBad(t *testing.T) {
 func TestParsePlaintextMessage(t *testing.T) {
 	t.Parallel()
 	_, err := clients.Parse([]byte("clients:\n  - client_id: acme\n    secret_hash: hunter2-is-my-password\n"))
-	const want = `clients: client "acme": line 3: secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run github.com/keyward/keyward/cmd/keyward@latest hash-secret)`
+	const want = `clients: client "acme": line 3: secret_hash is not a bcrypt or argon2id hash (plaintext secrets are refused; hash it with: go run ./cmd/keyward hash-secret in a clone of Keyward)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v\nwant    %s", err, want)
 	}

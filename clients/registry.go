@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +85,9 @@ type Registry struct {
 	hashChecks  atomic.Uint64 // checks against a real entry
 	dummyChecks atomic.Uint64 // checks against the dummy hash
 	watching    func()        // called once Watch has registered for its signals
+
+	warnMu sync.Mutex
+	warned string // the cheap entries last warned of (see warnMixed)
 }
 
 // snapshot is one state of the registry: immutable but for the failure
@@ -202,18 +207,34 @@ func costlier(a, b *secretHash) bool {
 	return a.params() > b.params()
 }
 
-// warnMixed warns of entries with different hash parameters. Response times
-// do not tell them apart (every failure waits out the floor), but the
-// cheaper ones are cheaper to crack from a leaked file, and every failure
-// costs callers the most expensive check.
+// warnMixed warns of entries whose hashes cost less than half the most
+// expensive one, naming them: response times do not tell them apart (every
+// failure waits out the floor), but they are cheaper to crack from a leaked
+// file. hash-secret's two defaults (bcrypt cost 12, argon2id m=64MiB t=3)
+// are within that margin of each other. The warning is logged once per
+// distinct set of such entries, not at every reload.
 func (r *Registry) warnMixed(s *snapshot) {
-	for _, e := range s.clients {
-		if e.hash.params() != s.dummy.params() {
-			r.log.Warn("clients: entries use different hash algorithms or costs; every failed verification waits as long as the most expensive check, while the cheaper entries are cheaper to crack if the file leaks: rehash them at the highest cost",
-				"path", r.path, "most_expensive", s.dummy.params(), "failure_floor", s.floor.get())
-			return
+	var cheap []string
+	for id, e := range s.clients {
+		if e.hash.estimatedCost() < s.dummy.estimatedCost()/2 {
+			cheap = append(cheap, id)
 		}
 	}
+	slices.Sort(cheap)
+	key := strings.Join(cheap, "\x00")
+	r.warnMu.Lock()
+	defer r.warnMu.Unlock()
+	if key == r.warned {
+		return
+	}
+	r.warned = key
+	if len(cheap) == 0 {
+		return
+	}
+	const most = 20 // the log line stays short; the count says how many
+	r.log.Warn("clients: some entries are hashed at less than half the cost of the most expensive one; they are cheaper to crack if the file leaks, and every failed verification waits as long as the most expensive check: rehash them at the highest cost",
+		"path", r.path, "entries", cheap[:min(len(cheap), most)], "count", len(cheap),
+		"most_expensive", s.dummy.params(), "failure_floor", s.floor.get())
 }
 
 // Lookup returns the client with the id, disabled or not, without checking

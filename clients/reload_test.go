@@ -225,3 +225,36 @@ func TestReloadConcurrentVerify(t *testing.T) {
 		t.Error("no verification ran")
 	}
 }
+
+// TestMixedHashWarning: entries hashed with hash-secret's two defaults
+// (bcrypt cost 12, argon2id 64 MiB × 3) raise no warning; an entry at less
+// than half the highest cost is named in one warning, which a reload that
+// keeps the same cheap entries does not repeat.
+func TestMixedHashWarning(t *testing.T) {
+	t.Parallel()
+	var logs syncbuf.Buffer
+	bcrypt12 := clients.HashParams{Algorithm: clients.AlgBcrypt, BcryptCost: 12}
+	bcrypt10 := clients.HashParams{Algorithm: clients.AlgBcrypt, BcryptCost: 10}
+	argonDefault := clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{Memory: 64 << 10, Time: 3, Threads: 2}}
+	defaults := []spec{{id: "acme", secret: "a", p: bcrypt12}, {id: "globex", secret: "g", p: argonDefault}}
+	r, path := openFile(t, clients.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, defaults...)
+	warnings := func() int { return strings.Count(logs.String(), "level=WARN") }
+	if n := warnings(); n != 0 {
+		t.Fatalf("hash-secret's defaults side by side: %d warnings: %s", n, logs.String())
+	}
+	withCheap := append(defaults, spec{id: "initech", secret: "i", p: bcrypt10})
+	writeFile(t, path, registryYAML(t, withCheap...))
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := warnings(); n != 1 || !strings.Contains(logs.String(), "entries=[initech]") {
+		t.Fatalf("a bcrypt-10 entry: %d warnings, want 1 naming it: %s", n, logs.String())
+	}
+	writeFile(t, path, registryYAML(t, append(withCheap, spec{id: "umbrella", secret: "u", p: bcrypt12})...))
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := warnings(); n != 1 {
+		t.Fatalf("a reload with the same cheap entries warned again: %s", logs.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -45,12 +46,13 @@ func (f *File) checked() (dualauth.Config, error) {
 func (f *File) config() dualauth.Config {
 	j := f.JWT
 	cfg := dualauth.Config{
-		Mode:          f.Mode,
-		Realm:         f.Realm,
-		Algorithms:    slices.Clone(j.Algorithms),
-		ScopeClaims:   slices.Clone(j.ScopeClaims),
-		RequireType:   j.RequireType,
-		MaxTokenBytes: j.MaxTokenBytes,
+		Mode:                  f.Mode,
+		Realm:                 f.Realm,
+		Algorithms:            slices.Clone(j.Algorithms),
+		ScopeClaims:           slices.Clone(j.ScopeClaims),
+		RequireType:           j.RequireType,
+		MaxTokenBytes:         j.MaxTokenBytes,
+		AuthenticatePreflight: f.CORSPreflight == "authenticate",
 		TokenCache: dualauth.TokenCache{
 			Disabled:   j.Cache.Enabled != nil && !*j.Cache.Enabled,
 			MaxEntries: j.Cache.MaxEntries,
@@ -71,6 +73,7 @@ func (f *File) config() dualauth.Config {
 		return cfg
 	}
 	cfg.Credentials = dualauth.Credentials{
+		TrustedProxies:     proxyPrefixes(c.TrustedProxies),
 		ClientIDHeader:     c.ClientIDHeader,
 		ClientSecretHeader: c.ClientSecretHeader,
 		DisableBasic:       c.Basic != nil && !*c.Basic,
@@ -210,6 +213,11 @@ func fileReason(reason string) string {
 // durations, sizes, and the credentials section against the mode. The rules
 // of the Config they make are dualauth's.
 func (f *File) checkFile() error {
+	switch f.CORSPreflight {
+	case "", "pass", "authenticate":
+	default:
+		return f.errorf("cors_preflight", "%s is neither pass nor authenticate", strictyaml.Quote(f.CORSPreflight))
+	}
 	if err := f.checkCredentials(); err != nil {
 		return err
 	}
@@ -342,6 +350,11 @@ func (f *File) checkCredentials() error {
 			return f.errorf(h.key, "may not be empty; omit it for the default, %s", h.def)
 		}
 	}
+	for i, p := range c.TrustedProxies {
+		if _, ok := parseProxy(p); !ok {
+			return f.errorf(fmt.Sprintf("credentials.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", strictyaml.Quote(p))
+		}
+	}
 	if c.Exchange != nil && (c.ReloadInterval != 0 || f.has("credentials.reload_interval")) {
 		return f.errorf("credentials.reload_interval", "applies to clients_file only; remove it when using exchange")
 	}
@@ -413,6 +426,31 @@ func (f *File) checkExchange() error {
 		}
 	}
 	return f.checkDuration(at+".timeout", e.Timeout)
+}
+
+// parseProxy reads an entry of credentials.trusted_proxies: a CIDR range
+// or a single address.
+func parseProxy(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// proxyPrefixes reads a checked credentials.trusted_proxies.
+func proxyPrefixes(entries []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range entries {
+		if p, ok := parseProxy(s); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // checkDuration checks a duration that is 0 when omitted and otherwise at

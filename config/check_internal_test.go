@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,24 @@ func TestFileReason(t *testing.T) {
 		if got := fileReason(reason); got != want {
 			t.Errorf("fileReason(%q) = %q; want %q", reason, got, want)
 		}
+	}
+}
+
+// TestConfigProxiesAndPreflight: credentials.trusted_proxies and
+// cors_preflight reach dualauth.Config.
+func TestConfigProxiesAndPreflight(t *testing.T) {
+	f, err := Parse([]byte("mode: credentials\ncors_preflight: authenticate\ncredentials:\n  clients_file: c.yaml\n  trusted_proxies: [10.0.0.0/8, 192.0.2.1, \"::ffff:198.51.100.7\", \"2001:db8::1/32\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.config()
+	want := []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("192.0.2.1/32"),
+		netip.MustParsePrefix("198.51.100.7/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+	}
+	if !slices.Equal(cfg.Credentials.TrustedProxies, want) || !cfg.AuthenticatePreflight {
+		t.Fatalf("TrustedProxies %v, AuthenticatePreflight %v", cfg.Credentials.TrustedProxies, cfg.AuthenticatePreflight)
 	}
 }

@@ -26,6 +26,7 @@
 //	    unknown_kid_interval: 5m
 //	    timeout: 10s
 //	    max_bytes: 1048576
+//	cors_preflight: pass      # pass (default) | authenticate: CORS preflights (OPTIONS) without credentials
 //	credentials:              # required by mode credentials and dual, refused by jwt
 //	  client_id_header: client_id          # default client_id
 //	  client_secret_header: client_secret  # default client_secret
@@ -39,6 +40,7 @@
 //	  #   timeout: 10s
 //	  cache_ttl: 5m                        # how long a verified pair is remembered
 //	  reload_interval: 5s                  # clients_file only (SIGHUP too, see Options)
+//	  trusted_proxies: [10.0.0.0/8]        # behind these, count failures by the forwarded client address
 //	  throttle:
 //	    max_client_failures: 10            # per client id from one address per window, then 429
 //	    max_address_failures: 50           # per remote address per window
@@ -126,6 +128,9 @@ type File struct {
 	// Credentials configures client credentials (client id and secret in
 	// two headers or HTTP Basic); nil means none.
 	Credentials *Credentials `yaml:"credentials,omitempty"`
+	// CORSPreflight is "pass" (the default: CORS preflight requests pass
+	// unauthenticated) or "authenticate".
+	CORSPreflight string `yaml:"cors_preflight,omitempty"`
 
 	file  string         // the path the file was read from; "" if parsed from bytes
 	dir   string         // the directory relative public_key_file and clients_file paths start from
@@ -240,6 +245,10 @@ type Credentials struct {
 	ReloadInterval Duration `yaml:"reload_interval,omitempty"`
 	// Throttle bounds failed checks.
 	Throttle Throttle `yaml:"throttle,omitempty"`
+	// TrustedProxies are the proxies in front of the API, as addresses or
+	// CIDR ranges: behind them failures count against the client address
+	// they forward (dualauth.Credentials.TrustedProxies).
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
 }
 
 // Exchange is the credentials.exchange section: the exchange.Client of

@@ -38,6 +38,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -75,12 +76,15 @@ type core struct {
 	logger        *slog.Logger
 
 	// Client credentials; clients is nil when none are configured.
-	clients      *clientChecker
-	exchange     *exchange.Client
-	basicOn      bool
-	idHeader     string
-	secretHeader string
-	addrFunc     func(r *http.Request) string
+	clients        *clientChecker
+	exchange       *exchange.Client
+	basicOn        bool
+	idHeader       string
+	secretHeader   string
+	addrFunc       func(r *http.Request) string
+	trustedProxies []netip.Prefix
+
+	authenticatePreflight bool
 
 	closers   []func() error
 	closeOnce sync.Once
@@ -93,13 +97,14 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	c := &core{
-		realm:         cmp.Or(cfg.Realm, defaultRealm),
-		issuers:       make(map[string]*Issuer, len(cfg.Issuers)),
-		algorithms:    slices.Clone(cfg.Algorithms),
-		scopeClaims:   slices.Clone(cfg.ScopeClaims),
-		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
-		now:           cfg.Now,
-		logger:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		realm:                 cmp.Or(cfg.Realm, defaultRealm),
+		issuers:               make(map[string]*Issuer, len(cfg.Issuers)),
+		algorithms:            slices.Clone(cfg.Algorithms),
+		scopeClaims:           slices.Clone(cfg.ScopeClaims),
+		maxTokenBytes:         cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
+		now:                   cfg.Now,
+		authenticatePreflight: cfg.AuthenticatePreflight,
+		logger:                cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}
 	if len(c.algorithms) == 0 {
 		c.algorithms = slices.Clone(defaultAlgorithms)
@@ -141,6 +146,9 @@ func New(cfg Config) (*Authenticator, error) {
 		c.idHeader = cmp.Or(cred.ClientIDHeader, defaultClientIDHeader)
 		c.secretHeader = cmp.Or(cred.ClientSecretHeader, defaultClientSecretHeader)
 		c.addrFunc = cred.ClientAddr
+		for _, p := range cred.TrustedProxies {
+			c.trustedProxies = append(c.trustedProxies, p.Masked())
+		}
 		verify, generation := a.exchangeVerify, func() uint64 { return 0 }
 		if cred.Exchange != nil {
 			c.exchange = cred.Exchange

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,6 +98,11 @@ type Config struct {
 	MaxTokenBytes int
 	// TokenCache configures the cache of verified tokens, on by default.
 	TokenCache TokenCache
+	// AuthenticatePreflight makes CORS preflight requests (OPTIONS with
+	// Origin and Access-Control-Request-Method) authenticate like any
+	// other. By default they pass unauthenticated, since browsers send them
+	// without credentials (Fetch standard); see Authenticator.Preflight.
+	AuthenticatePreflight bool
 	// Now is the clock of every time-dependent decision (token expiry, cache
 	// lifetimes, throttle windows); nil means time.Now.
 	Now func() time.Time
@@ -149,9 +155,15 @@ type Credentials struct {
 	CacheTTL time.Duration
 	// Throttle bounds online guessing.
 	Throttle Throttle
-	// ClientAddr returns the address failures are counted against; nil
-	// means the host of r.RemoteAddr. Behind a trusted proxy, return the
-	// address it forwards.
+	// TrustedProxies are the proxies and load balancers in front of the
+	// API. When a request comes from one of them, its failures are counted
+	// against the client address the proxies forwarded (RFC 7239 Forwarded,
+	// else X-Forwarded-For: the right-most address that is not a trusted
+	// proxy) instead of the proxy's. Empty: the peer address is always used.
+	TrustedProxies []netip.Prefix
+	// ClientAddr, if set, returns the address failures are counted against
+	// instead (normalized like the others: IPv4-mapped IPv6 as IPv4, IPv6 by
+	// its /64).
 	ClientAddr func(r *http.Request) string
 }
 

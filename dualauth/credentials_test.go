@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -484,6 +486,47 @@ func TestCredentialThrottleIPv6Network(t *testing.T) {
 	_, err := s.auth.Authenticate(request{headers: map[string]string{"client_id": "acme", "client_secret": "guess"}, remote: "[2001:db8:1:3::1]:443"}.build())
 	if e := asError(t, err); e.Status != http.StatusUnauthorized {
 		t.Fatalf("another /64 = %d, want 401", e.Status)
+	}
+}
+
+// TestCredentialThrottleBehindProxy: behind a trusted proxy a guesser's
+// failures count against the address the proxy forwards, so the real client
+// behind the same proxy is not locked out; from an untrusted peer a forged
+// X-Forwarded-For buys no fresh budget.
+func TestCredentialThrottleBehindProxy(t *testing.T) {
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
+		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50}
+		c.Credentials.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	via := func(peer, forwarded, secret string) int {
+		r := request{headers: map[string]string{"client_id": "acme", "client_secret": secret}, remote: peer}.build()
+		if forwarded != "" {
+			r.Header.Set("X-Forwarded-For", forwarded)
+		}
+		_, err := s.auth.Authenticate(r)
+		if err == nil {
+			return http.StatusOK
+		}
+		return asError(t, err).Status
+	}
+	var guesser []int
+	for range 5 {
+		guesser = append(guesser, via("10.0.0.1:40000", "203.0.113.5", "guess"))
+	}
+	if !slices.Equal(guesser, []int{401, 401, 401, 429, 429}) {
+		t.Fatalf("guesser behind the proxy: %v", guesser)
+	}
+	if got := via("10.0.0.1:40001", "203.0.113.6", "acme-secret"); got != http.StatusOK {
+		t.Fatalf("the real client behind the same proxy: %d, want 200", got)
+	}
+	// Untrusted peer: its X-Forwarded-For is not read, each fresh value
+	// counts against the peer itself.
+	var spoofer []int
+	for i := range 5 {
+		spoofer = append(spoofer, via("192.0.2.66:1", fmt.Sprintf("198.51.100.%d", i), "guess"))
+	}
+	if !slices.Equal(spoofer, []int{401, 401, 401, 429, 429}) {
+		t.Fatalf("forged X-Forwarded-For from an untrusted peer: %v", spoofer)
 	}
 }
 

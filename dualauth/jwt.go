@@ -342,6 +342,13 @@ func (a *Authenticator) decode(t *token) *Error {
 		return errInvalidToken("the access token has critical header extensions this server does not support", nil)
 	case has("zip") || has("enc"):
 		return errInvalidToken("encrypted or compressed tokens are not accepted", nil)
+	case has("b64"):
+		// RFC 7797: b64 changes what the signature covers; it is only
+		// meaningful as a critical extension, and none is supported.
+		return errInvalidToken("the access token uses the unencoded payload option (b64), which this server does not support", nil)
+	case isNestedJWT(h["cty"]):
+		// RFC 7519 §5.2: the payload would be another JWT, not claims.
+		return errInvalidToken("nested tokens (cty JWT) are not accepted", nil)
 	}
 	t.method = a.methods[alg]
 	if e := a.checkType(h["typ"]); e != nil {
@@ -360,6 +367,13 @@ func (a *Authenticator) decode(t *token) *Error {
 		return errInvalidToken("the access token is malformed", nil)
 	}
 	return nil
+}
+
+// isNestedJWT reports whether a cty header value says the payload is a JWT
+// (RFC 7519 §5.2; the "application/" prefix and case are ignored).
+func isNestedJWT(cty any) bool {
+	s, _ := cty.(string)
+	return canonicalType(s) == "jwt"
 }
 
 // checkType applies explicit typing (RFC 8725 §3.11, RFC 9068 §4). With a

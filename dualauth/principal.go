@@ -109,9 +109,14 @@ func (p *Principal) Require(req scopes.Requirement) error {
 	if req.SatisfiedBy(p.Scopes) {
 		return nil
 	}
-	description := "the access token lacks a scope this request requires"
+	who := "the access token"
 	if p.Method == MethodCredentials {
-		description = "the client lacks a scope this request requires"
+		who = "the client"
+	}
+	description := who + " lacks a scope this request requires"
+	if req.OneOf() {
+		// The scope attribute lists them all; say that one is enough.
+		description = who + " has none of the scopes this request accepts; it needs one of them"
 	}
 	return &Error{
 		Status:      http.StatusForbidden,

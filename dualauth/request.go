@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
@@ -91,6 +89,17 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	return a.checkClient(r.Context(), id, secret, a.clientAddr(r))
 }
 
+// Preflight reports whether r is a CORS preflight request (OPTIONS with
+// Origin and Access-Control-Request-Method headers) and preflights pass
+// unauthenticated, as they do unless Config.AuthenticatePreflight is set:
+// browsers send them without credentials, and the CORS handler in front of
+// the route answers them. Middleware lets such requests through without a
+// Principal.
+func (a *Authenticator) Preflight(r *http.Request) bool {
+	return !a.authenticatePreflight && r.Method == http.MethodOptions &&
+		r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
 // Authorize returns the caller of r if its scopes meet req: the Principal
 // already in r's context (NewContext) when this Authenticator, in any mode,
 // verified it with a method a's mode accepts — so a route behind
@@ -158,34 +167,6 @@ func parseBasic(credentials string) (id, secret string, e *Error) {
 		return "", "", errInvalidRequest("the Basic credentials have an empty client id or secret")
 	}
 	return id, secret, nil
-}
-
-// clientAddr is the address failed credential checks are counted against:
-// Credentials.ClientAddr's answer, else addrKey of r.RemoteAddr.
-func (a *Authenticator) clientAddr(r *http.Request) string {
-	if a.addrFunc != nil {
-		return a.addrFunc(r)
-	}
-	return addrKey(r.RemoteAddr)
-}
-
-// addrKey is the IP of a RemoteAddr-style "host:port", with IPv6 addresses
-// taken as their /64 network, since one host commonly holds a whole /64.
-func addrKey(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is6() {
-		prefix, _ := addr.Prefix(64)
-		return prefix.String()
-	}
-	return addr.String()
 }
 
 // hasQueryToken reports whether the URI query carries an access_token

@@ -93,5 +93,5 @@ func ExampleNew() {
 	// /bookings 401 Bearer realm="bookings-api"
 	// bookings for user-42
 	// /bookings 200
-	// /reports 403 Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin reports:read"
+	// /reports 403 Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token has none of the scopes this request accepts; it needs one of them", scope="admin reports:read"
 }

@@ -37,6 +37,11 @@ type Options struct {
 	// at debug) — never tokens, Authorization headers, the query string or
 	// secrets. nil = no logging.
 	Logger *slog.Logger
+	// Skip, if set, lets the requests for which it returns true through
+	// without authentication and without a Principal (a health check, say).
+	// CORS preflights pass without it unless the authenticator's config
+	// says otherwise (see dualauth.Authenticator.Preflight).
+	Skip func(r *http.Request) bool
 }
 
 // Middleware authenticates requests with a *dualauth.Authenticator and
@@ -85,6 +90,10 @@ func (m *Middleware) Authenticator() *dualauth.Authenticator { return m.auth }
 // request's own credentials, even if a Principal is already in the context.
 func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.Skips(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		p, err := m.auth.Authenticate(r)
 		if err != nil {
 			m.WriteError(w, r, err)
@@ -104,6 +113,10 @@ func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 func (m *Middleware) Require(req scopes.Requirement) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if m.Skips(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			p, err := m.auth.Authorize(r, req)
 			if err != nil {
 				m.WriteError(w, r, err)
@@ -115,6 +128,13 @@ func (m *Middleware) Require(req scopes.Requirement) func(http.Handler) http.Han
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// Skips reports whether r passes without authentication: Options.Skip
+// says so, or r is a CORS preflight that passes (see
+// dualauth.Authenticator.Preflight).
+func (m *Middleware) Skips(r *http.Request) bool {
+	return m.opts.Skip != nil && m.opts.Skip(r) || m.auth.Preflight(r)
 }
 
 // codeUnauthorized is the "error" of the JSON body when the request carried

@@ -49,6 +49,7 @@ func authCases(t *testing.T, f *fixture) []authCase {
 	invalidToken := func(desc string) string { return challenge("invalid_token", desc) }
 	invalidRequest := func(desc string) string { return challenge("invalid_request", desc) }
 	const lacks = "the access token lacks a scope this request requires"
+	const noneOf = "the access token has none of the scopes this request accepts; it needs one of them"
 	readerWho := &who{Subject: "user-42", ClientID: "booking-app", Scopes: []string{"bookings:read", "profile"}, Method: "jwt"}
 
 	return []authCase{
@@ -141,8 +142,8 @@ func authCases(t *testing.T, f *fixture) []authCase {
 		},
 		{
 			name: "Any with neither scope", req: request{target: "/either", auth: []string{bearer(token(jwt.MapClaims{"scope": "profile"}))}},
-			status: 403, challenge: challenge("insufficient_scope", lacks) + `, scope="bookings:read reports:read"`,
-			code: "insufficient_scope", description: lacks,
+			status: 403, challenge: challenge("insufficient_scope", noneOf) + `, scope="bookings:read reports:read"`,
+			code: "insufficient_scope", description: noneOf,
 		},
 		{
 			name: "valid token", req: request{target: "/bookings", auth: []string{bearer(reader)}},

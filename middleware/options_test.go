@@ -421,3 +421,68 @@ func TestNewNil(t *testing.T) {
 	}()
 	middleware.New(nil, middleware.Options{})
 }
+
+// TestPreflightAndSkip: CORS preflights and Options.Skip pass without
+// authentication and without a Principal on both frameworks; a plain
+// OPTIONS, or a preflight when the config authenticates preflights, does
+// not.
+func TestPreflightAndSkip(t *testing.T) {
+	f := newFixture(t, "ES256")
+	strict, err := dualauth.New(dualauth.Config{
+		Realm:                 realm,
+		Issuers:               []dualauth.Issuer{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience}, Keys: f.keys}},
+		AuthenticatePreflight: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip := func(r *http.Request) bool { return r.URL.Path == "/healthz" }
+	passed := func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := dualauth.FromContext(r.Context()); ok {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	apps := func(a *dualauth.Authenticator) map[string]http.Handler {
+		m := middleware.New(a, middleware.Options{Skip: skip})
+		mux := http.NewServeMux()
+		mux.Handle("/", m.Require(needBookings)(http.HandlerFunc(passed)))
+		e := echo.New()
+		e.Any("/*", func(c echo.Context) error { passed(c.Response(), c.Request()); return nil }, ek(m).Require(needBookings))
+		return map[string]http.Handler{"net/http": mux, "echo": e}
+	}
+	preflight := func(r *http.Request) {
+		r.Header.Set("Origin", "https://app.example")
+		r.Header.Set("Access-Control-Request-Method", "POST")
+	}
+	for _, tc := range []struct {
+		name   string
+		a      *dualauth.Authenticator
+		method string
+		path   string
+		edit   func(*http.Request)
+		status int
+	}{
+		{"preflight passes", f.auth, http.MethodOptions, "/bookings", preflight, http.StatusNoContent},
+		{"plain OPTIONS is authenticated", f.auth, http.MethodOptions, "/bookings", nil, http.StatusUnauthorized},
+		{"preflight headers on GET are authenticated", f.auth, http.MethodGet, "/bookings", preflight, http.StatusUnauthorized},
+		{"preflight authenticated when configured", strict, http.MethodOptions, "/bookings", preflight, http.StatusUnauthorized},
+		{"Skip passes", f.auth, http.MethodGet, "/healthz", nil, http.StatusNoContent},
+		{"Skip passes with a strict config too", strict, http.MethodGet, "/healthz", nil, http.StatusNoContent},
+	} {
+		for fw, h := range apps(tc.a) {
+			t.Run(tc.name+"/"+fw, func(t *testing.T) {
+				r := httptest.NewRequest(tc.method, tc.path, nil)
+				if tc.edit != nil {
+					tc.edit(r)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != tc.status {
+					t.Fatalf("status %d, want %d", w.Code, tc.status)
+				}
+			})
+		}
+	}
+}

@@ -33,6 +33,10 @@ func mustValid(scopes []string) Set {
 	return NewSet(scopes...)
 }
 
+// OneOf reports whether the requirement is met by any one of several
+// scopes (Any with more than one), rather than by all of them.
+func (r Requirement) OneOf() bool { return r.any && len(r.scopes) > 1 }
+
 // IsZero reports whether the requirement asks for nothing.
 func (r Requirement) IsZero() bool { return len(r.scopes) == 0 }
 

@@ -18,6 +18,13 @@ import (
 // progress at once.
 const MaxInFlight = 4
 
+// MaxCounters bounds the failure counters held at once (one per address, and
+// one per client id tried from an address). A counter costs about 200 bytes,
+// so the throttle holds at most about 20 MB whatever it is sent. At the
+// bound, a check that needs a new counter is refused (fail closed) until
+// windows end; pairs exempt from the gate are not affected.
+const MaxCounters = 100_000
+
 // Limits are a Throttle's budgets; every field must be positive.
 type Limits struct {
 	// MaxClientFailures per client id from one address per window.
@@ -34,6 +41,8 @@ type Throttle struct {
 	now      func() time.Time
 	failures *clockcache.Cache // key → window
 
+	maxCounters int
+
 	mu       sync.Mutex
 	windows  uint64         // windows started so far, to tell them apart
 	inFlight map[string]int // address → checks in progress
@@ -41,7 +50,7 @@ type Throttle struct {
 
 // New returns a Throttle with limits on the clock now.
 func New(limits Limits, now func() time.Time) *Throttle {
-	return &Throttle{limits: limits, now: now, failures: clockcache.New(now), inFlight: map[string]int{}}
+	return &Throttle{limits: limits, now: now, failures: clockcache.New(now), inFlight: map[string]int{}, maxCounters: MaxCounters}
 }
 
 // window is the failures counted under a key since its window began.
@@ -79,11 +88,17 @@ func (t *Throttle) Reserve(id, addr string) (r *Reservation, retry time.Duration
 	t.mu.Unlock()
 
 	r = &Reservation{t: t, addr: addr}
+	// The address first: an address over its budget is refused before a
+	// counter for the client id is made, so its requests cost no memory.
 	for _, k := range []struct {
 		key string
 		max int
-	}{{"c\x00" + addr + "\x00" + id, t.limits.MaxClientFailures}, {"a\x00" + addr, t.limits.MaxAddrFailures}} {
-		n, id, ends := t.count(k.key)
+	}{{"a\x00" + addr, t.limits.MaxAddrFailures}, {"c\x00" + addr + "\x00" + id, t.limits.MaxClientFailures}} {
+		n, id, ends, ok := t.count(k.key)
+		if !ok {
+			r.release(true)
+			return nil, t.limits.Window
+		}
 		if n > k.max {
 			t.refund(claim{k.key, id})
 			r.release(true)
@@ -124,21 +139,25 @@ func (r *Reservation) release(refund bool) {
 }
 
 // count counts one failure under key, starting a window if there is none,
-// and returns the new count, the window's id and when it ends.
-func (t *Throttle) count(key string) (int, uint64, time.Time) {
+// and returns the new count, the window's id and when it ends; ok is false
+// if a window was needed and MaxCounters are held.
+func (t *Throttle) count(key string) (n int, id uint64, ends time.Time, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if v, ends, live := t.failures.GetWithExpiry(key); live {
 		w := v.(window)
 		w.n++
 		t.failures.Set(key, w, ends)
-		return w.n, w.id, ends
+		return w.n, w.id, ends, true
+	}
+	if t.failures.Len() >= t.maxCounters && t.failures.Sweep() >= t.maxCounters {
+		return 0, 0, time.Time{}, false
 	}
 	t.windows++
 	w := window{n: 1, id: t.windows}
-	ends := t.now().Add(t.limits.Window)
+	ends = t.now().Add(t.limits.Window)
 	t.failures.Set(key, w, ends)
-	return w.n, w.id, ends
+	return w.n, w.id, ends, true
 }
 
 // refund takes back the failure c counted, if its window is still the

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -25,14 +26,14 @@ func (c *fakeClock) add(d time.Duration) {
 func TestRefundStaysInItsWindow(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	th := New(Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}, clock.now)
-	_, first, _ := th.count("k")
+	_, first, _, _ := th.count("k")
 	clock.add(time.Minute) // the window ends
-	n, second, _ := th.count("k")
+	n, second, _, _ := th.count("k")
 	if n != 1 || second == first {
 		t.Fatalf("new window: n=%d id=%d (old id %d)", n, second, first)
 	}
 	th.refund(claim{"k", first})
-	if n, _, _ := th.count("k"); n != 2 {
+	if n, _, _, _ := th.count("k"); n != 2 {
 		t.Fatalf("after a stale refund the count is %d, want 2", n)
 	}
 	for range 5 {
@@ -91,5 +92,60 @@ func TestInFlightBound(t *testing.T) {
 	held[0].Cancel()
 	if r, _ := th.Reserve("z", "192.0.2.9"); r == nil {
 		t.Fatal("refused after a check ended")
+	}
+}
+
+// TestNoMemoryForAnAddressOverBudget: once an address has spent its budget,
+// requests from it with ever new client ids make no new counters.
+func TestNoMemoryForAnAddressOverBudget(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	th := New(Limits{MaxClientFailures: 10, MaxAddrFailures: 5, Window: time.Minute}, clock.now)
+	for i := range 5 {
+		r, _ := th.Reserve(fmt.Sprint("guess-", i), "192.0.2.1")
+		if r == nil {
+			t.Fatalf("guess %d refused", i)
+		}
+		r.Fail()
+	}
+	held := th.failures.Len()
+	for i := range 10_000 {
+		if r, _ := th.Reserve(fmt.Sprint("flood-", i), "192.0.2.1"); r != nil {
+			t.Fatalf("flood request %d from an address over budget was let through", i)
+		}
+	}
+	if n := th.failures.Len(); n != held {
+		t.Fatalf("counters went from %d to %d during the flood", held, n)
+	}
+}
+
+// TestCounterBound: a flood from many addresses never holds more than the
+// bound; at the bound new counters are refused, and windows that end make
+// room again.
+func TestCounterBound(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	th := New(Limits{MaxClientFailures: 10, MaxAddrFailures: 50, Window: time.Minute}, clock.now)
+	th.maxCounters = 1000
+	refused := 0
+	for i := range 5000 {
+		addr := fmt.Sprintf("198.51.%d.%d", i/256, i%256)
+		r, retry := th.Reserve("acme", addr)
+		if r == nil {
+			refused++
+			if retry <= 0 {
+				t.Fatal("refusal without Retry-After")
+			}
+			continue
+		}
+		r.Fail()
+		if n := th.failures.Len(); n > 1000 {
+			t.Fatalf("%d counters held, bound 1000", n)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("nothing refused at the bound")
+	}
+	clock.add(2 * time.Minute) // every window ends; the next sweep frees them
+	if r, _ := th.Reserve("acme", "203.0.113.9"); r == nil {
+		t.Fatal("refused after every window ended")
 	}
 }

@@ -24,7 +24,8 @@ const ContextKey = "keyward.principal"
 // Options configure the Echo adapter; the zero value is useful.
 type Options struct {
 	// Skipper: requests for which it returns true pass without
-	// authentication (e.g. /healthz). Authenticate and Require both honour it.
+	// authentication (e.g. /healthz). Authenticate and Require both honour
+	// it, and the middleware's own Skip and CORS preflight rule too.
 	Skipper func(c echo.Context) bool
 }
 
@@ -103,8 +104,10 @@ func Principal(c echo.Context) (*dualauth.Principal, bool) {
 	return dualauth.FromContext(c.Request().Context())
 }
 
+// skip reports whether c passes without authentication: the Skipper says
+// so, or middleware.Middleware.Skips does (Options.Skip, CORS preflights).
 func (m *Middleware) skip(c echo.Context) bool {
-	return m.opts.Skipper != nil && m.opts.Skipper(c)
+	return m.opts.Skipper != nil && m.opts.Skipper(c) || m.kw.Skips(c.Request())
 }
 
 // store stores p in the request context and in c.
