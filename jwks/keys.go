@@ -370,6 +370,8 @@ func signatureKey(key any, m jwkset.JWKMarshal) (e entry, reason string, unsafe 
 		return e, `"alg" is not an accepted signature algorithm`, false
 	case tooLarge(pub): // parseKey refuses these first; the limit holds here too
 		return e, "RSA modulus above 8192 bits", true
+	case rocaWeak(pub): // see roca.go
+		return e, "RSA modulus with the ROCA fingerprint (CVE-2017-15361)", true
 	case isEd25519 && m.ALG != "" && m.ALG != jwkset.AlgEdDSA:
 		return e, "invalid key metadata", true // jwkset refuses such a key when built from Go
 	}
