@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyward/keyward/internal/jsonobject"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/scopes"
 )
@@ -313,6 +314,11 @@ func (a *Authenticator) decode(t *token) *Error {
 	}
 	buf := (*t.buf)[:cap(*t.buf)]
 	decode := func(part string) ([]byte, error) {
+		if strings.ContainsAny(part, "\r\n") {
+			// encoding/base64 skips line breaks even in Strict mode: one
+			// token would have several spellings.
+			return nil, base64.CorruptInputError(strings.IndexAny(part, "\r\n"))
+		}
 		n, err := b64.Decode(buf, unsafe.Slice(unsafe.StringData(part), len(part))) // read only
 		out := buf[:n:n]
 		buf = buf[n:]
@@ -322,7 +328,7 @@ func (a *Authenticator) decode(t *token) *Error {
 	if err != nil {
 		return errInvalidToken("the access token's header is not base64url", nil)
 	}
-	if t.header, err = decodeObject(data); err != nil {
+	if t.header, err = jsonobject.Decode(data); err != nil {
 		return errInvalidToken("the access token's header is malformed", nil)
 	}
 	h := t.header
@@ -360,7 +366,7 @@ func (a *Authenticator) decode(t *token) *Error {
 	if err != nil {
 		return errInvalidToken("the access token's claims are malformed", nil)
 	}
-	if t.claims, err = decodeObject(payload); err != nil {
+	if t.claims, err = jsonobject.Decode(payload); err != nil {
 		return errInvalidToken("the access token's claims are malformed", nil)
 	}
 	if t.signature, err = decode(raw[dot+1:]); err != nil {

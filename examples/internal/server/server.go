@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -60,6 +62,7 @@ func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, rout
 		return err
 	}
 	defer authn.Close() // stops the key sets' refreshes and the clients file watcher
+	warnDemoKey(authn, logger)
 	kw := middleware.New(authn, middleware.Options{Logger: logger})
 
 	ln, err := net.Listen("tcp", addr)
@@ -72,6 +75,21 @@ func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, rout
 			listening <- ln.Addr().String()
 		}
 	})
+}
+
+// demoKey is the public half of the key committed in testdata/keys, which
+// examples/mint signs with: anyone can mint tokens it verifies.
+const demoKey = "testdata/keys/quickstart_public.pem"
+
+// warnDemoKey warns, loudly, when an issuer is trusted through the
+// committed demo key: fine for trying Keyward, never for a deployment.
+func warnDemoKey(authn *dualauth.Authenticator, logger *slog.Logger) {
+	for issuer, st := range authn.KeyStatus() {
+		if strings.HasSuffix(filepath.ToSlash(st.Source), demoKey) {
+			logger.Warn("TRYING KEYWARD ONLY: this server trusts the demo signing key committed in the repository; anyone can mint tokens it accepts (go run ./examples/mint). Never deploy this configuration.",
+				"issuer", issuer, "key", demoKey)
+		}
+	}
 }
 
 // Serve serves h on ln until ctx is done, then shuts down cleanly, giving

@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/internal/syncbuf"
 
 	"github.com/keyward/keyward/middleware"
 )
@@ -20,7 +22,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	routes := func(kw *middleware.Middleware) http.Handler {
 		return kw.Authenticate(http.NotFoundHandler())
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logs syncbuf.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	go func() {
 		done <- Run(ctx, "../../../testdata/config/quickstart.yaml", "127.0.0.1:0", logger, routes, listening)
 	}()
@@ -41,6 +44,35 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after cancel: %v", err)
+	}
+	// The quick-start config trusts the committed demo key: said loudly.
+	if !strings.Contains(logs.String(), "level=WARN msg=\"TRYING KEYWARD ONLY") || !strings.Contains(logs.String(), demoKey) {
+		t.Fatalf("no warning about the committed demo key:\n%s", logs.String())
+	}
+}
+
+// TestNoDemoKeyWarningElsewhere: a config that does not trust the demo key
+// starts without the warning.
+func TestNoDemoKeyWarningElsewhere(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncbuf.Buffer
+	go func() {
+		done <- Run(ctx, "../../../testdata/config/pem.yaml", "127.0.0.1:0", slog.New(slog.NewTextHandler(&logs, nil)),
+			func(kw *middleware.Middleware) http.Handler { return http.NotFoundHandler() }, listening)
+	}()
+	select {
+	case <-listening:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "TRYING KEYWARD ONLY") {
+		t.Fatalf("warned about the demo key for a config that does not trust it:\n%s", logs.String())
 	}
 }
 

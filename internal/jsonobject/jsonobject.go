@@ -1,4 +1,6 @@
-package dualauth
+// Package jsonobject decodes the JSON objects of JWT headers and claims
+// sets as encoding/json with UseNumber would, at a fraction of the cost.
+package jsonobject
 
 import (
 	"bytes"
@@ -7,9 +9,10 @@ import (
 	"unicode/utf8"
 )
 
-var errNotObject = errors.New("dualauth: not a JSON object")
+// ErrNotObject is the error of a document that is not one JSON object.
+var ErrNotObject = errors.New("jsonobject: not a JSON object")
 
-// decodeObject decodes a JWT header or claims set: one JSON object whose
+// Decode decodes a JWT header or claims set: one JSON object whose
 // members become map entries (the last of duplicate names wins, as in
 // encoding/json), numbers as json.Number, nested objects as map[string]any
 // and arrays as []any — what encoding/json with UseNumber gives, at a
@@ -18,14 +21,14 @@ var errNotObject = errors.New("dualauth: not a JSON object")
 // The document is first checked by json.Valid, so the scan below only
 // walks a well-formed object; a string with escapes or invalid UTF-8, and
 // every nested value, is decoded by encoding/json itself.
-func decodeObject(data []byte) (map[string]any, error) {
+func Decode(data []byte) (map[string]any, error) {
 	if !json.Valid(data) {
-		return nil, errNotObject
+		return nil, ErrNotObject
 	}
 	s := scanner{data: data}
 	s.space()
 	if s.next() != '{' {
-		return nil, errNotObject
+		return nil, ErrNotObject
 	}
 	m := make(map[string]any, 12)
 	s.space()

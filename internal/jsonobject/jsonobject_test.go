@@ -1,4 +1,4 @@
-package dualauth
+package jsonobject
 
 import (
 	"bytes"
@@ -48,13 +48,13 @@ func FuzzDecodeObject(f *testing.F) {
 	f.Fuzz(checkDecodeObject)
 }
 
-// checkDecodeObject: decodeObject accepts exactly the single JSON objects
+// checkDecodeObject: Decode accepts exactly the single JSON objects
 // encoding/json accepts, and decodes them to the same values.
 func checkDecodeObject(t *testing.T, data []byte) {
-	got, err := decodeObject(data)
+	got, err := Decode(data)
 	want, ok := referenceDecode(data)
 	if ok != (err == nil) {
-		t.Fatalf("%q: decodeObject error %v, encoding/json accepts: %v", data, err, ok)
+		t.Fatalf("%q: Decode error %v, encoding/json accepts: %v", data, err, ok)
 	}
 	if ok && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\n got %#v\nwant %#v", data, got, want)
