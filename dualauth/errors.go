@@ -58,6 +58,12 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// copy returns a copy of e, for a shared error value handed to a caller.
+func (e *Error) copy() *Error {
+	c := *e
+	return &c
+}
+
 // Descriptions used when an error has none.
 const (
 	descNoCredentials     = "authentication is required"

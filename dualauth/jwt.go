@@ -30,7 +30,20 @@ var errUntrustedIssuer = errors.New("dualauth: the token's issuer is not configu
 // presented again, answered from memory after its exp and nbf are checked
 // again, as long as the key that verified it is still in its issuer's set.
 func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, error) {
+	return a.verify(ctx, raw, false)
+}
+
+// errNotToken68 refuses a Bearer value outside RFC 6750's b64token syntax.
+var errNotToken68 = errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
+
+// verify is Verify; for a value from an Authorization header (bearer), the
+// b64token syntax is checked too (invalid_request), except for a token the
+// cache holds: every token that verified has that syntax.
+func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*Principal, error) {
 	if len(raw) > a.maxTokenBytes {
+		if bearer && !isToken68(raw) {
+			return nil, errNotToken68.copy()
+		}
 		return nil, errInvalidToken("the access token is too large", nil)
 	}
 	var key tokenKey
@@ -39,6 +52,9 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, err
 		if p := a.tokens.get(key); p != nil {
 			return p.clone(), nil
 		}
+	}
+	if bearer && !isToken68(raw) {
+		return nil, errNotToken68.copy()
 	}
 	t, e := a.parse(raw)
 	if e != nil {

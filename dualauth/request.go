@@ -74,10 +74,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 		if bearer == "" {
 			return nil, errInvalidRequest("the Bearer credentials are empty")
 		}
-		if !isToken68(bearer) {
-			return nil, errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
-		}
-		return a.Verify(r.Context(), bearer)
+		return a.verify(r.Context(), bearer, true)
 	case hasBasic:
 		var e *Error
 		if id, secret, e = parseBasic(basic); e != nil {

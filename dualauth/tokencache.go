@@ -111,7 +111,7 @@ func newTokenCache(cfg TokenCache, leeway time.Duration, now func() time.Time) *
 // get returns the caller of the token hashed to key, if it is held and
 // still good now.
 func (c *tokenCache) get(key tokenKey) *Principal {
-	k := string(key[:])
+	k := unsafe.String(&key[0], len(key)) // only looked up, never kept
 	v, ok := c.c.Get(k)
 	if !ok {
 		c.misses.Add(1)
