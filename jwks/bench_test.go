@@ -68,6 +68,31 @@ func BenchmarkKeyfunc(b *testing.B) {
 			}
 		}
 	})
+	// As dualauth calls it, with a request's context, which can end: Keyfunc
+	// builds a function for it; Key needs none.
+	b.Run("remote/kid-per-request-ctx", func(b *testing.B) {
+		token := parse(sign(b, jwt.SigningMethodRS256, rsaB(), "rsa-b"))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.Keyfunc(ctx)(token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remote/key-ctx", func(b *testing.B) {
+		token := parse(sign(b, jwt.SigningMethodRS256, rsaB(), "rsa-b"))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var set jwks.KeyLookup = r
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := set.Key(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("remote/parse+verify-ES256", func(b *testing.B) {
 		token := sign(b, jwt.SigningMethodES256, ecP256(), "p256")
 		kf := r.Keyfunc(context.Background())

@@ -17,14 +17,15 @@ const (
 	oauthWellKnown = "/.well-known/oauth-authorization-server" // RFC 8414
 )
 
-// discoverer resolves an issuer's jwks_uri from its metadata. It is used only
+// discoverer resolves an issuer's jwks_uri from its metadata, which it reads
+// again whenever asked to renew (see Remote.fetch for when). It is used only
 // by the goroutine that owns the fetches (and the constructor before it), so
 // it needs no lock.
 type discoverer struct {
 	issuer string
 	urls   []string // metadata documents to try, in order
 	opts   Options
-	cached string // jwks_uri once discovery succeeded
+	cached string // the jwks_uri found last; "" until discovery succeeds
 }
 
 // metadataURLs returns the OpenID Connect discovery URL of issuer u and its
@@ -38,16 +39,39 @@ func metadataURLs(u *url.URL) []string {
 	}
 }
 
-func (d *discoverer) resolve(ctx context.Context, client *http.Client) (string, error) {
-	if d.cached != "" {
-		return d.cached, nil
+// resolve returns the jwks_uri found last, unless renew is true or none was
+// found yet: then it reads the metadata. If that fails while a jwks_uri was
+// found before, that one is returned (and the failure logged), so that a
+// metadata outage does not stop refreshes.
+func (d *discoverer) resolve(ctx context.Context, client *http.Client, renew bool) (string, bool, error) {
+	if d.cached != "" && !renew {
+		return d.cached, false, nil
 	}
+	jwksURI, err := d.discover(ctx, client)
+	switch {
+	case err == nil:
+	case d.cached != "" && ctx.Err() == nil:
+		d.opts.Logger.Warn("jwks: discovery failed; keeping the jwks_uri found before",
+			"issuer", d.issuer, "jwks_uri", d.cached, "error", err.Error())
+		return d.cached, true, nil
+	default:
+		return "", true, err
+	}
+	if d.cached != "" && jwksURI != d.cached {
+		d.opts.Logger.Info("jwks: jwks_uri changed", "issuer", d.issuer, "from", d.cached, "to", jwksURI)
+	}
+	d.cached = jwksURI
+	return jwksURI, true, nil
+}
+
+// discover reads the metadata documents in order and returns the jwks_uri
+// of the first that yields one.
+func (d *discoverer) discover(ctx context.Context, client *http.Client) (string, error) {
 	var errs []error
 	var msgs []string
 	for _, u := range d.urls {
 		jwksURI, err := d.fetchMetadata(ctx, client, u)
 		if err == nil {
-			d.cached = jwksURI
 			d.opts.Logger.Debug("jwks: discovered jwks_uri", "issuer", d.issuer, "metadata", u, "jwks_uri", jwksURI)
 			return jwksURI, nil
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -99,12 +101,12 @@ func TestDiscoveryRejections(t *testing.T) {
 			if strings.Contains(st.LastError, "secret") {
 				t.Fatalf("LastError quotes the document: %q", st.LastError)
 			}
-			wantErr(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k")), jwks.ErrNoKeys)
+			wantErr(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k")), jwks.ErrUnavailable)
 		})
 	}
 }
 
-func TestDiscoveryLazyAndCached(t *testing.T) {
+func TestDiscoveryLazy(t *testing.T) {
 	p := newIDP(t)
 	issuer := p.srv.URL
 	p.handle("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
@@ -120,13 +122,128 @@ func TestDiscoveryLazyAndCached(t *testing.T) {
 	p.serveJSON("/.well-known/openid-configuration", metadata(t, issuer, p.url("/keys")))
 	wantOK(t, r.Refresh(context.Background()))
 	wantOK(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k")))
+}
 
-	// Once discovered, the jwks_uri is kept: metadata is not fetched again.
+// serveMetadata serves the issuer's OpenID Connect metadata naming the
+// jwks_uri held in jwksURI, counting the reads.
+func serveMetadata(t *testing.T, p *idp, issuer string, jwksURI *atomic.Pointer[string], reads *atomic.Int64) {
+	t.Helper()
 	p.handle("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		t.Error("metadata fetched again after a successful discovery")
+		reads.Add(1)
+		_, _ = w.Write(metadata(t, issuer, *jwksURI.Load()))
+	})
+}
+
+// TestDiscoveryReadAgain: the metadata is read again on the refresh schedule
+// and on Refresh, so a jwks_uri that changes is followed; a refresh started
+// by an unknown kid uses the jwks_uri found last.
+func TestDiscoveryReadAgain(t *testing.T) {
+	p := newIDP(t)
+	issuer := p.srv.URL
+	var uri atomic.Pointer[string]
+	var reads atomic.Int64
+	first, second := p.url("/keys"), p.url("/keys2")
+	uri.Store(&first)
+	serveMetadata(t, p, issuer, &uri, &reads)
+	p.serveJSON("/keys", jwksJSON(t, jwk{key: ecP256(), kid: "k1"}))
+	p.serveJSON("/keys2", jwksJSON(t, jwk{key: rsaA(), kid: "k2"}))
+	logs := newLogSink()
+	r := newDiscovered(t, issuer, jwks.Options{Logger: logs.logger()})
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k1")))
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d metadata reads, want 1", n)
+	}
+
+	// An unknown kid refreshes from the jwks_uri found last: no metadata read.
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaB(), "unknown")), jwks.ErrUnknownKey)
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("a refresh for an unknown kid read the metadata (%d reads)", n)
+	}
+
+	// The issuer moves its keys; Refresh reads the metadata and follows.
+	uri.Store(&second)
+	wantOK(t, r.Refresh(context.Background()))
+	if n := reads.Load(); n != 2 {
+		t.Fatalf("%d metadata reads after Refresh, want 2", n)
+	}
+	logs.wait(t, "jwks: jwks_uri changed")
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k2")))
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k1")), jwks.ErrUnknownKey)
+
+	// Metadata down: refreshes keep using the jwks_uri found last.
+	p.handle("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	})
 	wantOK(t, r.Refresh(context.Background()))
+	logs.wait(t, "jwks: discovery failed; keeping the jwks_uri found before")
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k2")))
+}
+
+// TestDiscoveryOnSchedule: scheduled refreshes read the metadata again.
+func TestDiscoveryOnSchedule(t *testing.T) {
+	p := newIDP(t)
+	issuer := p.srv.URL
+	var uri atomic.Pointer[string]
+	var reads atomic.Int64
+	first, second := p.url("/keys"), p.url("/keys2")
+	uri.Store(&first)
+	serveMetadata(t, p, issuer, &uri, &reads)
+	p.serveJSON("/keys", jwksJSON(t, jwk{key: ecP256(), kid: "k1"}))
+	p.serveJSON("/keys2", jwksJSON(t, jwk{key: rsaA(), kid: "k2"}))
+	logs := newLogSink()
+	r := newDiscovered(t, issuer, jwks.Options{Logger: logs.logger(), RefreshInterval: 20 * time.Millisecond})
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k1")))
+
+	uri.Store(&second)
+	// A scheduled refresh reads the metadata, follows the new jwks_uri and
+	// loads its keys (the next load logged after the change is its own).
+	logs.wait(t, "jwks: jwks_uri changed")
+	logs.wait(t, "jwks: keys loaded")
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k2")))
+	if n := reads.Load(); n < 2 {
+		t.Fatalf("%d metadata reads, want one per scheduled refresh", n)
+	}
+}
+
+// TestDiscoveryAfterJWKSFailure: when the JWK Set at the jwks_uri found
+// before fails, the metadata is read again at once and the new jwks_uri used,
+// within the same refresh: here the one a rotated-in kid starts, so that its
+// first token passes.
+func TestDiscoveryAfterJWKSFailure(t *testing.T) {
+	p := newIDP(t)
+	issuer := p.srv.URL
+	var uri atomic.Pointer[string]
+	var reads atomic.Int64
+	first, second := p.url("/keys"), p.url("/keys2")
+	uri.Store(&first)
+	serveMetadata(t, p, issuer, &uri, &reads)
+	p.serveJSON("/keys", jwksJSON(t, jwk{key: ecP256(), kid: "k1"}))
+	logs := newLogSink()
+	r := newDiscovered(t, issuer, jwks.Options{Logger: logs.logger()})
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "k1")))
+
+	// The issuer moves its keys and signs with a new one; the old URL fails.
+	p.handle("/keys", http.NotFound)
+	p.serveJSON("/keys2", jwksJSON(t, jwk{key: ecP256(), kid: "k1"}, jwk{key: rsaA(), kid: "k2"}))
+	uri.Store(&second)
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k2")))
+	if n := reads.Load(); n != 2 {
+		t.Fatalf("%d metadata reads, want 2", n)
+	}
+	if st := r.Status(); st.Keys != 2 || st.LastError != "" {
+		t.Fatalf("status = %+v", st)
+	}
+	if n := logs.count("jwks: refresh failed"); n != 0 {
+		t.Fatalf("the refresh that moved to the new jwks_uri was logged as failed")
+	}
+
+	// If the metadata still names the failing URL, the refresh fails and the
+	// keys are kept.
+	p.handle("/keys2", http.NotFound)
+	if err := r.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("Refresh error = %v, want the JWK Set's 404", err)
+	}
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k2")))
 }
 
 func TestNewDiscoveredRejectsBadIssuer(t *testing.T) {

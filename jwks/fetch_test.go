@@ -121,7 +121,7 @@ func TestStartFailuresFailClosed(t *testing.T) {
 			if strings.Contains(st.LastError, "secret") {
 				t.Fatalf("LastError leaks the body: %q", st.LastError)
 			}
-			wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "a")), jwks.ErrNoKeys)
+			wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "a")), jwks.ErrUnavailable)
 		})
 	}
 }
@@ -291,7 +291,7 @@ func TestNonKeySetBodyOnFirstLoadFails(t *testing.T) {
 			if st.Keys != 0 || !st.LastRefresh.IsZero() || !strings.Contains(st.LastError, tc.wantErr) {
 				t.Fatalf("status = %+v, want a failed first load", st)
 			}
-			wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")), jwks.ErrNoKeys)
+			wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")), jwks.ErrUnavailable)
 		})
 	}
 }

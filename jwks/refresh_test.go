@@ -22,7 +22,10 @@ import (
 // requested is logged on the Keyfunc goroutine when a lookup starts a refresh.
 const requested = "jwks: refresh requested"
 
-func TestRotationUnknownKidTriggersOneRefresh(t *testing.T) {
+// TestRotationFirstTokenPasses: an issuer publishes a new key and signs with
+// it at once; the first token with the new kid waits for the refresh it
+// starts and passes.
+func TestRotationFirstTokenPasses(t *testing.T) {
 	p := newIDP(t)
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "old"}))
 	logs := newLogSink()
@@ -31,17 +34,249 @@ func TestRotationUnknownKidTriggersOneRefresh(t *testing.T) {
 	waitHit(t, p, "/jwks")
 	logs.drain()
 
-	// The issuer rotates in a new key; the first token with it is refused at
-	// once and starts a refresh.
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "old"}, jwk{key: rsaB(), kid: "new"}))
 	token := sign(t, jwt.SigningMethodRS256, rsaB(), "new")
 	var err error
-	within(t, "Keyfunc with unknown kid", func() { err = verify(r, token) })
-	wantErr(t, err, jwks.ErrUnknownKey)
-	waitHit(t, p, "/jwks")
-	logs.wait(t, "jwks: keys loaded")
+	within(t, "Keyfunc with a rotated-in kid", func() { err = verify(r, token) })
+	wantOK(t, err)
+	if n := logs.count(requested); n != 1 {
+		t.Fatalf("%d refreshes requested, want 1", n)
+	}
+	if n := p.n.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (initial, rotation)", n)
+	}
 	wantOK(t, verify(r, token))
 	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "old")))
+}
+
+// TestRotationManyFirstRequestsShareOneFetch: many requests carrying the new
+// kid arrive together while the server holds the fetch; they all wait for
+// that one fetch and pass once it completes.
+func TestRotationManyFirstRequestsShareOneFetch(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "old"}))
+	logs := newLogSink()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), UnknownKIDWait: guard, Timeout: 2 * guard})
+	drainHits(p)
+
+	rotated := jwksJSON(t, jwk{key: rsaA(), kid: "old"}, jwk{key: rsaB(), kid: "new"})
+	gate := make(chan struct{})
+	p.handle("/jwks", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-gate:
+		case <-p.release:
+		}
+		_, _ = w.Write(rotated)
+	})
+	token := sign(t, jwt.SigningMethodRS256, rsaB(), "new")
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- verify(r, token) }()
+	}
+	waitHit(t, p, "/jwks")
+	// Every request has looked the kid up once it has asked for a refresh or
+	// joined the one in flight; none has an answer while the server holds it.
+	select {
+	case err := <-errs:
+		t.Fatalf("a request was answered while the fetch was held: %v", err)
+	default:
+	}
+	close(gate)
+	for range n {
+		select {
+		case err := <-errs:
+			wantOK(t, err)
+		case <-time.After(guard):
+			t.Fatal("a request did not return after the fetch")
+		}
+	}
+	if got := p.n.Load(); got != 2 {
+		t.Fatalf("%d fetches, want 2 (initial, the rotation)", got)
+	}
+}
+
+// TestUnknownKidWaitIsBounded: a request whose kid is unknown waits for the
+// refresh it starts for at most UnknownKIDWait, then is refused with
+// ErrUnknownKey while the server still holds the fetch.
+func TestUnknownKidWaitIsBounded(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	const bound = 50 * time.Millisecond
+	r := newRemote(t, p.url("/jwks"), jwks.Options{UnknownKIDWait: bound, Timeout: 2 * guard})
+	started := make(chan struct{}, 1)
+	p.hang("/jwks", started)
+
+	token := sign(t, jwt.SigningMethodRS256, rsaB(), "new")
+	var err error
+	var took time.Duration
+	within(t, "Keyfunc with a held fetch", func() {
+		begin := time.Now()
+		err = verify(r, token)
+		took = time.Since(begin)
+	})
+	wantErr(t, err, jwks.ErrUnknownKey)
+	recv(t, started, "the refresh reaching the server")
+	if took < bound {
+		t.Fatalf("the request waited %v, less than the bound %v", took, bound)
+	}
+	// The fetch is still held: the request ended on the bound. A token with
+	// a known kid does not wait at all.
+	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "a")))
+}
+
+// TestUnknownKidWaitEndsWithContext: a waiting request whose context ends
+// stops waiting at once.
+func TestUnknownKidWaitEndsWithContext(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{UnknownKIDWait: time.Hour, Timeout: time.Hour})
+	started := make(chan struct{}, 1)
+	p.hang("/jwks", started)
+
+	tok := &jwt.Token{Header: map[string]any{"alg": "RS256", "kid": "new"}}
+	for _, how := range []string{"Keyfunc", "Key"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			res := make(chan error, 1)
+			go func() {
+				var err error
+				if how == "Key" {
+					_, err = r.Key(ctx, tok)
+				} else {
+					_, err = r.Keyfunc(ctx)(tok)
+				}
+				res <- err
+			}()
+			if how == "Keyfunc" {
+				recv(t, started, "the refresh reaching the server")
+			}
+			select {
+			case err := <-res:
+				t.Fatalf("answered before its context ended: %v", err)
+			default:
+			}
+			cancel()
+			select {
+			case err := <-res:
+				wantErr(t, err, jwks.ErrUnknownKey)
+			case <-time.After(guard):
+				t.Fatal("the request kept waiting after its context ended")
+			}
+		})
+	}
+}
+
+// TestUnknownKidWaitEndsWithClose: Close ends every wait.
+func TestUnknownKidWaitEndsWithClose(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	r, err := jwks.NewRemote(context.Background(), p.url("/jwks"), jwks.Options{UnknownKIDWait: time.Hour, Timeout: time.Hour})
+	wantOK(t, err)
+	started := make(chan struct{}, 1)
+	p.hang("/jwks", started)
+	res := make(chan error, 1)
+	go func() { res <- verify(r, sign(t, jwt.SigningMethodRS256, rsaB(), "new")) }()
+	recv(t, started, "the refresh reaching the server")
+	within(t, "Close", r.Close)
+	select {
+	case err := <-res:
+		wantErr(t, err, jwks.ErrUnknownKey)
+	case <-time.After(guard):
+		t.Fatal("the request kept waiting after Close")
+	}
+}
+
+// TestNoWaitWhenNoRefresh: lookups that can start no refresh (kid just
+// proven absent, limiter spent) are answered at once, and a negative
+// UnknownKIDWait never waits.
+func TestNoWaitWhenNoRefresh(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	logs := newLogSink()
+	clock := newFakeClock()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now, UnknownKIDWait: time.Hour, Timeout: time.Hour})
+	// Spend the burst: three junk kids, each proven absent by the fetch it
+	// waited for.
+	for i := range 3 {
+		wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaC(), fmt.Sprint("junk-", i))), jwks.ErrUnknownKey)
+	}
+	if n := p.n.Load(); n != 4 {
+		t.Fatalf("%d fetches, want 4 (initial + burst of 3)", n)
+	}
+	// From now on every fetch would hang: a request that waited would hang
+	// until the hang guard fails the test.
+	p.hang("/jwks", nil)
+	within(t, "lookups that can start no refresh", func() {
+		_ = verify(r, sign(t, jwt.SigningMethodRS256, rsaC(), "junk-0")) // proven absent
+		_ = verify(r, sign(t, jwt.SigningMethodRS256, rsaC(), "fresh"))  // limiter spent
+	})
+	if n := logs.count(requested); n != 3 {
+		t.Fatalf("%d refreshes requested, want 3", n)
+	}
+
+	// Negative: never wait, even for the refresh a lookup starts.
+	q := newIDP(t)
+	q.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	never := newRemote(t, q.url("/jwks"), jwks.Options{UnknownKIDWait: -1})
+	started := make(chan struct{}, 1)
+	q.hang("/jwks", started)
+	var err error
+	within(t, "lookup with UnknownKIDWait < 0", func() {
+		err = verify(never, sign(t, jwt.SigningMethodRS256, rsaB(), "new"))
+	})
+	wantErr(t, err, jwks.ErrUnknownKey)
+	recv(t, started, "the refresh reaching the server")
+}
+
+// TestUnknownKidFloodWaitsBounded: random kids from many goroutines, each
+// request waiting: at most the burst of fetches, and every request returns
+// while the server still holds the fetches, so none waited for longer than
+// the bound.
+func TestUnknownKidFloodWaitsBounded(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	logs := newLogSink()
+	clock := newFakeClock()
+	const bound = 100 * time.Millisecond
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now, UnknownKIDWait: bound, Timeout: 2 * guard})
+	before := p.n.Load()
+	started := make(chan struct{}, 16)
+	p.hang("/jwks", started)
+
+	const goroutines, perG = 50, 4
+	var mu sync.Mutex
+	var longest time.Duration
+	within(t, "the flood", func() {
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range perG {
+					tok := &jwt.Token{Header: map[string]any{"alg": "RS256", "kid": fmt.Sprintf("rand-%d-%d", g, i)}}
+					begin := time.Now()
+					_, err := r.Key(context.Background(), tok)
+					took := time.Since(begin)
+					if !errors.Is(err, jwks.ErrUnknownKey) {
+						t.Errorf("error = %v, want ErrUnknownKey", err)
+					}
+					mu.Lock()
+					longest = max(longest, took)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	})
+	// The server held the one fetch that reached it all along: no request
+	// can have waited for a fetch, only for the bound.
+	recv(t, started, "a refresh reaching the server")
+	if n := logs.count(requested); n > 2 {
+		t.Fatalf("%d refreshes requested while one hung, want at most 2 (one running, one queued)", n)
+	}
+	if n := p.n.Load() - before; n != 1 {
+		t.Fatalf("%d fetches reached the server, want 1 (the others queue behind it)", n)
+	}
+	t.Logf("longest wait %v, bound %v", longest, bound)
 }
 
 func TestRemovedKeyStopsVerifyingAfterRefresh(t *testing.T) {
@@ -69,7 +304,8 @@ func TestUnknownKidFlood(t *testing.T) {
 	p.serveJSON("/jwks", body)
 	logs := newLogSink()
 	clock := newFakeClock()
-	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now})
+	// Lookups do not wait here: this tests which of them start a refresh.
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), Now: clock.Now, UnknownKIDWait: -1})
 	drainHits(p)
 	logs.drain()
 	kf := r.Keyfunc(context.Background())
@@ -148,7 +384,7 @@ func TestUnknownKidFlood(t *testing.T) {
 // TestJunkKidDoesNotDelayRotation ports the review's
 // TestLimiterPreemptedDelaysRotation: a token with a junk kid spends one
 // refresh, the issuer then rotates in a key, and the first token with that key
-// starts another refresh at once and verifies after it.
+// starts another refresh at once and passes after it.
 func TestJunkKidDoesNotDelayRotation(t *testing.T) {
 	p := newIDP(t)
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
@@ -158,8 +394,7 @@ func TestJunkKidDoesNotDelayRotation(t *testing.T) {
 	logs.drain()
 
 	junk := sign(t, jwt.SigningMethodRS256, rsaC(), "junk")
-	wantErr(t, verify(r, junk), jwks.ErrUnknownKey)
-	logs.wait(t, "jwks: keys loaded")
+	wantErr(t, verify(r, junk), jwks.ErrUnknownKey) // after the refresh it started
 	// Replayed, the junk kid starts nothing more: the refresh it started did
 	// not find it.
 	for range 10 {
@@ -171,12 +406,10 @@ func TestJunkKidDoesNotDelayRotation(t *testing.T) {
 
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}, jwk{key: rsaB(), kid: "k2"}))
 	rotated := sign(t, jwt.SigningMethodRS256, rsaB(), "k2")
-	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey)
+	wantOK(t, verify(r, rotated))
 	if n := logs.count(requested); n != 2 {
 		t.Fatalf("the rotated key's first token did not start a refresh")
 	}
-	logs.wait(t, "jwks: keys loaded")
-	wantOK(t, verify(r, rotated))
 	wantOK(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")))
 	if n := p.n.Load(); n != 3 {
 		t.Fatalf("%d fetches, want 3 (initial, junk, rotation)", n)
@@ -194,7 +427,9 @@ func TestJunkKidDoesNotDelayRotation(t *testing.T) {
 	if n := logs.count(requested); n != 3 {
 		t.Fatalf("the junk kid started no refresh after its quiet time")
 	}
-	logs.wait(t, "jwks: keys loaded")
+	if n := p.n.Load(); n != 4 {
+		t.Fatalf("%d fetches, want 4", n)
+	}
 }
 
 // TestUnknownKidAfterFailedRefreshMayRetry: a refresh that failed did not
@@ -211,16 +446,14 @@ func TestUnknownKidAfterFailedRefreshMayRetry(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	})
 	rotated := sign(t, jwt.SigningMethodRS256, rsaB(), "k2")
-	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey)
+	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey) // after the failed refresh
 	logs.wait(t, "jwks: refresh failed")
 
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}, jwk{key: rsaB(), kid: "k2"}))
-	wantErr(t, verify(r, rotated), jwks.ErrUnknownKey)
+	wantOK(t, verify(r, rotated))
 	if n := logs.count(requested); n != 2 {
 		t.Fatalf("%d refreshes requested, want 2", n)
 	}
-	logs.wait(t, "jwks: keys loaded")
-	wantOK(t, verify(r, rotated))
 }
 
 // TestEmptySetLookupsAreLimited: lookups in an empty set start refreshes
@@ -236,7 +469,7 @@ func TestEmptySetLookupsAreLimited(t *testing.T) {
 	tok := &jwt.Token{Header: map[string]any{"alg": "RS256"}}
 	for i := range 3 {
 		_, err := kf(tok)
-		wantErr(t, err, jwks.ErrNoKeys)
+		wantHealthyNoKeys(t, err)
 		if n := logs.count(requested); n != i+1 {
 			t.Fatalf("lookup %d: %d refreshes requested", i+1, n)
 		}
@@ -271,9 +504,18 @@ func TestServerDownAtStartThenUp(t *testing.T) {
 	if st.Keys != 0 || st.LastError == "" || !st.LastRefresh.IsZero() || st.LastAttempt.IsZero() {
 		t.Fatalf("status after failed start = %+v", st)
 	}
+	if st.NextAttempt.IsZero() {
+		t.Fatalf("status after failed start has no NextAttempt: %+v", st)
+	}
+	// No keys because fetching failed: the key server's fault, not the
+	// token's.
 	token := sign(t, jwt.SigningMethodRS256, rsaA(), "a")
-	wantErr(t, verify(r, token), jwks.ErrNoKeys)
-	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "")), jwks.ErrNoKeys)
+	wantErr(t, verify(r, token), jwks.ErrUnavailable)
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "")), jwks.ErrUnavailable)
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "")), jwks.ErrUnavailable)
+	if n := logs.count(loadedAgain); n != 0 {
+		t.Fatalf("%q logged before any load succeeded", loadedAgain)
+	}
 
 	// The issuer comes up on that port.
 	ln, err = net.Listen("tcp", addr)
@@ -289,10 +531,87 @@ func TestServerDownAtStartThenUp(t *testing.T) {
 	t.Cleanup(p.srv.Close)
 
 	waitHit(t, p, "/jwks")
-	logs.wait(t, "jwks: keys loaded")
+	line := logs.wait(t, loadedAgain)
+	if !strings.Contains(line, "source=http://"+addr+"/jwks") || !strings.Contains(line, "keys=1") {
+		t.Fatalf("log record %q lacks the source or the key count", line)
+	}
 	wantOK(t, verify(r, token))
 	if st := r.Status(); st.Keys != 1 || st.LastError != "" || st.LastRefresh.IsZero() {
 		t.Fatalf("status after recovery = %+v", st)
+	}
+	// Later loads are routine: logged at debug only.
+	wantOK(t, r.Refresh(context.Background()))
+	wantOK(t, r.Refresh(context.Background()))
+	if n := logs.count(loadedAgain); n != 1 {
+		t.Fatalf("%q logged %d times, want once", loadedAgain, n)
+	}
+}
+
+// loadedAgain is logged at info when a load succeeds after failures.
+const loadedAgain = "jwks: keys loaded again"
+
+// TestUnavailableOnlyWhileFailing: ErrUnavailable is the answer while a set
+// holds no usable key because its fetches fail; a set that loaded fine with
+// no usable key answers ErrNoKeys, and an unknown kid in a healthy set
+// ErrUnknownKey. A set that keeps usable keys through failures is never
+// unavailable.
+func TestUnavailableOnlyWhileFailing(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", []byte(`{"keys":[]}`))
+	logs := newLogSink()
+	r := newRemote(t, p.url("/jwks"), jwks.Options{Logger: logs.logger(), RefreshInterval: time.Hour})
+	tok := sign(t, jwt.SigningMethodRS256, rsaA(), "a")
+	wantHealthyNoKeys(t, verify(r, tok))
+
+	down := func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusBadGateway) }
+	p.handle("/jwks", down)
+	if err := r.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh against a failing server succeeded")
+	}
+	wantErr(t, verify(r, tok), jwks.ErrUnavailable)
+	if st := r.Status(); st.NextAttempt.Before(st.LastAttempt) {
+		t.Fatalf("NextAttempt %v before LastAttempt %v", st.NextAttempt, st.LastAttempt)
+	}
+
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}))
+	wantOK(t, r.Refresh(context.Background()))
+	if n := logs.count(loadedAgain); n != 1 {
+		t.Fatalf("%q logged %d times, want 1", loadedAgain, n)
+	}
+	wantOK(t, verify(r, tok))
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "other")), jwks.ErrUnknownKey)
+
+	// Usable keys held through a failure: a token is judged by them.
+	p.handle("/jwks", down)
+	if err := r.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh against a failing server succeeded")
+	}
+	wantOK(t, verify(r, tok))
+	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "other")), jwks.ErrUnknownKey)
+	wantHealthyNoKeys(t, verify(r, sign(t, jwt.SigningMethodES256, ecP256(), "")))
+}
+
+// wantHealthyNoKeys checks that err is ErrNoKeys and not ErrUnavailable
+// (which matches ErrNoKeys too).
+func wantHealthyNoKeys(t *testing.T, err error) {
+	t.Helper()
+	wantErr(t, err, jwks.ErrNoKeys)
+	if errors.Is(err, jwks.ErrUnavailable) {
+		t.Fatalf("error = %v, want ErrNoKeys, not ErrUnavailable", err)
+	}
+}
+
+// TestErrUnavailableMatchesErrNoKeys: callers that know only ErrNoKeys still
+// refuse; ErrNoKeys is not ErrUnavailable.
+func TestErrUnavailableMatchesErrNoKeys(t *testing.T) {
+	if !errors.Is(jwks.ErrUnavailable, jwks.ErrNoKeys) {
+		t.Error("ErrUnavailable does not match ErrNoKeys")
+	}
+	if errors.Is(jwks.ErrNoKeys, jwks.ErrUnavailable) || errors.Is(jwks.ErrUnknownKey, jwks.ErrUnavailable) {
+		t.Error("another error matches ErrUnavailable")
+	}
+	if !errors.Is(fmt.Errorf("wrapped: %w", jwks.ErrUnavailable), jwks.ErrUnavailable) {
+		t.Error("a wrapped ErrUnavailable does not match")
 	}
 }
 
@@ -467,7 +786,7 @@ func TestEmptySetOnFirstLoad(t *testing.T) {
 		t.Fatalf("status = %+v, want a successful load of no keys", st)
 	}
 	logs.wait(t, "jwks: key set holds no usable signature key")
-	wantErr(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")), jwks.ErrNoKeys)
+	wantHealthyNoKeys(t, verify(r, sign(t, jwt.SigningMethodRS256, rsaA(), "k1")))
 
 	// So is a set of keys that fit no algorithm, and an empty set after it.
 	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsa1024(), kid: "weak"}))

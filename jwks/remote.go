@@ -24,6 +24,9 @@ const (
 	DefaultUnknownKIDInterval = 5 * time.Minute
 	// DefaultTimeout bounds one refresh attempt.
 	DefaultTimeout = 10 * time.Second
+	// DefaultUnknownKIDWait bounds how long a lookup of an unknown key id
+	// waits for the refresh it starts or joins.
+	DefaultUnknownKIDWait = 2 * time.Second
 	// DefaultMaxBytes caps the size of a JWK Set or metadata response body.
 	DefaultMaxBytes int64 = 1 << 20
 )
@@ -40,6 +43,15 @@ type Options struct {
 	// after it was seen) starts no other refresh for one interval. Default
 	// DefaultUnknownKIDInterval.
 	UnknownKIDInterval time.Duration
+	// UnknownKIDWait bounds how long a lookup whose "kid" is not in the set
+	// (or that finds the set empty) waits for the refresh it starts, or for
+	// the one queued or running that will look for its kid: every lookup
+	// waiting on the same fetch shares it. A lookup that can start none (the
+	// limits of UnknownKIDInterval are spent, or the kid was just proven
+	// absent) is answered at once. The wait also ends when the request's
+	// context ends or the Remote is closed. Default DefaultUnknownKIDWait; a
+	// negative value means never wait; it is capped at Timeout.
+	UnknownKIDWait time.Duration
 	// Timeout bounds one refresh attempt, discovery included (default
 	// DefaultTimeout).
 	Timeout time.Duration
@@ -56,7 +68,8 @@ type Options struct {
 	AllowInsecureHTTP bool
 	// Logger receives refresh outcomes; nil discards. Tokens are never logged.
 	Logger *slog.Logger
-	// Now is the clock of the unknown-kid limits; nil means time.Now.
+	// Now is the clock of the unknown-kid limits; nil means time.Now. The
+	// UnknownKIDWait bound runs on real time.
 	Now func() time.Time
 }
 
@@ -74,6 +87,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.UnknownKIDWait == 0 {
+		o.UnknownKIDWait = DefaultUnknownKIDWait
+	}
+	o.UnknownKIDWait = min(o.UnknownKIDWait, o.Timeout) // negative stays: never wait
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
@@ -89,7 +106,8 @@ func (o Options) withDefaults() (Options, error) {
 // Remote is the key set of one issuer, fetched from a JWK Set URL and kept
 // fresh by one background goroutine that owns every fetch, so at most one
 // runs at a time. A Remote whose fetches fail keeps its last good keys; one
-// that never loaded any refuses every token with ErrNoKeys.
+// that holds no usable key because its fetches failed refuses every token
+// with ErrUnavailable.
 //
 // A fetch fails unless the response is a 200 whose body is a JSON object with
 // a "keys" array. Each member of the array is read on its own: keys that
@@ -116,6 +134,7 @@ type Remote struct {
 	owned   *http.Transport // nil when the caller supplied the transport
 	url     resolver        // yields the JWK Set URL
 	keys    atomic.Pointer[keySet]
+	failing atomic.Bool // the last load attempt failed
 	kids    *kidGate    // when unknown key ids start a refresh
 	keyfunc jwt.Keyfunc // built once; see Keyfunc
 	byKID   jwt.Keyfunc // keyfunc's, on keyStore
@@ -125,10 +144,14 @@ type Remote struct {
 	done       chan struct{}   // closed when the goroutine has stopped
 	refreshReq chan chan error // forced refreshes from Refresh
 
+	backoff time.Duration // the next retry delay; only the fetching goroutine uses it
+
 	mu          sync.Mutex // guards the fields below
 	lastAttempt time.Time
 	lastErr     string
-	skipped     int // keys skipped by the last successful load
+	skipped     int       // keys skipped by the last successful load
+	failures    int       // failed attempts since the last success
+	nextAttempt time.Time // when the next scheduled fetch is due
 }
 
 // errClosed is returned by Refresh once the Remote has stopped.
@@ -163,8 +186,12 @@ func NewRemote(ctx context.Context, jwksURL string, opts Options) (*Remote, erro
 // path). The document's "issuer" must equal issuer exactly.
 //
 // Discovery happens in the refresh path, so a failing discovery does not fail
-// construction; once it succeeded its jwks_uri is kept for the Remote's
-// lifetime. Otherwise NewDiscovered behaves like NewRemote.
+// construction. The metadata is read again before every scheduled refresh,
+// every Refresh and every attempt after a failed one, and at once when a
+// fetch from the jwks_uri found before fails, so that an issuer may move its
+// JWK Set; a refresh started by an unknown kid uses the jwks_uri found last.
+// If the metadata cannot be read again, the jwks_uri found last is used and a
+// warning logged. Otherwise NewDiscovered behaves like NewRemote.
 func NewDiscovered(ctx context.Context, issuer string, opts Options) (*Remote, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -194,13 +221,13 @@ func start(ctx context.Context, source string, o Options, res resolver) (*Remote
 		client:     client,
 		owned:      owned,
 		url:        res,
-		kids:       newKIDGate(o.UnknownKIDInterval, o.Now),
 		ctx:        lctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
 		refreshReq: make(chan chan error),
 	}
 	r.keys.Store(newKeySet(nil, time.Time{}))
+	r.kids = newKIDGate(o.UnknownKIDInterval, o.Now, &r.keys)
 	kf, err := keyfunc.New(keyfunc.Options{Storage: keyStore{keys: &r.keys}})
 	if err != nil {
 		cancel()
@@ -208,57 +235,126 @@ func start(ctx context.Context, source string, o Options, res resolver) (*Remote
 	}
 	r.byKID = kf.KeyfuncCtx(context.Background()) // keyStore needs no context
 	r.keyfunc = r.lookup
-	firstErr := r.attempt()
-	go r.run(firstErr)
+	r.backoff = min(initialBackoff, o.RefreshInterval)
+	firstErr := r.attempt(true)
+	d := r.schedule(firstErr)
+	go r.run(firstErr, d)
 	return r, nil
 }
 
-// Keyfunc returns the function golang-jwt calls to pick the key for a token.
-// It never blocks on the network. ctx is not used; the function is the same
-// for every request.
+// Keyfunc returns the function golang-jwt calls to pick the key for a token,
+// for a request with ctx: Key(ctx, token). For a ctx that never ends (such as
+// context.Background()), or when Options.UnknownKIDWait is negative, it is
+// the same function for every request and allocates nothing; otherwise it
+// is built for ctx, which costs one small allocation per call of Keyfunc.
+// Callers that can call Key directly save that allocation.
+func (r *Remote) Keyfunc(ctx context.Context) jwt.Keyfunc {
+	if ctx == nil || r.opts.UnknownKIDWait < 0 || ctx.Done() == nil {
+		return r.keyfunc
+	}
+	return func(token *jwt.Token) (any, error) { return r.Key(ctx, token) }
+}
+
+// lookup is the function Keyfunc returns for a context that never ends.
+func (r *Remote) lookup(token *jwt.Token) (any, error) {
+	return r.Key(context.Background(), token)
+}
+
+// Key returns the key for token, for a request with ctx. It does not
+// allocate unless it waits.
 //
 // A token with a "kid" gets the key of that kid if it fits the token's "alg"
 // and the JWK's own "alg", if any (several keys if several with that kid
 // fit); ErrKeyMismatch if none does; ErrUnknownKey if the kid is not in the
-// set, in which case a background refresh may be started: at most 3 back to
+// set. A token without a "kid" (or with an empty one) gets every key of the
+// set that fits its "alg", or ErrNoKeys. An empty set answers ErrNoKeys.
+// Whenever the set holds no usable key and its last load attempt failed
+// (or none ever succeeded), the answer is ErrUnavailable instead of any of
+// these three.
+//
+// An unknown kid, or an empty set, may start a refresh: at most 3 back to
 // back, then one per Options.UnknownKIDInterval, and none for a kid that a
 // fetch started after an earlier lookup of it did not find, until
-// UnknownKIDInterval has passed since that fetch. A token without a "kid" (or
-// with an empty one) gets every key of the set that fits its "alg", or
-// ErrNoKeys. An empty set answers ErrNoKeys and starts a refresh under the
-// same limit.
-func (r *Remote) Keyfunc(context.Context) jwt.Keyfunc { return r.keyfunc }
+// UnknownKIDInterval has passed since that fetch. Key then waits for the
+// fetch that will look for the kid (the one it started, the one already
+// queued, or the one running if an earlier lookup of the same kid started
+// it), for at most Options.UnknownKIDWait and no longer than ctx lasts, and
+// answers from the keys held then. A lookup that can start no refresh and
+// finds none to join is answered at once.
+func (r *Remote) Key(ctx context.Context, token *jwt.Token) (any, error) {
+	key, fetched, err := r.find(token, true)
+	if fetched == closedChan { // a load replaced the keys meanwhile: look again
+		key, fetched, err = r.find(token, true)
+	}
+	if fetched == nil {
+		return key, err
+	}
+	return r.await(ctx, token, fetched)
+}
 
-// lookup is the function Keyfunc returns: one look at the current key index.
-func (r *Remote) lookup(token *jwt.Token) (any, error) {
+// await waits for the fetch that closes fetched, for at most
+// Options.UnknownKIDWait, as long as ctx lasts and the Remote runs, then
+// looks token's key up again.
+func (r *Remote) await(ctx context.Context, token *jwt.Token, fetched <-chan struct{}) (any, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	timer := time.NewTimer(r.opts.UnknownKIDWait)
+	select {
+	case <-fetched:
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-r.ctx.Done():
+	}
+	timer.Stop()
+	key, _, err := r.find(token, false)
+	return key, err
+}
+
+// find is one look at the current key index. If request is true and the
+// token's kid is unknown (or the set is empty), it may ask for a refresh;
+// fetched is then the channel closed when the fetch that looks for the kid
+// has ended, if the lookup is to wait for it, or nil.
+func (r *Remote) find(token *jwt.Token, request bool) (key any, fetched <-chan struct{}, err error) {
 	alg, kid, err := parseHeader(token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ks := r.keys.Load()
 	switch {
 	case ks.n == 0:
-		r.requestRefresh("")
-		return nil, ErrNoKeys
+		kid, err = "", ErrNoKeys
 	case kid == "":
-		return ks.forAlg(alg)
+		key, err = ks.forAlg(alg)
+	default:
+		key, err = r.forKID(ks, token, alg, kid)
 	}
+	if err == nil {
+		return key, nil, nil
+	}
+	if request && (ks.n == 0 || err == ErrUnknownKey) {
+		fetched = r.requestRefresh(kid, ks)
+	}
+	if ks.usable == 0 && r.failing.Load() {
+		err = ErrUnavailable
+	}
+	return nil, fetched, err
+}
+
+// forKID returns the key of kid in ks that fits alg, or ErrUnknownKey or
+// ErrKeyMismatch.
+func (r *Remote) forKID(ks *keySet, token *jwt.Token, alg, kid string) (any, error) {
 	if _, unique := ks.unique[kid]; !unique {
 		// Several keys share the kid (RFC 7517 allows it across key
 		// types), or none has it: keyfunc reads one key per kid, so the
 		// index answers.
-		key, err := ks.forKID(alg, kid)
-		if err == ErrUnknownKey {
-			r.requestRefresh(kid)
-		}
-		return key, err
+		return ks.forKID(alg, kid)
 	}
 	// keyfunc reads the key from the index and checks the JWK's "alg"
 	// against the token's.
 	key, err := r.byKID(token)
 	switch {
 	case errors.Is(err, ErrUnknownKey): // replaced by a refresh meanwhile
-		r.requestRefresh(kid)
 		return nil, ErrUnknownKey
 	case err != nil || !fits(alg, key):
 		return nil, ErrKeyMismatch
@@ -294,8 +390,11 @@ func (r *Remote) Generation() uint64 { return r.keys.Load().generation }
 // Status reports the set's state. It is safe for concurrent use.
 func (r *Remote) Status() Status {
 	r.mu.Lock()
-	s := Status{Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr, Skipped: r.skipped}
+	s := Status{Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr, Skipped: r.skipped, NextAttempt: r.nextAttempt}
 	r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		s.NextAttempt = time.Time{}
+	}
 	ks := r.keys.Load()
 	s.Keys = ks.n
 	s.LastRefresh = ks.loaded

@@ -104,9 +104,9 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		t.Fatal("Refresh did not return after Close")
 	}
 	waitFor(t, "the goroutines of both Remotes to end", func() bool { return runtime.NumGoroutine() <= before })
-	if n := runGoroutines(); n != 0 {
-		t.Fatalf("%d refresh goroutines left", n)
-	}
+	// The count above may include goroutines of earlier tests that ended
+	// meanwhile: the refresh goroutines themselves must end too.
+	waitFor(t, "the refresh goroutines to end", func() bool { return runGoroutines() == 0 })
 }
 
 func TestStatusConcurrentWithRefresh(t *testing.T) {
@@ -149,6 +149,13 @@ func TestOptionsValidation(t *testing.T) {
 			t.Errorf("NewRemote with %+v succeeded", o)
 		}
 	}
+	// A negative UnknownKIDWait means never wait.
+	r, err := jwks.NewRemote(context.Background(), "https://127.0.0.1:1/jwks", jwks.Options{UnknownKIDWait: -1, Timeout: time.Millisecond})
+	if err != nil {
+		t.Errorf("NewRemote with a negative UnknownKIDWait: %v", err)
+	} else {
+		r.Close()
+	}
 	//lint:ignore SA1012 a nil context must be refused, not panic
 	if _, err := jwks.NewRemote(nil, "https://127.0.0.1/jwks", jwks.Options{}); err == nil {
 		t.Error("NewRemote with nil context succeeded")
@@ -157,7 +164,35 @@ func TestOptionsValidation(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	if jwks.DefaultRefreshInterval != time.Hour || jwks.DefaultUnknownKIDInterval != 5*time.Minute ||
-		jwks.DefaultTimeout != 10*time.Second || jwks.DefaultMaxBytes != 1<<20 {
+		jwks.DefaultTimeout != 10*time.Second || jwks.DefaultMaxBytes != 1<<20 ||
+		jwks.DefaultUnknownKIDWait != 2*time.Second {
 		t.Fatal("defaults changed")
+	}
+}
+
+// TestKeyAllocatesNothing: a lookup that finds its key allocates nothing,
+// through Key with a request's context or through the Keyfunc of a context
+// that never ends.
+func TestKeyAllocatesNothing(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "a"}, jwk{key: ecP256(), kid: "ec"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, tok := range []*jwt.Token{
+		{Header: map[string]any{"alg": "RS256", "kid": "a"}},
+		{Header: map[string]any{"alg": "ES256", "kid": "ec"}},
+		{Header: map[string]any{"alg": "ES256"}},
+	} {
+		if _, err := r.Key(ctx, tok); err != nil {
+			t.Fatalf("%v: %v", tok.Header, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = r.Key(ctx, tok) }); n != 0 {
+			t.Errorf("Key %v: %v allocations", tok.Header, n)
+		}
+		kf := r.Keyfunc(context.Background())
+		if n := testing.AllocsPerRun(100, func() { _, _ = kf(tok) }); n != 0 {
+			t.Errorf("Keyfunc(Background) %v: %v allocations", tok.Header, n)
+		}
 	}
 }

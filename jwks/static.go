@@ -86,6 +86,10 @@ func checkStaticKey(key crypto.PublicKey) error {
 // is the same for every request.
 func (s *Static) Keyfunc(context.Context) jwt.Keyfunc { return s.keyfunc }
 
+// Key returns the key for token as the function Keyfunc returns does; ctx is
+// not used. It never blocks and allocates nothing.
+func (s *Static) Key(_ context.Context, token *jwt.Token) (any, error) { return s.lookup(token) }
+
 func (s *Static) lookup(token *jwt.Token) (any, error) {
 	if token == nil {
 		return nil, fmt.Errorf("%w: no token", errHeader)
