@@ -117,6 +117,12 @@ func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error
 			MaxBytes:           j.JWKS.MaxBytes,
 			AllowInsecureHTTP:  iss.AllowInsecureHTTP,
 		}
+		if w := j.JWKS.UnknownKIDWait; w != nil {
+			opts.UnknownKIDWait = time.Duration(*w)
+			if opts.UnknownKIDWait == 0 {
+				opts.UnknownKIDWait = -1 // jwks reads 0 as its default
+			}
+		}
 		if logger != nil {
 			opts.Logger = logger.With("issuer", iss.Issuer)
 		}

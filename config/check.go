@@ -247,6 +247,11 @@ func (f *File) checkFile() error {
 			return err
 		}
 	}
+	if w := k.UnknownKIDWait; w != nil {
+		if timeout := effective(k.Timeout, jwks.DefaultTimeout); *w < 0 || time.Duration(*w) > timeout {
+			return f.errorf("jwt.jwks.unknown_kid_wait", "%s is outside 0s to the timeout (%s); 0s means never wait", *w, timeout)
+		}
+	}
 	refresh, unknown := effective(k.RefreshInterval, jwks.DefaultRefreshInterval), effective(k.UnknownKIDInterval, jwks.DefaultUnknownKIDInterval)
 	if unknown > refresh {
 		if k.UnknownKIDInterval == 0 {

@@ -24,6 +24,7 @@
 //	  jwks:
 //	    refresh_interval: 1h
 //	    unknown_kid_interval: 5m
+//	    unknown_kid_wait: 2s                # a request with a new kid waits this long for the refresh; 0s: never
 //	    timeout: 10s
 //	    max_bytes: 1048576
 //	cors_preflight: pass      # pass (default) | authenticate: CORS preflights (OPTIONS) without credentials
@@ -211,6 +212,11 @@ type JWKS struct {
 	UnknownKIDInterval Duration `yaml:"unknown_kid_interval,omitempty"`
 	// Timeout bounds one refresh attempt; at least 1s.
 	Timeout Duration `yaml:"timeout,omitempty"`
+	// UnknownKIDWait is how long a request with an unknown key id may wait
+	// for the refresh it starts (shared by every request waiting on the
+	// issuer), at most Timeout; nil means jwks' default (2s) and an
+	// explicit 0s means never wait.
+	UnknownKIDWait *Duration `yaml:"unknown_kid_wait,omitempty"`
 	// MaxBytes caps a key set or metadata response, at most MaxJWKSBytes.
 	MaxBytes int64 `yaml:"max_bytes,omitempty"`
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,11 @@ func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*P
 	}
 	generation := issuer.generation() // before the key is looked up: see tokenCache
 	if err := a.checkSignature(ctx, issuer, t); err != nil {
+		if errors.Is(err, jwks.ErrUnavailable) {
+			// No usable key because fetching failed: the server's trouble,
+			// not the caller's.
+			return nil, errKeysUnavailable(issuer, err)
+		}
 		return nil, a.refuse(ctx, err)
 	}
 	exp, err := a.checkTimes(t.claims)
@@ -91,6 +97,25 @@ func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*P
 	return p.clone(), nil
 }
 
+// errKeysUnavailable is the 503 of a token whose issuer's key set holds no
+// usable key because fetching it failed, with Retry-After until the set's
+// next attempt (1 to 30 seconds; 5 when it is not known).
+func errKeysUnavailable(issuer *Issuer, cause error) *Error {
+	retry := 5 * time.Second
+	if next := issuer.Keys.Status().NextAttempt; !next.IsZero() {
+		if until := time.Until(next); until > 0 {
+			retry = min(max(until.Round(time.Second), time.Second), 30*time.Second)
+		}
+	}
+	return &Error{
+		Status:      http.StatusServiceUnavailable,
+		Code:        CodeTemporarilyUnavailable,
+		Description: "the issuer's signing keys cannot be fetched right now; retry later",
+		RetryAfter:  retry,
+		Err:         cause,
+	}
+}
+
 // refuse logs a verification failure at debug and returns it as an *Error.
 func (a *Authenticator) refuse(ctx context.Context, err error) *Error {
 	e := errInvalidToken(describe(err), err)
@@ -102,7 +127,13 @@ func (a *Authenticator) refuse(ctx context.Context, err error) *Error {
 // gives for it, through golang-jwt's signing method for its algorithm.
 func (a *Authenticator) checkSignature(ctx context.Context, issuer *Issuer, t *token) error {
 	t.jwt = jwt.Token{Raw: t.raw, Header: t.header, Method: t.method, Claims: t.claims}
-	key, err := issuer.Keys.Keyfunc(ctx)(&t.jwt)
+	var key any
+	var err error
+	if kl, ok := issuer.Keys.(jwks.KeyLookup); ok {
+		key, err = kl.Key(ctx, &t.jwt) // no closure per request
+	} else {
+		key, err = issuer.Keys.Keyfunc(ctx)(&t.jwt)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", jwt.ErrTokenUnverifiable, err)
 	}
