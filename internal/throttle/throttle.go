@@ -5,25 +5,26 @@
 // A check reserves its failure before it runs, so concurrent guesses cannot
 // all slip through before one is counted; a check that turns out good, or
 // never ran, gives its reservation back.
+//
+// The counters live in a Store: this process's memory (MemoryStore, the
+// default) or a Redis shared by every replica (RedisStore), so that the
+// budgets hold across replicas. While a shared store is unavailable, each
+// Throttle counts in its own memory instead: every replica still limits,
+// and no check fails for it. The bound on checks in progress stays per
+// process. Known remembers the pairs that verified, which skip the gate.
 package throttle
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"sync"
 	"time"
-
-	"github.com/keyward/keyward/internal/clockcache"
 )
 
 // MaxInFlight bounds the checks of different pairs one address may have in
-// progress at once.
+// progress at once, in one process.
 const MaxInFlight = 4
-
-// MaxCounters bounds the failure counters held at once (one per address, and
-// one per client id tried from an address). A counter costs about 200 bytes,
-// so the throttle holds at most about 20 MB whatever it is sent. At the
-// bound, a check that needs a new counter is refused (fail closed) until
-// windows end; pairs exempt from the gate are not affected.
-const MaxCounters = 100_000
 
 // Limits are a Throttle's budgets; every field must be positive.
 type Limits struct {
@@ -37,26 +38,34 @@ type Limits struct {
 
 // Throttle counts failures. It is safe for concurrent use.
 type Throttle struct {
-	limits   Limits
-	now      func() time.Time
-	failures *clockcache.Cache // key → window
-
-	maxCounters int
+	limits Limits
+	store  Store
+	// local counts while store fails; it is store itself for a Throttle in
+	// memory.
+	local *MemoryStore
 
 	mu       sync.Mutex
-	windows  uint64         // windows started so far, to tell them apart
 	inFlight map[string]int // address → checks in progress
 }
 
-// New returns a Throttle with limits on the clock now.
+// New returns a Throttle with limits that counts in this process's memory,
+// on the clock now.
 func New(limits Limits, now func() time.Time) *Throttle {
-	return &Throttle{limits: limits, now: now, failures: clockcache.New(now), inFlight: map[string]int{}, maxCounters: MaxCounters}
+	m := NewMemoryStore(now)
+	return &Throttle{limits: limits, store: m, local: m, inFlight: map[string]int{}}
 }
 
-// window is the failures counted under a key since its window began.
-type window struct {
-	n  int
-	id uint64
+// NewWithStore returns a Throttle with limits that counts in store, and in
+// this process's memory on the clock now whenever store returns an error. A
+// nil store is New's.
+func NewWithStore(limits Limits, store Store, now func() time.Time) *Throttle {
+	if store == nil {
+		return New(limits, now)
+	}
+	if m, ok := store.(*MemoryStore); ok {
+		return &Throttle{limits: limits, store: m, local: m, inFlight: map[string]int{}}
+	}
+	return &Throttle{limits: limits, store: store, local: NewMemoryStore(now), inFlight: map[string]int{}}
 }
 
 // Reservation is one check's claim on the failure budget. A nil
@@ -64,20 +73,16 @@ type window struct {
 type Reservation struct {
 	t      *Throttle
 	addr   string
-	claims []claim
-}
-
-// claim is one counted failure: the key and the window it was counted in,
-// so that a refund never lands in a later window.
-type claim struct {
-	key    string
-	window uint64
+	store  Store // where claims were counted
+	claims []Claim
 }
 
 // Reserve counts a failure against the client id at addr and against addr
 // before the check runs. If either budget is spent, or addr already has
-// MaxInFlight checks in progress, it refuses: the Reservation is nil and
-// retry says when to try again (at least a second).
+// MaxInFlight checks in progress here, it refuses: the Reservation is nil
+// and retry says when to try again (at least a second). Reserve never
+// fails for its store: if the store returns an error, the failure is
+// counted in this process's memory.
 func (t *Throttle) Reserve(id, addr string) (r *Reservation, retry time.Duration) {
 	t.mu.Lock()
 	if t.inFlight[addr] >= MaxInFlight {
@@ -87,24 +92,22 @@ func (t *Throttle) Reserve(id, addr string) (r *Reservation, retry time.Duration
 	t.inFlight[addr]++
 	t.mu.Unlock()
 
-	r = &Reservation{t: t, addr: addr}
 	// The address first: an address over its budget is refused before a
 	// counter for the client id is made, so its requests cost no memory.
-	for _, k := range []struct {
-		key string
-		max int
-	}{{"a\x00" + addr, t.limits.MaxAddrFailures}, {"c\x00" + addr + "\x00" + id, t.limits.MaxClientFailures}} {
-		n, id, ends, ok := t.count(k.key)
-		if !ok {
-			r.release(true)
-			return nil, t.limits.Window
-		}
-		if n > k.max {
-			t.refund(claim{k.key, id})
-			r.release(true)
-			return nil, max(ends.Sub(t.now()), time.Second)
-		}
-		r.claims = append(r.claims, claim{k.key, id})
+	budgets := []Budget{
+		{Key: addrKey(addr), Max: t.limits.MaxAddrFailures},
+		{Key: clientKey(addr, id), Max: t.limits.MaxClientFailures},
+	}
+	var store Store = t.store
+	taken, err := store.Take(context.Background(), t.limits.Window, budgets)
+	if err != nil {
+		store = t.local
+		taken, _ = t.local.Take(context.Background(), t.limits.Window, budgets)
+	}
+	r = &Reservation{t: t, addr: addr, store: store, claims: taken.Claims}
+	if !taken.OK {
+		r.release(false)
+		return nil, max(taken.Retry, time.Second)
 	}
 	return r, 0
 }
@@ -117,7 +120,8 @@ func (r *Reservation) Fail() {
 }
 
 // Cancel ends the check and takes its failure back: the pair was good, or
-// the check never ran.
+// the check never ran. If the store that counted it fails, the failure
+// stays counted.
 func (r *Reservation) Cancel() {
 	if r != nil {
 		r.release(true)
@@ -125,10 +129,8 @@ func (r *Reservation) Cancel() {
 }
 
 func (r *Reservation) release(refund bool) {
-	if refund {
-		for _, c := range r.claims {
-			r.t.refund(c)
-		}
+	if refund && len(r.claims) > 0 {
+		_ = r.store.Refund(context.Background(), r.claims) // an error leaves it counted: fail closed
 	}
 	r.claims = nil
 	r.t.mu.Lock()
@@ -138,39 +140,14 @@ func (r *Reservation) release(refund bool) {
 	r.t.mu.Unlock()
 }
 
-// count counts one failure under key, starting a window if there is none,
-// and returns the new count, the window's id and when it ends; ok is false
-// if a window was needed and MaxCounters are held.
-func (t *Throttle) count(key string) (n int, id uint64, ends time.Time, ok bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if v, ends, live := t.failures.GetWithExpiry(key); live {
-		w := v.(window)
-		w.n++
-		t.failures.Set(key, w, ends)
-		return w.n, w.id, ends, true
-	}
-	if t.failures.Len() >= t.maxCounters && t.failures.Sweep() >= t.maxCounters {
-		return 0, 0, time.Time{}, false
-	}
-	t.windows++
-	w := window{n: 1, id: t.windows}
-	ends = t.now().Add(t.limits.Window)
-	t.failures.Set(key, w, ends)
-	return w.n, w.id, ends, true
-}
+// The keys of an address's counters share a Redis Cluster hash tag, the
+// address, so that one script may touch both. The client id is hashed: a
+// shared store holds no id as sent (nor a secret pasted in its place), and
+// keys stay short whatever is sent.
 
-// refund takes back the failure c counted, if its window is still the
-// key's current one (a window that ended took its counts with it).
-func (t *Throttle) refund(c claim) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ends, live := t.failures.GetWithExpiry(c.key)
-	if !live {
-		return
-	}
-	if w := v.(window); w.id == c.window && w.n > 0 {
-		w.n--
-		t.failures.Set(c.key, w, ends)
-	}
+func addrKey(addr string) string { return "{" + addr + "}:a" }
+
+func clientKey(addr, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "{" + addr + "}:c:" + base64.RawURLEncoding.EncodeToString(sum[:16])
 }

@@ -1,6 +1,8 @@
 package throttle
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -20,28 +22,71 @@ func (c *fakeClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// count returns the failures a MemoryStore holds under key in its live
+// window.
+func (s *MemoryStore) count(key string) (n int, window uint64, live bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, _, live := s.counters.GetWithExpiry(key)
+	if !live {
+		return 0, 0, false
+	}
+	c := v.(counter)
+	return c.n, c.id, true
+}
+
+// take counts one failure under key, with room for max.
+func take(t *testing.T, s Store, key string, max int, window time.Duration) Taken {
+	t.Helper()
+	taken, err := s.Take(context.Background(), window, []Budget{{Key: key, Max: max}})
+	if err != nil {
+		t.Fatalf("Take %s: %v", key, err)
+	}
+	return taken
+}
+
 // TestRefundStaysInItsWindow: a failure counted in one window and refunded
 // after that window ended gives nothing back to the next one, and counts
 // never go below zero.
 func TestRefundStaysInItsWindow(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	th := New(Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}, clock.now)
-	_, first, _, _ := th.count("k")
+	s := NewMemoryStore(clock.now)
+	first := take(t, s, "k", 10, time.Minute).Claims[0]
 	clock.add(time.Minute) // the window ends
-	n, second, _, _ := th.count("k")
-	if n != 1 || second == first {
-		t.Fatalf("new window: n=%d id=%d (old id %d)", n, second, first)
+	second := take(t, s, "k", 10, time.Minute).Claims[0]
+	if n, _, _ := s.count("k"); n != 1 || second.Window == first.Window {
+		t.Fatalf("new window: n=%d id=%d (old id %d)", n, second.Window, first.Window)
 	}
-	th.refund(claim{"k", first})
-	if n, _, _, _ := th.count("k"); n != 2 {
+	_ = s.Refund(context.Background(), []Claim{first})
+	take(t, s, "k", 10, time.Minute)
+	if n, _, _ := s.count("k"); n != 2 {
 		t.Fatalf("after a stale refund the count is %d, want 2", n)
 	}
 	for range 5 {
-		th.refund(claim{"k", second})
+		_ = s.Refund(context.Background(), []Claim{second})
 	}
-	v, _ := th.failures.Get("k")
-	if w := v.(window); w.n != 0 {
-		t.Fatalf("count after extra refunds = %d, want 0", w.n)
+	if n, _, _ := s.count("k"); n != 0 {
+		t.Fatalf("count after extra refunds = %d, want 0", n)
+	}
+}
+
+// TestTakeIsAllOrNothing: a budget that is spent refuses the take whole: no
+// failure is counted under the budgets before it, and none after it is
+// made.
+func TestTakeIsAllOrNothing(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := NewMemoryStore(clock.now)
+	take(t, s, "b", 1, time.Minute)
+	clock.add(10 * time.Second)
+	taken, _ := s.Take(context.Background(), time.Minute, []Budget{{"a", 5}, {"b", 1}, {"c", 5}})
+	if taken.OK || taken.Retry != 50*time.Second {
+		t.Fatalf("take = %+v, want refused with 50s", taken)
+	}
+	if _, _, live := s.count("a"); live {
+		t.Fatal("a counter was made for a refused take")
+	}
+	if _, _, live := s.count("c"); live {
+		t.Fatal("a counter after the spent budget was made")
 	}
 }
 
@@ -107,13 +152,13 @@ func TestNoMemoryForAnAddressOverBudget(t *testing.T) {
 		}
 		r.Fail()
 	}
-	held := th.failures.Len()
+	held := th.local.counters.Len()
 	for i := range 10_000 {
 		if r, _ := th.Reserve(fmt.Sprint("flood-", i), "192.0.2.1"); r != nil {
 			t.Fatalf("flood request %d from an address over budget was let through", i)
 		}
 	}
-	if n := th.failures.Len(); n != held {
+	if n := th.local.counters.Len(); n != held {
 		t.Fatalf("counters went from %d to %d during the flood", held, n)
 	}
 }
@@ -124,7 +169,7 @@ func TestNoMemoryForAnAddressOverBudget(t *testing.T) {
 func TestCounterBound(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	th := New(Limits{MaxClientFailures: 10, MaxAddrFailures: 50, Window: time.Minute}, clock.now)
-	th.maxCounters = 1000
+	th.local.maxCounters = 1000
 	refused := 0
 	for i := range 5000 {
 		addr := fmt.Sprintf("198.51.%d.%d", i/256, i%256)
@@ -137,7 +182,7 @@ func TestCounterBound(t *testing.T) {
 			continue
 		}
 		r.Fail()
-		if n := th.failures.Len(); n > 1000 {
+		if n := th.local.counters.Len(); n > 1000 {
 			t.Fatalf("%d counters held, bound 1000", n)
 		}
 	}
@@ -147,5 +192,41 @@ func TestCounterBound(t *testing.T) {
 	clock.add(2 * time.Minute) // every window ends; the next sweep frees them
 	if r, _ := th.Reserve("acme", "203.0.113.9"); r == nil {
 		t.Fatal("refused after every window ended")
+	}
+}
+
+// brokenStore fails every call, as a Redis that is down.
+type brokenStore struct{}
+
+var errBroken = errors.New("broken")
+
+func (brokenStore) Take(context.Context, time.Duration, []Budget) (Taken, error) {
+	return Taken{}, errBroken
+}
+func (brokenStore) Refund(context.Context, []Claim) error             { return errBroken }
+func (brokenStore) Mark(context.Context, string, time.Duration) error { return errBroken }
+func (brokenStore) Marked(context.Context, string) (bool, error)      { return false, errBroken }
+func (brokenStore) Unmark(context.Context, string) error              { return errBroken }
+
+// TestFallbackWhenTheStoreFails: a Throttle whose store fails counts in its
+// own memory: it still refuses past the budget, with Retry-After, and a
+// cancelled check gives its failure back there.
+func TestFallbackWhenTheStoreFails(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	th := NewWithStore(Limits{MaxClientFailures: 3, MaxAddrFailures: 50, Window: time.Minute}, brokenStore{}, clock.now)
+	r, _ := th.Reserve("acme", "192.0.2.1")
+	if r == nil {
+		t.Fatal("first guess refused")
+	}
+	r.Cancel()
+	for i := range 3 {
+		r, _ := th.Reserve("acme", "192.0.2.1")
+		if r == nil {
+			t.Fatalf("guess %d refused", i+1)
+		}
+		r.Fail()
+	}
+	if r, retry := th.Reserve("acme", "192.0.2.1"); r != nil || retry != time.Minute {
+		t.Fatalf("fourth guess: %v, %s; want refused for a minute", r, retry)
 	}
 }

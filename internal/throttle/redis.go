@@ -1,0 +1,402 @@
+package throttle
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults of RedisOptions.
+const (
+	DefaultKeyPrefix  = "keyward:"
+	DefaultTimeout    = 100 * time.Millisecond
+	DefaultProbeEvery = time.Second
+)
+
+// RedisOptions configure a RedisStore.
+type RedisOptions struct {
+	// URL is redis://[user:password@]host[:port][/db] or rediss:// for
+	// TLS, with go-redis's query options (such as skip_verify=true for
+	// rediss://). The password is never written to an error or a log.
+	URL string
+	// KeyPrefix starts every key the store writes; DefaultKeyPrefix if
+	// empty. Replicas that share budgets share it.
+	KeyPrefix string
+	// Timeout bounds each call to Redis, connecting included;
+	// DefaultTimeout if zero.
+	Timeout time.Duration
+	// ProbeEvery is, while Redis is unavailable, how often one call tries
+	// it again; the others are answered in memory at once.
+	// DefaultProbeEvery if zero.
+	ProbeEvery time.Duration
+	// TLSConfig, if not nil, is used for a rediss:// URL (to trust a
+	// private CA, or to present a client certificate); its ServerName
+	// defaults to the URL's host. It is an error with a redis:// URL.
+	TLSConfig *tls.Config
+	// Logger gets one line when Redis becomes unavailable and one when it
+	// is back; slog.Default() if nil.
+	Logger *slog.Logger
+	// Now is the clock of ProbeEvery; time.Now if nil. Windows are on
+	// Redis's clock.
+	Now func() time.Time
+}
+
+// RedisStore is a Store in Redis, shared by every process that uses the
+// same server, database and key prefix. Each method is one round trip (a
+// Lua script for Take and Refund), and windows end by Redis key expiry
+// (PEXPIRE), on Redis's clock.
+//
+// When Redis answers with an error or not within the timeout, the method
+// returns an error (a Throttle then counts in its own memory), the outage
+// is logged once, and StoreErrors counts it; while it lasts, only one call
+// per ProbeEvery tries Redis, and the others return an error at once. The
+// first of those tries that Redis answers ends the outage, which is logged
+// too.
+//
+// A store whose Redis restarts without persistence forgets its windows.
+type RedisStore struct {
+	client     *redis.Client
+	prefix     string
+	timeout    time.Duration
+	probeEvery time.Duration
+	logger     *slog.Logger
+	now        func() time.Time
+	url        string // redacted
+
+	errors atomic.Uint64
+	down   atomic.Bool
+
+	mu           sync.Mutex // guards the outage fields
+	downSince    time.Time
+	nextProbe    time.Time
+	outageErrors uint64
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// errDown answers a call made while Redis is known unavailable.
+var errDown = errors.New("throttle: redis is unavailable")
+
+// NewRedisStore returns a RedisStore for opts. It does not connect: a
+// Redis unavailable at start is an outage like any other (see Ping).
+func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
+	u, err := url.Parse(opts.URL)
+	if err != nil {
+		// url.Parse quotes the URL, and may quote part of a password.
+		return nil, errors.New("throttle: the redis URL does not parse (it is not repeated here: it may hold a password)")
+	}
+	redacted := u.Redacted()
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, fmt.Errorf("throttle: redis URL %s: the scheme must be redis or rediss", redacted)
+	}
+	o, err := redis.ParseURL(opts.URL)
+	if err != nil {
+		// ParseURL's errors past url.Parse name the path or query, never
+		// the user information.
+		return nil, fmt.Errorf("throttle: redis URL %s: %w", redacted, err)
+	}
+	if opts.TLSConfig != nil {
+		if o.TLSConfig == nil {
+			return nil, fmt.Errorf("throttle: redis URL %s: a TLS configuration needs a rediss:// URL", redacted)
+		}
+		tc := opts.TLSConfig.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName = o.TLSConfig.ServerName
+		}
+		if tc.MinVersion == 0 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		tc.InsecureSkipVerify = tc.InsecureSkipVerify || o.TLSConfig.InsecureSkipVerify
+		o.TLSConfig = tc
+	}
+	timeout := orDefault(opts.Timeout, DefaultTimeout)
+	o.DialTimeout = timeout
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	o.ContextTimeoutEnabled = true
+	o.DialerRetries = 1
+	// A command retried after its answer was lost could count a failure
+	// twice: a caller falls back to memory instead.
+	o.MaxRetries = -1
+	o.DisableIdentity = true
+	if o.Protocol == 0 {
+		o.Protocol = 2
+	}
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+
+	s := &RedisStore{
+		client:     redis.NewClient(o),
+		prefix:     opts.KeyPrefix,
+		timeout:    timeout,
+		probeEvery: orDefault(opts.ProbeEvery, DefaultProbeEvery),
+		logger:     opts.Logger,
+		now:        opts.Now,
+		url:        redacted,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultKeyPrefix
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// RedactURL returns rawURL with any password replaced by "xxxxx", for logs;
+// a URL that does not parse is replaced whole.
+func RedactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(a redis URL that does not parse)"
+	}
+	return u.Redacted()
+}
+
+// String returns the store's URL, its password redacted.
+func (s *RedisStore) String() string { return s.url }
+
+// StoreErrors is the number of calls that Redis did not serve: those that
+// failed or timed out, and those not sent because it was unavailable. Each
+// one was answered from a process's memory instead, or, for a refund or a
+// marker, skipped.
+func (s *RedisStore) StoreErrors() uint64 { return s.errors.Load() }
+
+// Available reports whether Redis answered the last call tried (true
+// before any).
+func (s *RedisStore) Available() bool { return !s.down.Load() }
+
+// Close closes the connections to Redis.
+func (s *RedisStore) Close() error { return s.client.Close() }
+
+// Ping asks Redis to answer, as any call does: an error is an outage,
+// logged and counted, and an answer may end one.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	return s.do(ctx, func(ctx context.Context) error { return s.client.Ping(ctx).Err() })
+}
+
+// do runs call against Redis within the timeout, unless Redis is known
+// unavailable and it is not time to probe, and keeps the outage state.
+func (s *RedisStore) do(ctx context.Context, call func(context.Context) error) error {
+	probe := false
+	if s.down.Load() {
+		s.mu.Lock()
+		if now := s.now(); s.down.Load() && now.Before(s.nextProbe) {
+			s.outageErrors++
+			s.mu.Unlock()
+			s.errors.Add(1)
+			return errDown
+		} else if s.down.Load() {
+			s.nextProbe = now.Add(s.probeEvery)
+			probe = true
+		}
+		s.mu.Unlock()
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	err := call(cctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return err // the caller gave up: nothing learnt of Redis
+	}
+	if err == nil {
+		if probe {
+			s.recovered()
+		}
+		return nil
+	}
+	s.errors.Add(1)
+	s.failed(err)
+	return err
+}
+
+// failed notes a call Redis did not serve, and logs the outage it starts.
+func (s *RedisStore) failed(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.outageErrors++
+	s.nextProbe = now.Add(s.probeEvery)
+	if s.down.Load() {
+		return
+	}
+	s.down.Store(true)
+	s.downSince = now
+	s.logger.Warn("throttle: redis is unavailable; each replica counts failed client checks in its own memory until it is back",
+		"redis", s.url, "error", err.Error())
+}
+
+// recovered ends an outage, and logs it.
+func (s *RedisStore) recovered() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.down.Load() {
+		return
+	}
+	s.down.Store(false)
+	s.logger.Info("throttle: redis is available again; failed client checks are counted across replicas",
+		"redis", s.url, "outage", s.now().Sub(s.downSince).Round(time.Millisecond).String(), "calls_not_served", s.outageErrors)
+	s.outageErrors = 0
+}
+
+// takeScript counts one failure under each of KEYS if every one has room:
+// ARGV[1] is the window in milliseconds, ARGV[2] the id of a window this
+// call starts, ARGV[2+i] the budget of KEYS[i]. A counter is a hash: n, the
+// failures, and w, its window's id. It answers {1, id...} with each key's
+// window id, or {0, pttl} with the spent key's time to live.
+var takeScript = redis.NewScript(`
+local ids = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'n', 'w')
+  if v[2] then
+    if tonumber(v[1] or 0) >= tonumber(ARGV[2 + i]) then
+      return {0, redis.call('PTTL', key)}
+    end
+    ids[i] = v[2]
+  elseif tonumber(ARGV[2 + i]) < 1 then
+    return {0, -1}
+  end
+end
+for i, key in ipairs(KEYS) do
+  if ids[i] then
+    redis.call('HINCRBY', key, 'n', 1)
+    if redis.call('PTTL', key) < 0 then
+      redis.call('PEXPIRE', key, ARGV[1])
+    end
+  else
+    redis.call('HSET', key, 'n', 1, 'w', ARGV[2])
+    redis.call('PEXPIRE', key, ARGV[1])
+    ids[i] = ARGV[2]
+  end
+end
+return {1, unpack(ids, 1, #KEYS)}
+`)
+
+// refundScript takes back one failure under each of KEYS whose window id
+// is still ARGV[i].
+var refundScript = redis.NewScript(`
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'n', 'w')
+  if v[2] == ARGV[i] and tonumber(v[1] or 0) > 0 then
+    redis.call('HINCRBY', key, 'n', -1)
+  end
+end
+return 0
+`)
+
+// Take implements Store, in one round trip.
+func (s *RedisStore) Take(ctx context.Context, window time.Duration, budgets []Budget) (Taken, error) {
+	ms := max(window.Milliseconds(), 1)
+	keys := make([]string, len(budgets))
+	args := make([]any, 0, 2+len(budgets))
+	args = append(args, ms, strconv.FormatUint(rand.Uint64(), 10))
+	for i, b := range budgets {
+		keys[i] = s.prefix + b.Key
+		args = append(args, b.Max)
+	}
+	var taken Taken
+	err := s.do(ctx, func(ctx context.Context) error {
+		v, err := takeScript.Run(ctx, s.client, keys, args...).Slice()
+		if err != nil {
+			return err
+		}
+		taken, err = parseTaken(v, window, budgets)
+		return err
+	})
+	if err != nil {
+		return Taken{}, err
+	}
+	return taken, nil
+}
+
+// parseTaken reads takeScript's answer.
+func parseTaken(v []any, window time.Duration, budgets []Budget) (Taken, error) {
+	bad := errors.New("throttle: redis answered the count script unexpectedly")
+	if len(v) < 1 {
+		return Taken{}, bad
+	}
+	ok, _ := v[0].(int64)
+	if ok == 0 {
+		if len(v) != 2 {
+			return Taken{}, bad
+		}
+		pttl, _ := v[1].(int64)
+		if pttl <= 0 {
+			return Taken{Retry: window}, nil
+		}
+		return Taken{Retry: time.Duration(pttl) * time.Millisecond}, nil
+	}
+	if len(v) != 1+len(budgets) {
+		return Taken{}, bad
+	}
+	claims := make([]Claim, len(budgets))
+	for i, b := range budgets {
+		str, _ := v[1+i].(string)
+		id, err := strconv.ParseUint(str, 10, 64)
+		if err != nil {
+			return Taken{}, bad
+		}
+		claims[i] = Claim{Key: b.Key, Window: id}
+	}
+	return Taken{OK: true, Claims: claims}, nil
+}
+
+// Refund implements Store, in one round trip.
+func (s *RedisStore) Refund(ctx context.Context, claims []Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	keys := make([]string, len(claims))
+	args := make([]any, len(claims))
+	for i, c := range claims {
+		keys[i] = s.prefix + c.Key
+		args[i] = strconv.FormatUint(c.Window, 10)
+	}
+	return s.do(ctx, func(ctx context.Context) error {
+		return refundScript.Run(ctx, s.client, keys, args...).Err()
+	})
+}
+
+// Mark implements Store.
+func (s *RedisStore) Mark(ctx context.Context, key string, ttl time.Duration) error {
+	return s.do(ctx, func(ctx context.Context) error {
+		return s.client.Set(ctx, s.prefix+key, "1", max(ttl, time.Millisecond)).Err()
+	})
+}
+
+// Marked implements Store.
+func (s *RedisStore) Marked(ctx context.Context, key string) (bool, error) {
+	var n int64
+	err := s.do(ctx, func(ctx context.Context) (err error) {
+		n, err = s.client.Exists(ctx, s.prefix+key).Result()
+		return err
+	})
+	return n > 0, err
+}
+
+// Unmark implements Store.
+func (s *RedisStore) Unmark(ctx context.Context, key string) error {
+	return s.do(ctx, func(ctx context.Context) error {
+		return s.client.Del(ctx, s.prefix+key).Err()
+	})
+}
