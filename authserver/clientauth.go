@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
@@ -12,16 +13,25 @@ import (
 // clientAuth authenticates clients against the registry exactly as
 // Keyward's resource side checks client credentials — the same verified-pair
 // cache, failure throttle and bounds on checks in flight — by way of a
-// credentials-mode dualauth.Authenticator.
+// credentials-mode dualauth.Authenticator on the server's clock.
 type clientAuth struct {
 	auth     *dualauth.Authenticator
 	registry *clients.Registry
 }
 
-func newClientAuth(registry *clients.Registry) (*clientAuth, error) {
+// newClientAuth builds the client authentication of a server on the clock
+// now. afterVerify, if not nil, runs after each successful check of a secret
+// against the registry, before the outcome is used (tests: a reload in the
+// middle of a verification).
+func newClientAuth(registry *clients.Registry, now func() time.Time, afterVerify func(id string)) (*clientAuth, error) {
+	var verifier dualauth.ClientVerifier = dualauth.RegistryVerifier(registry)
+	if gv, ok := verifier.(generationVerifier); ok && afterVerify != nil {
+		verifier = hookedVerifier{gv, afterVerify}
+	}
 	a, err := dualauth.New(dualauth.Config{
 		Mode:        dualauth.ModeCredentials,
-		Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(registry)},
+		Credentials: dualauth.Credentials{Verifier: verifier},
+		Now:         now,
 	})
 	if err != nil {
 		return nil, err
@@ -30,15 +40,21 @@ func newClientAuth(registry *clients.Registry) (*clientAuth, error) {
 }
 
 // authenticate returns the client whose id and secret these are, or the
-// refusal, whose cause is for logs. remote is the request's RemoteAddr.
-func (a *clientAuth) authenticate(ctx context.Context, id, secret, remote string) (clients.Client, *oauthError) {
-	p, err := a.auth.VerifyClient(ctx, id, secret, remote)
+// refusal, whose cause is for logs. addr is the caller's address (see
+// proxies.clientAddr), which failures are counted against.
+//
+// A client is only ever returned as the registry holds it after its secret
+// was checked: one that a reload disabled or removed while the check ran is
+// refused, and one whose scopes changed gets the new scopes.
+func (a *clientAuth) authenticate(ctx context.Context, id, secret, addr string) (clients.Client, *oauthError) {
+	p, err := a.auth.VerifyClient(ctx, id, secret, addr)
 	if err == nil {
-		// The registry's entry keeps its scopes in the file's order.
 		if c, ok := a.registry.Lookup(p.ClientID); ok && !c.Disabled {
 			return c, nil
 		}
-		return clients.Client{ID: p.ClientID, Scopes: p.Scopes}, nil
+		e := errInvalidClient("client authentication failed")
+		e.cause = errors.New("the client was disabled or removed by a registry reload while its secret was checked")
+		return clients.Client{}, e
 	}
 	var de *dualauth.Error
 	errors.As(err, &de)
@@ -53,4 +69,25 @@ func (a *clientAuth) authenticate(ctx context.Context, id, secret, remote string
 	}
 	e.cause = err
 	return clients.Client{}, e
+}
+
+// generationVerifier is a ClientVerifier whose cached answers are dropped
+// when its generation changes, as dualauth.RegistryVerifier's are.
+type generationVerifier interface {
+	dualauth.ClientVerifier
+	Generation() uint64
+}
+
+// hookedVerifier runs after after every successful verification.
+type hookedVerifier struct {
+	generationVerifier
+	after func(id string)
+}
+
+func (v hookedVerifier) VerifyClient(ctx context.Context, id, secret string) (*dualauth.Principal, error) {
+	p, err := v.generationVerifier.VerifyClient(ctx, id, secret)
+	if err == nil {
+		v.after(id)
+	}
+	return p, err
 }

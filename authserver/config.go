@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,9 +39,27 @@ type Config struct {
 	// RotateEvery, if not 0, is the period on which Run rotates the signing
 	// key (see Server.RotateKey). At least 1s.
 	RotateEvery time.Duration
+	// MaxRefreshTokens bounds the refresh tokens held in all, redeemed ones
+	// (kept until they expire, to detect reuse) included; 0 means
+	// DefaultMaxRefreshTokens. MaxRefreshTokensPerClient bounds those of
+	// one client; 0 means DefaultMaxRefreshTokensPerClient, and it is never
+	// more than MaxRefreshTokens. Past a bound, the oldest token (of the
+	// client, or of all) is forgotten: presenting it is invalid_grant.
+	MaxRefreshTokens          int
+	MaxRefreshTokensPerClient int
+	// TrustedProxies are the networks, as CIDR prefixes ("10.0.0.0/8",
+	// "2001:db8::/32") or single addresses ("127.0.0.1"), of the proxies
+	// and resource servers (exchanging their callers' credentials) whose
+	// X-Forwarded-For header is believed. Failed client authentications are
+	// counted against the caller's address: the request's peer, unless the
+	// peer is in one of these networks, in which case it is the right-most
+	// X-Forwarded-For address that is not (see Server.Handler). Empty, the
+	// default, trusts no proxy: X-Forwarded-For is ignored.
+	TrustedProxies []string
 	// Now is the clock of token timestamps and expiries (access tokens,
-	// refresh tokens, retired keys); nil means time.Now. The failure
-	// throttle and the rotation timer run on the real clock.
+	// refresh tokens, retired keys) and of the failure throttle's windows
+	// and verified-credential caches; nil means time.Now. Only the rotation
+	// period of Run is measured on the real clock.
 	Now func() time.Time
 	// Logger receives issued tokens' metadata (client, scopes, key id, never
 	// the tokens), refusals and rotations; nil discards. Secrets and tokens
@@ -58,12 +77,22 @@ const (
 	// MaxBodyBytes caps a token request's body; a larger one is refused with
 	// 413 and invalid_request.
 	MaxBodyBytes = 64 << 10
+	// DefaultMaxRefreshTokens is the bound on refresh tokens held in all
+	// when Config.MaxRefreshTokens is 0: about 4 MB of memory (a token
+	// takes about 370 bytes, redeemed ones included).
+	DefaultMaxRefreshTokens = 10_000
+	// DefaultMaxRefreshTokensPerClient is the bound on one client's refresh
+	// tokens when Config.MaxRefreshTokensPerClient is 0.
+	DefaultMaxRefreshTokensPerClient = 1_000
 )
 
 // settings is a checked Config with its defaults applied.
 type settings struct {
 	Config
 	ttl, refreshTTL time.Duration // whole seconds
+	maxRefresh      int           // MaxRefreshTokens with its default
+	maxRefreshOwn   int           // MaxRefreshTokensPerClient with its default, at most maxRefresh
+	proxies         proxies       // TrustedProxies, parsed
 }
 
 func (cfg Config) check() (settings, error) {
@@ -96,6 +125,18 @@ func (cfg Config) check() (settings, error) {
 	st.refreshTTL = cfg.RefreshTTL.Truncate(time.Second)
 	if st.refreshTTL == 0 {
 		st.refreshTTL = DefaultRefreshTTL
+	}
+	switch {
+	case cfg.MaxRefreshTokens < 0:
+		return st, fmt.Errorf("authserver: MaxRefreshTokens must be 0 (the default, %d) or more, not %d", DefaultMaxRefreshTokens, cfg.MaxRefreshTokens)
+	case cfg.MaxRefreshTokensPerClient < 0:
+		return st, fmt.Errorf("authserver: MaxRefreshTokensPerClient must be 0 (the default, %d) or more, not %d", DefaultMaxRefreshTokensPerClient, cfg.MaxRefreshTokensPerClient)
+	}
+	st.maxRefresh = cmp.Or(cfg.MaxRefreshTokens, DefaultMaxRefreshTokens)
+	st.maxRefreshOwn = min(cmp.Or(cfg.MaxRefreshTokensPerClient, DefaultMaxRefreshTokensPerClient), st.maxRefresh)
+	var err error
+	if st.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
+		return st, err
 	}
 	if st.Now == nil {
 		st.Now = time.Now

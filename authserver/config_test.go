@@ -37,6 +37,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"negative TTL", func(c *authserver.Config) { c.TTL = -time.Minute }, "TTL must be"},
 		{"negative RefreshTTL", func(c *authserver.Config) { c.RefreshTTL = -1 }, "RefreshTTL must be"},
 		{"RotateEvery under 1s", func(c *authserver.Config) { c.RotateEvery = time.Nanosecond }, "RotateEvery must be"},
+		{"negative MaxRefreshTokens", func(c *authserver.Config) { c.MaxRefreshTokens = -1 }, "MaxRefreshTokens must be"},
+		{"negative MaxRefreshTokensPerClient", func(c *authserver.Config) { c.MaxRefreshTokensPerClient = -1 }, "MaxRefreshTokensPerClient must be"},
+		{"proxy prefix too long", func(c *authserver.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/33"} }, `TrustedProxies[1] "10.0.0.0/33"`},
+		{"proxy host name", func(c *authserver.Config) { c.TrustedProxies = []string{"proxy.example.com"} }, "TrustedProxies[0]"},
+		{"proxy with a zone", func(c *authserver.Config) { c.TrustedProxies = []string{"fe80::1%eth0"} }, "TrustedProxies[0]"},
+		{"proxy with a port", func(c *authserver.Config) { c.TrustedProxies = []string{"10.0.0.1:8080"} }, "TrustedProxies[0]"},
+		{"empty proxy", func(c *authserver.Config) { c.TrustedProxies = []string{""} }, "TrustedProxies[0]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +57,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 				t.Errorf("error %q, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+	for _, proxies := range [][]string{{"127.0.0.1"}, {"10.0.0.0/8", "::1", "2001:db8::/32"}, {"::ffff:10.0.0.0/104"}, {"10.1.2.3/8"}} {
+		cfg := good
+		cfg.TrustedProxies, cfg.Algorithm = proxies, "EdDSA"
+		if _, err := authserver.New(cfg); err != nil {
+			t.Errorf("TrustedProxies %q: %v", proxies, err)
+		}
 	}
 	for _, issuer := range []string{"http://127.0.0.1:9000", "https://auth.example.com", "http://[::1]:9000", "http://localhost"} {
 		cfg := good

@@ -12,7 +12,8 @@ const (
 	PathJWKS = "/.well-known/jwks.json"
 	// PathToken is the generic token endpoint, the metadata's token_endpoint
 	// (Decentro style): client credentials by HTTP Basic or in a form or JSON
-	// body; grants client_credentials and refresh_token.
+	// body; grants client_credentials and refresh_token, the latter also
+	// without client authentication (seed 000).
 	PathToken = "/oauth/token"
 	// PathTokenV2 is an OAuth2 provider style endpoint: HTTP Basic and a form
 	// body with grant_type=client_credentials.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -73,6 +75,12 @@ func openRegistry(t testing.TB, path string) *clients.Registry {
 // them.
 func start(t testing.TB, mutate func(*authserver.Config)) *testServer {
 	t.Helper()
+	return startWith(t, mutate, authserver.New)
+}
+
+// startWith is start with newServer in place of authserver.New.
+func startWith(t testing.TB, mutate func(*authserver.Config), newServer func(authserver.Config) (*authserver.Server, error)) *testServer {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	c := newClock()
 	cfg := authserver.Config{
@@ -84,7 +92,7 @@ func start(t testing.TB, mutate func(*authserver.Config)) *testServer {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := authserver.New(cfg)
+	srv, err := newServer(cfg)
 	if err != nil {
 		hs.Listener.Close()
 		t.Fatal(err)
@@ -144,6 +152,15 @@ func (r response) str(name string) string {
 
 func (ts *testServer) do(t testing.TB, req request) response {
 	t.Helper()
+	resp, err := ts.send(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// send makes the request; it may run on any goroutine.
+func (ts *testServer) send(req request) (response, error) {
 	var body io.Reader = http.NoBody
 	ct := req.contentType
 	switch {
@@ -158,7 +175,7 @@ func (ts *testServer) do(t testing.TB, req request) response {
 		} else {
 			b, err := json.Marshal(req.json)
 			if err != nil {
-				t.Fatal(err)
+				return response{}, err
 			}
 			body = bytes.NewReader(b)
 		}
@@ -178,7 +195,7 @@ func (ts *testServer) do(t testing.TB, req request) response {
 	}
 	hr, err := http.NewRequestWithContext(context.Background(), method, target, body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if ct != "" {
 		hr.Header.Set("Content-Type", ct)
@@ -193,22 +210,40 @@ func (ts *testServer) do(t testing.TB, req request) response {
 	}
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	out := response{status: resp.StatusCode, header: resp.Header, raw: raw}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&out.body); err != nil {
-			t.Fatalf("response body %q: %v", raw, err)
+			return response{}, fmt.Errorf("response body %q: %w", raw, err)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// guess makes the requests, failed authentications from one address,
+// throttle.MaxInFlight (4) at a time: the most one address may have in
+// flight. (A failed check takes at least the registry's failure floor, the
+// longest check it has seen, which is long under -race on a busy machine.)
+// Each must be refused with 401 invalid_client.
+func (ts *testServer) guess(t *testing.T, reqs ...request) {
+	t.Helper()
+	resps := make([]response, len(reqs))
+	errs := make([]error, len(reqs))
+	inFours(len(reqs), func(i int) { resps[i], errs[i] = ts.send(reqs[i]) })
+	for i := range reqs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		checkError(t, resps[i], http.StatusUnauthorized, "invalid_client")
+	}
 }
 
 // mustToken makes the request and fails the test unless it gets a token.
@@ -316,25 +351,78 @@ type testClient struct {
 // fastest a registry accepts), and opens it.
 func writeRegistry(t testing.TB, cs ...testClient) *clients.Registry {
 	t.Helper()
-	var entries []any
+	return openRegistry(t, newWritableRegistry(t, cs...).write(t))
+}
+
+// writableRegistry is a registry file whose clients can be disabled and the
+// file written again, for reloads.
+type writableRegistry struct {
+	path     string
+	entries  []map[string]any
+	disabled map[string]bool
+}
+
+// newWritableRegistry hashes the clients' secrets (minimum Argon2id
+// parameters) for a file in a temporary directory; write writes it.
+func newWritableRegistry(t testing.TB, cs ...testClient) *writableRegistry {
+	t.Helper()
+	f := &writableRegistry{path: filepath.Join(t.TempDir(), "clients.yaml"), disabled: map[string]bool{}}
 	for _, c := range cs {
 		hash, err := clients.HashSecret(c.secret, clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
 			Memory: clients.MinArgon2Memory, Time: clients.MinArgon2Time, Threads: clients.MinArgon2Threads}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, map[string]any{"client_id": c.id, "secret_hash": hash, "scopes": c.scopes})
+		f.entries = append(f.entries, map[string]any{"client_id": c.id, "secret_hash": hash, "scopes": c.scopes})
+	}
+	return f
+}
+
+// write writes the file, with the clients disabled that f.disabled says,
+// and returns its path.
+func (f *writableRegistry) write(t testing.TB) string {
+	t.Helper()
+	var entries []map[string]any
+	for _, e := range f.entries {
+		e = maps.Clone(e)
+		if f.disabled[e["client_id"].(string)] {
+			e["disabled"] = true
+		}
+		entries = append(entries, e)
 	}
 	data, err := json.Marshal(map[string]any{"clients": entries}) // JSON is YAML
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "clients.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := os.WriteFile(f.path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return openRegistry(t, path)
+	return f.path
 }
 
 // jsonNumber is n as the response decoder represents it.
 func jsonNumber(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
+
+// repeat returns n requests made by req.
+func repeat(n int, req func(i int) request) []request {
+	out := make([]request, n)
+	for i := range out {
+		out[i] = req(i)
+	}
+	return out
+}
+
+// inFours runs f(0) to f(n-1), four at a time: as many checks as one
+// address may have in flight.
+func inFours(n int, f func(i int)) {
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
+}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/authserver"
 	"github.com/keyward/keyward/dualauth"
@@ -186,4 +187,80 @@ func TestOAuth2Client(t *testing.T) {
 			t.Fatalf("error %v, want a 401 invalid_client", err)
 		}
 	})
+}
+
+// TestOAuth2Refresh runs seed 000's refresh flow with golang.org/x/oauth2:
+// a token source that holds only a refresh token (no client id or secret:
+// the request carries grant_type and refresh_token alone) gets access
+// tokens a Keyward-protected API accepts; the refresh token rotates, and
+// the superseded one, presented again, is refused and revokes the family.
+func TestOAuth2Refresh(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Now = nil
+		c.Algorithm = "ES256"
+		c.Clients = writeRegistry(t, testClient{"globex", "globex-secret", []string{"bookings:read", "bookings:create"}},
+			testClient{"hooli", "hooli-secret", []string{"bookings:read"}})
+	})
+	api := resourceServer(t, ts)
+	ctx := context.WithoutCancel(t.Context())
+	cc := clientcredentials.Config{ClientID: "globex", ClientSecret: "globex-secret", TokenURL: ts.URL + authserver.PathToken,
+		AuthStyle: oauth2.AuthStyleInParams, Scopes: []string{"bookings:read"}}
+	granted, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if granted.RefreshToken == "" {
+		t.Fatal("no refresh token from /oauth/token")
+	}
+
+	// refresh makes conf refresh rt once, as a token source does when its
+	// access token has expired.
+	refresh := func(conf *oauth2.Config, rt string) (*oauth2.Token, error) {
+		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Minute)}).Token()
+	}
+	endpoint := oauth2.Endpoint{TokenURL: ts.URL + authserver.PathToken, AuthStyle: oauth2.AuthStyleInParams}
+	anonymous := &oauth2.Config{Endpoint: endpoint}
+	tok, err := refresh(anonymous, granted.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken == "" || tok.RefreshToken == granted.RefreshToken || tok.Extra("scope") != "bookings:read" {
+		t.Fatalf("refreshed: refresh token %q, scope %v", tok.RefreshToken, tok.Extra("scope"))
+	}
+	if status, client := call(t, oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok)), http.MethodGet, api+"/bookings", ""); status != http.StatusOK || client != "globex" {
+		t.Errorf("GET /bookings with the refreshed token: %d, client %q", status, client)
+	}
+
+	// The usual ways, which name or authenticate the client, work too.
+	for _, conf := range []*oauth2.Config{
+		{ClientID: "globex", ClientSecret: "globex-secret", Endpoint: oauth2.Endpoint{TokenURL: endpoint.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}},
+		{ClientID: "globex", ClientSecret: "globex-secret", Endpoint: endpoint},
+		{ClientID: "globex", Endpoint: oauth2.Endpoint{TokenURL: endpoint.TokenURL}}, // auto-detected: Basic "globex:"
+	} {
+		if tok, err = refresh(conf, tok.RefreshToken); err != nil {
+			t.Fatalf("%+v: %v", conf.Endpoint, err)
+		}
+	}
+	// Another client may not use it, named or authenticated.
+	for _, conf := range []*oauth2.Config{
+		{ClientID: "hooli", Endpoint: endpoint},
+		{ClientID: "hooli", ClientSecret: "hooli-secret", Endpoint: endpoint},
+	} {
+		_, err := refresh(conf, tok.RefreshToken)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.Response.StatusCode != http.StatusBadRequest || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("refresh as %s: %v, want a 400 invalid_grant", conf.ClientID, err)
+		}
+	}
+
+	// Replaying the first refresh token is refused and revokes the family:
+	// the latest one stops working too.
+	for _, rt := range []string{granted.RefreshToken, tok.RefreshToken} {
+		_, err := refresh(anonymous, rt)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.Response.StatusCode != http.StatusBadRequest || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("replay: %v, want a 400 invalid_grant", err)
+		}
+	}
 }

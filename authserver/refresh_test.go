@@ -113,14 +113,123 @@ func TestRefreshBelongsToClient(t *testing.T) {
 	ts := start(t, nil)
 	rt := ts.globexToken(t).str("refresh_token")
 	checkError(t, ts.refresh(t, rt, "acme", "acme-secret"), http.StatusBadRequest, "invalid_grant")
-	// Wrong or missing credentials are invalid_client, before the token is looked at.
+	// Wrong credentials are invalid_client, before the token is looked at.
 	checkError(t, ts.refresh(t, rt, "globex", "not-the-secret"), http.StatusUnauthorized, "invalid_client")
-	resp := ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
-	checkError(t, resp, http.StatusUnauthorized, "invalid_client")
+	// Naming another client without authenticating it is refused too.
+	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt, "client_id", "acme")}),
+		http.StatusBadRequest, "invalid_grant")
 	// None of that used the token up.
 	if resp := ts.refresh(t, rt); resp.status != http.StatusOK {
 		t.Fatalf("status %d, body %s", resp.status, resp.raw)
 	}
+}
+
+// TestRefreshWithoutClientAuthentication is seed 000's refresh flow:
+// grant_type=refresh_token and refresh_token, nothing else. The token names
+// its client; it stays single use, and reuse revokes its family.
+func TestRefreshWithoutClientAuthentication(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) { c.Algorithm = "ES256" })
+	seed000 := func(rt string) response {
+		return ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+	}
+	first := ts.globexToken(t, "scope", "bookings:read")
+	ts.Clock.Add(time.Minute)
+	second := seed000(first.str("refresh_token"))
+	checkTokenResponse(t, ts, second, "globex", "bookings:read", authserver.LifetimeToken)
+	if rt := second.str("refresh_token"); rt == "" || rt == first.str("refresh_token") {
+		t.Fatalf("refresh_token %q: want a new one", rt)
+	}
+	// The same in a JSON body, and with the client named but not
+	// authenticated (client_id alone, or Basic with an empty password).
+	third := ts.mustToken(t, request{path: authserver.PathToken, json: map[string]string{
+		"grant_type": "refresh_token", "refresh_token": second.str("refresh_token")}})
+	checkTokenResponse(t, ts, third, "globex", "bookings:read", authserver.LifetimeToken)
+	fourth := ts.mustToken(t, request{path: authserver.PathToken, form: formOf(
+		"grant_type", "refresh_token", "refresh_token", third.str("refresh_token"), "client_id", "globex")})
+	fifth := ts.mustToken(t, request{path: authserver.PathToken, header: http.Header{"Authorization": {basicAuth("globex", "")}},
+		form: formOf("grant_type", "refresh_token", "refresh_token", fourth.str("refresh_token"))})
+	sixth := ts.mustToken(t, request{path: authserver.PathToken, header: http.Header{"Authorization": {"Basic Og=="}}, // ":"
+		form: formOf("grant_type", "refresh_token", "refresh_token", fifth.str("refresh_token"))})
+	// A narrower scope may be asked for; a wider one may not.
+	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf(
+		"grant_type", "refresh_token", "refresh_token", sixth.str("refresh_token"), "scope", "bookings:create")}), http.StatusBadRequest, "invalid_scope")
+
+	// Single use: presenting a used token again is refused and revokes the
+	// family, the latest token included.
+	checkError(t, seed000(first.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
+	checkError(t, seed000(sixth.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
+
+	// Unknown tokens, and every other grant, still need the real thing.
+	checkError(t, seed000("bm90LWEtdG9rZW4"), http.StatusBadRequest, "invalid_grant")
+	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "client_credentials")}),
+		http.StatusUnauthorized, "invalid_client")
+	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "client_credentials", "client_id", "globex")}),
+		http.StatusBadRequest, "invalid_request")
+	checkError(t, ts.do(t, request{path: authserver.PathToken, header: http.Header{"Authorization": {basicAuth("globex", "")}},
+		form: formOf("grant_type", "client_credentials")}), http.StatusBadRequest, "invalid_request")
+	checkError(t, ts.do(t, request{path: authserver.PathToken, header: http.Header{"Authorization": {basicAuth("", "globex-secret")}},
+		form: formOf("grant_type", "refresh_token", "refresh_token", "x")}), http.StatusBadRequest, "invalid_request")
+}
+
+// TestRefreshNamedClient: a request that names or authenticates a client
+// must name the token's client; a refusal leaves the token usable.
+func TestRefreshNamedClient(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Algorithm = "ES256"
+		c.Clients = writeRegistry(t, testClient{"globex", "globex-secret", []string{"bookings:read"}},
+			testClient{"hooli", "hooli-secret", []string{"bookings:read"}})
+	})
+	rt := ts.globexToken(t).str("refresh_token")
+	for _, req := range []request{
+		{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt, "client_id", "hooli")},
+		{path: authserver.PathToken, header: http.Header{"Authorization": {basicAuth("hooli", "")}}, form: formOf("grant_type", "refresh_token", "refresh_token", rt)},
+		{path: authserver.PathToken, basic: []string{"hooli", "hooli-secret"}, form: formOf("grant_type", "refresh_token", "refresh_token", rt)},
+		{path: authserver.PathToken, json: map[string]string{"grant_type": "refresh_token", "refresh_token": rt, "client_id": "hooli", "client_secret": "hooli-secret"}},
+		{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt, "client_id", "nobody")},
+	} {
+		checkError(t, ts.do(t, req), http.StatusBadRequest, "invalid_grant")
+	}
+	for _, req := range []request{
+		{path: authserver.PathToken, basic: []string{"globex", "not-the-secret"}, form: formOf("grant_type", "refresh_token", "refresh_token", rt)},
+		{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt, "client_id", "globex", "client_secret", "not-the-secret")},
+	} {
+		checkError(t, ts.do(t, req), http.StatusUnauthorized, "invalid_client")
+	}
+	resp := ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+	checkTokenResponse(t, ts, resp, "globex", "bookings:read", authserver.LifetimeToken)
+}
+
+// TestRefreshClientDisabled: a refresh token whose client the registry
+// has disabled is refused, with or without client authentication, and its
+// family stays revoked if the client comes back.
+func TestRefreshClientDisabled(t *testing.T) {
+	t.Parallel()
+	file := newWritableRegistry(t, testClient{"globex", "globex-secret", []string{"bookings:read"}},
+		testClient{"hooli", "hooli-secret", []string{"bookings:read"}})
+	reg := openRegistry(t, file.write(t))
+	ts := start(t, func(c *authserver.Config) { c.Algorithm = "ES256"; c.Clients = reg })
+	rt := ts.globexToken(t).str("refresh_token")
+	hooli := ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"hooli", "hooli-secret"}, form: formOf("grant_type", "client_credentials")})
+
+	file.disabled["globex"] = true
+	file.write(t)
+	if err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)}),
+		http.StatusBadRequest, "invalid_grant")
+	checkError(t, ts.refresh(t, rt), http.StatusUnauthorized, "invalid_client")
+
+	file.disabled["globex"] = false
+	file.write(t)
+	if err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, ts.refresh(t, rt), http.StatusBadRequest, "invalid_grant")
+	// Other clients' tokens are untouched.
+	ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", hooli.str("refresh_token"))})
 }
 
 func TestRefreshCredentialStyles(t *testing.T) {
@@ -157,4 +266,51 @@ func TestRefreshScopes(t *testing.T) {
 	checkTokenResponse(t, ts, resp, "globex", "bookings:create", authserver.LifetimeToken)
 	resp = refresh(resp.str("refresh_token"), "")
 	checkTokenResponse(t, ts, resp, "globex", "bookings:read bookings:create", authserver.LifetimeToken)
+}
+
+// TestRefreshStoreBounds: past MaxRefreshTokensPerClient the client's
+// oldest refresh token is forgotten, past MaxRefreshTokens the oldest of
+// all; redeemed tokens (kept to detect reuse) count too.
+func TestRefreshStoreBounds(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Algorithm = "ES256"
+		c.MaxRefreshTokens = 5
+		c.MaxRefreshTokensPerClient = 3
+		c.Clients = writeRegistry(t, testClient{"globex", "globex-secret", nil}, testClient{"hooli", "hooli-secret", nil},
+			testClient{"umbrella", "umbrella-secret", nil})
+	})
+	grant := func(id string) string {
+		return ts.mustToken(t, request{path: authserver.PathToken, basic: []string{id, id + "-secret"},
+			form: formOf("grant_type", "client_credentials")}).str("refresh_token")
+	}
+	stored := func(want int) {
+		t.Helper()
+		if n := authserver.RefreshTokensStored(ts.Server); n != want {
+			t.Fatalf("%d refresh tokens stored, want %d", n, want)
+		}
+	}
+	seed000 := func(rt string) response {
+		return ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+	}
+	var g []string
+	for range 4 {
+		g = append(g, grant("globex"))
+	}
+	stored(3) // globex's oldest, g[0], is forgotten
+	h := []string{grant("hooli"), grant("hooli")}
+	stored(5)
+	u := grant("umbrella")
+	stored(5) // the oldest of all, g[1], is forgotten
+	checkError(t, seed000(g[0]), http.StatusBadRequest, "invalid_grant")
+	checkError(t, seed000(g[1]), http.StatusBadRequest, "invalid_grant")
+	// Redeeming g[3] keeps it (used) and adds its successor: the oldest of
+	// all, g[2], goes.
+	ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", g[3])})
+	stored(5)
+	checkError(t, seed000(g[2]), http.StatusBadRequest, "invalid_grant")
+	for _, rt := range append(h, u) {
+		ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+	}
+	stored(5)
 }

@@ -191,9 +191,7 @@ func (req *tokenRequest) readAuthorization(r *http.Request) *oauthError {
 	if err != nil {
 		return errInvalidRequest("the Basic credentials are not form-urlencoded (RFC 6749 section 2.3.1)")
 	}
-	if id == "" || req.basicSecret == "" {
-		return errInvalidRequest("the Basic credentials have an empty client id or secret")
-	}
+	// An empty id or secret is refused by credentials, which knows the grant.
 	req.basic, req.basicID = true, id
 	return nil
 }
@@ -203,15 +201,25 @@ func (req *tokenRequest) readAuthorization(r *http.Request) *oauthError {
 // 6749 §2.3): a client_secret parameter next to Basic, or a client_id
 // parameter naming another client, is refused; a client_id parameter equal to
 // the Basic id is allowed (§3.2.1).
+//
+// A refresh_token grant (at an endpoint that has them) needs no client
+// authentication, as seed 000 documents it: then secret is "", and id is
+// the client_id parameter or the Basic user with an empty password, if the
+// request names a client without authenticating it, or "".
 func (req *tokenRequest) credentials(ep endpoint) (id, secret string, e *oauthError) {
 	bodyID, bodySecret := req.params[paramClientID], req.params[paramClientSecret]
+	unauthenticated := ep.refresh && req.params[paramGrantType] == grantRefreshToken
 	switch {
 	case req.basic && bodySecret != "":
 		return "", "", errInvalidRequest("the request carries client credentials both in the Authorization header and in the body")
+	case req.basic && (req.basicID == "" && req.basicSecret != "" || req.basicSecret == "" && !unauthenticated):
+		return "", "", errInvalidRequest("the Basic credentials have an empty client id or secret")
 	case req.basic && bodyID != "" && bodyID != req.basicID:
 		return "", "", errInvalidRequest("the client_id parameter differs from the client id in the Authorization header")
 	case req.basic:
 		return req.basicID, req.basicSecret, nil
+	case bodyID == "" && bodySecret == "" && unauthenticated:
+		return "", "", nil
 	case bodyID == "" && bodySecret == "":
 		if ep.bodySecret {
 			return "", "", errInvalidClient("client authentication is required: HTTP Basic, or client_id and client_secret parameters")
@@ -221,6 +229,8 @@ func (req *tokenRequest) credentials(ep endpoint) (id, secret string, e *oauthEr
 		return "", "", errInvalidClient("this endpoint authenticates clients with HTTP Basic only")
 	case bodyID == "":
 		return "", "", errInvalidRequest("the client_id parameter is missing")
+	case bodySecret == "" && unauthenticated:
+		return bodyID, "", nil
 	case bodySecret == "":
 		return "", "", errInvalidRequest("the client_secret parameter is missing")
 	}

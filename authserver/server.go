@@ -26,7 +26,11 @@ type Server struct {
 
 // New checks cfg and returns a server with a fresh signing key (and the next
 // one, published ahead of its use).
-func New(cfg Config) (*Server, error) {
+func New(cfg Config) (*Server, error) { return newServer(cfg, nil) }
+
+// newServer is New with a hook that runs after every successful check of a
+// client secret (see newClientAuth), for tests.
+func newServer(cfg Config, afterVerify func(id string)) (*Server, error) {
 	st, err := cfg.check()
 	if err != nil {
 		return nil, err
@@ -35,7 +39,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	clientAuth, err := newClientAuth(st.Clients)
+	clientAuth, err := newClientAuth(st.Clients, st.Now, afterVerify)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +49,7 @@ func New(cfg Config) (*Server, error) {
 		realm:   st.Issuer,
 		keys:    keys,
 		clients: clientAuth,
-		refresh: newRefreshStore(),
+		refresh: newRefreshStore(st.maxRefresh, st.maxRefreshOwn),
 	}
 	s.handler = s.routes()
 	if u, _ := url.Parse(st.Issuer); u.Scheme == "http" && !urlrule.IsLoopback(u.Hostname()) {
@@ -58,6 +62,13 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the HTTP handler of the metadata, key set and token
 // endpoints (see the package documentation). Other paths are 404; a method
 // an endpoint does not serve is 405 with an Allow header.
+//
+// Failed client authentications are throttled per caller address: the
+// request's peer, or, when the peer is one of Config.TrustedProxies (such as
+// a resource server exchanging its callers' credentials, which sends each
+// caller's address), the right-most X-Forwarded-For address that is not a
+// trusted proxy's. So a guesser behind a trusted proxy is held back alone,
+// while the proxy's other callers keep getting tokens.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/authserver"
 )
@@ -29,12 +30,9 @@ func TestThrottlePerClient(t *testing.T) {
 	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"umbrella", "umbrella-secret"}, form: cc})
 
 	for _, id := range []string{"globex", "umbrella"} {
-		for i := range 10 {
-			resp := ts.do(t, request{path: authserver.PathToken, basic: []string{id, "not-the-secret"}, form: cc})
-			if resp.status != http.StatusUnauthorized {
-				t.Fatalf("%s failure %d: status %d", id, i+1, resp.status)
-			}
-		}
+		ts.guess(t, repeat(10, func(i int) request {
+			return request{path: authserver.PathToken, basic: []string{id, fmt.Sprint("not-the-secret-", i)}, form: cc}
+		})...)
 	}
 	for _, req := range []request{
 		{path: authserver.PathToken, basic: []string{"globex", "not-the-secret"}, form: cc},
@@ -53,6 +51,12 @@ func TestThrottlePerClient(t *testing.T) {
 	resp := ts.do(t, request{path: authserver.PathToken, basic: []string{"hooli", "not-the-secret"}, form: cc})
 	checkError(t, resp, http.StatusUnauthorized, "invalid_client")
 	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"hooli", "hooli-secret"}, form: cc})
+	// The window runs on Config.Now: just before its end globex is still
+	// held back, at its end it is not.
+	ts.Clock.Add(time.Minute - time.Second)
+	checkError(t, ts.do(t, request{path: authserver.PathToken, basic: []string{"globex", "globex-secret"}, form: cc}), http.StatusTooManyRequests, "too_many_requests")
+	ts.Clock.Add(time.Second)
+	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"globex", "globex-secret"}, form: cc})
 }
 
 func TestThrottlePerAddress(t *testing.T) {
@@ -64,20 +68,21 @@ func TestThrottlePerAddress(t *testing.T) {
 	cc := formOf("grant_type", "client_credentials")
 	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"partner", "partner-secret"}, form: cc})
 
-	// 50 failures from 127.0.0.1, each for another client id. (Sent one at
-	// a time: an address may have only a few checks in flight, and more
+	// 50 failures from 127.0.0.1, each for another client id. (Sent four
+	// at a time: an address may have only a few checks in flight, and more
 	// concurrent ones are answered 429 at once; see TestThrottleInFlight.)
-	for i := range 50 {
-		resp := ts.do(t, request{path: authserver.PathToken, basic: []string{fmt.Sprint("guess-", i), "not-the-secret"}, form: cc})
-		if resp.status != http.StatusUnauthorized {
-			t.Fatalf("failure %d: status %d", i+1, resp.status)
-		}
-	}
+	ts.guess(t, repeat(50, func(i int) request {
+		return request{path: authserver.PathToken, basic: []string{fmt.Sprint("guess-", i), "not-the-secret"}, form: cc}
+	})...)
 	resp := ts.do(t, request{path: authserver.PathToken, basic: []string{"guess-51", "not-the-secret"}, form: cc})
 	checkError(t, resp, http.StatusTooManyRequests, "too_many_requests")
 	checkRetryAfter(t, resp)
 	// The client verified before still gets tokens.
 	ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"partner", "partner-secret"}, form: cc})
+	// However long that took, the window only ends when the clock says so.
+	ts.Clock.Add(time.Minute)
+	resp = ts.do(t, request{path: authserver.PathToken, basic: []string{"guess-52", "not-the-secret"}, form: cc})
+	checkError(t, resp, http.StatusUnauthorized, "invalid_client")
 }
 
 // TestThrottleInFlight: concurrent guesses from one address cannot all be

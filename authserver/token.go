@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/keyward/keyward/clients"
 )
 
 // tokenResponse is a successful token response (RFC 6749 §5.1).
@@ -22,14 +24,22 @@ type attempt struct {
 	clientID string // only once known to the registry: a mistyped secret is never logged as an id
 	jti, kid string
 	refresh  redeemResult
+	// addr is the caller's address, which failed authentications are
+	// counted against; forwarded is set when it came from X-Forwarded-For.
+	addr      string
+	forwarded bool
 }
 
 // tokenHandler serves the token endpoint ep.
 func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var at attempt
+		at.addr, at.forwarded = s.cfg.proxies.clientAddr(r)
 		resp, e := s.token(w, r, ep, &at)
-		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteHost(r)}
+		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteHost(r.RemoteAddr)}
+		if at.forwarded {
+			attrs = append(attrs, "client_addr", remoteHost(at.addr))
+		}
 		if e != nil {
 			attrs = append(attrs, "error", e.code, "error_description", e.description)
 			if e.cause != nil {
@@ -69,14 +79,22 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 		}
 	}
 
-	client, e := s.clients.authenticate(r.Context(), id, secret, r.RemoteAddr)
-	if e != nil {
-		if _, known := s.cfg.Clients.Lookup(id); known {
-			at.clientID = id
-		}
-		return nil, e
+	// A refresh_token grant may come without client authentication (seed
+	// 000 sends grant_type and refresh_token only): the refresh token then
+	// names its client, and credentials returned no secret.
+	var client clients.Client
+	if secret == "" && at.grant != grantRefreshToken {
+		return nil, errInvalidClient("client authentication is required") // credentials allows no such request
 	}
-	at.clientID = client.ID
+	if secret != "" {
+		if client, e = s.clients.authenticate(r.Context(), id, secret, at.addr); e != nil {
+			if _, known := s.cfg.Clients.Lookup(id); known {
+				at.clientID = id
+			}
+			return nil, e
+		}
+		at.clientID = client.ID
+	}
 	now := s.cfg.Now()
 
 	var granted []string
@@ -91,14 +109,24 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 			s.refresh.issue(refreshToken, client.ID, granted, now.Add(s.cfg.refreshTTL), now)
 		}
 	case grantRefreshToken:
+		if client.ID == "" {
+			client.ID = id // identified by client_id, not authenticated; or ""
+		}
 		refreshToken = newRefreshToken()
-		granted, at.refresh, e = s.refresh.redeem(req.params[paramRefreshToken], client.ID, now, refreshToken,
-			now.Add(s.cfg.refreshTTL), func(original []string) ([]string, *oauthError) {
-				// The access token may narrow the grant (RFC 6749 §6), and
-				// never outgrows what the registry allows the client now.
-				scopes, e := grantScopes(requested, original)
-				return intersect(scopes, client.Scopes), e
-			})
+		client.ID, granted, at.refresh, e = s.refresh.redeem(redemption{
+			raw:       req.params[paramRefreshToken],
+			clientID:  client.ID,
+			requested: requested,
+			next:      refreshToken,
+			now:       now,
+			expires:   now.Add(s.cfg.refreshTTL),
+			allowed:   s.allowedScopes,
+		})
+		if client.ID != "" {
+			at.clientID = client.ID // the registry's (the token's client), or one that authenticated
+		} else if _, known := s.cfg.Clients.Lookup(id); known {
+			at.clientID = id
+		}
 		if e != nil {
 			return nil, e
 		}
@@ -121,6 +149,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 		Scope:        strings.Join(granted, " "),
 		RefreshToken: refreshToken,
 	}, nil
+}
+
+// allowedScopes returns the scopes the registry allows clientID now, or
+// false if it has no enabled client of that id.
+func (s *Server) allowedScopes(clientID string) ([]string, bool) {
+	c, ok := s.cfg.Clients.Lookup(clientID)
+	if !ok || c.Disabled {
+		return nil, false
+	}
+	return c.Scopes, true
 }
 
 // checkGrant checks grant_type and the parameters it needs, before the
@@ -148,11 +186,11 @@ func (req *tokenRequest) checkGrant(ep endpoint, at *attempt) *oauthError {
 	return nil
 }
 
-// remoteHost is the peer's IP, for logs (forwarding headers are not trusted).
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// remoteHost is the IP of a RemoteAddr-style address, for logs.
+func remoteHost(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return r.RemoteAddr
+		return addr
 	}
 	return host
 }

@@ -149,7 +149,11 @@ func checkTokenURL(raw string) error {
 // secret (client credentials grant) and returns it after checking that it is
 // a Bearer token of at most MaxAccessTokenBytes. It does not verify the
 // token. Every error is an [*Error] matching [ErrRejected] or
-// [ErrUnavailable]; none contains the secret.
+// [ErrUnavailable]; none contains the secret. An answer of 429 or 503 also
+// carries a [*RetryError] with the endpoint's Retry-After.
+//
+// If ctx carries a caller's address ([WithCallerAddr]), it is sent in an
+// X-Forwarded-For header.
 func (c *Client) Exchange(ctx context.Context, clientID, secret string) (*Token, error) {
 	scrub := newScrubber(clientID, secret)
 	if err := c.Validate(); err != nil {
@@ -176,6 +180,7 @@ func (c *Client) Exchange(ctx context.Context, clientID, secret string) (*Token,
 		return nil, newError(ErrUnavailable, clientID, scrub, describe(err, timeout), err)
 	}
 	defer resp.Body.Close()
+	retry := retryError(resp.StatusCode, resp.Header, time.Now())
 
 	maxBytes := c.MaxBytes
 	if maxBytes == 0 {
@@ -185,9 +190,13 @@ func (c *Client) Exchange(ctx context.Context, clientID, secret string) (*Token,
 	if err != nil {
 		e := newError(ErrUnavailable, clientID, scrub, "reading the response: "+describe(err, timeout), err)
 		e.Status = resp.StatusCode
-		return nil, e
+		return nil, withRetry(e, retry)
 	}
-	return interpret(resp.StatusCode, body, tooLarge, maxBytes, clientID, scrub)
+	tok, err := interpret(resp.StatusCode, body, tooLarge, maxBytes, clientID, scrub)
+	if err != nil {
+		return nil, withRetry(err, retry)
+	}
+	return tok, nil
 }
 
 // newRequest builds the POST for c's style. The secret goes into the body or
@@ -237,6 +246,9 @@ func (c *Client) newRequest(ctx context.Context, clientID, secret string) (*http
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
+	if addr, ok := callerAddr(ctx); ok {
+		req.Header.Set(HeaderForwardedFor, addr.String())
+	}
 	if c.style() == StyleBasic {
 		req.Header.Set("Authorization", basicCredentials(clientID, secret))
 	}

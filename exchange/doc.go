@@ -23,5 +23,14 @@
 // error, and no field of one, ever holds the secret: it is sent in the
 // request and nowhere else, and text the endpoint sends back is scrubbed of
 // it. Redirects are never followed, so the credentials go to the configured
-// URL only.
+// URL only. An answer of 429 or 503 also wraps a [*RetryError] carrying the
+// endpoint's Retry-After, which a resource server passes on to its caller.
+//
+// A resource server that exchanges its callers' credentials is, to the
+// authorization server, one client address for all of them: if that server
+// throttles failed authentications per address, one guesser would lock
+// every caller out. [WithCallerAddr] puts the caller's address in the
+// context, and Exchange sends it as X-Forwarded-For, for an authorization
+// server that trusts the resource server as a proxy (the development server
+// of package authserver does with Config.TrustedProxies).
 package exchange

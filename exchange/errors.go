@@ -21,7 +21,9 @@ var (
 	// usable answer: a network error or timeout, a redirect, HTTP 429, 5xx or
 	// another unexpected status (a 400 with any other error code included),
 	// a malformed, oversized or non-Bearer response, or a Client that fails
-	// [Client.Validate]. It says nothing about the credentials.
+	// [Client.Validate]. It says nothing about the credentials. After 429 or
+	// 503 the error also wraps a [*RetryError] with the endpoint's
+	// Retry-After.
 	ErrUnavailable = errors.New("exchange: token endpoint unavailable")
 )
 

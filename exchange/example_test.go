@@ -47,3 +47,31 @@ func ExampleClient_Exchange() {
 	// Bearer 1h0m0s eyJhbGciOiJSUzI1NiJ9.e30.sig
 	// true 401 invalid_client
 }
+
+func ExampleWithCallerAddr() {
+	// An authorization server that throttles failed authentications per
+	// caller: it trusts this resource server's X-Forwarded-For, and has
+	// held this caller back for a while.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("X-Forwarded-For:", r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "42")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":"too_many_requests"}`)
+	}))
+	defer srv.Close()
+	c := &exchange.Client{TokenURL: srv.URL + "/oauth/v2/token"}
+
+	// In the resource server, per request: r.RemoteAddr, or the address
+	// its own trusted proxy forwarded.
+	ctx := exchange.WithCallerAddr(context.Background(), "192.0.2.7:51234")
+	_, err := c.Exchange(ctx, "bookings-partner", "s3cret")
+	var re *exchange.RetryError
+	if errors.As(err, &re) {
+		// Answer the caller with the same status and Retry-After.
+		fmt.Println(re.Status, re.RetryAfter, errors.Is(err, exchange.ErrUnavailable))
+	}
+	// Output:
+	// X-Forwarded-For: 192.0.2.7
+	// 429 42s true
+}

@@ -18,6 +18,11 @@
 //	                    1h at /oauth/v2/token and /api/oauth/token, 30 days at /connect/token)
 //	-alg ALG            RS256 (default), ES256 or EdDSA
 //	-rotate DURATION    rotate the signing key on this period (default 0: never)
+//	-trusted-proxies CIDRS
+//	                    comma-separated networks (10.0.0.0/8) or addresses (127.0.0.1)
+//	                    of proxies whose X-Forwarded-For names the caller that failed
+//	                    authentications are counted against, such as resource servers
+//	                    exchanging their callers' credentials (default none: the peer)
 //	-debug              log at debug level
 //
 // It logs to standard error with log/slog and stops cleanly on SIGINT or
@@ -34,6 +39,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +65,7 @@ func main() {
 type options struct {
 	addr, clients, audience, issuer, alg string
 	ttl, rotate                          time.Duration
+	trustedProxies                       []string
 	debug                                bool
 }
 
@@ -73,6 +80,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.ttl, "ttl", 0, "lifetime of every access token (0: each endpoint's own, 15m to 30 days)")
 	fs.StringVar(&o.alg, "alg", authserver.DefaultAlgorithm, "signing algorithm: RS256, ES256 or EdDSA")
 	fs.DurationVar(&o.rotate, "rotate", 0, "rotate the signing key on this period (0: never)")
+	fs.Func("trusted-proxies", "comma-separated `CIDRs` or addresses of proxies (and resource servers exchanging credentials) whose X-Forwarded-For is believed; repeatable",
+		func(v string) error {
+			for p := range strings.SplitSeq(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					o.trustedProxies = append(o.trustedProxies, p)
+				}
+			}
+			return nil
+		})
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -111,13 +127,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 		o.issuer = "http://" + ln.Addr().String()
 	}
 	srv, err := authserver.New(authserver.Config{
-		Issuer:      o.issuer,
-		Audience:    o.audience,
-		Clients:     registry,
-		Algorithm:   o.alg,
-		TTL:         o.ttl,
-		RotateEvery: o.rotate,
-		Logger:      logger,
+		Issuer:         o.issuer,
+		Audience:       o.audience,
+		Clients:        registry,
+		Algorithm:      o.alg,
+		TTL:            o.ttl,
+		RotateEvery:    o.rotate,
+		TrustedProxies: o.trustedProxies,
+		Logger:         logger,
 	})
 	if err != nil {
 		return err
@@ -129,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 	go srv.Run(ctx)
 
 	logger.Info("listening", "url", "http://"+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,
-		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len())
+		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len(), "trusted_proxies", strings.Join(o.trustedProxies, ","))
 	return server.Serve(ctx, ln, srv.Handler(), logger, func() {
 		fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://%s%s\n",
 			o.issuer, o.issuer, authserver.PathOpenIDConfiguration, ln.Addr(), authserver.PathToken)

@@ -257,6 +257,22 @@ func TestRunFlags(t *testing.T) {
 		}
 	})
 
+	t.Run("trusted proxies", func(t *testing.T) {
+		base, _, stderr := startRun(t, "-trusted-proxies", "10.0.0.0/8, 127.0.0.1", "-trusted-proxies", "::1")
+		// A failed authentication forwarded by a trusted proxy is counted
+		// against the address it names.
+		status, body := post(t, base+authserver.PathTokenV2, form, "grant_type=client_credentials",
+			http.Header{"Authorization": {"Basic Z2xvYmV4Om5vcGU="}, "X-Forwarded-For": {"198.51.100.9, 10.1.2.3"}}) // globex:nope
+		if status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+			t.Fatalf("status %d, body %v", status, body)
+		}
+		for _, want := range []string{"trusted_proxies=10.0.0.0/8,127.0.0.1,::1", `msg="token request refused"`, "remote_addr=127.0.0.1 client_addr=198.51.100.9"} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("the log lacks %s:\n%s", want, stderr)
+			}
+		}
+	})
+
 	t.Run("rotate", func(t *testing.T) {
 		base, _, _ := startRun(t, "-rotate", "1h", "-alg", "ES256")
 		status, body := post(t, base+authserver.PathTokenV2, form, url.Values{"grant_type": {"client_credentials"}}.Encode(), basicGlobex)
@@ -277,6 +293,7 @@ func TestRunFlags(t *testing.T) {
 		{"bad issuer", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-issuer", "http://x/"}, "trailing slash"},
 		{"no registry", []string{"-addr", "127.0.0.1:0", "-clients", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
 		{"bad address", []string{"-addr", "127.0.0.1:http-alt-nope", "-clients", testdata + "clients/clients.yaml"}, "listen"},
+		{"bad trusted proxy", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-trusted-proxies", "10.0.0.0/8,proxy.internal"}, `TrustedProxies[1] "proxy.internal"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
