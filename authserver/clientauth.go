@@ -41,7 +41,7 @@ func newClientAuth(registry *clients.Registry, now func() time.Time, afterVerify
 
 // authenticate returns the client whose id and secret these are, or the
 // refusal, whose cause is for logs. addr is the caller's address (see
-// proxies.clientAddr), which failures are counted against.
+// clientAddr), which failures are counted against.
 //
 // A client is only ever returned as the registry holds it after its secret
 // was checked: one that a reload disabled or removed while the check ran is

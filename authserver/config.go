@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -89,10 +90,10 @@ const (
 // settings is a checked Config with its defaults applied.
 type settings struct {
 	Config
-	ttl, refreshTTL time.Duration // whole seconds
-	maxRefresh      int           // MaxRefreshTokens with its default
-	maxRefreshOwn   int           // MaxRefreshTokensPerClient with its default, at most maxRefresh
-	proxies         proxies       // TrustedProxies, parsed
+	ttl, refreshTTL time.Duration      // whole seconds
+	maxRefresh      int                // MaxRefreshTokens with its default
+	maxRefreshOwn   int                // MaxRefreshTokensPerClient with its default, at most maxRefresh
+	proxies         clientaddr.Proxies // TrustedProxies, parsed
 }
 
 func (cfg Config) check() (settings, error) {
@@ -135,8 +136,10 @@ func (cfg Config) check() (settings, error) {
 	st.maxRefresh = cmp.Or(cfg.MaxRefreshTokens, DefaultMaxRefreshTokens)
 	st.maxRefreshOwn = min(cmp.Or(cfg.MaxRefreshTokensPerClient, DefaultMaxRefreshTokensPerClient), st.maxRefresh)
 	var err error
-	if st.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
-		return st, err
+	if st.proxies, err = clientaddr.Parse(cfg.TrustedProxies); err != nil {
+		var pe *clientaddr.ParseError
+		errors.As(err, &pe)
+		return st, fmt.Errorf("authserver: TrustedProxies[%d] %q is not a CIDR prefix (such as 10.0.0.0/8) or an IP address", pe.Index, pe.Entry)
 	}
 	if st.Now == nil {
 		st.Now = time.Now

@@ -34,7 +34,7 @@ type attempt struct {
 func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var at attempt
-		at.addr, at.forwarded = s.cfg.proxies.clientAddr(r)
+		at.addr, at.forwarded = clientAddr(s.cfg.proxies, r)
 		resp, e := s.token(w, r, ep, &at)
 		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteHost(r.RemoteAddr)}
 		if at.forwarded {

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"fmt"
+	"github.com/keyward/keyward/internal/testredis"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -14,8 +15,8 @@ var benchLimits = Limits{MaxClientFailures: math.MaxInt, MaxAddrFailures: math.M
 // benchThrottles are a Throttle in memory, and one on a redis-server of the
 // benchmark's own on loopback.
 func benchThrottles(b *testing.B) map[string]*Throttle {
-	srv := startRedis(b, false)
-	s, err := NewRedisStore(RedisOptions{URL: srv.url()})
+	srv := testredis.Start(b, false)
+	s, err := NewRedisStore(RedisOptions{URL: srv.URL()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"github.com/keyward/keyward/internal/testredis"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,9 +52,9 @@ func TestKnownInProcess(t *testing.T) {
 // nor the secret, nor the pair key; a replica with another key does not
 // know it; Forget on one replica ends the shared marker.
 func TestKnownAcrossReplicas(t *testing.T) {
-	srv := startRedis(t, false)
+	srv := testredis.Start(t, false)
 	limits := Limits{MaxClientFailures: 1, MaxAddrFailures: 50, Window: time.Minute}
-	ra, rb := newReplica(t, srv.url(), limits), newReplica(t, srv.url(), limits)
+	ra, rb := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	known := func(r *replica, key []byte) *Known {
 		k, err := NewKnown(KnownOptions{Store: r.store, PairKey: key})
 		if err != nil {
@@ -115,7 +116,7 @@ func TestKnownAcrossReplicas(t *testing.T) {
 	// Redis down: a replica knows what it marked itself, and nothing more.
 	a.Mark(id, secret)
 	b.Mark("beta", secret)
-	srv.stop()
+	srv.Stop()
 	if !a.IsKnown(id, secret) || a.IsKnown("beta", secret) {
 		t.Fatal("during the outage a replica does not fall back to its own markers")
 	}

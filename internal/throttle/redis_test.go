@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"fmt"
+	"github.com/keyward/keyward/internal/testredis"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,9 @@ func newReplica(t *testing.T, url string, limits Limits) *replica {
 }
 
 // rawClient is a plain client of srv, to look at what the stores wrote.
-func rawClient(t *testing.T, srv *redisServer) *redis.Client {
+func rawClient(t *testing.T, srv *testredis.Server) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: srv.addr(), Protocol: 2, DisableIdentity: true})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -55,9 +56,9 @@ func guess(th *Throttle, id, addr string) bool {
 // allow MaxClientFailures failures for one client id from one address, and
 // MaxAddrFailures for the address, whichever replica each guess reaches.
 func TestRedisSharedBudgetInterleaved(t *testing.T) {
-	srv := startRedis(t, false)
+	srv := testredis.Start(t, false)
 	limits := Limits{MaxClientFailures: 5, MaxAddrFailures: 8, Window: time.Minute}
-	a, b := newReplica(t, srv.url(), limits), newReplica(t, srv.url(), limits)
+	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	replicas := []*replica{a, b}
 	allowed := 0
 	for i := range 20 {
@@ -94,9 +95,9 @@ func TestRedisSharedBudgetInterleaved(t *testing.T) {
 // TestRedisSharedBudgetConcurrent: guesses racing on two replicas (several
 // goroutines each) are allowed MaxClientFailures times in all, never more.
 func TestRedisSharedBudgetConcurrent(t *testing.T) {
-	srv := startRedis(t, false)
+	srv := testredis.Start(t, false)
 	limits := Limits{MaxClientFailures: 7, MaxAddrFailures: 1000, Window: time.Minute}
-	a, b := newReplica(t, srv.url(), limits), newReplica(t, srv.url(), limits)
+	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for _, rep := range []*replica{a, b} {
@@ -126,9 +127,9 @@ func TestRedisSharedBudgetConcurrent(t *testing.T) {
 // TestRedisRefundAcrossReplicas: a check that turns out good gives its
 // reservation back to every replica; a refused check costs nothing.
 func TestRedisRefundAcrossReplicas(t *testing.T) {
-	srv := startRedis(t, false)
+	srv := testredis.Start(t, false)
 	limits := Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}
-	a, b := newReplica(t, srv.url(), limits), newReplica(t, srv.url(), limits)
+	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	ra, _ := a.th.Reserve("acme", "192.0.2.1")
 	rb, _ := b.th.Reserve("acme", "192.0.2.1")
 	if ra == nil || rb == nil {
@@ -159,11 +160,11 @@ func TestRedisRefundAcrossReplicas(t *testing.T) {
 // down to that end, a new window starts afresh, and a refund of a claim
 // from an ended window does not land in the next one.
 func TestRedisWindowExpiry(t *testing.T) {
-	srv := startRedis(t, false)
+	srv := testredis.Start(t, false)
 	ctx := context.Background()
 	const window = 1500 * time.Millisecond
-	a := newReplica(t, srv.url(), Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
-	b := newReplica(t, srv.url(), Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
+	a := newReplica(t, srv.URL(), Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
+	b := newReplica(t, srv.URL(), Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
 	raw := rawClient(t, srv)
 	key := "test:" + clientKey("192.0.2.1", "acme")
 
@@ -216,14 +217,14 @@ func TestRedisWindowExpiry(t *testing.T) {
 // outage is logged once per replica and counted; when Redis is back on the
 // same port, the recovery is logged and the budget is shared again.
 func TestRedisOutageAndRecovery(t *testing.T) {
-	srv := startRedis(t, false)
+	srv := testredis.Start(t, false)
 	limits := Limits{MaxClientFailures: 3, MaxAddrFailures: 50, Window: time.Minute}
-	a, b := newReplica(t, srv.url(), limits), newReplica(t, srv.url(), limits)
+	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	if !guess(a.th, "acme", "192.0.2.1") || !guess(b.th, "acme", "192.0.2.1") {
 		t.Fatal("a guess within the budget was refused")
 	}
 
-	srv.stop()
+	srv.Stop()
 	start := time.Now()
 	allowed := 0
 	for range 50 {
@@ -254,7 +255,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		}
 	}
 
-	srv.start() // same port, empty
+	srv.Restart() // same port, empty
 	waitFor(t, 5*time.Second, "replica a to see Redis again", func() bool {
 		if r, _ := a.th.Reserve("probe", "203.0.113.1"); r != nil {
 			r.Cancel()
@@ -291,7 +292,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 // TestRedisUnavailableAtStart: a store whose Redis never answered still
 // limits (in memory), logs once, and Ping reports the error.
 func TestRedisUnavailableAtStart(t *testing.T) {
-	port := freePort(t) // nothing listens there
+	port := testredis.FreePort(t) // nothing listens there
 	logger, buf := testLogger()
 	s, err := NewRedisStore(RedisOptions{URL: fmt.Sprintf("redis://:hunter2-password@127.0.0.1:%d/0", port), Logger: logger, Timeout: 50 * time.Millisecond})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/keyward/keyward/internal/testredis"
 	"math/big"
 	"net"
 	"os"
@@ -80,11 +81,11 @@ func testCA(t *testing.T, dir string) (certFile, keyFile, caFile string, pool *x
 // certificate is verified (without the CA, every call fails, and the
 // throttle still limits in memory).
 func TestRedisTLS(t *testing.T) {
-	needRedis(t)
+	testredis.Need(t)
 	dir := t.TempDir()
 	cert, key, ca, pool := testCA(t, dir)
-	srv := startRedis(t, true, "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no")
-	url := "rediss://127.0.0.1:" + strconv.Itoa(srv.port) + "/0"
+	srv := testredis.Start(t, true, "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no")
+	url := "rediss://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/0"
 
 	s, err := NewRedisStore(RedisOptions{URL: url, TLSConfig: &tls.Config{RootCAs: pool}})
 	if err != nil {
@@ -118,7 +119,7 @@ func TestRedisTLS(t *testing.T) {
 		t.Fatalf("no outage logged:\n%s", buf.String())
 	}
 	// A plain connection to the TLS port does not work either.
-	plain, err := NewRedisStore(RedisOptions{URL: "redis://127.0.0.1:" + strconv.Itoa(srv.port) + "/0", Logger: logger})
+	plain, err := NewRedisStore(RedisOptions{URL: "redis://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/0", Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +132,9 @@ func TestRedisTLS(t *testing.T) {
 // TestRedisPassword: a password in the URL authenticates, and a wrong one
 // is an outage whose log and errors never show it.
 func TestRedisPassword(t *testing.T) {
-	srv := startRedis(t, false, "--requirepass", "correct-horse-battery")
+	srv := testredis.Start(t, false, "--requirepass", "correct-horse-battery")
 	logger, buf := testLogger()
-	good, err := NewRedisStore(RedisOptions{URL: "redis://:correct-horse-battery@" + srv.addr() + "/0", Logger: logger})
+	good, err := NewRedisStore(RedisOptions{URL: "redis://:correct-horse-battery@" + srv.Addr() + "/0", Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestRedisPassword(t *testing.T) {
 	if s := good.String(); strings.Contains(s, "correct-horse") || !strings.Contains(s, "xxxxx") {
 		t.Fatalf("String() = %q, want the password redacted", s)
 	}
-	bad, err := NewRedisStore(RedisOptions{URL: "redis://default:wrong-staple-guess@" + srv.addr() + "/0", Logger: logger})
+	bad, err := NewRedisStore(RedisOptions{URL: "redis://default:wrong-staple-guess@" + srv.Addr() + "/0", Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,147 @@
+// Package clientaddr tells which address a request comes from when proxies
+// or load balancers stand in front of the server, for the throttles of
+// failed authentications.
+//
+// The direct peer is the client unless it is one of the trusted proxies;
+// then the address the proxies forwarded is: of RFC 7239 Forwarded "for="
+// (or, without a Forwarded header, of X-Forwarded-For), the right-most one
+// that is not a trusted proxy, or the left-most if all are. Each proxy
+// appends the address of the peer it saw, so the addresses right of the
+// first untrusted one were written by trusted proxies, and those left of it
+// may be the client's own inventions. A malformed entry stops the walk at
+// the trusted hop that wrote it.
+package clientaddr
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Proxies are the networks of the trusted proxies.
+type Proxies []netip.Prefix
+
+// ParseError is an entry Parse cannot read.
+type ParseError struct {
+	Index int    // of the entry in the list
+	Entry string // the entry
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("entry %d, %q, is not an IP address or a CIDR range such as 10.0.0.0/8", e.Index, e.Entry)
+}
+
+// Parse reads trusted proxies written as CIDR prefixes ("10.0.0.0/8") or
+// single addresses; IPv4-mapped IPv6 ones are taken as IPv4. Its error is
+// a *ParseError.
+func Parse(list []string) (Proxies, error) {
+	var out Proxies
+	for i, s := range list {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, &ParseError{Index: i, Entry: s}
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// Trusts reports whether a is the address of a trusted proxy.
+func (ps Proxies) Trusts(a netip.Addr) bool {
+	return slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// Of returns the address r comes from (see the package documentation) and
+// whether it was read from a forwarding header. ok is false when the peer
+// is not an IP address (a Unix socket, say).
+func (ps Proxies) Of(r *http.Request) (addr netip.Addr, forwarded, ok bool) {
+	peer, ok := ParseAddr(r.RemoteAddr)
+	if !ok {
+		return netip.Addr{}, false, false
+	}
+	if len(ps) == 0 || !ps.Trusts(peer) {
+		return peer, false, true
+	}
+	hops := forwardedHops(r.Header)
+	client, forwarded := peer, false
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := ParseAddr(hops[i])
+		if !ok {
+			break
+		}
+		client, forwarded = a, true
+		if !ps.Trusts(a) {
+			break
+		}
+	}
+	return client, forwarded, true
+}
+
+// forwardedHops lists the forwarded addresses in order: the "for"
+// parameters of the Forwarded header if there is one, else the entries of
+// X-Forwarded-For. Empty entries are left out.
+func forwardedHops(h http.Header) []string {
+	var hops []string
+	if values := h.Values("Forwarded"); len(values) > 0 {
+		for _, v := range values {
+			for elem := range strings.SplitSeq(v, ",") {
+				for pair := range strings.SplitSeq(elem, ";") {
+					name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
+					if strings.EqualFold(name, "for") {
+						hops = append(hops, strings.Trim(value, `"`))
+					}
+				}
+			}
+		}
+		return hops
+	}
+	for _, v := range h.Values("X-Forwarded-For") {
+		for hop := range strings.SplitSeq(v, ",") {
+			if hop = strings.TrimSpace(hop); hop != "" {
+				hops = append(hops, hop)
+			}
+		}
+	}
+	return hops
+}
+
+// ParseAddr reads an address as RemoteAddr, X-Forwarded-For and RFC 7239
+// write it: "192.0.2.1", "192.0.2.1:1234", "2001:db8::1", "[2001:db8::1]"
+// or "[2001:db8::1]:1234"; zones are dropped and IPv4-mapped IPv6 addresses
+// are taken as IPv4.
+func ParseAddr(s string) (netip.Addr, bool) {
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+// Key is the key failures from the address s are counted under: the IP,
+// with an IPv6 address taken as its /64 network, since one host commonly
+// holds a whole /64. A string that is no address is its own key.
+func Key(s string) string {
+	a, ok := ParseAddr(s)
+	if !ok {
+		return s
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
