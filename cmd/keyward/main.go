@@ -3,6 +3,7 @@
 // Usage:
 //
 //	keyward hash-secret [-alg bcrypt|argon2id] [-cost 12] [-memory KiB] [-time N] [-threads N] < secret.txt
+//	keyward serve -config FILE [-addr 127.0.0.1:9091] [-debug]
 //
 // hash-secret reads a client secret from standard input (the first line,
 // without its line ending) and prints its hash, for the secret_hash of a
@@ -11,18 +12,31 @@
 // and shell history could see it. When standard input is a terminal it
 // prompts on standard error and reads the secret without echoing it.
 //
-// Exit status: 0 on success, 1 if the secret cannot be read or hashed, 2 for
-// a usage error.
+// serve is the forward-authentication service (package forwardauth) for
+// reverse proxies in front of APIs in any language: nginx auth_request,
+// Traefik forwardAuth, Caddy forward_auth and Envoy's HTTP ext_authz ask
+// it about each request at /auth (or /ext_authz/...), and it answers with
+// Keyward's authentication and the scopes of the forward_auth routes of
+// the configuration file (package config), which is otherwise the
+// middleware's. It also serves GET /healthz. It stops cleanly on SIGINT or
+// SIGTERM and reloads the clients file on SIGHUP.
+//
+// Exit status: 0 on success (serve: after a clean shutdown), 1 if the
+// secret cannot be read or hashed (serve: a configuration or listening
+// error), 2 for a usage error.
 package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"golang.org/x/term"
 
@@ -38,6 +52,8 @@ const usage = `usage: keyward <command> [flags]
 commands:
   hash-secret   read a client secret from stdin and print its hash for a
                 clients registry file (secret_hash)
+  serve         the forward-authentication service for reverse proxies
+                (nginx auth_request, Traefik, Caddy, Envoy ext_authz)
   help          print this help
 
 hash-secret flags:
@@ -47,8 +63,14 @@ hash-secret flags:
   -time N                argon2id passes, 1 to 10 (default 3)
   -threads N             argon2id parallelism, 1 to 16 (default 2)
 
-example:
+serve flags:
+  -config FILE           the configuration file, with a forward_auth section
+  -addr HOST:PORT        listen address (default 127.0.0.1:9091)
+  -debug                 log why each request was refused (never tokens or secrets)
+
+examples:
   go run ./cmd/keyward hash-secret -alg argon2id < secret.txt
+  go run ./cmd/keyward serve -config testdata/forwardauth/keyward.yaml
 `
 
 // run is the whole command; main only binds it to the process. It returns
@@ -61,6 +83,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "hash-secret":
 		return hashSecret(args[1:], stdin, stdout, stderr)
+	case "serve":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serveCmd(ctx, args[1:], stderr, nil)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stderr, usage)
 		return 2

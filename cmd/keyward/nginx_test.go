@@ -1,0 +1,484 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyward/keyward/internal/syncbuf"
+	"github.com/keyward/keyward/keywardtest"
+)
+
+// nginxBinary finds nginx, or ends the test: it fails in CI (CI=true),
+// where .ci/run installs the Debian package, and is skipped elsewhere.
+func nginxBinary(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("nginx is not installed (Debian package nginx; .ci/run installs it)")
+	}
+	t.Skip("nginx is not installed: apt-get install nginx (Debian package nginx) to run the end-to-end tests through it")
+	return ""
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// nginxConf is the fields of testdata/forwardauth/nginx.conf.
+type nginxConf struct {
+	Prefix, Listen, Keyward, API string
+}
+
+// startNginx runs nginx with testdata/forwardauth/nginx.conf, filled in
+// with keyward's and the API's addresses, on a free loopback port, and
+// returns its address once it answers. It stops nginx when the test ends.
+func startNginx(t *testing.T, keyward, api string) string {
+	t.Helper()
+	bin := nginxBinary(t)
+	tmpl, err := template.ParseFiles("../../testdata/forwardauth/nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ { // the free port may be taken before nginx binds it
+		prefix := t.TempDir()
+		conf := nginxConf{Prefix: prefix, Listen: freeAddr(t), Keyward: keyward, API: api}
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, conf); err != nil {
+			t.Fatal(err)
+		}
+		confPath := filepath.Join(prefix, "nginx.conf")
+		if err := os.WriteFile(confPath, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out syncbuf.Buffer
+		cmd := exec.Command(bin, "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "error.log"),
+			"-g", "daemon off; pid "+filepath.Join(prefix, "nginx.pid")+";")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if err := waitListening(conf.Listen, exited); err != nil {
+			logs, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			lastErr = fmt.Errorf("nginx did not start: %v\n%s%s", err, out.String(), logs)
+			_ = cmd.Process.Kill()
+			<-exited
+			continue
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			if t.Failed() {
+				logs, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+				t.Logf("nginx error.log:\n%s", logs)
+			}
+		})
+		return conf.Listen
+	}
+	t.Fatal(lastErr)
+	return ""
+}
+
+// waitListening polls addr until it accepts connections, the process
+// exits, or 10 seconds pass.
+func waitListening(addr string, exited <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("exited: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening after 10s: %v", addr, err)
+		}
+	}
+}
+
+// startServe runs `keyward serve` with the configuration yaml (written to
+// a temporary file) on a free loopback port and returns its address. It
+// stops the server when the test ends and fails the test if it did not
+// stop cleanly.
+func startServe(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "keyward.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncbuf.Buffer
+	addrs := make(chan string, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- serveCmd(ctx, []string{"-config", path, "-addr", "127.0.0.1:0"}, &logs, func(a string) { addrs <- a })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("keyward serve exited %d:\n%s", code, logs.String())
+		}
+		if t.Failed() {
+			t.Logf("keyward serve log:\n%s", logs.String())
+		}
+	})
+	select {
+	case a := <-addrs:
+		return a
+	case code := <-done:
+		done <- code
+		t.Fatalf("keyward serve exited %d before listening:\n%s", code, logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("keyward serve not listening after 20s:\n%s", logs.String())
+	}
+	return ""
+}
+
+// echoAPI is the upstream: it answers every request with the method, path
+// and headers it received, as JSON.
+func echoAPI(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type echoed struct {
+	Method string      `json:"method"`
+	Path   string      `json:"path"`
+	Header http.Header `json:"header"`
+}
+
+const testRoutes = `
+forward_auth:
+  routes:
+    - match: "GET /v1/bookings"
+      scopes: {all: [bookings:read]}
+    - match: "POST /v1/bookings"
+      scopes: {all: [bookings:create]}
+    - match: "GET /v1/search"
+      scopes: {any: [bookings:read, reports:read]}
+    - match: "GET /v1/whoami"
+    - match: "/public/"
+      public: true
+  unmatched: deny
+`
+
+// clientFrom returns an HTTP client whose connections come from the
+// loopback address ip, so that nginx sees distinct clients.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true},
+	}
+}
+
+// response is what the client got through nginx.
+type response struct {
+	status     int
+	challenges []string // WWW-Authenticate
+	retryAfter string
+	body       map[string]string // a refusal's JSON body
+	upstream   *echoed           // what the API received, when it answered
+}
+
+// TestServeThroughNginx runs nginx with auth_request to `keyward serve`
+// in front of an API that echoes what it receives, and sends requests
+// through nginx.
+func TestServeThroughNginx(t *testing.T) {
+	t.Parallel()
+	nginxBinary(t)
+	iss := keywardtest.NewIssuer(t)
+	clientsFile, err := filepath.Abs("../../testdata/clients/clients.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := echoAPI(t)
+	keyward := startServe(t, fmt.Sprintf(`mode: dual
+realm: bookings-api
+jwt:
+  issuers:
+    - issuer: %s
+      jwks_url: %s
+      audiences: [%s]
+credentials:
+  clients_file: %s
+  throttle: {max_client_failures: 3, max_address_failures: 20, window: 1m}
+%s`, iss.URL, iss.JWKSURL, iss.Audience, clientsFile, testRoutes))
+	proxy := "http://" + startNginx(t, keyward, strings.TrimPrefix(api.URL, "http://"))
+
+	// A second keyward whose credentials are exchanged at a token endpoint
+	// that is down: 503.
+	down := freeAddr(t) // nothing listens there
+	keywardDown := startServe(t, fmt.Sprintf(`mode: credentials
+jwt:
+  issuers:
+    - issuer: %s
+      jwks_url: %s
+      audiences: [%s]
+credentials:
+  exchange: {token_url: "http://%s/token"}
+%s`, iss.URL, iss.JWKSURL, iss.Audience, down, testRoutes))
+	proxyDown := "http://" + startNginx(t, keywardDown, strings.TrimPrefix(api.URL, "http://"))
+
+	read := iss.Token(t, jwt.MapClaims{"sub": "alice", "client_id": "web", "scope": "bookings:read"})
+	reports := iss.Token(t, jwt.MapClaims{"sub": "bob", "scope": "reports:read"})
+	forged := iss.ForgedToken(t, jwt.MapClaims{"scope": "bookings:read"})
+	expired := iss.ExpiredToken(t, jwt.MapClaims{"scope": "bookings:read"})
+
+	send := func(t *testing.T, c *http.Client, base, method, path string, header map[string]string) response {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range header {
+			req.Header[k] = []string{v} // as given: client_id keeps its spelling
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		out := response{status: res.StatusCode, challenges: res.Header.Values("WWW-Authenticate"), retryAfter: res.Header.Get("Retry-After")}
+		if res.StatusCode == http.StatusOK {
+			out.upstream = &echoed{}
+			if err := json.Unmarshal(data, out.upstream); err != nil {
+				t.Fatalf("upstream answer %q: %v", data, err)
+			}
+			return out
+		}
+		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("refusal Content-Type %q, body %q; want application/json", ct, data)
+		}
+		if err := json.Unmarshal(data, &out.body); err != nil {
+			t.Fatalf("refusal body %q: %v", data, err)
+		}
+		return out
+	}
+	local := clientFrom("127.0.0.1")
+
+	bearer := `Bearer realm="bookings-api"`
+	basic := `Basic realm="bookings-api"`
+	identity := func(subject, clientID, scopes, method, issuer string) map[string]string {
+		return map[string]string{"X-Auth-Subject": subject, "X-Auth-Client-Id": clientID, "X-Auth-Scopes": scopes, "X-Auth-Method": method, "X-Auth-Issuer": issuer}
+	}
+	tests := []struct {
+		name       string
+		base       string
+		method     string
+		path       string
+		header     map[string]string
+		status     int
+		identity   map[string]string // allowed: the identity headers the API must get ("" = absent)
+		challenges []string          // refused: WWW-Authenticate
+		code       string            // refused: the body's error
+		desc       string            // refused: part of error_description
+		retry      bool
+	}{
+		{name: "good token", method: "GET", path: "/v1/bookings?page=2",
+			header: map[string]string{"Authorization": "Bearer " + read}, status: 200,
+			identity: identity("alice", "web", "bookings:read", "jwt", iss.URL)},
+		{name: "good client headers", method: "GET", path: "/v1/bookings",
+			header: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, status: 200,
+			identity: identity("acme", "acme", "bookings:read reports:read", "credentials", "")},
+		{name: "HTTP Basic", method: "GET", path: "/v1/whoami",
+			header: map[string]string{"Authorization": "Basic Z2xvYmV4Omdsb2JleC1zZWNyZXQ="}, status: 200,
+			identity: identity("globex", "globex", "bookings:create bookings:read", "credentials", "")},
+		{name: "any of two scopes", method: "GET", path: "/v1/search",
+			header: map[string]string{"Authorization": "Bearer " + reports}, status: 200,
+			identity: identity("bob", "test-client", "reports:read", "jwt", iss.URL)},
+		{name: "client-supplied identity headers never reach the API", method: "GET", path: "/v1/bookings",
+			header: map[string]string{"Authorization": "Bearer " + read, "X-Auth-Subject": "root", "X-Auth-Scopes": "admin",
+				"X_Auth_Subject": "root", "x-auth-issuer": "https://evil.example"},
+			status: 200, identity: identity("alice", "web", "bookings:read", "jwt", iss.URL)},
+		{name: "public route, spoofed identity removed", method: "GET", path: "/public/logo.png",
+			header: map[string]string{"X-Auth-Subject": "root", "X-Auth-Method": "jwt", "X_Auth_Client_Id": "root"},
+			status: 200, identity: identity("", "", "", "", "")},
+		{name: "missing credentials", method: "GET", path: "/v1/bookings", status: 401,
+			challenges: []string{bearer + ", " + basic}, code: "unauthorized", desc: "authentication is required"},
+		{name: "bad token", method: "GET", path: "/v1/bookings",
+			header: map[string]string{"Authorization": "Bearer " + forged}, status: 401,
+			challenges: []string{bearer + `, error="invalid_token", error_description="the access token's signature is invalid"`},
+			code:       "invalid_token", desc: "signature"},
+		{name: "expired token", method: "GET", path: "/v1/bookings",
+			header: map[string]string{"Authorization": "Bearer " + expired}, status: 401,
+			challenges: []string{bearer + `, error="invalid_token", error_description="the access token expired"`},
+			code:       "invalid_token", desc: "expired"},
+		{name: "missing scope", method: "POST", path: "/v1/bookings",
+			header: map[string]string{"Authorization": "Bearer " + read}, status: 403,
+			challenges: []string{bearer + `, error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="bookings:create"`},
+			code:       "insufficient_scope", desc: "lacks a scope"},
+		{name: "wrong client secret", method: "GET", path: "/v1/bookings",
+			header: map[string]string{"client_id": "globex", "client_secret": "nope"}, status: 401,
+			challenges: []string{basic}, code: "invalid_client"},
+		{name: "unmatched route", method: "DELETE", path: "/v1/bookings/42",
+			header: map[string]string{"Authorization": "Bearer " + read}, status: 403,
+			code: "access_denied", desc: "no route"},
+		{name: "two kinds of credentials: 400 through nginx", method: "GET", path: "/v1/bookings",
+			header: map[string]string{"Authorization": "Bearer " + read, "client_id": "acme", "client_secret": "acme-secret"}, status: 400,
+			challenges: []string{bearer + `, error="invalid_request", error_description="the request carries more than one kind of credentials"`},
+			code:       "invalid_request"},
+		{name: "access_token in the query", method: "GET", path: "/v1/bookings?access_token=" + read, status: 400,
+			challenges: []string{bearer + `, error="invalid_request", error_description="access tokens are accepted only in the Authorization header"`},
+			code:       "invalid_request"},
+		{name: "client describing another request", method: "DELETE", path: "/v1/bookings/42",
+			header: map[string]string{"Authorization": "Bearer " + read, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/public/x"},
+			status: 400, code: "invalid_request", desc: "both"},
+		{name: "encoded dot segments", method: "GET", path: "/public/%2e%2e/v1/bookings",
+			status: 400, code: "invalid_request", desc: "canonical",
+			challenges: []string{bearer + `, error="invalid_request", error_description="the request path is not in canonical form (dot segments, repeated slashes, backslashes or control characters)"`}},
+		{name: "token endpoint down: 503 through nginx", base: proxyDown, method: "GET", path: "/v1/bookings",
+			header: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, status: 503,
+			code: "temporarily_unavailable", retry: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := tt.base
+			if base == "" {
+				base = proxy
+			}
+			got := send(t, local, base, tt.method, tt.path, tt.header)
+			if got.status != tt.status {
+				t.Fatalf("status %d (body %v); want %d", got.status, got.body, tt.status)
+			}
+			if tt.status == 200 {
+				for name, want := range tt.identity {
+					if v := got.upstream.Header.Values(name); (want == "" && len(v) > 0) || (want != "" && (len(v) != 1 || v[0] != want)) {
+						t.Errorf("the API got %s %q; want %q", name, v, want)
+					}
+				}
+				for name, values := range got.upstream.Header {
+					if strings.HasPrefix(strings.ToLower(strings.ReplaceAll(name, "_", "-")), "x-auth-") &&
+						(strings.Contains(strings.Join(values, " "), "root") || strings.Contains(strings.Join(values, " "), "evil")) {
+						t.Errorf("the API got the client's %s: %q", name, values)
+					}
+				}
+				if !strings.HasPrefix(got.upstream.Path, strings.SplitN(tt.path, "?", 2)[0]) {
+					t.Errorf("the API got %s; want %s", got.upstream.Path, tt.path)
+				}
+				return
+			}
+			if tt.challenges != nil && strings.Join(got.challenges, "|") != strings.Join(tt.challenges, "|") {
+				t.Errorf("WWW-Authenticate %q; want %q", got.challenges, tt.challenges)
+			}
+			if tt.challenges == nil && (tt.code == "access_denied" || tt.code == "temporarily_unavailable") && len(got.challenges) > 0 {
+				t.Errorf("WWW-Authenticate %q; want none", got.challenges)
+			}
+			if got.body["error"] != tt.code || !strings.Contains(got.body["error_description"], tt.desc) {
+				t.Errorf("body %v; want error %q and a description with %q", got.body, tt.code, tt.desc)
+			}
+			if tt.retry != (got.retryAfter != "") {
+				t.Errorf("Retry-After %q", got.retryAfter)
+			}
+		})
+	}
+
+	t.Run("throttled guesser", func(t *testing.T) {
+		// The guesser comes from 127.0.0.2: nginx forwards that address
+		// and keyward counts the failures against it, not against nginx.
+		guesser, other := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
+		wrong := map[string]string{"client_id": "acme", "client_secret": "guess"}
+		for i := range 3 {
+			if got := send(t, guesser, proxy, "GET", "/v1/bookings", wrong); got.status != 401 || got.body["error"] != "invalid_client" {
+				t.Fatalf("guess %d: %d %v; want 401 invalid_client", i+1, got.status, got.body)
+			}
+		}
+		got := send(t, guesser, proxy, "GET", "/v1/bookings", wrong)
+		if got.status != 429 || got.body["error"] != "too_many_requests" || got.retryAfter == "" || len(got.challenges) != 0 {
+			t.Fatalf("4th guess: %d %v Retry-After %q WWW-Authenticate %q; want 429 too_many_requests with Retry-After and no challenge",
+				got.status, got.body, got.retryAfter, got.challenges)
+		}
+		// Another client address is not held back...
+		if got := send(t, other, proxy, "GET", "/v1/bookings", wrong); got.status != 401 {
+			t.Errorf("another client's guess: %d %v; want 401", got.status, got.body)
+		}
+		// ...nor is the real client from the guesser's address, whose pair
+		// verified before.
+		good := map[string]string{"client_id": "acme", "client_secret": "acme-secret"}
+		if got := send(t, guesser, proxy, "GET", "/v1/bookings", good); got.status != 200 {
+			t.Errorf("the real client from the guesser's address: %d %v; want 200", got.status, got.body)
+		}
+	})
+}
+
+// TestServeUntrustedPeer: a forward_auth.trusted_proxies that leaves the
+// proxy out makes every request through it a 403.
+func TestServeUntrustedPeer(t *testing.T) {
+	t.Parallel()
+	iss := keywardtest.NewIssuer(t)
+	addr := startServe(t, fmt.Sprintf(`jwt:
+  issuers:
+    - issuer: %s
+      jwks_url: %s
+      audiences: [%s]
+forward_auth:
+  routes:
+    - match: "/"
+  trusted_proxies: [192.0.2.1]
+`, iss.URL, iss.JWKSURL, iss.Audience))
+	req, _ := http.NewRequest("GET", "http://"+addr+"/auth", nil)
+	req.Header.Set("X-Forwarded-Method", "GET")
+	req.Header.Set("X-Forwarded-Uri", "/")
+	req.Header.Set("Authorization", "Bearer "+iss.Token(t, nil))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("status %d; want 403", res.StatusCode)
+	}
+	// And the health check answers anyone.
+	res, err = http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"healthy":true`)) {
+		t.Fatalf("/healthz: %d %s", res.StatusCode, body)
+	}
+}

@@ -1,0 +1,261 @@
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+
+	"github.com/keyward/keyward/forwardauth"
+	"github.com/keyward/keyward/internal/strictyaml"
+	"github.com/keyward/keyward/scopes"
+)
+
+// ForwardAuth is the forward_auth section: what `keyward serve` (package
+// forwardauth) allows, for reverse proxies that delegate authentication to
+// it. The middleware ignores it.
+//
+//	forward_auth:
+//	  routes:                       # first match wins; net/http.ServeMux patterns
+//	    - match: "GET /v1/bookings"
+//	      scopes: {all: [bookings:read]}
+//	    - match: "GET /v1/search"
+//	      scopes: {any: [bookings:read, reports:read]}
+//	    - match: "GET /v1/whoami"   # any authenticated caller
+//	    - match: "/public/"
+//	      public: true
+//	  unmatched: deny               # deny (403, the default) | authenticate
+//	  identity_headers: {subject: X-Auth-Subject, client_id: X-Auth-Client-Id, scopes: X-Auth-Scopes, method: X-Auth-Method, issuer: X-Auth-Issuer}
+//	  trusted_proxies: [127.0.0.1]  # who may ask; default loopback
+type ForwardAuth struct {
+	// Routes are matched in order against the original request; the first
+	// that matches decides.
+	Routes []ForwardRoute `yaml:"routes,omitempty"`
+	// Unmatched is what happens to a request no route matches: "deny" (the
+	// default: 403) or "authenticate" (any authenticated caller).
+	Unmatched string `yaml:"unmatched,omitempty"`
+	// IdentityHeaders name the headers that carry the verified caller to
+	// the proxy; omitted names are the defaults (X-Auth-Subject, ...).
+	IdentityHeaders IdentityHeaders `yaml:"identity_headers,omitempty"`
+	// TrustedProxies are the peers (addresses or CIDR ranges) allowed to
+	// ask, whose X-Forwarded-* and X-Original-* headers are believed;
+	// omitted means loopback (127.0.0.0/8, ::1).
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+}
+
+// ForwardRoute is one entry of forward_auth.routes.
+type ForwardRoute struct {
+	// Match is a net/http.ServeMux pattern (Go 1.22): [METHOD ][HOST]/PATH.
+	Match string `yaml:"match"`
+	// Scopes is what the caller's scopes must meet; omitted, any
+	// authenticated caller passes.
+	Scopes *RouteScopes `yaml:"scopes,omitempty"`
+	// Public lets the matching requests through without authentication.
+	Public bool `yaml:"public,omitempty"`
+}
+
+// RouteScopes is the scopes of a forward_auth route: exactly one of All
+// (every scope listed) and Any (at least one).
+type RouteScopes struct {
+	All []string `yaml:"all,omitempty"`
+	Any []string `yaml:"any,omitempty"`
+}
+
+// IdentityHeaders is forward_auth.identity_headers: the names of the
+// headers of an allowed answer; an omitted one is the default.
+type IdentityHeaders struct {
+	Subject  string `yaml:"subject,omitempty"`
+	ClientID string `yaml:"client_id,omitempty"`
+	Scopes   string `yaml:"scopes,omitempty"`
+	Method   string `yaml:"method,omitempty"`
+	Issuer   string `yaml:"issuer,omitempty"`
+}
+
+// ForwardAuthConfig checks the forward_auth section, with the line and key
+// of every problem as the rest of the file is checked, and returns the
+// forwardauth.Config it describes. It fails when the file has no
+// forward_auth section. The client credential headers and
+// credentials.trusted_proxies (proxies in front of the trusted ones, for
+// the client address) come from the credentials section.
+func (f *File) ForwardAuthConfig() (forwardauth.Config, error) {
+	if f.ForwardAuth == nil {
+		return forwardauth.Config{}, f.errorAt(0, "forward_auth", "is required by keyward serve: add a forward_auth section with the routes to allow")
+	}
+	if err := f.checkForwardAuth(); err != nil {
+		return forwardauth.Config{}, err
+	}
+	cfg := f.forwardAuthConfig()
+	if err := cfg.Validate(); err != nil {
+		return forwardauth.Config{}, f.forwardAuthError(err)
+	}
+	return cfg, nil
+}
+
+// checkForwardAuth checks the rules of the section's own keys; the rules of
+// the forwardauth.Config it makes (patterns, duplicates, header names) are
+// forwardauth's.
+func (f *File) checkForwardAuth() error {
+	fa := f.ForwardAuth
+	switch fa.Unmatched {
+	case "", string(forwardauth.UnmatchedDeny), string(forwardauth.UnmatchedAuthenticate):
+	default:
+		return f.errorf("forward_auth.unmatched", "%s is neither deny nor authenticate", strictyaml.Quote(fa.Unmatched))
+	}
+	if len(fa.TrustedProxies) == 0 && f.has("forward_auth.trusted_proxies") {
+		return f.errorf("forward_auth.trusted_proxies", "is empty, so no proxy could ask; omit it for loopback, or list the proxies")
+	}
+	for i, p := range fa.TrustedProxies {
+		if _, ok := parseTrustedProxy(p); !ok {
+			return f.errorf(fmt.Sprintf("forward_auth.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", strictyaml.Quote(p))
+		}
+	}
+	h := fa.IdentityHeaders
+	for _, n := range []struct{ key, name, def string }{
+		{"subject", h.Subject, forwardauth.DefaultSubjectHeader},
+		{"client_id", h.ClientID, forwardauth.DefaultClientIDHeader},
+		{"scopes", h.Scopes, forwardauth.DefaultScopesHeader},
+		{"method", h.Method, forwardauth.DefaultMethodHeader},
+		{"issuer", h.Issuer, forwardauth.DefaultIssuerHeader},
+	} {
+		key := "forward_auth.identity_headers." + n.key
+		if n.name == "" && f.has(key) {
+			return f.errorf(key, "may not be empty; omit it for the default, %s", n.def)
+		}
+	}
+	for i, r := range fa.Routes {
+		at := fmt.Sprintf("forward_auth.routes[%d]", i)
+		if r.Match == "" {
+			return f.errorf(at+".match", "is required: a ServeMux pattern such as \"GET /v1/bookings\" or \"/public/\"")
+		}
+		s := r.Scopes
+		if s == nil {
+			if f.has(at + ".scopes") {
+				return f.errorf(at+".scopes", "is empty; set all or any, or omit scopes to let any authenticated caller through")
+			}
+			continue
+		}
+		if r.Public {
+			return f.errorf(at+".public", "a public route lets everyone through; remove its scopes, or public")
+		}
+		switch {
+		case len(s.All) > 0 && len(s.Any) > 0:
+			return f.errorf(at+".scopes", "sets all and any; use one of them (all: every scope listed; any: at least one)")
+		case len(s.All) == 0 && len(s.Any) == 0:
+			return f.errorf(at+".scopes", "lists no scopes; set all or any, or omit scopes to let any authenticated caller through")
+		}
+		for _, l := range []struct {
+			key    string
+			values []string
+		}{{at + ".scopes.all", s.All}, {at + ".scopes.any", s.Any}} {
+			for k, sc := range l.values {
+				if !scopes.Valid(sc) {
+					return f.errorf(fmt.Sprintf("%s[%d]", l.key, k), "%s is not a scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)", strictyaml.Quote(sc))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// forwardAuthConfig returns the forwardauth.Config of a checked section.
+func (f *File) forwardAuthConfig() forwardauth.Config {
+	fa := f.ForwardAuth
+	cfg := forwardauth.Config{
+		Unmatched: forwardauth.Unmatched(fa.Unmatched),
+		IdentityHeaders: forwardauth.IdentityHeaders{
+			Subject:  fa.IdentityHeaders.Subject,
+			ClientID: fa.IdentityHeaders.ClientID,
+			Scopes:   fa.IdentityHeaders.Scopes,
+			Method:   fa.IdentityHeaders.Method,
+			Issuer:   fa.IdentityHeaders.Issuer,
+		},
+	}
+	for _, p := range fa.TrustedProxies {
+		if prefix, ok := parseTrustedProxy(p); ok {
+			cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+		}
+	}
+	if c := f.Credentials; c != nil {
+		cfg.ClientIDHeader, cfg.ClientSecretHeader = c.ClientIDHeader, c.ClientSecretHeader
+		cfg.AddressProxies = proxyPrefixes(c.TrustedProxies)
+	}
+	for _, r := range fa.Routes {
+		route := forwardauth.Route{Pattern: r.Match, Public: r.Public}
+		if s := r.Scopes; s != nil {
+			if len(s.Any) > 0 {
+				route.Require = scopes.Any(s.Any...)
+			} else {
+				route.Require = scopes.All(s.All...)
+			}
+		}
+		cfg.Routes = append(cfg.Routes, route)
+	}
+	return cfg
+}
+
+// parseTrustedProxy reads an entry of forward_auth.trusted_proxies: a
+// CIDR range or a single address (IPv4-mapped IPv6 taken as IPv4).
+func parseTrustedProxy(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// forwardFields are the keys of the file that forwardauth.Config fields
+// come from, by field path without indices.
+var forwardFields = map[string]string{
+	"Routes":                   "forward_auth.routes",
+	"Routes.Pattern":           "forward_auth.routes.match",
+	"Routes.Require":           "forward_auth.routes.scopes",
+	"Routes.Public":            "forward_auth.routes.public",
+	"Unmatched":                "forward_auth.unmatched",
+	"IdentityHeaders.Subject":  "forward_auth.identity_headers.subject",
+	"IdentityHeaders.ClientID": "forward_auth.identity_headers.client_id",
+	"IdentityHeaders.Scopes":   "forward_auth.identity_headers.scopes",
+	"IdentityHeaders.Method":   "forward_auth.identity_headers.method",
+	"IdentityHeaders.Issuer":   "forward_auth.identity_headers.issuer",
+	"TrustedProxies":           "forward_auth.trusted_proxies",
+	"ClientIDHeader":           "credentials.client_id_header",
+	"ClientSecretHeader":       "credentials.client_secret_header",
+}
+
+// routeRef matches a reference to a route in a reason of forwardauth,
+// Routes[N].
+var routeRef = regexp.MustCompile(`\bRoutes\[(\d+)\]`)
+
+// forwardAuthError reports an error of forwardauth.Config.Validate at the
+// key and line of the file it comes from; the routes its reason names
+// become the lines they are on.
+func (f *File) forwardAuthError(err error) error {
+	var ce *forwardauth.ConfigError
+	if !errors.As(err, &ce) {
+		return &fileError{file: f.file, msg: err.Error(), err: err}
+	}
+	key := "forward_auth"
+	if m := routeRef.FindStringSubmatchIndex(ce.Field); m != nil && m[0] == 0 {
+		// Routes[2].Pattern is forward_auth.routes[2].match.
+		n := ce.Field[m[2]:m[3]]
+		rest := forwardFields["Routes"+ce.Field[m[1]:]]
+		key = "forward_auth.routes[" + n + "]" + rest[len("forward_auth.routes"):]
+	} else if k, ok := forwardFields[ce.Field]; ok {
+		key = k
+	}
+	reason := routeRef.ReplaceAllStringFunc(ce.Reason, func(ref string) string {
+		n, _ := strconv.Atoi(routeRef.FindStringSubmatch(ref)[1])
+		at := fmt.Sprintf("forward_auth.routes[%d]", n)
+		if line := f.lineOf(at); line > 0 {
+			return fmt.Sprintf("the route at line %d", line)
+		}
+		return at
+	})
+	line := cmp.Or(f.lineOf(key), f.lineOf("forward_auth"))
+	return &fileError{file: f.file, line: line, key: key, msg: reason, err: err}
+}

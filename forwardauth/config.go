@@ -1,0 +1,278 @@
+package forwardauth
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/keyward/keyward/scopes"
+)
+
+// Unmatched says what happens to a request no route matches.
+type Unmatched string
+
+// What Config.Unmatched may be.
+const (
+	// UnmatchedDeny refuses the request with 403, whatever its
+	// credentials: a path nobody listed is not served.
+	UnmatchedDeny Unmatched = "deny"
+	// UnmatchedAuthenticate lets any authenticated caller through, as a
+	// route without scopes would.
+	UnmatchedAuthenticate Unmatched = "authenticate"
+)
+
+// Route is one entry of Config.Routes.
+type Route struct {
+	// Pattern is a net/http.ServeMux pattern (Go 1.22 syntax: an optional
+	// method, an optional host, a path with {wildcards}), such as
+	// "GET /v1/bookings/{id}" or "/public/".
+	Pattern string
+	// Require is what the caller's scopes must meet; the zero Requirement
+	// lets any authenticated caller through.
+	Require scopes.Requirement
+	// Public lets every request the pattern matches through without
+	// authentication (and without identity headers). Require must then be
+	// zero.
+	Public bool
+}
+
+// IdentityHeaders name the response headers that carry the verified caller
+// to the proxy, which copies them onto the request it sends upstream. An
+// empty name means the default.
+type IdentityHeaders struct {
+	// Subject carries Principal.Subject; default X-Auth-Subject.
+	Subject string
+	// ClientID carries Principal.ClientID; default X-Auth-Client-Id.
+	ClientID string
+	// Scopes carries Principal.Scopes, space-separated; default X-Auth-Scopes.
+	Scopes string
+	// Method carries Principal.Method (jwt or credentials); default X-Auth-Method.
+	Method string
+	// Issuer carries Principal.Issuer; default X-Auth-Issuer.
+	Issuer string
+}
+
+// The default identity header names.
+const (
+	DefaultSubjectHeader  = "X-Auth-Subject"
+	DefaultClientIDHeader = "X-Auth-Client-Id"
+	DefaultScopesHeader   = "X-Auth-Scopes"
+	DefaultMethodHeader   = "X-Auth-Method"
+	DefaultIssuerHeader   = "X-Auth-Issuer"
+)
+
+// withDefaults returns h with the default names where it has none.
+func (h IdentityHeaders) withDefaults() IdentityHeaders {
+	return IdentityHeaders{
+		Subject:  cmp.Or(h.Subject, DefaultSubjectHeader),
+		ClientID: cmp.Or(h.ClientID, DefaultClientIDHeader),
+		Scopes:   cmp.Or(h.Scopes, DefaultScopesHeader),
+		Method:   cmp.Or(h.Method, DefaultMethodHeader),
+		Issuer:   cmp.Or(h.Issuer, DefaultIssuerHeader),
+	}
+}
+
+// fields lists the headers with the Config field each comes from.
+func (h IdentityHeaders) fields() []struct{ field, name string } {
+	return []struct{ field, name string }{
+		{"IdentityHeaders.Subject", h.Subject},
+		{"IdentityHeaders.ClientID", h.ClientID},
+		{"IdentityHeaders.Scopes", h.Scopes},
+		{"IdentityHeaders.Method", h.Method},
+		{"IdentityHeaders.Issuer", h.Issuer},
+	}
+}
+
+// DefaultTrustedProxies are the peers trusted to describe the original
+// request when Config.TrustedProxies is empty: loopback, where
+// `keyward serve` listens by default.
+var DefaultTrustedProxies = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+}
+
+// Config configures a Handler. The zero value refuses every request (no
+// routes, unmatched requests denied); a useful one lists Routes.
+type Config struct {
+	// Routes are matched in order against the original request; the first
+	// that matches decides. Patterns are those of net/http.ServeMux.
+	Routes []Route
+	// Unmatched is what happens to a request no route matches; "" means
+	// UnmatchedDeny.
+	Unmatched Unmatched
+	// IdentityHeaders name the headers of an allowed answer.
+	IdentityHeaders IdentityHeaders
+	// TrustedProxies are the peers whose X-Forwarded-* and X-Original-*
+	// headers describe the original request (and whose X-Forwarded-For
+	// names the client); empty means DefaultTrustedProxies. A request from
+	// any other peer is refused: what it asks about cannot be believed.
+	TrustedProxies []netip.Prefix
+	// AddressProxies are further proxies in front of the trusted ones (load
+	// balancers, as credentials.trusted_proxies lists them): the client
+	// address, which failed credential checks are counted against, is the
+	// right-most X-Forwarded-For address in neither list.
+	AddressProxies []netip.Prefix
+	// ClientIDHeader and ClientSecretHeader name the client credential
+	// headers copied into the request authenticated, as
+	// dualauth.Credentials names them; "" means client_id and client_secret.
+	ClientIDHeader     string
+	ClientSecretHeader string
+}
+
+// ConfigError is the error Validate and New return for a Config they cannot
+// accept.
+type ConfigError struct {
+	// Field is the Config field at fault as a Go selector path, such as
+	// "Routes[2].Pattern" or "IdentityHeaders.Subject".
+	Field string
+	// Reason says what is wrong with it. It may name other routes as
+	// Routes[N].
+	Reason string
+}
+
+// Error returns "forwardauth: " followed by the field and the reason.
+func (e *ConfigError) Error() string { return "forwardauth: " + e.Field + ": " + e.Reason }
+
+func configErr(field, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// reservedHeaders may not carry the caller: the proxy or HTTP itself gives
+// them another meaning.
+var reservedHeaders = []string{
+	"Authorization", "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate",
+	"Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Content-Type",
+	"Te", "Trailer", "Upgrade", "Cookie", "Set-Cookie", "Location", "Retry-After", "Cache-Control",
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Method", "X-Forwarded-Proto",
+	"X-Forwarded-Uri", "X-Original-Method", "X-Original-Uri", "X-Real-Ip",
+}
+
+// Validate checks c as New does. Every error is a *ConfigError.
+func (c Config) Validate() error {
+	_, err := c.compile()
+	return err
+}
+
+// compiled is a checked Config, ready to serve.
+type compiled struct {
+	routes         []*route
+	unmatched      Unmatched
+	headers        IdentityHeaders
+	trusted        []netip.Prefix
+	addressProxies []netip.Prefix
+	idHeader       string
+	secretHeader   string
+	// credentialHeaders are the canonical names of the headers copied into
+	// the request authenticated.
+	credentialHeaders [3]string
+}
+
+// compile checks c and builds its routes.
+func (c Config) compile() (*compiled, error) {
+	out := &compiled{
+		unmatched:      cmp.Or(c.Unmatched, UnmatchedDeny),
+		headers:        c.IdentityHeaders.withDefaults(),
+		trusted:        masked(c.TrustedProxies),
+		addressProxies: masked(c.AddressProxies),
+		idHeader:       cmp.Or(c.ClientIDHeader, "client_id"),
+		secretHeader:   cmp.Or(c.ClientSecretHeader, "client_secret"),
+	}
+	if len(out.trusted) == 0 {
+		out.trusted = slices.Clone(DefaultTrustedProxies)
+	}
+	switch out.unmatched {
+	case UnmatchedDeny, UnmatchedAuthenticate:
+	default:
+		return nil, configErr("Unmatched", "%s is neither deny nor authenticate", quote(string(c.Unmatched)))
+	}
+	if len(c.Routes) == 0 && out.unmatched == UnmatchedDeny {
+		return nil, configErr("Routes", "no routes, and unmatched requests are denied: every request would be refused; list routes, or set unmatched to authenticate")
+	}
+	for _, h := range []struct{ field, name string }{
+		{"ClientIDHeader", out.idHeader},
+		{"ClientSecretHeader", out.secretHeader},
+	} {
+		if !httpguts.ValidHeaderFieldName(h.name) {
+			return nil, configErr(h.field, "%s is not a valid HTTP header name", quote(h.name))
+		}
+	}
+	out.credentialHeaders = [3]string{"Authorization", http.CanonicalHeaderKey(out.idHeader), http.CanonicalHeaderKey(out.secretHeader)}
+	if err := out.checkHeaders(); err != nil {
+		return nil, err
+	}
+	if err := checkMux(); err != nil {
+		return nil, err
+	}
+	for i, r := range c.Routes {
+		rt, err := compileRoute(i, r)
+		if err != nil {
+			return nil, err
+		}
+		for _, earlier := range out.routes {
+			if why := shadows(earlier, rt); why != "" {
+				return nil, configErr(fmt.Sprintf("Routes[%d].Pattern", i), "%s", why)
+			}
+		}
+		out.routes = append(out.routes, rt)
+	}
+	return out, nil
+}
+
+// checkHeaders checks the identity header names: valid, distinct, and none
+// that HTTP, the proxies or the credentials give another meaning.
+func (c *compiled) checkHeaders() error {
+	seen := map[string]string{}
+	for _, h := range c.headers.fields() {
+		canon := http.CanonicalHeaderKey(h.name)
+		switch {
+		case !httpguts.ValidHeaderFieldName(h.name):
+			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", quote(h.name))
+		case slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, h.name) }):
+			return configErr(h.field, "%s has a meaning of its own in HTTP or to the proxy; use a header of your own such as X-Auth-Subject", quote(h.name))
+		case strings.EqualFold(h.name, c.idHeader) || strings.EqualFold(h.name, c.secretHeader):
+			return configErr(h.field, "%s is a client credential header", quote(h.name))
+		}
+		if other, dup := seen[canon]; dup {
+			return configErr(h.field, "%s is also %s (header names ignore case); use distinct headers", quote(h.name), other)
+		}
+		seen[canon] = h.field
+	}
+	return nil
+}
+
+// masked returns the prefixes masked, IPv4-mapped addresses unmapped.
+func masked(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// quote quotes a configured value for an error message, shortened so that
+// errors never carry much of it.
+func quote(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		s = string(r[:60]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// mustURL parses a path known to be valid.
+func mustURL(path string) *url.URL {
+	u, err := url.Parse(path)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

@@ -1,0 +1,406 @@
+// Package forwardauth makes Keyward a forward-authentication service: a
+// reverse proxy in front of an API written in any language (nginx
+// auth_request, Traefik forwardAuth, Caddy forward_auth, Envoy's HTTP
+// ext_authz) asks it about every request, and it answers with Keyward's
+// dual-mode authentication — a Bearer JWT or a client id and secret — and
+// per-route scope checks. `keyward serve` (cmd/keyward) runs it.
+//
+// A Handler serves:
+//
+//   - /auth, any method: the original request is described by
+//     X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy) or
+//     X-Original-Method and X-Original-URI (nginx), its host by
+//     X-Forwarded-Host (else the request's Host), its client by
+//     X-Forwarded-For; the credentials are the forwarded Authorization and
+//     client id and secret headers.
+//   - /ext_authz/…, any method: Envoy's HTTP ext_authz check, whose path
+//     is the original path after the prefix and whose method is the
+//     original method.
+//   - GET /healthz: the state of the key sets (503 while an issuer has no
+//     keys).
+//   - GET /metrics: Options.Metrics, when set.
+//
+// The first route (Config.Routes, net/http.ServeMux patterns) that
+// matches the original request decides: a public route lets it through,
+// any other authenticates the caller and checks the route's scopes. An
+// allowed request is answered 200 with the identity headers (subject,
+// client id, scopes space-separated, method, issuer; every one of them,
+// empty where the caller has none, so that a proxy copying them
+// overwrites whatever the client sent under those names) and no body. A
+// refusal is answered with the status, WWW-Authenticate challenges and
+// JSON body the net/http middleware answers with (middleware.WriteError).
+//
+// Only peers in Config.TrustedProxies (loopback by default) may ask: the
+// description of the original request is taken on their word, so a
+// request from any other peer is refused with 403.
+package forwardauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/middleware"
+)
+
+// The paths a Handler serves.
+const (
+	// AuthPath is the endpoint of nginx, Traefik and Caddy.
+	AuthPath = "/auth"
+	// ExtAuthzPrefix is the path_prefix of Envoy's HTTP ext_authz service.
+	ExtAuthzPrefix = "/ext_authz"
+	// HealthPath reports the key sets' state.
+	HealthPath = "/healthz"
+	// MetricsPath serves Options.Metrics.
+	MetricsPath = "/metrics"
+)
+
+// HeaderBody is a header of refusals to requests described in the nginx
+// convention (X-Original-Method and X-Original-URI): it holds the JSON
+// body of the refusal, which nginx's auth_request drops. Such refusals also
+// carry their WWW-Authenticate challenges joined into one header (RFC 9110
+// §11.6.1: one list), since nginx before 1.23 passes on only the first.
+// An nginx configuration reads both with auth_request_set and renders the
+// refusal in an error_page location, since auth_request itself turns any
+// status but 401 and 403 into 500 (see the nginx part of README.md's "Keyward for every stack").
+const HeaderBody = "X-Keyward-Body"
+
+// Options configure a Handler; the zero value is useful.
+type Options struct {
+	// Logger receives refusals (as middleware.Options.Logger does: never
+	// tokens, secrets or query strings) and problems with the proxy's
+	// requests; nil discards.
+	Logger *slog.Logger
+	// Metrics, if set, serves GET /metrics; without it /metrics is 404.
+	// This is the hook for a metrics exporter.
+	Metrics http.Handler
+}
+
+// Handler is the forward-authentication service. It is safe for concurrent
+// use.
+type Handler struct {
+	authn   *dualauth.Authenticator
+	mw      *middleware.Middleware
+	cfg     *compiled
+	logger  *slog.Logger
+	metrics http.Handler
+
+	// Canonical identity header names, and their values for no caller.
+	subject, clientID, scopes, method, issuer string
+
+	warnNoClientAddr, warnUntrusted sync.Once
+}
+
+// New checks cfg (see Config.Validate) and returns a Handler that
+// authenticates with authn. authn's client credential headers must be the
+// ones cfg names.
+func New(authn *dualauth.Authenticator, cfg Config, opts Options) (*Handler, error) {
+	if authn == nil {
+		return nil, configErr("Authenticator", "is required")
+	}
+	c, err := cfg.compile()
+	if err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{
+		authn:    authn,
+		mw:       middleware.New(authn, middleware.Options{Logger: opts.Logger}),
+		cfg:      c,
+		logger:   logger,
+		metrics:  opts.Metrics,
+		subject:  http.CanonicalHeaderKey(c.headers.Subject),
+		clientID: http.CanonicalHeaderKey(c.headers.ClientID),
+		scopes:   http.CanonicalHeaderKey(c.headers.Scopes),
+		method:   http.CanonicalHeaderKey(c.headers.Method),
+		issuer:   http.CanonicalHeaderKey(c.headers.Issuer),
+	}, nil
+}
+
+// ServeHTTP serves /auth, /ext_authz/…, /healthz and /metrics; any other
+// path is 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case AuthPath:
+		h.serveAuth(w, r)
+		return
+	case HealthPath:
+		h.serveHealth(w, r)
+		return
+	case MetricsPath:
+		if h.metrics != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			h.metrics.ServeHTTP(w, r)
+			return
+		}
+	}
+	// The path as sent, not decoded: the path after the prefix is the
+	// original request's.
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), ExtAuthzPrefix); ok && strings.HasPrefix(rest, "/") {
+		if r.URL.RawQuery != "" || r.URL.ForceQuery {
+			rest += "?" + r.URL.RawQuery
+		}
+		h.serveExtAuthz(w, r, rest)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// serveAuth answers /auth.
+func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request) {
+	_, nginx := r.Header[headerOriginalURI]
+	peer, ok := h.trustedPeer(w, r, nginx)
+	if !ok {
+		return
+	}
+	d, described, e := fromHeaders(r)
+	switch {
+	case !described:
+		h.logger.Error("keyward: the proxy did not describe the request to authorize: set X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI",
+			"peer", r.RemoteAddr)
+		h.deny(w, r, d.nginx, http.StatusInternalServerError, "server_error", "the proxy did not say which request to authorize")
+		return
+	case e != nil:
+		h.refuse(w, r, nil, d.nginx, e)
+		return
+	}
+	h.decide(w, r, d, peer)
+}
+
+// serveExtAuthz answers Envoy's check of the request whose URI is uri.
+func (h *Handler) serveExtAuthz(w http.ResponseWriter, r *http.Request, uri string) {
+	peer, ok := h.trustedPeer(w, r, false)
+	if !ok {
+		return
+	}
+	h.decide(w, r, described{method: r.Method, uri: uri, host: r.Host}, peer)
+}
+
+// trustedPeer returns r's peer if it is a trusted proxy; else it refuses r.
+func (h *Handler) trustedPeer(w http.ResponseWriter, r *http.Request, nginx bool) (netip.Addr, bool) {
+	peer, ok := peerAddr(r)
+	if ok && isIn(peer, h.cfg.trusted) {
+		return peer, true
+	}
+	h.warnUntrusted.Do(func() {
+		h.logger.Warn("keyward: refused an authorization request from a peer that is not a trusted proxy; if it is your proxy, add its address to forward_auth.trusted_proxies (logged once; every refusal is logged at info)", "peer", r.RemoteAddr)
+	})
+	h.deny(w, r, nginx, http.StatusForbidden, "access_denied", "the authorization request did not come from a trusted proxy")
+	return netip.Addr{}, false
+}
+
+// decide authenticates and authorizes the described request and answers.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, peer netip.Addr) {
+	if _, ok := r.Header[headerForwardedFor]; !ok && h.authn.Mode() != dualauth.ModeJWT {
+		h.warnNoClientAddr.Do(func() {
+			h.logger.Warn("keyward: the proxy sent no X-Forwarded-For: failed client credential checks count against the proxy's address, and a guesser can lock every client out; set X-Forwarded-For in the proxy", "peer", r.RemoteAddr)
+		})
+	}
+	req, e := h.cfg.synthesize(r, d, h.cfg.clientAddr(r, peer))
+	if e != nil {
+		h.refuse(w, r, nil, d.nginx, e)
+		return
+	}
+	var rt *route
+	for _, candidate := range h.cfg.routes {
+		if candidate.matches(req) {
+			rt = candidate
+			break
+		}
+	}
+	switch {
+	case rt != nil && rt.public:
+		h.allow(w, nil)
+		return
+	case rt == nil && h.cfg.unmatched == UnmatchedDeny:
+		h.deny(w, req, d.nginx, http.StatusForbidden, "access_denied", "no route allows this request")
+		return
+	case req.Method == http.MethodOptions && h.preflight(r):
+		h.allow(w, nil)
+		return
+	}
+	var p *dualauth.Principal
+	var err error
+	if rt != nil {
+		p, err = h.authn.Authorize(req, rt.require)
+	} else {
+		p, err = h.authn.Authenticate(req)
+	}
+	if err != nil {
+		h.refuse(w, r, req, d.nginx, err)
+		return
+	}
+	if !headerSafe(p.Subject) || !headerSafe(p.ClientID) || !headerSafe(p.Issuer) {
+		h.refuse(w, r, req, d.nginx, &dualauth.Error{
+			Status: http.StatusUnauthorized, Code: dualauth.CodeInvalidToken,
+			Description: "the caller's subject, client id or issuer cannot be sent in a header",
+		})
+		return
+	}
+	h.allow(w, p)
+}
+
+// preflight reports whether r describes a CORS preflight that passes
+// unauthenticated (dualauth.Authenticator.Preflight).
+func (h *Handler) preflight(r *http.Request) bool {
+	return h.authn.Preflight(&http.Request{Method: http.MethodOptions, Header: http.Header{
+		"Origin":                        r.Header.Values("Origin"),
+		"Access-Control-Request-Method": r.Header.Values("Access-Control-Request-Method"),
+	}})
+}
+
+// noValue is the value of every identity header when there is no caller.
+var noValue = []string{""}
+
+// noStore is the Cache-Control of every answer.
+var noStore = []string{"no-store"}
+
+// allow answers 200 with p's identity headers, all empty when p is nil.
+func (h *Handler) allow(w http.ResponseWriter, p *dualauth.Principal) {
+	hdr := w.Header()
+	if p == nil {
+		hdr[h.subject], hdr[h.clientID], hdr[h.scopes], hdr[h.method], hdr[h.issuer] = noValue, noValue, noValue, noValue, noValue
+	} else {
+		v := []string{p.Subject, p.ClientID, p.Scopes.String(), string(p.Method), p.Issuer} // one allocation
+		hdr[h.subject], hdr[h.clientID], hdr[h.scopes], hdr[h.method], hdr[h.issuer] = v[0:1:1], v[1:2:2], v[2:3:3], v[3:4:4], v[4:5:5]
+	}
+	hdr["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+}
+
+// headerSafe reports whether s can be a header value as it is: no control
+// characters (a line break would end the header).
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// refuse answers with the refusal err, rendered by the middleware's
+// WriteError for req (the request authenticated; r itself when there is
+// none), plus the nginx helper headers.
+func (h *Handler) refuse(w http.ResponseWriter, r, req *http.Request, nginx bool, err error) {
+	if req == nil {
+		req = r
+	}
+	if req.Method == http.MethodHead && r.Method != http.MethodHead {
+		// The answer goes to r, which gets a body: render one.
+		head := *req
+		head.Method = http.MethodGet
+		req = &head
+	}
+	rec := &recorder{header: w.Header()}
+	h.mw.WriteError(rec, req, err)
+	h.finish(w, r, nginx, rec.status, rec.body.Bytes())
+}
+
+// deny answers a refusal that is the service's own, not the
+// authenticator's: no route, an untrusted peer, a proxy set up wrong. No
+// credentials could change the answer, so there is no challenge; the body
+// has the middleware's shape.
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request, nginx bool, status int, code, description string) {
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, description})
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	if h.logger.Enabled(r.Context(), slog.LevelInfo) && status != http.StatusInternalServerError {
+		path := ""
+		if r.URL != nil {
+			path = r.URL.Path
+		}
+		h.logger.Info("keyward: request refused", "status", status, "code", code, "description", description,
+			"method", r.Method, "path", path, "remote_addr", r.RemoteAddr)
+	}
+	h.finish(w, r, nginx, status, body)
+}
+
+// finish writes a refusal whose headers are set: the nginx helper headers
+// if asked for, the status, and the body unless r is a HEAD request.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, nginx bool, status int, body []byte) {
+	hdr := w.Header()
+	if nginx {
+		if challenges := hdr.Values("WWW-Authenticate"); len(challenges) > 1 {
+			hdr.Set("WWW-Authenticate", strings.Join(challenges, ", "))
+		}
+		hdr.Set(HeaderBody, string(body))
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// recorder keeps what WriteError writes, so that the body can be copied
+// into HeaderBody before the status is sent. Its header is the real one.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rec *recorder) Header() http.Header { return rec.header }
+
+func (rec *recorder) WriteHeader(status int) {
+	if rec.status == 0 {
+		rec.status = status
+	}
+}
+
+func (rec *recorder) Write(p []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec.body.Write(p)
+}
+
+// serveHealth answers GET /healthz: for each issuer, how many keys are
+// held and whether the last refresh succeeded; 503 while an issuer holds
+// no keys, since its tokens are all refused. Sources and error texts stay
+// out: they would tell anyone about internal hosts.
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	type issuer struct {
+		Keys    int  `json:"keys"`
+		Healthy bool `json:"healthy"`
+	}
+	out := struct {
+		Status  string            `json:"status"`
+		Issuers map[string]issuer `json:"issuers"`
+	}{Status: "ok", Issuers: map[string]issuer{}}
+	status := http.StatusOK
+	for name, st := range h.authn.KeyStatus() {
+		out.Issuers[name] = issuer{Keys: st.Keys, Healthy: st.Keys > 0 && st.LastError == ""}
+		if st.Keys == 0 {
+			out.Status, status = "no_keys", http.StatusServiceUnavailable
+		}
+	}
+	body, _ := json.Marshal(out)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
