@@ -43,6 +43,7 @@
 //	  reload_interval: 5s                  # clients_file only (SIGHUP too, see Options)
 //	  trusted_proxies: [10.0.0.0/8]        # behind these, count failures by the forwarded client address
 //	  throttle:
+//	    # redis: {url: "redis://127.0.0.1:6379/0", key_prefix: "keyward:", timeout: 100ms}   # shared by replicas
 //	    max_client_failures: 10            # per client id from one address per window, then 429
 //	    max_address_failures: 50           # per remote address per window
 //	    window: 1m
@@ -132,6 +133,10 @@ type File struct {
 	// CORSPreflight is "pass" (the default: CORS preflight requests pass
 	// unauthenticated) or "authenticate".
 	CORSPreflight string `yaml:"cors_preflight,omitempty"`
+	// ForwardAuth is the forward_auth section, read by `keyward serve`
+	// (package forwardauth) and ignored by the middleware; nil means none.
+	// File.ForwardAuthConfig checks it.
+	ForwardAuth *ForwardAuth `yaml:"forward_auth,omitempty"`
 
 	file  string         // the path the file was read from; "" if parsed from bytes
 	dir   string         // the directory relative public_key_file and clients_file paths start from
@@ -290,6 +295,27 @@ type Throttle struct {
 	MaxAddressFailures int `yaml:"max_address_failures,omitempty"`
 	// Window is how long failures are counted; at least 1s.
 	Window Duration `yaml:"window,omitempty"`
+	// Redis, if set, shares the counts with the other replicas.
+	Redis *Redis `yaml:"redis,omitempty"`
+}
+
+// Redis is the credentials.throttle.redis section
+// (dualauth.RedisThrottle).
+type Redis struct {
+	// URL is redis://[user:password@]host[:port][/db] or rediss:// (TLS);
+	// required. The password is never logged.
+	URL string `yaml:"url"`
+	// KeyPrefix starts every key; "" means "keyward:".
+	KeyPrefix string `yaml:"key_prefix,omitempty"`
+	// Timeout bounds each call to Redis; 0 means 100ms.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// PairKeyFile, if set, is a file of at least 32 bytes that every
+	// replica shares (relative to the file's directory): with it, a pair
+	// that verified on one replica is exempt from the gate on all of them.
+	PairKeyFile string `yaml:"pair_key_file,omitempty"`
+	// CAFile, if set, is a PEM file of the CA certificates a rediss://
+	// server's certificate is checked against, instead of the system's.
+	CAFile string `yaml:"ca_file,omitempty"`
 }
 
 // Duration is a time.Duration written in the file as a Go duration string
