@@ -86,6 +86,12 @@ type core struct {
 
 	authenticatePreflight bool
 
+	tel *telemetry
+	// storeErrors, if set, returns the errors the throttle's store has
+	// returned so far, reported as keyward.throttle.store_errors (0 while
+	// nil). Set it before New registers the telemetry.
+	storeErrors func() uint64
+
 	closers   []func() error
 	closeOnce sync.Once
 	closeErr  error
@@ -164,6 +170,12 @@ func New(cfg Config) (*Authenticator, error) {
 		c.clients = newClientChecker(c, verify, generation, cred)
 	}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))
+	tel, err := newTelemetry(c, cfg.MeterProvider, cfg.TracerProvider)
+	if err != nil {
+		return nil, fmt.Errorf("dualauth: telemetry: %w", err)
+	}
+	c.tel = tel
+	c.closers = append(c.closers, tel.close)
 	return a, nil
 }
 
@@ -228,8 +240,9 @@ func (a *Authenticator) KeyStatus() map[string]jwks.Status {
 // of Config.Issuers that have a Close method (as *jwks.Remote has), and a
 // Credentials.Verifier with a Close() error method (as the one package
 // config builds has: it stops watching the clients file) — and waits for it
-// to end. Closing one mode's view closes them all. Requests can still be
-// verified afterwards with the keys and clients held. Close is idempotent.
+// to end; it also unregisters the callback of its observable metrics.
+// Closing one mode's view closes them all. Requests can still be verified
+// afterwards with the keys and clients held. Close is idempotent.
 func (a *Authenticator) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error

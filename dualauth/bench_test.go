@@ -2,14 +2,24 @@ package dualauth_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/scopes"
 )
 
 // BenchmarkCredentials measures a client-credential request answered from
@@ -77,6 +87,80 @@ func BenchmarkVerify(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					if _, err := a.Verify(ctx, raw); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkTelemetry measures the path of a token the cache holds with
+// metrics and traces off and on: "off" has no-op providers, "global" the
+// global ones left unset (the default), "metrics" an SDK MeterProvider with
+// a ManualReader, "metrics+traces" also an SDK TracerProvider that samples
+// every span into a batch processor. Verify records keyward.verify.duration;
+// Authorize (as middleware Require alone) also counts the request and
+// starts its span; NetHTTP is a ServeMux route behind middleware
+// Authenticate and Require, answered 200.
+func BenchmarkTelemetry(b *testing.B) {
+	iss := keywardtest.NewIssuer(b, "ES256")
+	raw := iss.Token(b, jwt.MapClaims{"scope": "bookings:read"})
+	need := scopes.All("bookings:read")
+	setups := []struct {
+		name string
+		edit func(*dualauth.Config)
+	}{
+		{"off", func(c *dualauth.Config) {
+			c.MeterProvider, c.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
+		}},
+		{"global", nil},
+		{"metrics", func(c *dualauth.Config) {
+			c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			c.TracerProvider = tracenoop.NewTracerProvider()
+		}},
+		{"metrics+traces", func(c *dualauth.Config) {
+			c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter())))
+			b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			c.TracerProvider = tp
+		}},
+	}
+	for _, path := range []string{"Verify", "Authorize", "NetHTTP"} {
+		for _, s := range setups {
+			b.Run(path+"/"+s.name, func(b *testing.B) {
+				a := iss.Authenticator(b, s.edit)
+				b.Cleanup(func() { _ = a.Close() })
+				ctx := context.Background()
+				r := httptest.NewRequest(http.MethodGet, "/bookings", nil)
+				r.Header.Set("Authorization", "Bearer "+raw)
+				var run func() error
+				switch path {
+				case "Verify":
+					run = func() error { _, err := a.Verify(ctx, raw); return err }
+				case "Authorize":
+					run = func() error { _, err := a.Authorize(r, need); return err }
+				case "NetHTTP":
+					kw := middleware.New(a, middleware.Options{})
+					mux := http.NewServeMux()
+					mux.Handle("GET /bookings", kw.Authenticate(kw.Require(need)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+						w.WriteHeader(http.StatusOK)
+					}))))
+					run = func() error {
+						rec := httptest.NewRecorder()
+						mux.ServeHTTP(rec, r)
+						if rec.Code != http.StatusOK {
+							return fmt.Errorf("status %d", rec.Code)
+						}
+						return nil
+					}
+				}
+				if err := run(); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := run(); err != nil {
 						b.Fatal(err)
 					}
 				}

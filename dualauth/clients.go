@@ -131,16 +131,24 @@ func newClientChecker(owner *core, verify func(context.Context, string, string) 
 	return c
 }
 
-// check verifies id and secret for a request from addr.
-func (c *clientChecker) check(ctx context.Context, id, secret, addr string) (*Principal, error) {
+// check verifies id and secret for a request from addr; cached reports
+// whether the cache of verified pairs answered.
+func (c *clientChecker) check(ctx context.Context, id, secret, addr string) (_ *Principal, cached bool, _ error) {
 	key := c.cacheKey(id, secret)
 	generation := c.generation()
 	if v, ok := c.verified.Get(key); ok {
 		if hit := v.(cachedClient); hit.generation == generation {
-			return hit.p.clone(), nil
+			return hit.p.clone(), true, nil
 		}
 		c.verified.Delete(key)
 	}
+	p, err := c.checkShared(ctx, key, generation, id, secret, addr)
+	return p, false, err
+}
+
+// checkShared checks a pair the cache did not answer, sharing the check
+// with concurrent requests of the same pair.
+func (c *clientChecker) checkShared(ctx context.Context, key string, generation uint64, id, secret, addr string) (*Principal, error) {
 	// Concurrent requests with the same pair share one verification.
 	for {
 		ch := c.inflight.DoChan(key, func() (any, error) {

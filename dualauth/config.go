@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/keyward/keyward/exchange"
@@ -112,6 +114,27 @@ type Config struct {
 	// Credentials configures client credentials, which ModeCredentials and
 	// ModeDual need.
 	Credentials Credentials
+	// MeterProvider receives the Authenticator's metrics (see MetricRequests
+	// and the other Metric names); nil means the global one
+	// (otel.GetMeterProvider), which records nothing until the application
+	// sets one. No exporter comes with this package.
+	//
+	// keyward.requests counts each request once, when the Authenticator
+	// first decides on it: in Authenticate, in Authorize when the request's
+	// context holds no Principal this Authenticator (in any mode) verified,
+	// and in VerifyClient. So Authorize after Authenticate on one request
+	// adds nothing, even when it refuses the caller's scopes: that request
+	// stays counted as allowed. A route protected by Authorize (middleware
+	// Require) alone counts its insufficient_scope refusals.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span named keyward.authenticate for each
+	// request counted in keyward.requests, with the attributes
+	// keyward.method, keyward.outcome, keyward.code (when refused) and, from
+	// the verified caller only, keyward.issuer and keyward.client_id; never
+	// a token, a secret or a header. nil means the global one
+	// (otel.GetTracerProvider): no span is started until the application
+	// sets it, nor with a no-op provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Issuer is one trusted authorization server.

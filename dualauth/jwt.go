@@ -39,21 +39,41 @@ var errNotToken68 = errInvalidRequest("the Bearer token has characters RFC 6750 
 
 // verify is Verify; for a value from an Authorization header (bearer), the
 // b64token syntax is checked too (invalid_request), except for a token the
-// cache holds: every token that verified has that syntax.
+// cache holds: every token that verified has that syntax. Its duration is
+// recorded in keyward.verify.duration.
 func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*Principal, error) {
+	if !a.tel.timing(ctx) {
+		p, _, err := a.verifyToken(ctx, raw, bearer)
+		return p, err
+	}
+	start := monotonic()
+	p, cached, err := a.verifyToken(ctx, raw, bearer)
+	a.tel.verified(ctx, methodJWT, cached, start)
+	return p, err
+}
+
+// verifyToken is verify; cached reports whether the token cache answered.
+func (a *Authenticator) verifyToken(ctx context.Context, raw string, bearer bool) (_ *Principal, cached bool, _ error) {
 	if len(raw) > a.maxTokenBytes {
 		if bearer && !isToken68(raw) {
-			return nil, errNotToken68.copy()
+			return nil, false, errNotToken68.copy()
 		}
-		return nil, errInvalidToken("the access token is too large", nil)
+		return nil, false, errInvalidToken("the access token is too large", nil)
 	}
 	var key tokenKey
 	if a.tokens != nil {
 		key = hashToken(raw)
 		if p := a.tokens.get(key); p != nil {
-			return p.clone(), nil
+			return p.clone(), true, nil
 		}
 	}
+	p, err := a.verifyUncached(ctx, raw, bearer, key)
+	return p, false, err
+}
+
+// verifyUncached verifies raw, hashed to key when the token cache is on,
+// and caches it if it passes.
+func (a *Authenticator) verifyUncached(ctx context.Context, raw string, bearer bool, key tokenKey) (*Principal, error) {
 	if bearer && !isToken68(raw) {
 		return nil, errNotToken68.copy()
 	}

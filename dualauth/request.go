@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/scopes"
@@ -26,15 +29,40 @@ import (
 // carries two accepted methods at once (Bearer and client headers, Basic and
 // client headers), two Authorization headers, or half a client pair is
 // invalid_request: the authenticator never guesses which was meant.
+//
+// The request is counted in keyward.requests, with a span, unless its
+// context already holds a Principal a verified (see Config.MeterProvider).
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	ctx := r.Context()
+	if a.decided(ctx) {
+		p, _, err := a.authenticate(ctx, r)
+		return p, err
+	}
+	ctx, span := a.tel.start(ctx)
+	p, method, err := a.authenticate(ctx, r)
+	a.tel.request(span, method, p, err)
+	return p, err
+}
+
+// decided reports whether ctx holds a Principal a's core verified: the
+// request was counted then.
+func (a *Authenticator) decided(ctx context.Context) bool {
+	p, ok := FromContext(ctx)
+	return ok && p.by == a.core
+}
+
+// authenticate is Authenticate with the request's context ctx; method is
+// the kind of credentials r presented (methodNone when none, or when it
+// presented several kinds or a malformed Authorization).
+func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *Principal, method authMethod, _ error) {
 	mode := a.mode
 	jwtOK, credOK := mode.allowsJWT(), mode.allowsCredentials()
 	values := r.Header.Values("Authorization")
 	if len(values) > 1 {
-		return nil, errInvalidRequest("the request has more than one Authorization header")
+		return nil, methodNone, errInvalidRequest("the request has more than one Authorization header")
 	}
 	if jwtOK && hasQueryToken(r.URL) {
-		return nil, errInvalidRequest("access tokens are accepted only in the Authorization header")
+		return nil, methodJWT, errInvalidRequest("access tokens are accepted only in the Authorization header")
 	}
 
 	var bearer, basic string
@@ -53,15 +81,15 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if credOK {
 		ids, secrets := r.Header.Values(a.idHeader), r.Header.Values(a.secretHeader)
 		if len(ids) > 1 || len(secrets) > 1 {
-			return nil, errInvalidRequest("the request repeats a client credential header")
+			return nil, methodCredentials, errInvalidRequest("the request repeats a client credential header")
 		}
 		if len(ids)+len(secrets) > 0 {
 			hasHeaders = true
 			if len(ids) == 0 || ids[0] == "" {
-				return nil, errInvalidRequest("the " + a.idHeader + " header is missing or empty")
+				return nil, methodCredentials, errInvalidRequest("the " + a.idHeader + " header is missing or empty")
 			}
 			if len(secrets) == 0 || secrets[0] == "" {
-				return nil, errInvalidRequest("the " + a.secretHeader + " header is missing or empty")
+				return nil, methodCredentials, errInvalidRequest("the " + a.secretHeader + " header is missing or empty")
 			}
 			id, secret = ids[0], secrets[0]
 		}
@@ -69,21 +97,23 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 
 	switch {
 	case hasHeaders && (hasBearer || hasBasic):
-		return nil, errInvalidRequest("the request carries more than one kind of credentials")
+		return nil, methodNone, errInvalidRequest("the request carries more than one kind of credentials")
 	case hasBearer:
 		if bearer == "" {
-			return nil, errInvalidRequest("the Bearer credentials are empty")
+			return nil, methodJWT, errInvalidRequest("the Bearer credentials are empty")
 		}
-		return a.verify(r.Context(), bearer, true)
+		p, err := a.verify(ctx, bearer, true)
+		return p, methodJWT, err
 	case hasBasic:
 		var e *Error
 		if id, secret, e = parseBasic(basic); e != nil {
-			return nil, e
+			return nil, methodCredentials, e
 		}
 	case !hasHeaders:
-		return nil, errNoCredentials()
+		return nil, methodNone, errNoCredentials()
 	}
-	return a.checkClient(r.Context(), id, secret, a.clientAddr(r))
+	p, err := a.checkClient(ctx, id, secret, a.clientAddr(r))
+	return p, methodCredentials, err
 }
 
 // Preflight reports whether r is a CORS preflight request (OPTIONS with
@@ -103,18 +133,44 @@ func (a *Authenticator) Preflight(r *http.Request) bool {
 // Authenticate and Authorize verifies once — else the one Authenticate
 // finds. A caller whose scopes fall short gets the insufficient_scope
 // *Error of Principal.Require.
+//
+// A request whose context holds no Principal a verified is counted in
+// keyward.requests, with a span, with the outcome of both checks; one that
+// holds one was counted when it was verified (see Config.MeterProvider).
 func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Principal, error) {
-	p, ok := FromContext(r.Context())
-	if !ok || p.by != a.core || !a.mode.allows(p.Method) {
-		var err error
-		if p, err = a.Authenticate(r); err != nil {
+	ctx := r.Context()
+	held, ok := FromContext(ctx)
+	if ok && held.by == a.core && a.mode.allows(held.Method) {
+		if err := held.Require(req); err != nil {
 			return nil, err
 		}
+		return held, nil
 	}
-	if err := p.Require(req); err != nil {
+	// A Principal of a method this mode does not take: the request was
+	// counted when it was verified.
+	counted := ok && held.by == a.core
+	var span trace.Span
+	if !counted {
+		ctx, span = a.tel.start(ctx)
+	}
+	p, method, err := a.authorize(ctx, r, req)
+	if !counted {
+		a.tel.request(span, method, p, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// authorize authenticates r with ctx and checks the caller's scopes; p is
+// the verified caller even when err refuses its scopes.
+func (a *Authenticator) authorize(ctx context.Context, r *http.Request, req scopes.Requirement) (p *Principal, method authMethod, err error) {
+	p, method, err = a.authenticate(ctx, r)
+	if err == nil {
+		err = p.Require(req)
+	}
+	return p, method, err
 }
 
 // VerifyClient checks a client id and secret as Authenticate checks client
@@ -124,8 +180,16 @@ func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Pri
 // such as a token endpoint reading it from a form or JSON body. remoteAddr
 // is the caller's address as in http.Request.RemoteAddr, which failures
 // are counted against. Every failure is an *Error: invalid_client (401),
-// too_many_requests (429) or temporarily_unavailable (503).
+// too_many_requests (429) or temporarily_unavailable (503). Each call is
+// counted in keyward.requests as a credentials request, with a span.
 func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
+	ctx, span := a.tel.start(ctx)
+	p, err := a.verifyClient(ctx, id, secret, remoteAddr)
+	a.tel.request(span, methodCredentials, p, err)
+	return p, err
+}
+
+func (a *Authenticator) verifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
 	if a.clients == nil {
 		return nil, errUnavailable(errors.New("dualauth: client credentials are not configured"))
 	}
@@ -135,12 +199,27 @@ func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr
 	return a.checkClient(ctx, id, secret, addrKey(remoteAddr))
 }
 
-// checkClient bounds the pair's size before any hashing, then checks it.
+// checkClient bounds the pair's size before any hashing, then checks it,
+// and counts the check.
 func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
-	if len(id) > clients.MaxClientIDBytes || len(secret) > clients.MaxSecretBytes {
-		return nil, errInvalidClient(nil)
+	var start time.Duration
+	timing := a.tel.timing(ctx)
+	if timing {
+		start = monotonic()
 	}
-	return a.clients.check(ctx, id, secret, addr)
+	var p *Principal
+	var cached bool
+	var err error
+	if len(id) > clients.MaxClientIDBytes || len(secret) > clients.MaxSecretBytes {
+		err = errInvalidClient(nil)
+	} else {
+		p, cached, err = a.clients.check(ctx, id, secret, addr)
+	}
+	a.tel.checkedClient(err)
+	if timing {
+		a.tel.verified(ctx, methodCredentials, cached, start)
+	}
+	return p, err
 }
 
 // parseBasic decodes HTTP Basic credentials as RFC 6749 §2.3.1 sends them:

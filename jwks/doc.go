@@ -86,6 +86,12 @@ type Status struct {
 	// Refresh may start one sooner. Zero for a Static set and for a Remote
 	// that has stopped.
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// Refreshes and RefreshErrors count the load attempts of a Remote that
+	// succeeded and that failed since it was created, the first fetch
+	// included, for metrics (see package dualauth's keyward.jwks.refreshes).
+	// Both stay zero for a Static set, which never loads again.
+	Refreshes     uint64 `json:"refreshes,omitempty"`
+	RefreshErrors uint64 `json:"refresh_errors,omitempty"`
 }
 
 // KeyLookup is implemented by the sets of this package, [Remote] and

@@ -115,10 +115,12 @@ func (r *Remote) attempt(renew bool) error {
 	if err != nil {
 		r.lastErr = err.Error()
 		r.failures++
+		r.loadErrors++
 	} else {
 		r.lastErr = ""
 		r.skipped = skipped
 		r.failures = 0
+		r.loads++
 	}
 	r.mu.Unlock()
 	if err == nil {

@@ -828,3 +828,31 @@ func TestGenerationCountsDroppedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusCountsRefreshes: Status counts every load attempt, the first
+// fetch included, by outcome; a Static set counts none.
+func TestStatusCountsRefreshes(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t, jwk{key: rsaA(), kid: "k1"}))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{})
+	count := func(ok, failed uint64) {
+		t.Helper()
+		if st := r.Status(); st.Refreshes != ok || st.RefreshErrors != failed {
+			t.Fatalf("Refreshes, RefreshErrors = %d, %d; want %d, %d", st.Refreshes, st.RefreshErrors, ok, failed)
+		}
+	}
+	count(1, 0)
+	wantOK(t, r.Refresh(context.Background()))
+	count(2, 0)
+	p.serveJSON("/jwks", []byte(`{"keys":[]}`)) // refused: usable keys are held
+	if err := r.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh of an empty set succeeded")
+	}
+	count(2, 1)
+
+	s, err := jwks.NewStatic("static", rsaA().Public())
+	wantOK(t, err)
+	if st := s.Status(); st.Refreshes != 0 || st.RefreshErrors != 0 {
+		t.Fatalf("Static status = %+v", st)
+	}
+}

@@ -152,6 +152,8 @@ type Remote struct {
 	skipped     int       // keys skipped by the last successful load
 	failures    int       // failed attempts since the last success
 	nextAttempt time.Time // when the next scheduled fetch is due
+	loads       uint64    // attempts that succeeded, for Status.Refreshes
+	loadErrors  uint64    // attempts that failed, for Status.RefreshErrors
 }
 
 // errClosed is returned by Refresh once the Remote has stopped.
@@ -390,7 +392,10 @@ func (r *Remote) Generation() uint64 { return r.keys.Load().generation }
 // Status reports the set's state. It is safe for concurrent use.
 func (r *Remote) Status() Status {
 	r.mu.Lock()
-	s := Status{Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr, Skipped: r.skipped, NextAttempt: r.nextAttempt}
+	s := Status{
+		Source: r.source, LastAttempt: r.lastAttempt, LastError: r.lastErr, Skipped: r.skipped, NextAttempt: r.nextAttempt,
+		Refreshes: r.loads, RefreshErrors: r.loadErrors,
+	}
 	r.mu.Unlock()
 	if r.ctx.Err() != nil {
 		s.NextAttempt = time.Time{}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,7 +25,13 @@ const testdata = "../../../testdata/"
 // checkRoutes serves routes behind a dual-mode Keyward middleware that trusts a
 // fresh test issuer and the test client registry, and checks every route of
 // the examples with both methods.
-func checkRoutes(t *testing.T, routes server.Routes) {
+//
+// The server also serves GET /metrics as the example servers do, and after
+// the routes the metrics must count each request once. scopeAfterAuth says
+// the routes authenticate every /v1 request before its scope check (Echo's
+// group middleware): such a request is counted when it is authenticated,
+// so its scope refusals count as allowed.
+func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	// The test registry: globex / globex-secret has bookings:read and
 	// bookings:create; initech is disabled.
@@ -32,12 +39,17 @@ func checkRoutes(t *testing.T, routes server.Routes) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics, err := server.NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
 	authn := iss.Authenticator(t, func(c *dualauth.Config) {
 		c.Mode = dualauth.ModeDual
 		c.Realm = "bookings-api"
 		c.Credentials.Verifier = dualauth.RegistryVerifier(registry)
+		c.MeterProvider = metrics.Provider
 	})
-	srv := httptest.NewServer(routes(middleware.New(authn, middleware.Options{})))
+	srv := httptest.NewServer(server.Handler(routes(middleware.New(authn, middleware.Options{})), metrics))
 	t.Cleanup(srv.Close)
 
 	token := func(scope string) string { return iss.Token(t, jwt.MapClaims{"scope": scope, "client_id": "acme"}) }
@@ -127,8 +139,59 @@ func checkRoutes(t *testing.T, routes server.Routes) {
 			}
 		})
 	}
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := srv.Client().Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("GET /metrics: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		// 19 requests are authenticated, with 12 tokens and one bad one;
+		// 6 lack a scope (5 tokens, 1 client), refused where Require
+		// decides alone.
+		jwtAllowed, credAllowed, jwtScope, credScope := 7, 3, 5, 1
+		if scopeAfterAuth {
+			jwtAllowed, credAllowed, jwtScope, credScope = 12, 4, 0, 0
+		}
+		want := map[string]int{
+			`keyward_requests_total{method="jwt",outcome="allowed"}`:                                   jwtAllowed,
+			`keyward_requests_total{method="credentials",outcome="allowed"}`:                           credAllowed,
+			`keyward_requests_total{code="insufficient_scope",method="jwt",outcome="refused"}`:         jwtScope,
+			`keyward_requests_total{code="insufficient_scope",method="credentials",outcome="refused"}`: credScope,
+			`keyward_requests_total{code="invalid_token",method="jwt",outcome="refused"}`:              1,
+			`keyward_requests_total{code="invalid_client",method="credentials",outcome="refused"}`:     1,
+			`keyward_requests_total{code="unauthorized",method="none",outcome="refused"}`:              1,
+			`keyward_credentials_checks_total{result="ok"}`:                                            credAllowed + credScope,
+			`keyward_credentials_checks_total{result="refused"}`:                                       1,
+			`keyward_jwks_keys{issuer="` + iss.URL + `"}`:                                              1,
+			`keyward_jwks_refreshes_total{issuer="` + iss.URL + `",result="ok"}`:                       1,
+			`keyward_token_cache_entries`:                                                              12,
+			`keyward_verify_duration_seconds_count{cached="false",method="jwt"}`:                       13,
+			`keyward_verify_duration_seconds_count{cached="false",method="credentials"}`:               2,
+			`keyward_verify_duration_seconds_count{cached="true",method="credentials"}`:                3,
+		}
+		got := map[string]int{}
+		for line := range strings.Lines(string(body)) {
+			if series, value, ok := strings.Cut(strings.TrimSpace(line), " "); ok && !strings.HasPrefix(series, "#") {
+				n, _ := strconv.Atoi(value)
+				got[series] = n
+			}
+		}
+		for series, n := range want {
+			if v, ok := got[series]; n > 0 && (!ok || v != n) || n == 0 && ok {
+				t.Errorf("%s = %d (present %v), want %d", series, v, ok, n)
+			}
+		}
+		if t.Failed() {
+			t.Logf("GET /metrics:\n%s", body)
+		}
+	})
 }
 
-func TestNetHTTP(t *testing.T) { checkRoutes(t, bookings.NetHTTP) }
+func TestNetHTTP(t *testing.T) { checkRoutes(t, bookings.NetHTTP, false) }
 
-func TestEcho(t *testing.T) { checkRoutes(t, bookings.Echo) }
+func TestEcho(t *testing.T) { checkRoutes(t, bookings.Echo, true) }

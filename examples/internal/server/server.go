@@ -1,6 +1,6 @@
 // Package server is what the example resource servers share: flags, the
-// config file, the authenticator and a graceful shutdown. Each example only
-// builds its routes.
+// config file, the authenticator, GET /metrics and a graceful shutdown. Each
+// example only builds its routes.
 package server
 
 import (
@@ -50,13 +50,20 @@ func Main(name string, routes Routes) {
 
 // Run serves routes on addr until ctx is done, then shuts down cleanly. If
 // listening is not nil, it receives the bound address once the server
-// accepts connections.
+// accepts connections. GET /metrics serves the authenticator's metrics in
+// the Prometheus text format (see Handler).
 func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, routes Routes, listening chan<- string) error {
 	// SIGHUP reloads the clients file at once (it is polled too).
 	cfg, err := config.Load(ctx, configPath, config.Options{Logger: logger, ReloadOnSIGHUP: true})
 	if err != nil {
 		return err
 	}
+	metrics, err := NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = metrics.Shutdown(context.Background()) }()
+	cfg.MeterProvider = metrics.Provider
 	authn, err := dualauth.New(cfg)
 	if err != nil {
 		return err
@@ -70,7 +77,7 @@ func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, rout
 		return err
 	}
 	logger.Info("listening", "url", fmt.Sprintf("http://%s", ln.Addr()), "config", configPath, "mode", authn.Mode())
-	return Serve(ctx, ln, routes(kw), logger, func() {
+	return Serve(ctx, ln, Handler(routes(kw), metrics), logger, func() {
 		if listening != nil {
 			listening <- ln.Addr().String()
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -40,6 +41,17 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("status = %d, want 401", resp.StatusCode)
+	}
+	// GET /metrics, unauthenticated, counts that refusal.
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	const series = `keyward_requests_total{code="unauthorized",method="none",outcome="refused"} 1`
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), series+"\n") {
+		t.Fatalf("GET /metrics = %d, want 200 with %s:\n%s", resp.StatusCode, series, body)
 	}
 	cancel()
 	if err := <-done; err != nil {
