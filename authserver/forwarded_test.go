@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/syncbuf"
+	"github.com/keyward/keyward/jwks"
 )
 
 // via is an X-Forwarded-For header naming addrs.
@@ -204,5 +207,70 @@ func TestExchangeBehindTrustedProxy(t *testing.T) {
 				t.Errorf("scope %q", tok.Scope)
 			}
 		})
+	}
+}
+
+// TestExchangeModeGuesserCannotLockOut is the whole chain: a Keyward API in
+// exchange mode (dualauth trading client credentials at this server's token
+// endpoint) behind which a guesser and the real client call from different
+// addresses. The API forwards each caller's address; the authorization
+// server, trusting the API as a proxy, throttles the guesser alone: the
+// guesser ends at 429 with the endpoint's Retry-After, the real client and
+// a never-verified client still get in.
+func TestExchangeModeGuesserCannotLockOut(t *testing.T) {
+	t.Parallel()
+	ts := start(t, func(c *authserver.Config) {
+		c.Algorithm = "ES256"
+		c.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+		c.Clients = writeRegistry(t, testClient{"acme", "acme-secret", []string{"bookings:read"}}, testClient{"globex", "globex-secret", []string{"bookings:read"}})
+	})
+	keys, err := jwks.NewDiscovered(t.Context(), ts.URL, jwks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := dualauth.New(dualauth.Config{
+		Mode:    dualauth.ModeCredentials,
+		Issuers: []dualauth.Issuer{{Issuer: ts.URL, Audiences: []string{"bookings-api"}, Keys: keys}},
+		Credentials: dualauth.Credentials{
+			Exchange: &exchange.Client{TokenURL: ts.URL + authserver.PathTokenV2, Style: exchange.StyleBasic, Scope: "bookings:read"},
+			// The API's own gate is wide, so that the authorization
+			// server's answers are what this test sees.
+			Throttle: dualauth.Throttle{MaxClientFailures: 1000, MaxAddrFailures: 1000},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = api.Close() })
+	try := func(addr, id, secret string) *dualauth.Error {
+		r := httptest.NewRequest(http.MethodGet, "/bookings", nil)
+		r.RemoteAddr = addr
+		r.Header.Set("client_id", id)
+		r.Header.Set("client_secret", secret)
+		_, err := api.Authenticate(r)
+		if err == nil {
+			return nil
+		}
+		var e *dualauth.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("not a *dualauth.Error: %v", err)
+		}
+		return e
+	}
+	var last *dualauth.Error
+	for i := range 12 {
+		last = try("203.0.113.66:40000", "acme", fmt.Sprint("guess-", i))
+		if last == nil || last.Status >= 500 {
+			t.Fatalf("guess %d: %v", i, last)
+		}
+	}
+	if last.Status != http.StatusTooManyRequests || last.RetryAfter < time.Second {
+		t.Fatalf("the guesser after 12 guesses: %d %s, Retry-After %s; want 429 with the endpoint's Retry-After", last.Status, last.Code, last.RetryAfter)
+	}
+	if e := try("198.51.100.7:1234", "acme", "acme-secret"); e != nil {
+		t.Fatalf("the real acme from another address: %v", e)
+	}
+	if e := try("198.51.100.8:1234", "globex", "globex-secret"); e != nil {
+		t.Fatalf("a client never verified before: %v", e)
 	}
 }

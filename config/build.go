@@ -2,6 +2,8 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/throttle"
 	"github.com/keyward/keyward/jwks"
 )
 
@@ -46,6 +49,9 @@ func (f *File) Config(ctx context.Context, opts Options) (dualauth.Config, error
 	if err != nil {
 		return dualauth.Config{}, err
 	}
+	if err := f.redisFiles(&cfg); err != nil {
+		return dualauth.Config{}, err // nothing has started yet
+	}
 	keys, err := f.keys(ctx, opts.Logger)
 	if err != nil {
 		return dualauth.Config{}, err
@@ -57,6 +63,35 @@ func (f *File) Config(ctx context.Context, opts Options) (dualauth.Config, error
 		cfg.Credentials.Verifier = watch(ctx, reg, opts.ReloadOnSIGHUP)
 	}
 	return cfg, nil
+}
+
+// redisFiles reads credentials.throttle.redis's pair key and CA files into
+// cfg.
+func (f *File) redisFiles(cfg *dualauth.Config) error {
+	c := f.Credentials
+	if c == nil || c.Throttle.Redis == nil {
+		return nil
+	}
+	r, out := c.Throttle.Redis, cfg.Credentials.Throttle.Redis
+	if r.PairKeyFile != "" {
+		key, err := throttle.LoadPairKey(f.resolve(r.PairKeyFile))
+		if err != nil {
+			return f.wrap("credentials.throttle.redis.pair_key_file", err)
+		}
+		out.PairKey = key
+	}
+	if r.CAFile != "" {
+		pem, err := os.ReadFile(f.resolve(r.CAFile))
+		if err != nil {
+			return f.wrap("credentials.throttle.redis.ca_file", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return f.errorf("credentials.throttle.redis.ca_file", "holds no PEM certificate")
+		}
+		out.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return nil
 }
 
 // resolve returns path relative to the configuration file's directory.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/internal/urlrule"
 	"github.com/keyward/keyward/jwks"
@@ -84,6 +85,10 @@ func (f *File) config() dualauth.Config {
 			Window:            time.Duration(c.Throttle.Window),
 		},
 	}
+	if r := c.Throttle.Redis; r != nil {
+		// The pair key and CA files are read by Config.
+		cfg.Credentials.Throttle.Redis = &dualauth.RedisThrottle{URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: time.Duration(r.Timeout)}
+	}
 	if c.ClientsFile != "" {
 		cfg.Credentials.Verifier = unopened{}
 	}
@@ -138,6 +143,10 @@ var fieldKeys = map[string]string{
 	"Credentials.Throttle.MaxClientFailures": "credentials.throttle.max_client_failures",
 	"Credentials.Throttle.MaxAddrFailures":   "credentials.throttle.max_address_failures",
 	"Credentials.Throttle.Window":            "credentials.throttle.window",
+	"Credentials.Throttle.Redis":             "credentials.throttle.redis",
+	"Credentials.Throttle.Redis.URL":         "credentials.throttle.redis.url",
+	"Credentials.Throttle.Redis.Timeout":     "credentials.throttle.redis.timeout",
+	"Credentials.Throttle.Redis.PairKey":     "credentials.throttle.redis.pair_key_file",
 }
 
 // index matches the indices of a field path, [0].
@@ -220,6 +229,12 @@ func (f *File) checkFile() error {
 	}
 	if err := f.checkCredentials(); err != nil {
 		return err
+	}
+	if f.ForwardAuth != nil {
+		// Read by keyward serve; a middleware user gets its errors too.
+		if _, err := f.ForwardAuthConfig(); err != nil {
+			return err
+		}
 	}
 	j := &f.JWT
 	for i := range j.Issuers {
@@ -356,8 +371,21 @@ func (f *File) checkCredentials() error {
 		}
 	}
 	for i, p := range c.TrustedProxies {
-		if _, ok := parseProxy(p); !ok {
+		if _, err := clientaddr.Parse([]string{p}); err != nil {
 			return f.errorf(fmt.Sprintf("credentials.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", strictyaml.Quote(p))
+		}
+	}
+	if r := c.Throttle.Redis; r != nil {
+		if r.URL == "" {
+			return f.errorf("credentials.throttle.redis.url", "is required, such as redis://127.0.0.1:6379/0")
+		}
+		if r.Timeout != 0 || f.has("credentials.throttle.redis.timeout") {
+			if r.Timeout <= 0 {
+				return f.errorf("credentials.throttle.redis.timeout", "must be positive; omit it for the default, 100ms")
+			}
+		}
+		if r.CAFile != "" && !strings.HasPrefix(r.URL, "rediss://") {
+			return f.errorf("credentials.throttle.redis.ca_file", "applies to rediss:// URLs only")
 		}
 	}
 	if c.Exchange != nil && (c.ReloadInterval != 0 || f.has("credentials.reload_interval")) {
@@ -433,29 +461,10 @@ func (f *File) checkExchange() error {
 	return f.checkDuration(at+".timeout", e.Timeout)
 }
 
-// parseProxy reads an entry of credentials.trusted_proxies: a CIDR range
-// or a single address.
-func parseProxy(s string) (netip.Prefix, bool) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), true
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
-}
-
 // proxyPrefixes reads a checked credentials.trusted_proxies.
 func proxyPrefixes(entries []string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range entries {
-		if p, ok := parseProxy(s); ok {
-			out = append(out, p)
-		}
-	}
-	return out
+	ps, _ := clientaddr.Parse(entries)
+	return ps
 }
 
 // checkDuration checks a duration that is 0 when omitted and otherwise at

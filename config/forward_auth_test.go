@@ -120,12 +120,24 @@ func TestForwardAuthErrors(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
+			if tt.section == "" {
+				// No section: a middleware file; keyward serve refuses it.
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				if _, err = f.ForwardAuthConfig(); err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("ForwardAuthConfig = %v; want an error with %q", err, tt.want)
+				}
+				return
 			}
-			_, err = f.ForwardAuthConfig()
+			// Parse checks the section too, so that a middleware user
+			// sharing the file learns of its errors; ForwardAuthConfig
+			// says the same.
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("ForwardAuthConfig = %v; want an error with %q", err, tt.want)
+				t.Fatalf("Parse = %v; want an error with %q", err, tt.want)
+			}
+			if f != nil {
+				t.Fatal("Parse returned a File with the error")
 			}
 		})
 	}
@@ -137,13 +149,9 @@ func TestForwardAuthErrorsNameTheFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(forwardHead+"forward_auth:\n  routes:\n    - match: \"get /a\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := config.Read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.ForwardAuthConfig()
+	_, err := config.Read(path) // Read checks the section, as ForwardAuthConfig does
 	want := "config: " + path + `: line 13: forward_auth.routes[0].match: the method "get" would never match: methods are case-sensitive (write GET)`
 	if err == nil || err.Error() != want {
-		t.Fatalf("ForwardAuthConfig = %v;\nwant %s", err, want)
+		t.Fatalf("Read = %v;\nwant %s", err, want)
 	}
 }

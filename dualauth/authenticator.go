@@ -38,7 +38,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -46,6 +45,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/scopes"
 )
@@ -82,7 +82,7 @@ type core struct {
 	idHeader       string
 	secretHeader   string
 	addrFunc       func(r *http.Request) string
-	trustedProxies []netip.Prefix
+	trustedProxies clientaddr.Proxies
 
 	authenticatePreflight bool
 
@@ -167,7 +167,10 @@ func New(cfg Config) (*Authenticator, error) {
 				c.closers = append(c.closers, closer.Close)
 			}
 		}
-		c.clients = newClientChecker(c, verify, generation, cred)
+		var err error
+		if c.clients, err = newClientChecker(c, verify, generation, cred); err != nil {
+			return nil, err
+		}
 	}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))
 	tel, err := newTelemetry(c, cfg.MeterProvider, cfg.TracerProvider)

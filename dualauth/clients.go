@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -71,6 +73,20 @@ func (a *Authenticator) exchangeVerify(ctx context.Context, id, secret string) (
 	if errors.Is(err, exchange.ErrRejected) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
 	}
+	var busy *exchange.RetryError
+	if errors.As(err, &busy) {
+		// The endpoint throttled this caller (429) or is overloaded (503):
+		// pass its word on, with its Retry-After.
+		wait := max(busy.RetryAfter, time.Second)
+		if busy.Status == http.StatusTooManyRequests {
+			e := errTooMany(wait)
+			e.Err = err
+			return nil, e
+		}
+		e := errUnavailable(err)
+		e.RetryAfter = wait
+		return nil, e
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +114,7 @@ type clientChecker struct {
 	ttl        time.Duration
 	hmacKey    [32]byte
 	verified   *clockcache.Cache // cache key → cachedClient
-	known      *clockcache.Cache // cache key → struct{}: verified within knownTTL, not failed since
+	known      *throttle.Known   // pairs verified within knownTTL, not failed since
 	throttle   *throttle.Throttle
 	slots      chan struct{}
 	inflight   singleflight.Group // cache key → the check in progress
@@ -109,26 +125,44 @@ type cachedClient struct {
 	generation uint64
 }
 
-func newClientChecker(owner *core, verify func(context.Context, string, string) (*Principal, error), generation func() uint64, cred Credentials) *clientChecker {
+func newClientChecker(owner *core, verify func(context.Context, string, string) (*Principal, error), generation func() uint64, cred Credentials) (*clientChecker, error) {
+	limits := throttle.Limits{
+		MaxClientFailures: cmp.Or(cred.Throttle.MaxClientFailures, defaultMaxClientFailures),
+		MaxAddrFailures:   cmp.Or(cred.Throttle.MaxAddrFailures, defaultMaxAddrFailures),
+		Window:            cmp.Or(cred.Throttle.Window, defaultThrottleWindow),
+	}
+	var store throttle.Store // nil: this process's memory
+	var pairKey []byte
+	if r := cred.Throttle.Redis; r != nil {
+		rs, err := throttle.NewRedisStore(throttle.RedisOptions{
+			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TLSConfig: r.TLSConfig, Logger: owner.logger,
+		})
+		if err != nil {
+			return nil, configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+		}
+		store, pairKey = rs, r.PairKey
+		owner.closers = append(owner.closers, rs.Close)
+		owner.storeErrors = rs.StoreErrors
+	}
+	known, err := throttle.NewKnown(throttle.KnownOptions{TTL: knownTTL, Now: owner.now, Store: store, PairKey: pairKey})
+	if err != nil {
+		return nil, configErr("Credentials.Throttle.Redis.PairKey", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+	}
 	c := &clientChecker{
+		known:      known,
 		owner:      owner,
 		verify:     verify,
 		generation: generation,
 		ttl:        cred.CacheTTL,
 		verified:   clockcache.New(owner.now),
-		known:      clockcache.New(owner.now),
-		throttle: throttle.New(throttle.Limits{
-			MaxClientFailures: cmp.Or(cred.Throttle.MaxClientFailures, defaultMaxClientFailures),
-			MaxAddrFailures:   cmp.Or(cred.Throttle.MaxAddrFailures, defaultMaxAddrFailures),
-			Window:            cmp.Or(cred.Throttle.Window, defaultThrottleWindow),
-		}, owner.now),
-		slots: make(chan struct{}, maxChecksInFlight),
+		throttle:   throttle.NewWithStore(limits, store, owner.now),
+		slots:      make(chan struct{}, maxChecksInFlight),
 	}
 	if c.ttl == 0 {
 		c.ttl = defaultCacheTTL
 	}
 	_, _ = rand.Read(c.hmacKey[:]) // crypto/rand.Read never fails
-	return c
+	return c, nil
 }
 
 // check verifies id and secret for a request from addr; cached reports
@@ -178,7 +212,7 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	// guesser cannot lock the real client out, even right after a registry
 	// reload emptied the cache; it is still verified, and a failure (a
 	// revoked secret, a disabled client) ends the exemption.
-	_, known := c.known.Get(key)
+	known := c.known.IsKnown(id, secret)
 	var reservation *throttle.Reservation
 	if !known {
 		var retry time.Duration
@@ -201,13 +235,15 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 			return nil, errUnavailable(ctx.Err())
 		}
 	}
-	p, err := c.verify(ctx, id, secret)
+	// An exchange tells the token endpoint whose credentials these are, so
+	// that it throttles the caller, not this server.
+	p, err := c.verify(exchange.WithCallerAddr(ctx, addr), id, secret)
 	<-c.slots
 
 	switch {
 	case errors.Is(err, ErrInvalidClient):
 		reservation.Fail() // the failure stays counted
-		c.known.Delete(key)
+		c.known.Forget(id, secret)
 		return nil, errInvalidClient(err)
 	case canceled(err):
 		reservation.Cancel() // the caller went away: nothing was learnt
@@ -230,7 +266,7 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	}
 	reservation.Cancel()
 	now := c.owner.now()
-	c.known.Set(key, struct{}{}, now.Add(knownTTL))
+	c.known.Mark(id, secret)
 	p = c.stamp(p)
 	ttl := c.ttl
 	if !p.ExpiresAt.IsZero() {

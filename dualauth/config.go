@@ -3,6 +3,7 @@ package dualauth
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/throttle"
 	"github.com/keyward/keyward/jwks"
 )
 
@@ -180,9 +182,9 @@ type Credentials struct {
 	Throttle Throttle
 	// TrustedProxies are the proxies and load balancers in front of the
 	// API. When a request comes from one of them, its failures are counted
-	// against the client address the proxies forwarded (RFC 7239 Forwarded,
-	// else X-Forwarded-For: the right-most address that is not a trusted
-	// proxy) instead of the proxy's. Empty: the peer address is always used.
+	// against the client address the proxies forwarded (X-Forwarded-For:
+	// the right-most address that is not a trusted proxy) instead of the
+	// proxy's. Empty: the peer address is always used.
 	TrustedProxies []netip.Prefix
 	// ClientAddr, if set, returns the address failures are counted against
 	// instead (normalized like the others: IPv4-mapped IPv6 as IPv4, IPv6 by
@@ -202,6 +204,28 @@ type Throttle struct {
 	MaxAddrFailures int
 	// Window is how long failures are counted; 0 means one minute.
 	Window time.Duration
+	// Redis, if set, keeps the counts in a Redis server that every replica
+	// shares, so that the limits hold across replicas. While it cannot be
+	// reached each replica counts in its own memory.
+	Redis *RedisThrottle
+}
+
+// RedisThrottle is the Redis a Throttle shares with other replicas.
+type RedisThrottle struct {
+	// URL is redis://[user:password@]host[:port][/db], or rediss:// for TLS.
+	// The password is never logged.
+	URL string
+	// KeyPrefix starts every key written; "" means "keyward:".
+	KeyPrefix string
+	// Timeout bounds each call; 0 means 100ms.
+	Timeout time.Duration
+	// TLSConfig, if set, is used for a rediss:// URL (a private CA, a
+	// client certificate).
+	TLSConfig *tls.Config
+	// PairKey, if set (at least 32 bytes, the same on every replica, never
+	// written to Redis), shares the exemption of pairs that verified across
+	// replicas; without it each replica remembers its own.
+	PairKey []byte
 }
 
 // ClientVerifier checks a client id and secret and returns the caller, or
@@ -313,6 +337,20 @@ func (c Credentials) validate(mode Mode) error {
 		return configErr("Credentials", "is required with mode %s: set a verifier (clients_file) or an exchange", mode)
 	case !configured:
 		return nil
+	}
+	if r := c.Throttle.Redis; r != nil {
+		switch {
+		case r.Timeout < 0:
+			return configErr("Credentials.Throttle.Redis.Timeout", "may not be negative")
+		case len(r.PairKey) > 0 && len(r.PairKey) < throttle.MinPairKeyLen:
+			return configErr("Credentials.Throttle.Redis.PairKey", "is %d bytes; it needs at least %d", len(r.PairKey), throttle.MinPairKeyLen)
+		}
+		// The URL is checked as New will read it; nothing connects yet.
+		store, err := throttle.NewRedisStore(throttle.RedisOptions{URL: r.URL, TLSConfig: r.TLSConfig})
+		if err != nil {
+			return configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+		}
+		_ = store.Close()
 	}
 	for _, n := range []struct {
 		field string

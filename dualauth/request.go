@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -196,7 +197,7 @@ func (a *Authenticator) verifyClient(ctx context.Context, id, secret, remoteAddr
 	if id == "" || secret == "" {
 		return nil, errInvalidClient(nil)
 	}
-	return a.checkClient(ctx, id, secret, addrKey(remoteAddr))
+	return a.checkClient(ctx, id, secret, clientaddr.Key(remoteAddr))
 }
 
 // checkClient bounds the pair's size before any hashing, then checks it,

@@ -13,6 +13,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/keyward/keyward/scopes"
+
+	"github.com/keyward/keyward/internal/clientaddr"
 )
 
 // Unmatched says what happens to a request no route matches.
@@ -162,13 +164,13 @@ func (c Config) Validate() error {
 
 // compiled is a checked Config, ready to serve.
 type compiled struct {
-	routes         []*route
-	unmatched      Unmatched
-	headers        IdentityHeaders
-	trusted        []netip.Prefix
-	addressProxies []netip.Prefix
-	idHeader       string
-	secretHeader   string
+	routes       []*route
+	unmatched    Unmatched
+	headers      IdentityHeaders
+	trusted      clientaddr.Proxies // may describe the original request
+	forwarders   clientaddr.Proxies // trusted and AddressProxies: their X-Forwarded-For entries are believed
+	idHeader     string
+	secretHeader string
 	// credentialHeaders are the canonical names of the headers copied into
 	// the request authenticated.
 	credentialHeaders [3]string
@@ -177,16 +179,16 @@ type compiled struct {
 // compile checks c and builds its routes.
 func (c Config) compile() (*compiled, error) {
 	out := &compiled{
-		unmatched:      cmp.Or(c.Unmatched, UnmatchedDeny),
-		headers:        c.IdentityHeaders.withDefaults(),
-		trusted:        masked(c.TrustedProxies),
-		addressProxies: masked(c.AddressProxies),
-		idHeader:       cmp.Or(c.ClientIDHeader, "client_id"),
-		secretHeader:   cmp.Or(c.ClientSecretHeader, "client_secret"),
+		unmatched:    cmp.Or(c.Unmatched, UnmatchedDeny),
+		headers:      c.IdentityHeaders.withDefaults(),
+		trusted:      masked(c.TrustedProxies),
+		idHeader:     cmp.Or(c.ClientIDHeader, "client_id"),
+		secretHeader: cmp.Or(c.ClientSecretHeader, "client_secret"),
 	}
 	if len(out.trusted) == 0 {
 		out.trusted = slices.Clone(DefaultTrustedProxies)
 	}
+	out.forwarders = append(slices.Clone(out.trusted), masked(c.AddressProxies)...)
 	switch out.unmatched {
 	case UnmatchedDeny, UnmatchedAuthenticate:
 	default:

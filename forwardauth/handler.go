@@ -187,7 +187,7 @@ func (h *Handler) serveExtAuthz(w http.ResponseWriter, r *http.Request, uri stri
 // trustedPeer returns r's peer if it is a trusted proxy; else it refuses r.
 func (h *Handler) trustedPeer(w http.ResponseWriter, r *http.Request, nginx bool) (netip.Addr, bool) {
 	peer, ok := peerAddr(r)
-	if ok && isIn(peer, h.cfg.trusted) {
+	if ok && h.cfg.trusted.Trusts(peer) {
 		return peer, true
 	}
 	h.warnUntrusted.Do(func() {
@@ -204,7 +204,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 			h.logger.Warn("keyward: the proxy sent no X-Forwarded-For: failed client credential checks count against the proxy's address, and a guesser can lock every client out; set X-Forwarded-For in the proxy", "peer", r.RemoteAddr)
 		})
 	}
-	req, e := h.cfg.synthesize(r, d, h.cfg.clientAddr(r, peer))
+	req, e := h.cfg.synthesize(r, d, h.cfg.clientAddr(r))
 	if e != nil {
 		h.refuse(w, r, nil, d.nginx, e)
 		return

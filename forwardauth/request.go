@@ -1,15 +1,14 @@
 package forwardauth
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/clientaddr"
 )
 
 // The headers that describe the original request.
@@ -176,56 +175,18 @@ func cleanPath(p string) string {
 
 // peerAddr is the address of r's direct peer.
 func peerAddr(r *http.Request) (netip.Addr, bool) {
-	return parseAddr(r.RemoteAddr)
-}
-
-// parseAddr reads "192.0.2.1", "192.0.2.1:1234", "[2001:db8::1]:1234" or
-// "2001:db8::1", dropping zones and unmapping IPv4-mapped IPv6 addresses.
-func parseAddr(s string) (netip.Addr, bool) {
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "["), "]"))
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return addr.Unmap().WithZone(""), true
-}
-
-// isIn reports whether addr is in one of the prefixes.
-func isIn(addr netip.Addr, prefixes []netip.Prefix) bool {
-	return slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(addr) })
+	return clientaddr.ParseAddr(r.RemoteAddr)
 }
 
 // clientAddr is the address of the client of the original request, which
-// failed credential checks are counted against: of the X-Forwarded-For
-// addresses, the right-most one that is not a proxy (trusted, or one of
-// AddressProxies), or the left-most if all are; the peer when there are
-// none, or when an entry written by a proxy is malformed. Each proxy
-// appends the address it saw, so only the part right of the first address
-// that is not a proxy's can be believed. X-Real-IP and Forwarded are not
-// read: proxies that do not set them pass the client's own through.
-func (c *compiled) clientAddr(r *http.Request, peer netip.Addr) string {
-	values := r.Header[headerForwardedFor]
-	if len(values) == 0 {
-		return r.RemoteAddr // the peer, as dualauth reads it
+// failed credential checks are counted against: the address the proxies
+// forwarded in X-Forwarded-For (see package clientaddr; the forwarding
+// proxies are the trusted ones and AddressProxies), else the peer.
+func (c *compiled) clientAddr(r *http.Request) string {
+	if addr, _, ok := c.forwarders.Of(r); ok {
+		return addr.String()
 	}
-	var hops []string
-	for _, v := range values {
-		for hop := range strings.SplitSeq(v, ",") {
-			hops = append(hops, hop)
-		}
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		addr, ok := parseAddr(hops[i])
-		if !ok {
-			return peer.String()
-		}
-		if i == 0 || (!isIn(addr, c.trusted) && !isIn(addr, c.addressProxies)) {
-			return addr.String()
-		}
-	}
-	return peer.String()
+	return r.RemoteAddr
 }
 
 func invalidRequest(description string) *dualauth.Error {

@@ -16,8 +16,9 @@ import (
 // connection). ok is false when the source has run out (fresh tokens).
 type requestSource func(buf []byte, i int64) (out []byte, ok bool)
 
-// bearerSource sends token every time, or tokens[i] for request i.
-func bearerSource(route, host string, token string, tokens []string) requestSource {
+// bearerSource sends token every time, or tokens[i] for request i; extra
+// is more header lines, each ending in CRLF.
+func bearerSource(route, host, extra string, token string, tokens []string) requestSource {
 	return func(buf []byte, i int64) ([]byte, bool) {
 		tok := token
 		if tokens != nil {
@@ -26,14 +27,15 @@ func bearerSource(route, host string, token string, tokens []string) requestSour
 			}
 			tok = tokens[i]
 		}
-		buf = fmt.Appendf(buf[:0], "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", route, host, tok)
+		buf = fmt.Appendf(buf[:0], "GET %s HTTP/1.1\r\nHost: %s\r\n%sAuthorization: Bearer %s\r\n\r\n", route, host, extra, tok)
 		return buf, true
 	}
 }
 
-// credentialsSource sends the client id and secret headers every time.
-func credentialsSource(route, host, id, secret string) requestSource {
-	req := fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\nclient_id: %s\r\nclient_secret: %s\r\n\r\n", route, host, id, secret)
+// credentialsSource sends the client id and secret headers every time;
+// extra is more header lines, each ending in CRLF.
+func credentialsSource(route, host, extra, id, secret string) requestSource {
+	req := fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\n%sclient_id: %s\r\nclient_secret: %s\r\n\r\n", route, host, extra, id, secret)
 	return func(buf []byte, _ int64) ([]byte, bool) { return append(buf[:0], req...), true }
 }
 

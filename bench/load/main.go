@@ -58,6 +58,8 @@ type options struct {
 	// For a URL target.
 	mintKey, iss, aud, scope, kid string
 	clientID, clientSecret        string
+
+	headers string // -H lines, each ending in CRLF
 }
 
 const (
@@ -132,6 +134,14 @@ Flags:
 	fs.StringVar(&o.kid, "kid", "", "URL target: kid header of minted tokens (none if empty)")
 	fs.StringVar(&o.clientID, "client-id", "", "URL target, -tokens credentials: the client id")
 	fs.StringVar(&o.clientSecret, "client-secret", "", "URL target, -tokens credentials: the client secret")
+	fs.Func("H", "an extra request header, `Name: value` (repeatable), e.g. for keyward serve's /auth: -H 'X-Forwarded-Method: GET' -H 'X-Forwarded-Uri: /v1/bookings'", func(v string) error {
+		name, value, ok := strings.Cut(v, ":")
+		if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(v, "\r\n") {
+			return fmt.Errorf("want Name: value, not %q", v)
+		}
+		o.headers += strings.TrimSpace(name) + ": " + strings.TrimSpace(value) + "\r\n"
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -300,13 +310,13 @@ func driveTarget(o *options, target string, cfg serveConfig, toks tokenSet) (*re
 		addr, host = s.Addr, s.Addr
 		cpu = s.CPU
 	}
-	warm := bearerSource(o.route, host, toks.reused, nil)
+	warm := bearerSource(o.route, host, o.headers, toks.reused, nil)
 	src := warm
 	switch o.tokens {
 	case "fresh":
-		src = bearerSource(o.route, host, "", toks.fresh)
+		src = bearerSource(o.route, host, o.headers, "", toks.fresh)
 	case "credentials":
-		warm = credentialsSource(o.route, host, toks.clientID, toks.clientSecret)
+		warm = credentialsSource(o.route, host, o.headers, toks.clientID, toks.clientSecret)
 		src = warm
 	}
 	if o.warmup > 0 {

@@ -63,11 +63,11 @@ func TestDrive(t *testing.T) {
 			t.Fatal(err)
 		}
 		sources := map[string]requestSource{
-			"reused": bearerSource(suite.BookingsRoute, s.Addr, env.Reused("ES256"), nil),
-			"fresh":  bearerSource(suite.BookingsRoute, s.Addr, "", fresh),
+			"reused": bearerSource(suite.BookingsRoute, s.Addr, "", env.Reused("ES256"), nil),
+			"fresh":  bearerSource(suite.BookingsRoute, s.Addr, "", "", fresh),
 		}
 		if strings.HasPrefix(impl, "keyward-") {
-			sources["credentials"] = credentialsSource(suite.BookingsRoute, s.Addr, suite.ClientID, suite.ClientSecret)
+			sources["credentials"] = credentialsSource(suite.BookingsRoute, s.Addr, "", suite.ClientID, suite.ClientSecret)
 		}
 		for name, src := range sources {
 			start := time.Now()
@@ -83,7 +83,7 @@ func TestDrive(t *testing.T) {
 			}
 		}
 		// A wrong token is refused, and counted as such.
-		bad := drive(s.Addr, 1, 5*time.Second, 3, bearerSource(suite.BookingsRoute, s.Addr, "not.a.token", nil))
+		bad := drive(s.Addr, 1, 5*time.Second, 3, bearerSource(suite.BookingsRoute, s.Addr, "", "not.a.token", nil))
 		if bad.OK != 0 || bad.Requests != 3 || bad.Statuses[http.StatusOK] != 0 {
 			t.Errorf("%s: a bad token: %d OK of %d, statuses %v", impl, bad.OK, bad.Requests, bad.Statuses)
 		}

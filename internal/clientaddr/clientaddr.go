@@ -3,13 +3,16 @@
 // failed authentications.
 //
 // The direct peer is the client unless it is one of the trusted proxies;
-// then the address the proxies forwarded is: of RFC 7239 Forwarded "for="
-// (or, without a Forwarded header, of X-Forwarded-For), the right-most one
-// that is not a trusted proxy, or the left-most if all are. Each proxy
-// appends the address of the peer it saw, so the addresses right of the
-// first untrusted one were written by trusted proxies, and those left of it
-// may be the client's own inventions. A malformed entry stops the walk at
-// the trusted hop that wrote it.
+// then the address the proxies forwarded is: of X-Forwarded-For, the
+// right-most address that is not a trusted proxy, or the left-most if all
+// are. Each proxy appends the address of the peer it saw, so the addresses
+// right of the first untrusted one were written by trusted proxies, and
+// those left of it may be the client's own inventions. A malformed entry
+// stops the walk at the trusted hop that wrote it.
+//
+// RFC 7239 Forwarded and X-Real-IP are not read: the proxies that do not
+// maintain them (nginx and most others by default) pass a client's own
+// through, and then every address in them would be the client's choice.
 package clientaddr
 
 import (
@@ -88,24 +91,10 @@ func (ps Proxies) Of(r *http.Request) (addr netip.Addr, forwarded, ok bool) {
 	return client, forwarded, true
 }
 
-// forwardedHops lists the forwarded addresses in order: the "for"
-// parameters of the Forwarded header if there is one, else the entries of
-// X-Forwarded-For. Empty entries are left out.
+// forwardedHops lists the X-Forwarded-For entries in order, empty ones
+// left out.
 func forwardedHops(h http.Header) []string {
 	var hops []string
-	if values := h.Values("Forwarded"); len(values) > 0 {
-		for _, v := range values {
-			for elem := range strings.SplitSeq(v, ",") {
-				for pair := range strings.SplitSeq(elem, ";") {
-					name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
-					if strings.EqualFold(name, "for") {
-						hops = append(hops, strings.Trim(value, `"`))
-					}
-				}
-			}
-		}
-		return hops
-	}
 	for _, v := range h.Values("X-Forwarded-For") {
 		for hop := range strings.SplitSeq(v, ",") {
 			if hop = strings.TrimSpace(hop); hop != "" {
@@ -116,8 +105,7 @@ func forwardedHops(h http.Header) []string {
 	return hops
 }
 
-// ParseAddr reads an address as RemoteAddr, X-Forwarded-For and RFC 7239
-// write it: "192.0.2.1", "192.0.2.1:1234", "2001:db8::1", "[2001:db8::1]"
+// ParseAddr reads an address as RemoteAddr and X-Forwarded-For write it: "192.0.2.1", "192.0.2.1:1234", "2001:db8::1", "[2001:db8::1]"
 // or "[2001:db8::1]:1234"; zones are dropped and IPv4-mapped IPv6 addresses
 // are taken as IPv4.
 func ParseAddr(s string) (netip.Addr, bool) {
