@@ -116,8 +116,8 @@ type Config struct {
 	// Credentials configures client credentials, which ModeCredentials and
 	// ModeDual need.
 	Credentials Credentials
-	// MeterProvider receives the Authenticator's metrics (see MetricRequests
-	// and the other Metric names); nil means the global one
+	// MeterProvider receives the Authenticator's metrics (keyward.requests
+	// and the others README lists); nil means the global one
 	// (otel.GetMeterProvider), which records nothing until the application
 	// sets one. No exporter comes with this package.
 	//

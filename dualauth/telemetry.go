@@ -3,7 +3,8 @@ package dualauth
 import (
 	"context"
 	"errors"
-	"reflect"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,53 +19,53 @@ import (
 	"github.com/keyward/keyward/jwks"
 )
 
-// ScopeName is the instrumentation scope of the meter and the tracer an
+// scopeName is the instrumentation scope of the meter and the tracer an
 // Authenticator gets from Config.MeterProvider and Config.TracerProvider.
-const ScopeName = "github.com/keyward/keyward/dualauth"
+const scopeName = "github.com/keyward/keyward/dualauth"
 
 // The instruments an Authenticator reports through Config.MeterProvider.
 // The Prometheus exporter names them with underscores and unit and _total
 // suffixes: keyward_requests_total, keyward_verify_duration_seconds and so
 // on.
 const (
-	// MetricRequests counts requests, each once (see Config.MeterProvider):
+	// metricRequests counts requests, each once (see Config.MeterProvider):
 	// attributes method (jwt, credentials or none), outcome (allowed or
 	// refused) and, when refused, code (the *Error's Code, "unauthorized"
 	// for a request without credentials).
-	MetricRequests = "keyward.requests"
-	// MetricVerifyDuration is the time to verify a Bearer token or a client
+	metricRequests = "keyward.requests"
+	// metricVerifyDuration is the time to verify a Bearer token or a client
 	// id and secret, in seconds: attributes method (jwt or credentials) and
 	// cached (true when answered from a cache of verified tokens or
 	// credentials).
-	MetricVerifyDuration = "keyward.verify.duration"
-	// MetricJWKSRefreshes counts each issuer's key set loads, the first
+	metricVerifyDuration = "keyward.verify.duration"
+	// metricJWKSRefreshes counts each issuer's key set loads, the first
 	// included (jwks.Status Refreshes and RefreshErrors): attributes issuer
 	// and result (ok or error). A jwks.Static set, which never loads again,
 	// has none.
-	MetricJWKSRefreshes = "keyward.jwks.refreshes"
-	// MetricJWKSKeys is the number of keys each issuer's set holds:
+	metricJWKSRefreshes = "keyward.jwks.refreshes"
+	// metricJWKSKeys is the number of keys each issuer's set holds:
 	// attribute issuer.
-	MetricJWKSKeys = "keyward.jwks.keys"
-	// MetricTokenCacheEntries is the number of verified tokens cached.
-	MetricTokenCacheEntries = "keyward.token_cache.entries"
-	// MetricTokenCacheLookups counts the verified-token cache's lookups:
+	metricJWKSKeys = "keyward.jwks.keys"
+	// metricTokenCacheEntries is the number of verified tokens cached.
+	metricTokenCacheEntries = "keyward.token_cache.entries"
+	// metricTokenCacheLookups counts the verified-token cache's lookups:
 	// attribute result (hit or miss).
-	MetricTokenCacheLookups = "keyward.token_cache.lookups"
-	// MetricCredentialsChecks counts client id and secret checks: attribute
+	metricTokenCacheLookups = "keyward.token_cache.lookups"
+	// metricCredentialsChecks counts client id and secret checks: attribute
 	// result, one of ok, refused (invalid_client), throttled (429), busy
 	// (no check slot free in time, or the verifier said it was busy) and
 	// error (the check could not be made: the verifier or the token
 	// endpoint failed, or the caller went away).
-	MetricCredentialsChecks = "keyward.credentials.checks"
-	// MetricThrottleStoreErrors counts the errors of the store the failure
+	metricCredentialsChecks = "keyward.credentials.checks"
+	// metricThrottleStoreErrors counts the errors of the store the failure
 	// throttle counts in (a store shared by replicas; while it fails each
 	// replica counts in its own memory).
-	MetricThrottleStoreErrors = "keyward.throttle.store_errors"
+	metricThrottleStoreErrors = "keyward.throttle.store_errors"
 )
 
-// SpanAuthenticate is the name of the span an Authenticator starts for each
+// spanAuthenticate is the name of the span an Authenticator starts for each
 // request it decides on (see Config.TracerProvider).
-const SpanAuthenticate = "keyward.authenticate"
+const spanAuthenticate = "keyward.authenticate"
 
 // codeUnauthorized is the code attribute of a request refused for carrying
 // no credentials, whose *Error has no Code (RFC 6750 §3.1): the "error" the
@@ -189,36 +190,36 @@ func newTelemetry(c *core, mp metric.MeterProvider, tp trace.TracerProvider) (*t
 		}
 	}
 	if _, noop := tp.(tracenoop.TracerProvider); !noop {
-		t.tracer = tp.Tracer(ScopeName)
+		t.tracer = tp.Tracer(scopeName)
 	}
 
-	m := mp.Meter(ScopeName)
+	m := mp.Meter(scopeName)
 	var errs []error
 	check := func(err error) { errs = append(errs, err) }
 	var err error
-	requests, err := m.Int64ObservableCounter(MetricRequests, metric.WithUnit("{request}"),
+	requests, err := m.Int64ObservableCounter(metricRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("Requests authenticated, each counted once, by method, outcome and refusal code."))
 	check(err)
-	t.duration, err = m.Float64Histogram(MetricVerifyDuration, metric.WithUnit("s"),
+	t.duration, err = m.Float64Histogram(metricVerifyDuration, metric.WithUnit("s"),
 		metric.WithDescription("Time to verify a Bearer token or client credentials, by method and whether a cache answered."),
 		metric.WithExplicitBucketBoundaries(verifyBuckets...))
 	check(err)
-	checks, err := m.Int64ObservableCounter(MetricCredentialsChecks, metric.WithUnit("{check}"),
+	checks, err := m.Int64ObservableCounter(metricCredentialsChecks, metric.WithUnit("{check}"),
 		metric.WithDescription("Client credential checks by result."))
 	check(err)
-	refreshes, err := m.Int64ObservableCounter(MetricJWKSRefreshes, metric.WithUnit("{refresh}"),
+	refreshes, err := m.Int64ObservableCounter(metricJWKSRefreshes, metric.WithUnit("{refresh}"),
 		metric.WithDescription("Key set load attempts by issuer and result."))
 	check(err)
-	keys, err := m.Int64ObservableGauge(MetricJWKSKeys, metric.WithUnit("{key}"),
+	keys, err := m.Int64ObservableGauge(metricJWKSKeys, metric.WithUnit("{key}"),
 		metric.WithDescription("Signature keys held by issuer."))
 	check(err)
-	entries, err := m.Int64ObservableGauge(MetricTokenCacheEntries, metric.WithUnit("{entry}"),
+	entries, err := m.Int64ObservableGauge(metricTokenCacheEntries, metric.WithUnit("{entry}"),
 		metric.WithDescription("Verified tokens cached."))
 	check(err)
-	lookups, err := m.Int64ObservableCounter(MetricTokenCacheLookups, metric.WithUnit("{lookup}"),
+	lookups, err := m.Int64ObservableCounter(metricTokenCacheLookups, metric.WithUnit("{lookup}"),
 		metric.WithDescription("Verified-token cache lookups by result."))
 	check(err)
-	storeErrors, err := m.Int64ObservableCounter(MetricThrottleStoreErrors, metric.WithUnit("{error}"),
+	storeErrors, err := m.Int64ObservableCounter(metricThrottleStoreErrors, metric.WithUnit("{error}"),
 		metric.WithDescription("Errors of the store the credential failure throttle counts in."))
 	check(err)
 	if err := errors.Join(errs...); err != nil {
@@ -316,12 +317,13 @@ func newTelemetry(c *core, mp metric.MeterProvider, tp trace.TracerProvider) (*t
 	return t, nil
 }
 
-// isGlobalDefault reports whether tp is the stand-in the otel package hands
-// out until the application sets a global TracerProvider: its tracers make
-// a non-recording span, which costs allocations, until then.
+// isGlobalDefault reports whether tp, the global TracerProvider, is still
+// the stand-in the otel package hands out until the application sets one
+// (a type of its internal global package): its spans record nothing and
+// cost allocations. A probe span would tell too, but would reach the
+// application's exporter once one is set.
 func isGlobalDefault(tp trace.TracerProvider) bool {
-	t := reflect.TypeOf(tp)
-	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
+	return strings.HasPrefix(fmt.Sprintf("%T", tp), "*global.")
 }
 
 // close unregisters the observable instruments' callback.
@@ -334,7 +336,7 @@ func (t *telemetry) start(ctx context.Context) (context.Context, trace.Span) {
 	if t.tracer == nil || t.globalTP != nil && otel.GetTracerProvider() == t.globalTP {
 		return ctx, nil
 	}
-	return t.tracer.Start(ctx, SpanAuthenticate)
+	return t.tracer.Start(ctx, spanAuthenticate)
 }
 
 // request counts a request decided with err (nil: allowed) and ends its

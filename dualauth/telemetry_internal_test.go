@@ -58,17 +58,17 @@ func TestStoreErrorsAndFailedChecks(t *testing.T) {
 	}
 	got := values()
 	for key, want := range map[string]int64{
-		MetricThrottleStoreErrors:                 0,
-		MetricCredentialsChecks + " result=error": 1,
-		MetricRequests + " code=temporarily_unavailable method=credentials outcome=refused": 1,
+		metricThrottleStoreErrors:                 0,
+		metricCredentialsChecks + " result=error": 1,
+		metricRequests + " code=temporarily_unavailable method=credentials outcome=refused": 1,
 	} {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("%s = %d (present %v), want %d; all: %v", key, v, ok, want, got)
 		}
 	}
 	a.storeErrors = func() uint64 { return 7 }
-	if got := values()[MetricThrottleStoreErrors]; got != 7 {
-		t.Errorf("%s = %d, want 7", MetricThrottleStoreErrors, got)
+	if got := values()[metricThrottleStoreErrors]; got != 7 {
+		t.Errorf("%s = %d, want 7", metricThrottleStoreErrors, got)
 	}
 }
 

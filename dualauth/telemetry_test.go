@@ -43,7 +43,7 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader) collected {
 // find returns the data of the metric named name, or nil.
 func (c collected) find(name string) metricdata.Aggregation {
 	for _, sm := range c.rm.ScopeMetrics {
-		if sm.Scope.Name != dualauth.ScopeName {
+		if sm.Scope.Name != "github.com/keyward/keyward/dualauth" {
 			continue
 		}
 		for _, m := range sm.Metrics {
@@ -222,13 +222,13 @@ func TestMetrics(t *testing.T) {
 		{[]attribute.KeyValue{credMethod, refused, code(dualauth.CodeInvalidClient)}, 2},
 		{[]attribute.KeyValue{credMethod, refused, code(dualauth.CodeTooManyRequests)}, 1},
 	} {
-		if got := m.value(dualauth.MetricRequests, tc.attrs...); got != tc.want {
-			t.Errorf("%s %v = %d, want %d", dualauth.MetricRequests, tc.attrs, got, tc.want)
+		if got := m.value("keyward.requests", tc.attrs...); got != tc.want {
+			t.Errorf("%s %v = %d, want %d", "keyward.requests", tc.attrs, got, tc.want)
 		}
 		total += tc.want
 	}
-	if total != requests || m.points(dualauth.MetricRequests) != 7 {
-		t.Errorf("%s has %d points summing to %d, want 7 and %d requests", dualauth.MetricRequests, m.points(dualauth.MetricRequests), total, requests)
+	if total != requests || m.points("keyward.requests") != 7 {
+		t.Errorf("%s has %d points summing to %d, want 7 and %d requests", "keyward.requests", m.points("keyward.requests"), total, requests)
 	}
 
 	for _, tc := range []struct {
@@ -241,8 +241,8 @@ func TestMetrics(t *testing.T) {
 		{credMethod, false, 4}, // the first check, two wrong secrets, the throttled one
 		{credMethod, true, 3},
 	} {
-		if got := m.histogramCount(dualauth.MetricVerifyDuration, tc.method, cachedAttr(tc.cached)); got != tc.want {
-			t.Errorf("%s %v cached=%v count = %d, want %d", dualauth.MetricVerifyDuration, tc.method, tc.cached, got, tc.want)
+		if got := m.histogramCount("keyward.verify.duration", tc.method, cachedAttr(tc.cached)); got != tc.want {
+			t.Errorf("%s %v cached=%v count = %d, want %d", "keyward.verify.duration", tc.method, tc.cached, got, tc.want)
 		}
 	}
 	for _, tc := range []struct {
@@ -251,14 +251,14 @@ func TestMetrics(t *testing.T) {
 		want   int64
 		exists bool
 	}{
-		{dualauth.MetricTokenCacheLookups, []attribute.KeyValue{result("hit")}, 4, true},
-		{dualauth.MetricTokenCacheLookups, []attribute.KeyValue{result("miss")}, 2, true},
-		{dualauth.MetricTokenCacheEntries, nil, 1, true},
-		{dualauth.MetricCredentialsChecks, []attribute.KeyValue{result("ok")}, 4, true},
-		{dualauth.MetricCredentialsChecks, []attribute.KeyValue{result("refused")}, 2, true},
-		{dualauth.MetricCredentialsChecks, []attribute.KeyValue{result("throttled")}, 1, true},
-		{dualauth.MetricCredentialsChecks, []attribute.KeyValue{result("busy")}, 0, false},
-		{dualauth.MetricThrottleStoreErrors, nil, 0, true},
+		{"keyward.token_cache.lookups", []attribute.KeyValue{result("hit")}, 4, true},
+		{"keyward.token_cache.lookups", []attribute.KeyValue{result("miss")}, 2, true},
+		{"keyward.token_cache.entries", nil, 1, true},
+		{"keyward.credentials.checks", []attribute.KeyValue{result("ok")}, 4, true},
+		{"keyward.credentials.checks", []attribute.KeyValue{result("refused")}, 2, true},
+		{"keyward.credentials.checks", []attribute.KeyValue{result("throttled")}, 1, true},
+		{"keyward.credentials.checks", []attribute.KeyValue{result("busy")}, 0, false},
+		{"keyward.throttle.store_errors", nil, 0, true},
 	} {
 		got, ok := m.int64(tc.name, tc.attrs...)
 		if got != tc.want || ok != tc.exists {
@@ -267,14 +267,14 @@ func TestMetrics(t *testing.T) {
 	}
 	st := a.KeyStatus()[iss.URL]
 	issuer := attribute.String("issuer", iss.URL)
-	if got := m.value(dualauth.MetricJWKSKeys, issuer); got != int64(st.Keys) || got == 0 {
-		t.Errorf("%s = %d, want %d", dualauth.MetricJWKSKeys, got, st.Keys)
+	if got := m.value("keyward.jwks.keys", issuer); got != int64(st.Keys) || got == 0 {
+		t.Errorf("%s = %d, want %d", "keyward.jwks.keys", got, st.Keys)
 	}
-	if got := m.value(dualauth.MetricJWKSRefreshes, issuer, result("ok")); got != int64(st.Refreshes) || got == 0 {
-		t.Errorf("%s ok = %d, want %d", dualauth.MetricJWKSRefreshes, got, st.Refreshes)
+	if got := m.value("keyward.jwks.refreshes", issuer, result("ok")); got != int64(st.Refreshes) || got == 0 {
+		t.Errorf("%s ok = %d, want %d", "keyward.jwks.refreshes", got, st.Refreshes)
 	}
-	if got := m.value(dualauth.MetricJWKSRefreshes, issuer, result("error")); got != 0 {
-		t.Errorf("%s error = %d, want 0", dualauth.MetricJWKSRefreshes, got)
+	if got := m.value("keyward.jwks.refreshes", issuer, result("error")); got != 0 {
+		t.Errorf("%s error = %d, want 0", "keyward.jwks.refreshes", got)
 	}
 
 	// One span per counted request, naming only what was verified.
@@ -284,7 +284,7 @@ func TestMetrics(t *testing.T) {
 	}
 	byOutcome := map[string]int{}
 	for _, s := range ended {
-		if s.Name() != dualauth.SpanAuthenticate {
+		if s.Name() != "keyward.authenticate" {
 			t.Errorf("span name %q", s.Name())
 		}
 		attrs := map[string]string{}
@@ -327,8 +327,8 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = collect(t, reader)
-	if _, ok := m.int64(dualauth.MetricJWKSKeys, issuer); ok {
-		t.Errorf("%s still observed after Close", dualauth.MetricJWKSKeys)
+	if _, ok := m.int64("keyward.jwks.keys", issuer); ok {
+		t.Errorf("%s still observed after Close", "keyward.jwks.keys")
 	}
 }
 
@@ -403,10 +403,10 @@ func TestGlobalProviders(t *testing.T) {
 		t.Fatalf("%d spans after the global TracerProvider was set, want 1", n)
 	}
 	m := collect(t, reader)
-	if got := m.value(dualauth.MetricRequests, jwtMethod, allowed); got != 2 {
-		t.Errorf("%s = %d, want 2 (counted before the provider was set too)", dualauth.MetricRequests, got)
+	if got := m.value("keyward.requests", jwtMethod, allowed); got != 2 {
+		t.Errorf("%s = %d, want 2 (counted before the provider was set too)", "keyward.requests", got)
 	}
-	if got := m.histogramCount(dualauth.MetricVerifyDuration, jwtMethod, cachedAttr(true)); got != 1 {
-		t.Errorf("%s cached count = %d, want 1 (recorded once the provider was set)", dualauth.MetricVerifyDuration, got)
+	if got := m.histogramCount("keyward.verify.duration", jwtMethod, cachedAttr(true)); got != 1 {
+		t.Errorf("%s cached count = %d, want 1 (recorded once the provider was set)", "keyward.verify.duration", got)
 	}
 }
