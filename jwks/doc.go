@@ -70,7 +70,8 @@ type Status struct {
 	Keys int `json:"keys"`
 	// Skipped is the number of keys of the last loaded JWK Set that were
 	// ignored as unreadable (unsupported type or curve, malformed or invalid
-	// parameters) or unsafe (RSA above 8192 bits). Encryption and symmetric
+	// parameters) or unsafe (RSA above 8192 bits or with the ROCA
+	// fingerprint, CVE-2017-15361). Encryption and symmetric
 	// keys, which never verify a token, are not counted.
 	Skipped int `json:"skipped,omitempty"`
 	// LastRefresh is the time of the last successful load (zero if never).

@@ -112,8 +112,9 @@ func (o Options) withDefaults() (Options, error) {
 // A fetch fails unless the response is a 200 whose body is a JSON object with
 // a "keys" array. Each member of the array is read on its own: keys that
 // cannot be read (unsupported type or curve, missing or malformed parameters,
-// unregistered "use" or "key_ops" values, a bad "x5c") and RSA keys above
-// 8192 bits are skipped, logged and counted in Status.Skipped, as RFC 7517 §5
+// unregistered "use" or "key_ops" values, a bad "x5c"), RSA keys above
+// 8192 bits and RSA keys with the ROCA fingerprint (CVE-2017-15361) are
+// skipped, logged and counted in Status.Skipped, as RFC 7517 §5
 // has keys that are not understood ignored; encryption and symmetric keys are
 // dropped. The remaining keys replace the set.
 //

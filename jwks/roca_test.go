@@ -411,3 +411,13 @@ func BenchmarkReadRSAKey(b *testing.B) {
 		}
 	}
 }
+
+// TestStaticRefusesROCA: a PEM or Go-supplied key with the ROCA fingerprint
+// is refused by NewStatic, as a JWK Set's is skipped.
+func TestStaticRefusesROCA(t *testing.T) {
+	_, n := rocaJWK(t)
+	_, err := NewStatic("roca.pem", &rsa.PublicKey{N: n, E: 65537})
+	if err == nil || !strings.Contains(err.Error(), "ROCA") {
+		t.Fatalf("NewStatic with the ROCA key: %v, want a refusal naming ROCA", err)
+	}
+}

@@ -28,9 +28,9 @@ type Static struct {
 
 // NewStatic returns a fixed set of keys; source names them in Status (for
 // instance the issuer or a file path). Each key must be an *rsa.PublicKey of
-// 2048 to 8192 bits, an *ecdsa.PublicKey on P-256, P-384 or P-521, or an
-// ed25519.PublicKey. Private keys, other key types and an empty list are
-// refused.
+// 2048 to 8192 bits without the ROCA fingerprint (CVE-2017-15361), an
+// *ecdsa.PublicKey on P-256, P-384 or P-521, or an ed25519.PublicKey.
+// Private keys, other key types and an empty list are refused.
 func NewStatic(source string, keys ...crypto.PublicKey) (*Static, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("jwks: %s: %w", source, ErrNoKeys)
@@ -62,6 +62,9 @@ func checkStaticKey(key crypto.PublicKey) error {
 		}
 		if k.N.BitLen() > maxRSABits {
 			return fmt.Errorf("RSA key of %d bits is above the maximum of %d", k.N.BitLen(), maxRSABits)
+		}
+		if rocaWeak(k) {
+			return fmt.Errorf("RSA key has the ROCA fingerprint (CVE-2017-15361): its private key can be computed; replace it")
 		}
 	case *ecdsa.PublicKey:
 		if k == nil || k.Curve == nil {
