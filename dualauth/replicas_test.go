@@ -31,7 +31,7 @@ func TestReplicasShareTheThrottle(t *testing.T) {
 			Mode: dualauth.ModeCredentials,
 			Credentials: dualauth.Credentials{
 				Verifier: dualauth.RegistryVerifier(reg),
-				Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &dualauth.RedisThrottle{URL: srv.URL(), KeyPrefix: "t:"}},
+				Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &dualauth.RedisThrottle{URL: srv.URL(), KeyPrefix: "t:", Timeout: 5 * time.Second}},
 			},
 		})
 		if err != nil {

@@ -25,7 +25,7 @@ type replica struct {
 func newReplica(t *testing.T, url string, limits Limits) *replica {
 	t.Helper()
 	logger, buf := testLogger()
-	s, err := NewRedisStore(RedisOptions{URL: url, KeyPrefix: "test:", Logger: logger, ProbeEvery: 50 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	s, err := NewRedisStore(RedisOptions{URL: url, KeyPrefix: "test:", Logger: logger, ProbeEvery: 50 * time.Millisecond, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

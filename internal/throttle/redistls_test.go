@@ -87,7 +87,9 @@ func TestRedisTLS(t *testing.T) {
 	srv := testredis.Start(t, true, "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no")
 	url := "rediss://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/0"
 
-	s, err := NewRedisStore(RedisOptions{URL: url, TLSConfig: &tls.Config{RootCAs: pool}})
+	// A TLS handshake under -race on a loaded machine can outlast the
+	// default 100ms per call.
+	s, err := NewRedisStore(RedisOptions{URL: url, TLSConfig: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func TestRedisTLS(t *testing.T) {
 func TestRedisPassword(t *testing.T) {
 	srv := testredis.Start(t, false, "--requirepass", "correct-horse-battery")
 	logger, buf := testLogger()
-	good, err := NewRedisStore(RedisOptions{URL: "redis://:correct-horse-battery@" + srv.Addr() + "/0", Logger: logger})
+	good, err := NewRedisStore(RedisOptions{URL: "redis://:correct-horse-battery@" + srv.Addr() + "/0", Logger: logger, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
