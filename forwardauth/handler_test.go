@@ -271,10 +271,14 @@ func TestCanonicalPaths(t *testing.T) {
 	h := newHandler(t, dualAuthenticator(t, iss, nil), forwardauth.Config{Routes: issueRoutes})
 	for path, ok := range map[string]bool{
 		"/public/":                true,
-		"/public/a/b.png?x=../..": true, // the query is no path
-		"/public/a%2Fb":           true, // one segment, as ServeMux reads it
+		"/public/a/b.png?x=../..": true,  // the query is no path
+		"/public/a%2Fb":           false, // one segment to ServeMux, two to servers that decode first
 		"/public/%7Euser":         true,
-		"/public/a;v=1":           true,
+		"/public/a;v=1":           false, // path parameters: Java servers strip them before routing
+		"/admin%2Fusers":          false,
+		"/admin%2fusers":          false,
+		"/admin%5Cusers":          false,
+		"/admin;x/users":          false,
 		"/public/..":              false,
 		"/public/../v1/bookings":  false,
 		"/public/./x":             false,
@@ -450,5 +454,66 @@ func TestHealthAndMetrics(t *testing.T) {
 	w = ask(newHandler(t, authn, forwardauth.Config{Routes: issueRoutes}), "GET", "/healthz", nil)
 	if w.Code != 503 || !strings.Contains(w.Body.String(), `"no_keys"`) || strings.Contains(w.Body.String(), "127.0.0.1") {
 		t.Errorf("/healthz with no keys: %d %s; want 503 no_keys without the key source", w.Code, w.Body.String())
+	}
+}
+
+// TestUpstreamReadings: the review's bypasses. With a read-only token, a
+// request the upstream would serve as the create, admin or host-scoped route
+// is never let through by a looser route: loose spellings of the path
+// (case, trailing slash, suffix), a lower-case method, a method-override
+// header, an upper-case or dotted host. Canonical requests still pass.
+func TestUpstreamReadings(t *testing.T) {
+	t.Parallel()
+	iss := keywardtest.NewIssuer(t)
+	routes := []forwardauth.Route{
+		{Pattern: "admin.example.com/", Require: scopes.All("admin")},
+		{Pattern: "/admin/", Require: scopes.All("admin")},
+		{Pattern: "POST /v1/bookings", Require: scopes.All("bookings:create")},
+		{Pattern: "/v1/", Require: scopes.All("bookings:read")},
+		{Pattern: "/public/", Public: true},
+	}
+	h := newHandler(t, dualAuthenticator(t, iss, nil), forwardauth.Config{Routes: routes, Unmatched: forwardauth.UnmatchedAuthenticate})
+	reader := "Bearer " + iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
+	for _, tc := range []struct {
+		method, uri, host string
+		extra             []string
+		want              int
+	}{
+		{"GET", "/v1/bookings", "api.example.com", nil, 200},
+		{"GET", "/v1/Bookings/ABC", "api.example.com", nil, 200},
+		{"POST", "/v1/bookings", "api.example.com", nil, 403},
+		{"POST", "/v1/Bookings", "api.example.com", nil, 400},
+		{"POST", "/v1/bookings/", "api.example.com", nil, 400},
+		{"POST", "/v1/bookings.json", "api.example.com", nil, 400},
+		{"GET", "/ADMIN/users", "api.example.com", nil, 400},
+		{"GET", "/public/", "api.example.com", nil, 200},
+		{"post", "/v1/bookings", "api.example.com", nil, 400},
+		{"POST", "/v1/bookings/1", "api.example.com", []string{"X-Http-Method-Override", "DELETE"}, 400},
+		{"GET", "/x", "ADMIN.example.com", nil, 403},
+		{"GET", "/x", "admin.example.com.", nil, 403},
+		{"GET", "/x", "admin.example.com.:443", nil, 403},
+	} {
+		header := hdr(append([]string{"X-Forwarded-Method", tc.method, "X-Forwarded-Uri", tc.uri, "X-Forwarded-Host", tc.host, "Authorization", reader}, tc.extra...)...)
+		if w := ask(h, "GET", "/auth", header); w.Code != tc.want {
+			t.Errorf("%s %s (host %s, %v): %d %s; want %d", tc.method, tc.uri, tc.host, tc.extra, w.Code, w.Body.String(), tc.want)
+		}
+	}
+}
+
+// TestPreflightOnlyOnRoutes: a CORS preflight passes on a route, not on a
+// path no route lists (with unmatched: authenticate it is authenticated).
+func TestPreflightOnlyOnRoutes(t *testing.T) {
+	t.Parallel()
+	iss := keywardtest.NewIssuer(t)
+	h := newHandler(t, dualAuthenticator(t, iss, nil), forwardauth.Config{Routes: issueRoutes, Unmatched: forwardauth.UnmatchedAuthenticate})
+	preflight := func(uri string) int {
+		return ask(h, "GET", "/auth", hdr("X-Forwarded-Method", "OPTIONS", "X-Forwarded-Uri", uri,
+			"Origin", "https://app.example", "Access-Control-Request-Method", "GET")).Code
+	}
+	if got := preflight("/v1/whoami"); got != 200 {
+		t.Errorf("preflight on a route: %d, want 200", got)
+	}
+	if got := preflight("/unlisted"); got != 401 {
+		t.Errorf("preflight on an unlisted path: %d, want 401", got)
 	}
 }

@@ -1,6 +1,7 @@
 package forwardauth
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -106,6 +107,27 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 	if strings.ContainsAny(d.host, " \t\r\n/\\@,") {
 		return nil, invalidRequest("the forwarded host is malformed")
 	}
+	// Host names are matched as DNS has them: case ignored, and the root
+	// label's trailing dot dropped (Traefik, Caddy and Envoy pass the host
+	// as the client wrote it).
+	d.host = strings.ToLower(d.host)
+	if h, port, err := net.SplitHostPort(d.host); err == nil {
+		d.host = net.JoinHostPort(strings.TrimSuffix(h, "."), port)
+	} else {
+		d.host = strings.TrimSuffix(d.host, ".")
+	}
+	// The method as the upstream reads it: methods are case-sensitive
+	// (RFC 9110 §9.1), but frameworks upper-case them, so a lower-case one
+	// would be matched as another method than it is served as; and a
+	// method-override header would have it served as yet another.
+	if d.method != strings.ToUpper(d.method) {
+		return nil, invalidRequest("the request method is not in upper case")
+	}
+	for _, h := range methodOverrides {
+		if _, ok := r.Header[h]; ok {
+			return nil, invalidRequest("the request carries a method-override header (" + h + "); this server does not accept them")
+		}
+	}
 	out, err := http.NewRequestWithContext(r.Context(), d.method, uri, nil)
 	switch {
 	case err != nil:
@@ -137,6 +159,13 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 func checkPath(u *url.URL) string {
 	const msg = pathNotCanonical
 	escaped, decoded := u.EscapedPath(), u.Path
+	// An encoded slash or backslash is one segment to the ServeMux and two
+	// to servers that decode before routing; ";" starts path parameters
+	// that Java servers strip. Either way the route matched here would not
+	// be the one served.
+	if lower := strings.ToLower(escaped); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(escaped, ";") {
+		return msg
+	}
 	if !strings.HasPrefix(escaped, "/") || cleanPath(escaped) != escaped || cleanPath(decoded) != decoded {
 		return msg
 	}
@@ -152,7 +181,11 @@ func checkPath(u *url.URL) string {
 	return ""
 }
 
-const pathNotCanonical = "the request path is not in canonical form (dot segments, repeated slashes, backslashes or control characters)"
+const pathNotCanonical = "the request path is not in canonical form (dot segments, repeated slashes, encoded slashes, path parameters, backslashes or control characters)"
+
+// methodOverrides are the headers frameworks read to serve a request as
+// another method than the one it was sent with.
+var methodOverrides = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // cleanPath is the canonical form of p as net/http.ServeMux computes it:
 // path.Clean, keeping a trailing slash.

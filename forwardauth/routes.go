@@ -40,6 +40,16 @@ var theMarker = &marker{}
 // matches reports whether r matches rt's pattern, as a ServeMux holding
 // it would route r to it. r's path must be canonical (see checkPath): the
 // ServeMux would otherwise answer with a redirect, which is no match.
+// route is the first route that matches r, or nil.
+func (c *compiled) route(r *http.Request) *route {
+	for _, rt := range c.routes {
+		if rt.matches(r) {
+			return rt
+		}
+	}
+	return nil
+}
+
 func (rt *route) matches(r *http.Request) bool {
 	if rt.method != "" && rt.method != r.Method && (rt.method != http.MethodGet || r.Method != http.MethodHead) {
 		return false // what the ServeMux would find, without its 405 bookkeeping

@@ -369,7 +369,7 @@ credentials:
 			status: 400, code: "invalid_request", desc: "both"},
 		{name: "encoded dot segments", method: "GET", path: "/public/%2e%2e/v1/bookings",
 			status: 400, code: "invalid_request", desc: "canonical",
-			challenges: []string{bearer + `, error="invalid_request", error_description="the request path is not in canonical form (dot segments, repeated slashes, backslashes or control characters)"`}},
+			challenges: []string{bearer + `, error="invalid_request", error_description="the request path is not in canonical form (dot segments, repeated slashes, encoded slashes, path parameters, backslashes or control characters)"`}},
 		{name: "token endpoint down: 503 through nginx", base: proxyDown, method: "GET", path: "/v1/bookings",
 			header: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, status: 503,
 			code: "temporarily_unavailable", retry: true},

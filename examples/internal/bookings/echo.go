@@ -16,7 +16,8 @@ func Echo(kw *middleware.Middleware) http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, server.Health(kw))
+		status, body := server.Health(kw)
+		return c.JSON(status, body)
 	})
 
 	ek := echokw.New(kw, echokw.Options{})

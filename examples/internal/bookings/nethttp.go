@@ -15,7 +15,8 @@ import (
 func NetHTTP(kw *middleware.Middleware) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, server.Health(kw))
+		status, body := server.Health(kw)
+		writeJSON(w, status, body)
 	})
 	mux.Handle("GET /v1/whoami", kw.Authenticate(http.HandlerFunc(whoami)))
 

@@ -131,14 +131,21 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 	return nil
 }
 
-// Health is the body of the examples' unauthenticated /healthz: for each
+// Health is the status and body of the examples' unauthenticated /healthz
+// (503 "no_keys" while an issuer holds no key, so that a readiness probe
+// waits for the keys): for each
 // trusted issuer, how many keys are held and whether the last refresh
 // succeeded. Sources and error texts stay out of it: they would tell anyone
 // about internal hosts.
-func Health(kw *middleware.Middleware) map[string]any {
+func Health(kw *middleware.Middleware) (status int, body map[string]any) {
 	issuers := map[string]any{}
+	status, word := http.StatusOK, "ok"
 	for name, st := range kw.Authenticator().KeyStatus() {
 		issuers[name] = map[string]any{"keys": st.Keys, "healthy": st.Keys > 0 && st.LastError == ""}
+		if st.Keys == 0 {
+			// Not ready: every token of this issuer would be refused.
+			status, word = http.StatusServiceUnavailable, "no_keys"
+		}
 	}
-	return map[string]any{"status": "ok", "issuers": issuers}
+	return status, map[string]any{"status": word, "issuers": issuers}
 }

@@ -5,10 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/syncbuf"
+	"github.com/keyward/keyward/jwks"
 
 	"github.com/keyward/keyward/middleware"
 )
@@ -92,5 +95,25 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	err := Run(context.Background(), "does-not-exist.yaml", "127.0.0.1:0", slog.New(slog.DiscardHandler), nil, nil)
 	if err == nil {
 		t.Fatal("Run started without a config file")
+	}
+}
+
+// TestHealthWithoutKeys: /healthz answers 503 no_keys while an issuer holds
+// no key (key server down), so that a readiness probe waits for the keys.
+func TestHealthWithoutKeys(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	keys, err := jwks.NewRemote(t.Context(), dead.URL+"/jwks.json", jwks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	a, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{{Issuer: "https://issuer.test", Audiences: []string{"api"}, Keys: keys}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := Health(middleware.New(a, middleware.Options{}))
+	if status != http.StatusServiceUnavailable || body["status"] != "no_keys" {
+		t.Fatalf("Health = %d %v, want 503 no_keys", status, body)
 	}
 }
