@@ -60,8 +60,10 @@ type Store interface {
 // MaxCounters bounds the failure counters a MemoryStore holds at once (one
 // per address, and one per client id tried from an address). A counter
 // costs about 200 bytes, so the store holds at most about 20 MB whatever it
-// is sent. At the bound, a check that needs a new counter is refused (fail
-// closed) until windows end; pairs exempt from the gate are not affected.
+// is sent. At the bound the counter made longest ago makes room: refusing
+// new counters instead would let one flood of fresh addresses (an IPv6 /48
+// holds 65,536 /64s) lock every client out, and the addresses it takes to
+// push a counter out are budgets of their own anyway.
 const MaxCounters = 100_000
 
 // MemoryStore is a Store in this process's memory, on an injected clock:
@@ -72,6 +74,8 @@ type MemoryStore struct {
 	maxCounters int
 
 	mu       sync.Mutex
+	order    []string          // counter keys in the order they were made, up to maxCounters
+	next     int               // once order is full, the slot the next counter takes
 	counters *clockcache.Cache // key → counter
 	markers  *clockcache.Cache // key → struct{}
 	windows  uint64            // windows started so far, to tell them apart
@@ -90,8 +94,8 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	return &MemoryStore{now: now, maxCounters: MaxCounters, counters: clockcache.New(now), markers: clockcache.New(now)}
 }
 
-// Take implements Store. At MaxCounters, a budget that needs a new counter
-// is refused for a whole window.
+// Take implements Store. At MaxCounters, a new counter pushes out the one
+// made longest ago.
 func (s *MemoryStore) Take(_ context.Context, window time.Duration, budgets []Budget) (Taken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,7 +107,6 @@ func (s *MemoryStore) Take(_ context.Context, window time.Duration, budgets []Bu
 	}
 	var buf [2]current
 	cur := buf[:0]
-	fresh := 0
 	// Every budget is checked before any is counted, in order: an address
 	// over its budget is refused before a counter for the client id is
 	// made, so its requests cost no memory.
@@ -120,10 +123,6 @@ func (s *MemoryStore) Take(_ context.Context, window time.Duration, budgets []Bu
 		if b.Max < 1 {
 			return Taken{Retry: window}, nil
 		}
-		fresh++
-		if s.counters.Len()+fresh > s.maxCounters && s.counters.Sweep()+fresh > s.maxCounters {
-			return Taken{Retry: window}, nil
-		}
 		cur = append(cur, current{})
 	}
 	claims := make([]Claim, len(budgets))
@@ -135,11 +134,24 @@ func (s *MemoryStore) Take(_ context.Context, window time.Duration, budgets []Bu
 			s.windows++
 			c.c = counter{n: 1, id: s.windows}
 			c.ends = now.Add(window)
+			s.made(b.Key)
 		}
 		s.counters.Set(b.Key, c.c, c.ends)
 		claims[i] = Claim{Key: b.Key, Window: c.c.id}
 	}
 	return Taken{OK: true, Claims: claims}, nil
+}
+
+// made records a new counter under key, pushing out the oldest at the
+// bound.
+func (s *MemoryStore) made(key string) {
+	if len(s.order) < s.maxCounters {
+		s.order = append(s.order, key)
+		return
+	}
+	s.counters.Delete(s.order[s.next])
+	s.order[s.next] = key
+	s.next = (s.next + 1) % len(s.order)
 }
 
 // Refund implements Store.
