@@ -152,13 +152,13 @@ type cpuMeter struct {
 
 // startCPU starts measuring; call it right after b.ResetTimer.
 func startCPU() cpuMeter {
-	t, ok := processCPU()
+	t, ok := suite.ProcessCPU()
 	return cpuMeter{start: t, ok: ok}
 }
 
 // report ends the measure and reports it; call it as the loop ends.
 func (m cpuMeter) report(b *testing.B) {
-	t, ok := processCPU()
+	t, ok := suite.ProcessCPU()
 	if !m.ok || !ok || b.N == 0 {
 		return
 	}

@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strconv"
 
 	"github.com/keyward/keyward/forwardauth"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/scopes"
 )
@@ -107,7 +107,7 @@ func (f *File) checkForwardAuth() error {
 		return f.errorf("forward_auth.trusted_proxies", "is empty, so no proxy could ask; omit it for loopback, or list the proxies")
 	}
 	for i, p := range fa.TrustedProxies {
-		if _, ok := parseTrustedProxy(p); !ok {
+		if _, err := clientaddr.Parse([]string{p}); err != nil {
 			return f.errorf(fmt.Sprintf("forward_auth.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", strictyaml.Quote(p))
 		}
 	}
@@ -172,11 +172,7 @@ func (f *File) forwardAuthConfig() forwardauth.Config {
 			Issuer:   fa.IdentityHeaders.Issuer,
 		},
 	}
-	for _, p := range fa.TrustedProxies {
-		if prefix, ok := parseTrustedProxy(p); ok {
-			cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
-		}
-	}
+	cfg.TrustedProxies = proxyPrefixes(fa.TrustedProxies)
 	if c := f.Credentials; c != nil {
 		cfg.ClientIDHeader, cfg.ClientSecretHeader = c.ClientIDHeader, c.ClientSecretHeader
 		cfg.AddressProxies = proxyPrefixes(c.TrustedProxies)
@@ -193,20 +189,6 @@ func (f *File) forwardAuthConfig() forwardauth.Config {
 		cfg.Routes = append(cfg.Routes, route)
 	}
 	return cfg
-}
-
-// parseTrustedProxy reads an entry of forward_auth.trusted_proxies: a
-// CIDR range or a single address (IPv4-mapped IPv6 taken as IPv4).
-func parseTrustedProxy(s string) (netip.Prefix, bool) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), true
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // forwardFields are the keys of the file that forwardauth.Config fields

@@ -152,9 +152,7 @@ func New(cfg Config) (*Authenticator, error) {
 		c.idHeader = cmp.Or(cred.ClientIDHeader, defaultClientIDHeader)
 		c.secretHeader = cmp.Or(cred.ClientSecretHeader, defaultClientSecretHeader)
 		c.addrFunc = cred.ClientAddr
-		for _, p := range cred.TrustedProxies {
-			c.trustedProxies = append(c.trustedProxies, p.Masked())
-		}
+		c.trustedProxies = clientaddr.Normalize(cred.TrustedProxies)
 		verify, generation := a.exchangeVerify, func() uint64 { return 0 }
 		if cred.Exchange != nil {
 			c.exchange = cred.Exchange

@@ -97,7 +97,7 @@ func (a *Authenticator) verifyUncached(ctx context.Context, raw string, bearer b
 		}
 		return nil, a.refuse(ctx, err)
 	}
-	exp, err := a.checkTimes(t.claims)
+	exp, nbf, err := a.checkTimes(t.claims)
 	if err != nil {
 		return nil, a.refuse(ctx, err)
 	}
@@ -112,7 +112,7 @@ func (a *Authenticator) verifyUncached(ctx context.Context, raw string, bearer b
 		return nil, err
 	}
 	if a.tokens != nil {
-		a.tokens.put(key, p, issuer, generation)
+		a.tokens.put(key, p, nbf, issuer, generation)
 	}
 	return p.clone(), nil
 }
@@ -213,12 +213,12 @@ const maxNumericDate = 253402300799
 
 // checkTimes applies exp (required), nbf and iat with the leeway, as
 // golang-jwt's validator does (exp is exclusive, nbf and iat inclusive, all
-// to the second), and returns the expiry. The errors are golang-jwt's, so
+// to the second), and returns the expiry and the nbf (zero if absent). The errors are golang-jwt's, so
 // that describe words them alike; of several, the one describe would pick
 // first. A value that is not a number is malformed, and one outside 0 to
 // the year 9999 is out of range before anything else (as a time it would
 // differ between platforms).
-func (a *Authenticator) checkTimes(claims jwt.MapClaims) (time.Time, error) {
+func (a *Authenticator) checkTimes(claims jwt.MapClaims) (exp, nbf time.Time, err error) {
 	var at [3]time.Time // exp, nbf, iat
 	var present [3]bool
 	var outOfRange string
@@ -229,10 +229,10 @@ func (a *Authenticator) checkTimes(claims jwt.MapClaims) (time.Time, error) {
 		}
 		n, isNumber := v.(json.Number)
 		if !isNumber {
-			return time.Time{}, fmt.Errorf("%w: %w: %s", jwt.ErrTokenInvalidClaims, jwt.ErrInvalidType, name)
+			return time.Time{}, time.Time{}, fmt.Errorf("%w: %w: %s", jwt.ErrTokenInvalidClaims, jwt.ErrInvalidType, name)
 		}
-		f, err := n.Float64() // valid JSON: an error only says ±Inf
-		if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		f, ferr := n.Float64() // valid JSON: an error only says ±Inf
+		if ferr != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
 			outOfRange = cmp.Or(outOfRange, name)
 			continue
 		}
@@ -242,17 +242,17 @@ func (a *Authenticator) checkTimes(claims jwt.MapClaims) (time.Time, error) {
 	now := a.now()
 	switch {
 	case outOfRange != "":
-		return time.Time{}, &outOfRangeError{outOfRange}
+		return time.Time{}, time.Time{}, &outOfRangeError{outOfRange}
 	case present[0] && !now.Before(at[0].Add(a.leeway)):
-		return time.Time{}, jwt.ErrTokenExpired
+		return time.Time{}, time.Time{}, jwt.ErrTokenExpired
 	case present[1] && now.Before(at[1].Add(-a.leeway)):
-		return time.Time{}, jwt.ErrTokenNotValidYet
+		return time.Time{}, time.Time{}, jwt.ErrTokenNotValidYet
 	case present[2] && now.Before(at[2].Add(-a.leeway)):
-		return time.Time{}, jwt.ErrTokenUsedBeforeIssued
+		return time.Time{}, time.Time{}, jwt.ErrTokenUsedBeforeIssued
 	case !present[0]:
-		return time.Time{}, jwt.ErrTokenRequiredClaimMissing
+		return time.Time{}, time.Time{}, jwt.ErrTokenRequiredClaimMissing
 	}
-	return at[0], nil
+	return at[0], at[1], nil
 }
 
 // outOfRangeError is a date claim outside 0 to the year 9999.

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/golang-jwt/jwt/v5"
 	gocache "github.com/patrickmn/go-cache"
 )
 
@@ -139,14 +138,15 @@ func (c *tokenCache) drop(k string, e *cachedToken) {
 	}
 }
 
-// put remembers p, verified with a key of issuer's set at generation.
-func (c *tokenCache) put(key tokenKey, p *Principal, issuer *Issuer, generation uint64) {
+// put remembers p, whose token's nbf is nbf (zero if none), verified with
+// a key of issuer's set at generation.
+func (c *tokenCache) put(key tokenKey, p *Principal, nbf time.Time, issuer *Issuer, generation uint64) {
 	now := c.now()
 	e := &cachedToken{p: p, issuer: issuer, generation: generation, expires: now.Add(c.maxTTL)}
 	if exp := p.ExpiresAt.Add(c.leeway); exp.Before(e.expires) {
 		e.expires = exp
 	}
-	if nbf, err := jwt.MapClaims(p.claims).GetNotBefore(); err == nil && nbf != nil {
+	if !nbf.IsZero() {
 		e.notBefore = nbf.Add(-c.leeway)
 	}
 	if !e.good(now) {

@@ -181,14 +181,14 @@ func (c Config) compile() (*compiled, error) {
 	out := &compiled{
 		unmatched:    cmp.Or(c.Unmatched, UnmatchedDeny),
 		headers:      c.IdentityHeaders.withDefaults(),
-		trusted:      masked(c.TrustedProxies),
+		trusted:      clientaddr.Normalize(c.TrustedProxies),
 		idHeader:     cmp.Or(c.ClientIDHeader, "client_id"),
 		secretHeader: cmp.Or(c.ClientSecretHeader, "client_secret"),
 	}
 	if len(out.trusted) == 0 {
 		out.trusted = slices.Clone(DefaultTrustedProxies)
 	}
-	out.forwarders = append(slices.Clone(out.trusted), masked(c.AddressProxies)...)
+	out.forwarders = append(slices.Clone(out.trusted), clientaddr.Normalize(c.AddressProxies)...)
 	switch out.unmatched {
 	case UnmatchedDeny, UnmatchedAuthenticate:
 	default:
@@ -247,18 +247,6 @@ func (c *compiled) checkHeaders() error {
 		seen[canon] = h.field
 	}
 	return nil
-}
-
-// masked returns the prefixes masked, IPv4-mapped addresses unmapped.
-func masked(ps []netip.Prefix) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(ps))
-	for _, p := range ps {
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		out = append(out, p.Masked())
-	}
-	return out
 }
 
 // quote quotes a configured value for an error message, shortened so that

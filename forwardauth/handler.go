@@ -270,9 +270,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 	// asks more than the route of the path as sent, the upstream may serve
 	// the stricter route's resource: refuse rather than guess.
 	for _, v := range looseReadings(req.URL.Path) {
-		alt := req.Clone(req.Context())
-		alt.URL.Path, alt.URL.RawPath = v, ""
-		if !covers(rt, h.cfg.route(alt)) {
+		if !covers(rt, h.cfg.route(withPath(req, v))) {
 			h.refuse(w, r, nil, d.nginx, invalidRequest("the request path would be read as another route by servers that ignore case, a trailing slash or a suffix; use the canonical path"))
 			return
 		}
@@ -329,9 +327,18 @@ func (h *Handler) preflightRoute(req, r *http.Request) *route {
 	if method == "" || method != strings.ToUpper(method) {
 		return nil
 	}
-	alt := req.Clone(req.Context())
+	alt := *req // routes read only the method, host and path
 	alt.Method = method
-	return h.cfg.route(alt)
+	return h.cfg.route(&alt)
+}
+
+// withPath is a shallow copy of req with another path, for route matching
+// (which reads only the method, host and path: no need to copy headers).
+func withPath(req *http.Request, path string) *http.Request {
+	alt, u := *req, *req.URL
+	u.Path, u.RawPath = path, ""
+	alt.URL = &u
+	return &alt
 }
 
 // noValue is the value of every identity header when there is no caller.

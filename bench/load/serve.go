@@ -175,7 +175,7 @@ func childMain(js string) error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "cpu" {
-			t, ok := processCPU()
+			t, ok := suite.ProcessCPU()
 			if !ok {
 				t = -1
 			}

@@ -52,12 +52,25 @@ func Parse(list []string) (Proxies, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		out = append(out, p)
+	}
+	return Normalize(out), nil
+}
+
+// Normalize returns ps (nil if empty) masked, with IPv4-mapped IPv6 prefixes taken as the
+// IPv4 prefixes they map, since addresses are compared unmapped.
+func Normalize(ps []netip.Prefix) Proxies {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(Proxies, 0, len(ps))
+	for _, p := range ps {
 		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
 		out = append(out, p.Masked())
 	}
-	return out, nil
+	return out
 }
 
 // Trusts reports whether a is the address of a trusted proxy.

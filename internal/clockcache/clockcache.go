@@ -66,13 +66,6 @@ func (c *Cache) Delete(key string) { c.c.Delete(key) }
 // Len is the number of entries held, expired ones not yet swept included.
 func (c *Cache) Len() int { return c.c.ItemCount() }
 
-// Sweep drops expired entries, if the last sweep is SweepEvery old, and
-// returns the number of entries held.
-func (c *Cache) Sweep() int {
-	c.sweep()
-	return c.c.ItemCount()
-}
-
 // sweep drops expired entries, if the last sweep is SweepEvery old.
 func (c *Cache) sweep() {
 	now := c.now()
