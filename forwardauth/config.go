@@ -164,7 +164,10 @@ func (c Config) Validate() error {
 
 // compiled is a checked Config, ready to serve.
 type compiled struct {
-	routes       []*route
+	routes []*route
+	// folded are the routes with their paths case-folded, in the same
+	// order, for the case-blind readings of request paths.
+	folded       []*route
 	unmatched    Unmatched
 	headers      IdentityHeaders
 	trusted      clientaddr.Proxies // may describe the original request
@@ -222,7 +225,12 @@ func (c Config) compile() (*compiled, error) {
 				return nil, configErr(fmt.Sprintf("Routes[%d].Pattern", i), "%s", why)
 			}
 		}
+		f, err := foldRoute(rt)
+		if err != nil {
+			return nil, err
+		}
 		out.routes = append(out.routes, rt)
+		out.folded = append(out.folded, f)
 	}
 	return out, nil
 }

@@ -41,6 +41,8 @@ func TestConfigValidate(t *testing.T) {
 		{"path without its slash", forwardauth.Config{Routes: routes("GET v1/bookings")}, "Routes[0].Pattern", "did you mean /v1/bookings?"},
 		{"hosts", forwardauth.Config{Routes: routes("localhost/x", "api.example/x")}, "", ""},
 		{"host and port", forwardauth.Config{Routes: routes("api.example:8443/x")}, "Routes[0].Pattern", "without their port"},
+		{"host in upper case", forwardauth.Config{Routes: routes("API.example/x")}, "Routes[0].Pattern", "write it in lower case"},
+		{"wildcards differing in case", forwardauth.Config{Routes: routes("GET /x/{a}/{A}", "/Y/{rest...}")}, "", ""},
 		{"wildcard not at end", forwardauth.Config{Routes: routes("/x/{a...}/y")}, "Routes[0].Pattern", "not at end"},
 		{"two spaces", forwardauth.Config{Routes: routes("GE T /x")}, "Routes[0].Pattern", "one space after the method"},
 		{"leading space", forwardauth.Config{Routes: routes(" /x")}, "Routes[0].Pattern", "is not a pattern"},

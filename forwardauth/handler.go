@@ -41,7 +41,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,59 +197,6 @@ func (h *Handler) trustedPeer(w http.ResponseWriter, r *http.Request, nginx bool
 	return netip.Addr{}, false
 }
 
-// covers reports whether a caller that route a lets through would also be
-// let through by route b: b is nil (a path no route lists), public, asks
-// for no scope, or asks for scopes that a's requirement implies.
-func covers(a, b *route) bool {
-	switch {
-	case b == nil || b == a || b.public || b.require.IsZero():
-		return true
-	case a == nil || a.public || a.require.IsZero():
-		return false
-	}
-	as, bs := a.require.Scopes(), b.require.Scopes()
-	switch {
-	case !a.require.OneOf() && !b.require.OneOf(): // all of as ⇒ all of bs
-		return !slices.ContainsFunc(bs, func(s string) bool { return !slices.Contains(as, s) })
-	case !a.require.OneOf(): // all of as ⇒ one of bs
-		return slices.ContainsFunc(bs, func(s string) bool { return slices.Contains(as, s) })
-	case b.require.OneOf(): // one of as ⇒ one of bs
-		return !slices.ContainsFunc(as, func(s string) bool { return !slices.Contains(bs, s) })
-	}
-	return false // one of as does not imply all of bs (bs not empty here)
-}
-
-// looseReadings are the other forms of path that servers commonly serve
-// it as: lower case, without a trailing slash, without a suffix such as
-// ".json" on the last segment, and all of these at once.
-func looseReadings(path string) []string {
-	var out []string
-	add := func(v string) {
-		if v != path && v != "" && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	noSlash := func(p string) string {
-		if len(p) > 1 {
-			return strings.TrimSuffix(p, "/")
-		}
-		return p
-	}
-	noSuffix := func(p string) string {
-		last := p[strings.LastIndexByte(p, '/')+1:]
-		if i := strings.LastIndexByte(last, '.'); i > 0 {
-			return p[:len(p)-len(last)+i]
-		}
-		return p
-	}
-	lower := strings.ToLower(path)
-	add(lower)
-	add(noSlash(path))
-	add(noSuffix(path))
-	add(noSuffix(noSlash(lower)))
-	return out
-}
-
 // decide authenticates and authorizes the described request and answers.
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, peer netip.Addr) {
 	if _, ok := r.Header[headerForwardedFor]; !ok && h.authn.Mode() != dualauth.ModeJWT {
@@ -264,23 +210,17 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 		return
 	}
 	rt := h.cfg.route(req)
-	// Frameworks read paths more loosely than the ServeMux: case-blind
-	// (Express, ASP.NET Core), without a trailing slash, without a format
-	// suffix (Rails). If such a reading of the path falls to a route that
-	// asks more than the route of the path as sent, the upstream may serve
-	// the stricter route's resource: refuse rather than guess.
-	for _, v := range looseReadings(req.URL.Path) {
-		if !covers(rt, h.cfg.route(withPath(req, v))) {
-			h.refuse(w, r, nil, d.nginx, invalidRequest("the request path would be read as another route by servers that ignore case, a trailing slash or a suffix; use the canonical path"))
-			return
-		}
-	}
 	switch {
-	case rt != nil && rt.public:
-		h.allow(w, nil)
-		return
 	case rt == nil && h.cfg.unmatched == UnmatchedDeny:
 		h.deny(w, req, d.nginx, http.StatusForbidden, "access_denied", "no route allows this request")
+		return
+	case h.cfg.looseReadingAsksMore(req, rt):
+		// The upstream may serve the stricter route's resource (see
+		// loose.go): refuse rather than guess.
+		h.refuse(w, r, nil, d.nginx, invalidRequest("the request path would be read as another route by servers that ignore case, a trailing slash or a suffix; use the canonical path"))
+		return
+	case rt != nil && rt.public:
+		h.allow(w, nil)
 		return
 	case req.Method == http.MethodOptions && h.preflight(r) && h.preflightRoute(req, r) != nil:
 		// A preflight passes only where a route serves the method it asks
@@ -330,15 +270,6 @@ func (h *Handler) preflightRoute(req, r *http.Request) *route {
 	alt := *req // routes read only the method, host and path
 	alt.Method = method
 	return h.cfg.route(&alt)
-}
-
-// withPath is a shallow copy of req with another path, for route matching
-// (which reads only the method, host and path: no need to copy headers).
-func withPath(req *http.Request, path string) *http.Request {
-	alt, u := *req, *req.URL
-	u.Path, u.RawPath = path, ""
-	alt.URL = &u
-	return &alt
 }
 
 // noValue is the value of every identity header when there is no caller.

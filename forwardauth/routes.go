@@ -21,7 +21,12 @@ type route struct {
 	// prefix is the literal start of the pattern's path (up to its first
 	// wildcard), which the decoded path of every request it matches starts
 	// with; "" when it holds an escape, whose decoding is the ServeMux's.
-	prefix  string
+	prefix string
+	// literal is set when the pattern has no host and its path no
+	// wildcard or escape: then it matches a path equal to prefix, or
+	// starting with it when prefix ends in a slash (a subtree), and routes
+	// decide that without asking the ServeMux, which allocates.
+	literal bool
 	require scopes.Requirement
 	public  bool
 	mux     *http.ServeMux
@@ -37,12 +42,14 @@ func (*marker) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 var theMarker = &marker{}
 
-// matches reports whether r matches rt's pattern, as a ServeMux holding
-// it would route r to it. r's path must be canonical (see checkPath): the
-// ServeMux would otherwise answer with a redirect, which is no match.
 // route is the first route that matches r, or nil.
 func (c *compiled) route(r *http.Request) *route {
-	for _, rt := range c.routes {
+	return firstMatch(c.routes, r)
+}
+
+// firstMatch is the first of routes that matches r, or nil.
+func firstMatch(routes []*route, r *http.Request) *route {
+	for _, rt := range routes {
 		if rt.matches(r) {
 			return rt
 		}
@@ -50,9 +57,18 @@ func (c *compiled) route(r *http.Request) *route {
 	return nil
 }
 
+// matches reports whether r matches rt's pattern, as a ServeMux holding
+// it would route r to it. r's path must be canonical (see checkPath): the
+// ServeMux would otherwise answer with a redirect, which is no match.
 func (rt *route) matches(r *http.Request) bool {
 	if rt.method != "" && rt.method != r.Method && (rt.method != http.MethodGet || r.Method != http.MethodHead) {
 		return false // what the ServeMux would find, without its 405 bookkeeping
+	}
+	if rt.literal {
+		if strings.HasSuffix(rt.prefix, "/") {
+			return strings.HasPrefix(r.URL.Path, rt.prefix)
+		}
+		return r.URL.Path == rt.prefix
 	}
 	if !strings.HasPrefix(r.URL.Path, rt.prefix) {
 		return false // the same again, cheaper
@@ -86,6 +102,9 @@ func compileRoute(i int, r Route) (*route, error) {
 		case strings.ContainsAny(host, ":[]"):
 			// The ServeMux compares the request's host without its port.
 			return nil, configErr(at+".Pattern", "%s names a host with a port or brackets, which never matches: hosts are compared without their port", quote(p))
+		case strings.ToLower(host) != host:
+			// Request hosts are compared in lower case (see synthesize).
+			return nil, configErr(at+".Pattern", "%s names a host with upper-case letters, which never matches: write it in lower case", quote(p))
 		case !strings.Contains(host, ".") && host != "localhost":
 			// "v1/bookings" is the host v1 and the path /bookings to a
 			// ServeMux: surely a path missing its leading slash.
@@ -107,8 +126,30 @@ func compileRoute(i int, r Route) (*route, error) {
 	}
 	if !strings.Contains(path, "%") {
 		rt.prefix = path
+		rt.literal = path == hostPath // no host, no wildcard
 	}
 	return rt, nil
+}
+
+// foldRoute is rt with its path case-folded outside its wildcards (see
+// foldCase), for matching case-folded readings of request paths.
+func foldRoute(rt *route) (*route, error) {
+	method, hostPath, found := strings.Cut(rt.pattern, " ")
+	if !found {
+		method, hostPath = "", rt.pattern
+	}
+	slash := strings.IndexByte(hostPath, '/')
+	pattern := hostPath[:slash] + foldPattern(hostPath[slash:])
+	if method != "" {
+		pattern = method + " " + pattern
+	}
+	mux, err := register(pattern)
+	if err != nil {
+		return nil, configErr(fmt.Sprintf("Routes[%d].Pattern", rt.index), "%s read case-blind is not a valid ServeMux pattern: %s", quote(rt.pattern), err)
+	}
+	f := *rt
+	f.pattern, f.mux, f.prefix, f.probe = pattern, mux, foldCase(rt.prefix), nil
+	return &f, nil
 }
 
 // register returns a ServeMux holding pattern alone, or the ServeMux's

@@ -223,6 +223,44 @@ type response struct {
 	upstream   *echoed           // what the API received, when it answered
 }
 
+// send sends a request to base through c, with header as given (names
+// keep their spelling), and reads the answer: the upstream's echo when it
+// is 200, else the refusal.
+func send(t *testing.T, c *http.Client, base, method, path string, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = []string{v} // as given: client_id keeps its spelling
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, challenges: res.Header.Values("WWW-Authenticate"), retryAfter: res.Header.Get("Retry-After")}
+	if method == http.MethodHead {
+		return out // no body
+	}
+	if res.StatusCode == http.StatusOK {
+		out.upstream = &echoed{}
+		if err := json.Unmarshal(data, out.upstream); err != nil {
+			t.Fatalf("upstream answer %q: %v", data, err)
+		}
+		return out
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("refusal Content-Type %q, body %q; want application/json", ct, data)
+	}
+	if err := json.Unmarshal(data, &out.body); err != nil {
+		t.Fatalf("refusal body %q: %v", data, err)
+	}
+	return out
+}
+
 // TestServeThroughNginx runs nginx with auth_request to `keyward serve`
 // in front of an API that echoes what it receives, and sends requests
 // through nginx.
@@ -267,37 +305,6 @@ credentials:
 	forged := iss.ForgedToken(t, jwt.MapClaims{"scope": "bookings:read"})
 	expired := iss.ExpiredToken(t, jwt.MapClaims{"scope": "bookings:read"})
 
-	send := func(t *testing.T, c *http.Client, base, method, path string, header map[string]string) response {
-		t.Helper()
-		req, err := http.NewRequest(method, base+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range header {
-			req.Header[k] = []string{v} // as given: client_id keeps its spelling
-		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		data, _ := io.ReadAll(res.Body)
-		out := response{status: res.StatusCode, challenges: res.Header.Values("WWW-Authenticate"), retryAfter: res.Header.Get("Retry-After")}
-		if res.StatusCode == http.StatusOK {
-			out.upstream = &echoed{}
-			if err := json.Unmarshal(data, out.upstream); err != nil {
-				t.Fatalf("upstream answer %q: %v", data, err)
-			}
-			return out
-		}
-		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("refusal Content-Type %q, body %q; want application/json", ct, data)
-		}
-		if err := json.Unmarshal(data, &out.body); err != nil {
-			t.Fatalf("refusal body %q: %v", data, err)
-		}
-		return out
-	}
 	local := clientFrom("127.0.0.1")
 
 	bearer := `Bearer realm="bookings-api"`
@@ -449,16 +456,11 @@ credentials:
 func TestServeUntrustedPeer(t *testing.T) {
 	t.Parallel()
 	iss := keywardtest.NewIssuer(t)
-	addr := startServe(t, fmt.Sprintf(`jwt:
-  issuers:
-    - issuer: %s
-      jwks_url: %s
-      audiences: [%s]
-forward_auth:
+	addr := startServe(t, jwtSection(iss)+`forward_auth:
   routes:
     - match: "/"
   trusted_proxies: [192.0.2.1]
-`, iss.URL, iss.JWKSURL, iss.Audience))
+`)
 	req, _ := http.NewRequest("GET", "http://"+addr+"/auth", nil)
 	req.Header.Set("X-Forwarded-Method", "GET")
 	req.Header.Set("X-Forwarded-Uri", "/")
@@ -480,5 +482,77 @@ forward_auth:
 	res.Body.Close()
 	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"healthy":true`)) {
 		t.Fatalf("/healthz: %d %s", res.StatusCode, body)
+	}
+}
+
+// jwtSection is the jwt section of a configuration file trusting iss.
+func jwtSection(iss *keywardtest.Issuer) string {
+	return fmt.Sprintf("jwt:\n  issuers:\n    - issuer: %s\n      jwks_url: %s\n      audiences: [%s]\n", iss.URL, iss.JWKSURL, iss.Audience)
+}
+
+// issueServe runs `keyward serve` trusting iss, with the routes of issue
+// 14's examples, behind nginx in front of the echoing API, and returns
+// nginx's base URL.
+func issueServe(t *testing.T, iss *keywardtest.Issuer) string {
+	t.Helper()
+	api := echoAPI(t)
+	keyward := startServe(t, jwtSection(iss)+`forward_auth:
+  routes:
+    - match: "GET /v1/account"          # any authenticated caller
+    - match: "GET /v1/invoices"
+      scopes: {all: [billing:read]}
+    - match: "/admin/"
+      scopes: {all: [admin]}
+    - match: "/"
+      public: true
+`)
+	return "http://" + startNginx(t, keyward, strings.TrimPrefix(api.URL, "http://"))
+}
+
+// TestNginxLooseReadings: issue 14 item 1 through nginx. Spellings of a
+// path that an upstream may serve as a stricter route (case, trailing
+// slash either way, suffix) are refused with 400 and never reach the API,
+// with or without credentials; the canonical paths are answered as before.
+func TestNginxLooseReadings(t *testing.T) {
+	t.Parallel()
+	nginxBinary(t)
+	iss := keywardtest.NewIssuer(t)
+	proxy := issueServe(t, iss)
+	reader := map[string]string{"Authorization": "Bearer " + iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})}
+	local := clientFrom("127.0.0.1")
+	for _, tt := range []struct {
+		method, path string
+		header       map[string]string
+		status       int
+	}{
+		{"GET", "/v1/account", nil, 401},
+		{"GET", "/v1/account", reader, 200},
+		{"GET", "/v1/Account", nil, 400},
+		{"GET", "/V1/ACCOUNT", nil, 400},
+		{"GET", "/v1/account/", nil, 400},
+		{"GET", "/v1/account.json", nil, 400},
+		{"GET", "/v1/ACCOUNT.Json/", nil, 400},
+		{"GET", "/v1/%41ccount", nil, 400},
+		{"GET", "/v1/%E2%84%AAey", nil, 200}, // the Kelvin sign: /V1/KEY to a case-blind server, no route
+		{"HEAD", "/v1/Account", nil, 400},
+		{"GET", "/v1/Invoices", nil, 400},
+		{"GET", "/v1/invoices", reader, 403},
+		{"GET", "/admin", reader, 400},
+		{"GET", "/Admin", reader, 400},
+		{"GET", "/admin.json", reader, 400},
+		{"GET", "/ADMIN/users", reader, 400},
+		{"GET", "/admin/users", reader, 403},
+		{"GET", "/", nil, 200},
+		{"GET", "/index.html", nil, 200},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			got := send(t, local, proxy, tt.method, tt.path, tt.header)
+			if got.status != tt.status {
+				t.Fatalf("status %d (body %v); want %d", got.status, got.body, tt.status)
+			}
+			if tt.status == 400 && tt.method != "HEAD" && (got.body["error"] != "invalid_request" || !strings.Contains(got.body["error_description"], "another route")) {
+				t.Errorf("body %v; want invalid_request naming the loose reading", got.body)
+			}
+		})
 	}
 }

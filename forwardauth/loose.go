@@ -1,0 +1,193 @@
+package forwardauth
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Frameworks read paths more loosely than a ServeMux: case-blind (Express,
+// ASP.NET Core, Java's equalsIgnoreCase), with or without a trailing slash
+// (Express, Flask's redirects), without a format suffix such as ".json"
+// (Rails, Spring's suffix patterns). The upstream may serve a request as any
+// such reading of its path, so the decision taken for the path as sent must
+// hold for every reading: when one falls to a route that asks more than the
+// route of the path as sent, the request is refused rather than guessed at.
+
+// reading is one loose form of a request path.
+type reading struct {
+	path string
+	// folded: path is case-folded (see foldCase), to be matched against
+	// the case-folded routes.
+	folded bool
+}
+
+// maxReadings bounds the number of loose readings of a path: per case
+// (as sent, folded) the path, and three stems with and without a slash.
+const maxReadings = 2 * (1 + 3*2)
+
+// looseReadings are the readings of path other than path itself: as sent
+// and case-folded, each without its trailing slash, without the suffix of
+// its last segment (from the last dot, and from the first), and each of
+// those with a trailing slash added. They are returned in an array, which
+// costs no allocation.
+func looseReadings(path string) (out [maxReadings]reading, n int) {
+	add := func(p string, folded bool) {
+		r := reading{p, folded}
+		if p == "" || (!folded && p == path) || slices.Contains(out[:n], r) {
+			return
+		}
+		out[n] = r
+		n++
+	}
+	for _, folded := range []bool{false, true} {
+		base := path
+		if folded {
+			base = foldCase(path)
+		}
+		trimmed := base
+		if len(trimmed) > 1 {
+			trimmed = strings.TrimSuffix(trimmed, "/")
+		}
+		last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]
+		stems := [3]string{trimmed}
+		if i := strings.LastIndexByte(last, '.'); i > 0 {
+			stems[1] = trimmed[:len(trimmed)-len(last)+i]
+		}
+		if i := strings.IndexByte(last, '.'); i > 0 {
+			stems[2] = trimmed[:len(trimmed)-len(last)+i]
+		}
+		add(base, folded)
+		for _, s := range stems {
+			if s == "" {
+				continue
+			}
+			add(s, folded)
+			if s != "/" {
+				add(s+"/", folded)
+			}
+		}
+	}
+	return out, n
+}
+
+// foldCase maps each character of s to one representative of its case
+// folding orbit (the smallest: 'K' for k, K and the Kelvin sign, 'S' for s,
+// S and the long s), so that two paths a case-blind server takes for one
+// fold to the same string, whichever of lower- or upper-casing it compares
+// by. Bytes that are not UTF-8 are kept as they are.
+func foldCase(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return foldRune(r) != r })
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteRune(foldRune(r))
+		}
+		i += max(size, 1)
+	}
+	return b.String()
+}
+
+// foldRune is the smallest rune of r's case folding orbit.
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' {
+			return r - ('a' - 'A')
+		}
+		return r
+	}
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return least
+}
+
+// foldPattern is the path of a pattern case-folded outside its {wildcards},
+// whose names must stay distinct.
+func foldPattern(path string) string {
+	var b strings.Builder
+	for path != "" {
+		open := strings.IndexByte(path, '{')
+		if open < 0 {
+			b.WriteString(foldCase(path))
+			break
+		}
+		b.WriteString(foldCase(path[:open]))
+		end := strings.IndexByte(path[open:], '}')
+		if end < 0 {
+			b.WriteString(path[open:])
+			break
+		}
+		b.WriteString(path[open : open+end+1])
+		path = path[open+end+1:]
+	}
+	return b.String()
+}
+
+// looseReadingAsksMore reports whether some loose reading of req's path
+// falls to a route that asks more than rt, the route of the path as sent
+// (nil: a path no route lists, under UnmatchedAuthenticate). A reading
+// tells of another resource only when it falls to a route that does not
+// match the path as sent: a route that matches both (a catch-all "/"
+// behind "GET /healthz", "/v1/" behind "POST /v1/bookings") is one that rt
+// was chosen over for this very path, and a reading no route lists
+// describes nothing.
+func (c *compiled) looseReadingAsksMore(req *http.Request, rt *route) bool {
+	readings, n := looseReadings(req.URL.Path)
+	// One copy of req for every reading: routes read only the method,
+	// host and path.
+	alt, u := *req, *req.URL
+	alt.URL = &u
+	for _, v := range readings[:n] {
+		routes := c.routes
+		if v.folded {
+			routes = c.folded
+		}
+		u.Path, u.RawPath = v.path, ""
+		other := firstMatch(routes, &alt)
+		switch {
+		case other == nil, rt != nil && other.index == rt.index, c.routes[other.index].matches(req):
+		case !covers(rt, other):
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether every caller that route a lets through would also
+// be let through by route b (not nil). A public route asks nothing; any
+// other asks for a caller, with scopes if it lists some, and so does nil
+// for a: a path no route lists, under UnmatchedAuthenticate.
+func covers(a, b *route) bool {
+	switch {
+	case b.public:
+		return true
+	case a != nil && a.public:
+		return false // b asks for a caller
+	case b.require.IsZero():
+		return true // b asks for a caller, and so does a
+	case a == nil || a.require.IsZero():
+		return false // b asks for scopes too
+	}
+	as, bs := a.require.Scopes(), b.require.Scopes()
+	switch {
+	case !a.require.OneOf() && !b.require.OneOf(): // all of as ⇒ all of bs
+		return !slices.ContainsFunc(bs, func(s string) bool { return !slices.Contains(as, s) })
+	case !a.require.OneOf(): // all of as ⇒ one of bs
+		return slices.ContainsFunc(bs, func(s string) bool { return slices.Contains(as, s) })
+	case b.require.OneOf(): // one of as ⇒ one of bs
+		return !slices.ContainsFunc(as, func(s string) bool { return !slices.Contains(bs, s) })
+	}
+	return false // one of as does not imply all of bs (bs not empty here)
+}
