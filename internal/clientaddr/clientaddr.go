@@ -135,14 +135,61 @@ func ParseAddr(s string) (netip.Addr, bool) {
 // Key is the key failures from the address s are counted under: the IP,
 // with an IPv6 address taken as its /64 network, since one host commonly
 // holds a whole /64. A string that is no address is its own key.
+//
+// An IPv6 address that carries a client's IPv4 address is keyed by that
+// IPv4 address, as the IPv4 address itself is: else a translator's
+// clients would all share one /64 (NAT64, the Teredo clients of one
+// server), or one IPv4 address would hold 65,536 /64s (6to4). Read this
+// way are the NAT64 well-known prefix 64:ff9b::/96 (RFC 6052), IPv4-mapped
+// ::ffff:0:0/96, IPv4-translated ::ffff:0:0:0/96 (RFC 2765),
+// IPv4-compatible ::/96 less ::/104 (which holds :: and ::1; RFC 4291),
+// 6to4 2002::/16 (RFC 3056) and Teredo 2001::/32, whose client address is
+// the last 32 bits inverted (RFC 4380). An address in the local-use NAT64
+// prefix 64:ff9b:1::/48 (RFC 8215) is its own key: where its IPv4 address
+// lies depends on the length of the prefix its translator uses, and every
+// other bit is fixed by the translator. Translators with prefixes of their
+// own are not known here: a Credentials.ClientAddr function can key them.
 func Key(s string) string {
 	a, ok := ParseAddr(s)
-	if !ok {
+	switch {
+	case !ok:
 		return s
+	case a.Is4():
+		return a.String()
 	}
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
+	if v4, ok := embeddedIPv4(a); ok {
+		return v4.String()
 	}
-	return a.String()
+	if nat64LocalUse.Contains(a) {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// The IPv6 prefixes whose addresses carry an IPv4 address (see Key).
+var (
+	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")
+	nat64LocalUse  = netip.MustParsePrefix("64:ff9b:1::/48")
+	ipv4Translated = netip.MustParsePrefix("::ffff:0:0:0/96")
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+	ipv4Unused     = netip.MustParsePrefix("::/104") // 0.0.0.0/8 "compatible": ::, ::1 and the like
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	teredo         = netip.MustParsePrefix("2001::/32")
+)
+
+// embeddedIPv4 returns the IPv4 address a, an IPv6 address that is not
+// IPv4-mapped, carries in one of the forms Key reads, if it does.
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	switch {
+	case nat64WellKnown.Contains(a), ipv4Translated.Contains(a),
+		ipv4Compatible.Contains(a) && !ipv4Unused.Contains(a):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(a):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	case teredo.Contains(a):
+		return netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]}), true
+	}
+	return netip.Addr{}, false
 }
