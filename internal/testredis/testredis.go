@@ -86,7 +86,7 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // URL is a redis:// URL of the server.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
-// Restart starts the server again, on its port,, and waits until it is ready.
+// Restart starts the server again, on its port, and waits until it is ready.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()

@@ -50,19 +50,44 @@ type RedisOptions struct {
 	// Now is the clock of ProbeEvery; time.Now if nil. Windows are on
 	// Redis's clock.
 	Now func() time.Time
+	// MaxCounters bounds the failure counters the store keeps in Redis
+	// under KeyPrefix; MaxCounters (the in-memory bound) if zero. At the
+	// bound, the counter that ends first makes room, as in memory. Size
+	// Redis's maxmemory for it: about RedisBytesPerCounter each.
+	MaxCounters int
 }
+
+// RedisBytesPerCounter is about what one failure counter costs in Redis
+// (its hash, its expiry and its place in the index of counters): 350 to
+// 380 bytes measured with keys of IPv6 /64 addresses on Redis 7.0, so the
+// default bound takes about 40 MB.
+const RedisBytesPerCounter = 400
 
 // RedisStore is a Store in Redis, shared by every process that uses the
 // same server, database and key prefix. Each method is one round trip (a
 // Lua script for Take and Refund), and windows end by Redis key expiry
-// (PEXPIRE), on Redis's clock.
+// (PEXPIRE), on Redis's clock. It needs Redis 5 or later, one server (not
+// Cluster: the index of counters is one key).
 //
-// When Redis answers with an error or not within the timeout, the method
-// returns an error (a Throttle then counts in its own memory), the outage
-// is logged once, and StoreErrors counts it; while it lasts, only one call
-// per ProbeEvery tries Redis, and the others return an error at once. The
-// first of those tries that Redis answers ends the outage, which is logged
-// too.
+// A flood of fresh addresses cannot fill Redis: the store keeps at most
+// MaxCounters failure counters (an index of them, ordered by when their
+// windows end, lives under KeyPrefix+"counters"), and at the bound the one
+// that ends first is deleted to make room. The markers of Known pairs are
+// not counted: there is one per pair that verified.
+//
+// Keyward needs maxmemory-policy noeviction (or no maxmemory), and a
+// maxmemory above MaxCounters × RedisBytesPerCounter: an eviction policy
+// drops counters silently, which gives their budgets back, whereas a full
+// Redis under noeviction refuses the write, which the store reports as an
+// error and a Throttle then fails closed on. The first call Redis answers
+// reads its maxmemory settings (CONFIG GET), and logs a warning if they
+// fall short.
+//
+// When Redis answers with an error (a full Redis included) or not within
+// the timeout, the method returns an error, the outage is logged once, and
+// StoreErrors counts it; while it lasts, only one call per ProbeEvery tries
+// Redis, and the others return an error at once. The first of those tries
+// that Redis answers ends the outage, which is logged too.
 //
 // A store whose Redis restarts without persistence forgets its windows.
 type RedisStore struct {
@@ -73,9 +98,11 @@ type RedisStore struct {
 	logger     *slog.Logger
 	now        func() time.Time
 	url        string // redacted
+	maxCounter int
 
-	errors atomic.Uint64
-	down   atomic.Bool
+	errors  atomic.Uint64
+	down    atomic.Bool
+	checked atomic.Bool // the server's maxmemory settings were read
 
 	mu           sync.Mutex // guards the outage fields
 	downSince    time.Time
@@ -84,6 +111,10 @@ type RedisStore struct {
 }
 
 var _ Store = (*RedisStore)(nil)
+
+// indexKey, after the prefix, names the index of counters; no counter key
+// (which starts with "{") nor marker key (which starts with "k:") is it.
+const indexKey = "counters"
 
 // errDown answers a call made while Redis is known unavailable.
 var errDown = errors.New("throttle: redis is unavailable")
@@ -120,6 +151,9 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		tc.InsecureSkipVerify = tc.InsecureSkipVerify || o.TLSConfig.InsecureSkipVerify
 		o.TLSConfig = tc
 	}
+	if opts.MaxCounters < 0 || opts.MaxCounters == 1 {
+		return nil, fmt.Errorf("throttle: redis max counters is %d; it needs at least 2 (or 0 for %d)", opts.MaxCounters, MaxCounters)
+	}
 	timeout := orDefault(opts.Timeout, DefaultTimeout)
 	o.DialTimeout = timeout
 	o.ReadTimeout = timeout
@@ -144,6 +178,10 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		logger:     opts.Logger,
 		now:        opts.Now,
 		url:        redacted,
+		maxCounter: opts.MaxCounters,
+	}
+	if s.maxCounter == 0 {
+		s.maxCounter = MaxCounters
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultKeyPrefix
@@ -223,6 +261,9 @@ func (s *RedisStore) do(ctx context.Context, call func(context.Context) error) e
 		if probe {
 			s.recovered()
 		}
+		if s.checked.CompareAndSwap(false, true) {
+			s.checkServer(context.WithoutCancel(ctx))
+		}
 		return nil
 	}
 	s.errors.Add(1)
@@ -242,7 +283,7 @@ func (s *RedisStore) failed(err error) {
 	}
 	s.down.Store(true)
 	s.downSince = now
-	s.logger.Warn("throttle: redis is unavailable; each replica counts failed client checks in its own memory until it is back",
+	s.logger.Warn("throttle: redis is unavailable; failed client checks cannot be counted across replicas until it is back",
 		"redis", s.url, "error", err.Error())
 }
 
@@ -259,37 +300,75 @@ func (s *RedisStore) recovered() {
 	s.outageErrors = 0
 }
 
-// takeScript counts one failure under each of KEYS if every one has room:
-// ARGV[1] is the window in milliseconds, ARGV[2] the id of a window this
-// call starts, ARGV[2+i] the budget of KEYS[i]. A counter is a hash: n, the
-// failures, and w, its window's id. It answers {1, id...} with each key's
-// window id, or {0, pttl} with the spent key's time to live.
+// takeScript counts one failure under each counter if every one has room.
+// KEYS[1] is the index of counters, a sorted set of their keys by the time
+// their windows end; KEYS[1+i] are the counters. ARGV[1] is the window in
+// milliseconds, ARGV[2] the id of a window this call starts, ARGV[3] the
+// most counters the index may hold, ARGV[3+i] the budget of KEYS[1+i]. A
+// counter is a hash: n, the failures, and w, its window's id. It answers
+// {1, id...} with each counter's window id, or {0, pttl} with the spent
+// counter's time to live.
+//
+// Each counter's first write is HINCRBY or HSET, which a Redis at
+// maxmemory refuses: the script then fails whole, with nothing written,
+// rather than running past maxmemory (a script that has written is let
+// through).
 var takeScript = redis.NewScript(`
+local index, window, most = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[3])
+local n = #KEYS - 1
 local ids = {}
-for i, key in ipairs(KEYS) do
-  local v = redis.call('HMGET', key, 'n', 'w')
+for i = 1, n do
+  local v = redis.call('HMGET', KEYS[1 + i], 'n', 'w')
   if v[2] then
-    if tonumber(v[1] or 0) >= tonumber(ARGV[2 + i]) then
-      return {0, redis.call('PTTL', key)}
+    if tonumber(v[1] or 0) >= tonumber(ARGV[3 + i]) then
+      return {0, redis.call('PTTL', KEYS[1 + i])}
     end
     ids[i] = v[2]
-  elseif tonumber(ARGV[2 + i]) < 1 then
+  elseif tonumber(ARGV[3 + i]) < 1 then
     return {0, -1}
   end
 end
-for i, key in ipairs(KEYS) do
+local now
+for i = 1, n do
+  local key = KEYS[1 + i]
   if ids[i] then
     redis.call('HINCRBY', key, 'n', 1)
     if redis.call('PTTL', key) < 0 then
-      redis.call('PEXPIRE', key, ARGV[1])
+      redis.call('PEXPIRE', key, window)
     end
   else
     redis.call('HSET', key, 'n', 1, 'w', ARGV[2])
-    redis.call('PEXPIRE', key, ARGV[1])
+    redis.call('PEXPIRE', key, window)
+    if not now then
+      local t = redis.call('TIME')
+      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+    end
+    local over = redis.call('ZCARD', index) + 1 - most
+    if over > 0 then
+      -- The counters that end first make room; this call's own never do.
+      local dropped = 0
+      for _, old in ipairs(redis.call('ZRANGE', index, 0, over + n - 1)) do
+        if dropped == over then break end
+        local mine = false
+        for j = 2, #KEYS do
+          if KEYS[j] == old then mine = true end
+        end
+        if not mine then
+          redis.call('ZREM', index, old)
+          redis.call('DEL', old)
+          dropped = dropped + 1
+        end
+      end
+    end
+    redis.call('ZADD', index, now + window, key)
     ids[i] = ARGV[2]
   end
 end
-return {1, unpack(ids, 1, #KEYS)}
+if now and redis.call('PTTL', index) < window then
+  redis.call('PEXPIRE', index, window)
+end
+return {1, unpack(ids, 1, n)}
 `)
 
 // refundScript takes back one failure under each of KEYS whose window id
@@ -307,11 +386,12 @@ return 0
 // Take implements Store, in one round trip.
 func (s *RedisStore) Take(ctx context.Context, window time.Duration, budgets []Budget) (Taken, error) {
 	ms := max(window.Milliseconds(), 1)
-	keys := make([]string, len(budgets))
-	args := make([]any, 0, 2+len(budgets))
-	args = append(args, ms, strconv.FormatUint(rand.Uint64(), 10))
-	for i, b := range budgets {
-		keys[i] = s.prefix + b.Key
+	keys := make([]string, 1, 1+len(budgets))
+	keys[0] = s.prefix + indexKey
+	args := make([]any, 0, 3+len(budgets))
+	args = append(args, ms, strconv.FormatUint(rand.Uint64(), 10), s.maxCounter)
+	for _, b := range budgets {
+		keys = append(keys, s.prefix+b.Key)
 		args = append(args, b.Max)
 	}
 	var taken Taken
@@ -399,4 +479,42 @@ func (s *RedisStore) Unmark(ctx context.Context, key string) error {
 	return s.do(ctx, func(ctx context.Context) error {
 		return s.client.Del(ctx, s.prefix+key).Err()
 	})
+}
+
+// checkServer reads Redis's maxmemory settings once, and logs what falls
+// short of what the store needs. A Redis that refuses CONFIG (a managed
+// one, say) is told of in an info line.
+func (s *RedisStore) checkServer(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	cfg, err := s.client.ConfigGet(ctx, "maxmemory*").Result()
+	if err != nil {
+		s.logger.Info("throttle: could not read redis's maxmemory settings; the throttle needs maxmemory-policy noeviction",
+			"redis", s.url, "error", err.Error())
+		return
+	}
+	maxMemory, _ := strconv.ParseInt(cfg["maxmemory"], 10, 64)
+	for _, w := range memoryWarnings(cfg["maxmemory-policy"], maxMemory, s.maxCounter) {
+		s.logger.Warn(w, "redis", s.url)
+	}
+}
+
+// memoryWarnings says what is wrong with a Redis whose maxmemory is
+// maxMemory bytes (0: no bound) and maxmemory-policy policy, for a store
+// of maxCounters counters.
+func memoryWarnings(policy string, maxMemory int64, maxCounters int) []string {
+	if maxMemory <= 0 {
+		return nil
+	}
+	var out []string
+	if policy != "noeviction" {
+		out = append(out, fmt.Sprintf("throttle: redis has maxmemory-policy %s: when it is full it evicts failure counters, "+
+			"which gives their budgets back to guessers; set maxmemory-policy noeviction (on a Redis of the throttle's own)", policy))
+	}
+	if need := int64(maxCounters) * RedisBytesPerCounter; maxMemory < need {
+		out = append(out, fmt.Sprintf("throttle: redis maxmemory is %d bytes, less than the %d or so that %d failure counters take: "+
+			"once it is full, checks it cannot count are refused; raise maxmemory or lower the bound on counters",
+			maxMemory, need, maxCounters))
+	}
+	return out
 }

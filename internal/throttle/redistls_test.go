@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"github.com/keyward/keyward/internal/testredis"
 	"math/big"
 	"net"
@@ -157,8 +158,8 @@ func TestRedisPassword(t *testing.T) {
 		t.Fatal("Ping with a wrong password succeeded")
 	}
 	th := NewWithStore(Limits{MaxClientFailures: 1, MaxAddrFailures: 50, Window: time.Minute}, bad, time.Now)
-	if !guess(th, "acme", "192.0.2.1") || guess(th, "acme", "192.0.2.1") {
-		t.Fatal("with a wrong password the throttle does not limit in memory")
+	if r, _, err := th.Admit("acme", "192.0.2.1"); r != nil || !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("with a wrong password: %v, %v; want the check refused, ErrStoreUnavailable", r, err)
 	}
 	for _, text := range []string{err.Error(), buf.String()} {
 		if strings.Contains(text, "wrong-staple") || strings.Contains(text, "correct-horse") {

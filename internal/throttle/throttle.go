@@ -8,16 +8,19 @@
 //
 // The counters live in a Store: this process's memory (MemoryStore, the
 // default) or a Redis shared by every replica (RedisStore), so that the
-// budgets hold across replicas. While a shared store is unavailable, each
-// Throttle counts in its own memory instead: every replica still limits,
-// and no check fails for it. The bound on checks in progress stays per
-// process. Known remembers the pairs that verified, which skip the gate.
+// budgets hold across replicas. While a shared store cannot count a check
+// (Redis down, or full), a Throttle refuses the check (ErrStoreUnavailable)
+// unless Limits.Replicas gives each process a share of the budgets to count
+// in its own memory: never do the replicas together allow more than one
+// budget. The bound on checks in progress stays per process. Known
+// remembers the pairs that verified, which skip the gate.
 package throttle
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"sync"
 	"time"
 )
@@ -26,7 +29,8 @@ import (
 // progress at once, in one process.
 const MaxInFlight = 4
 
-// Limits are a Throttle's budgets; every field must be positive.
+// Limits are a Throttle's budgets, which must be positive, and what it does
+// while a shared store cannot count.
 type Limits struct {
 	// MaxClientFailures per client id from one address per window.
 	MaxClientFailures int
@@ -34,7 +38,25 @@ type Limits struct {
 	MaxAddrFailures int
 	// Window is how long failures are counted.
 	Window time.Duration
+	// Replicas matters only for a Throttle on a shared store: at least the
+	// number of processes that share it (an upper bound will do). While the
+	// store cannot count a check, each process counts it in its own memory
+	// against each budget divided by Replicas, rounded down, so that all of
+	// them together allow no more than one budget; where a budget divides
+	// to nothing, the check is refused. 0, the default, refuses every check
+	// the store cannot count: a guesser gains nothing from an outage, and
+	// callers a Known remembers in this process still pass.
+	Replicas int
 }
+
+// ErrStoreUnavailable is Admit's error when the shared store could not
+// count a check and Limits.Replicas leaves this process no budget of its
+// own to count it in. It is the server's trouble, not the caller's.
+var ErrStoreUnavailable = errors.New("throttle: the shared store cannot count failed checks")
+
+// storeRetry is the Retry-After of a check refused for the store's sake:
+// a RedisStore tries Redis again once a second by default.
+const storeRetry = time.Second
 
 // Throttle counts failures. It is safe for concurrent use.
 type Throttle struct {
@@ -55,9 +77,9 @@ func New(limits Limits, now func() time.Time) *Throttle {
 	return &Throttle{limits: limits, store: m, local: m, inFlight: map[string]int{}}
 }
 
-// NewWithStore returns a Throttle with limits that counts in store, and in
-// this process's memory on the clock now whenever store returns an error. A
-// nil store is New's.
+// NewWithStore returns a Throttle with limits that counts in store, and,
+// whenever store returns an error, refuses or counts in this process's
+// memory on the clock now as limits.Replicas says. A nil store is New's.
 func NewWithStore(limits Limits, store Store, now func() time.Time) *Throttle {
 	if store == nil {
 		return New(limits, now)
@@ -77,17 +99,26 @@ type Reservation struct {
 	claims []Claim
 }
 
-// Reserve counts a failure against the client id at addr and against addr
+// Reserve is Admit without its error: a check refused because the shared
+// store cannot count it is refused as a spent budget is, with a retry of a
+// second.
+func (t *Throttle) Reserve(id, addr string) (r *Reservation, retry time.Duration) {
+	r, retry, _ = t.Admit(id, addr)
+	return r, retry
+}
+
+// Admit counts a failure against the client id at addr and against addr
 // before the check runs. If either budget is spent, or addr already has
 // MaxInFlight checks in progress here, it refuses: the Reservation is nil
-// and retry says when to try again (at least a second). Reserve never
-// fails for its store: if the store returns an error, the failure is
-// counted in this process's memory.
-func (t *Throttle) Reserve(id, addr string) (r *Reservation, retry time.Duration) {
+// and retry says when to try again (at least a second). If the store
+// returns an error, the failure is counted in this process's memory
+// against its share of the budgets (Limits.Replicas); with no share, Admit
+// refuses with ErrStoreUnavailable.
+func (t *Throttle) Admit(id, addr string) (r *Reservation, retry time.Duration, err error) {
 	t.mu.Lock()
 	if t.inFlight[addr] >= MaxInFlight {
 		t.mu.Unlock()
-		return nil, time.Second
+		return nil, time.Second, nil
 	}
 	t.inFlight[addr]++
 	t.mu.Unlock()
@@ -102,14 +133,34 @@ func (t *Throttle) Reserve(id, addr string) (r *Reservation, retry time.Duration
 	taken, err := store.Take(context.Background(), t.limits.Window, budgets)
 	if err != nil {
 		store = t.local
+		if !t.localShare(budgets) {
+			t.leave(addr)
+			return nil, storeRetry, ErrStoreUnavailable
+		}
 		taken, _ = t.local.Take(context.Background(), t.limits.Window, budgets)
 	}
 	r = &Reservation{t: t, addr: addr, store: store, claims: taken.Claims}
 	if !taken.OK {
 		r.release(false)
-		return nil, max(taken.Retry, time.Second)
+		return nil, max(taken.Retry, time.Second), nil
 	}
-	return r, 0
+	return r, 0, nil
+}
+
+// localShare cuts budgets to this process's share of them while the
+// shared store cannot count, and reports whether every one keeps at least
+// one failure.
+func (t *Throttle) localShare(budgets []Budget) bool {
+	if t.limits.Replicas < 1 {
+		return false
+	}
+	for i := range budgets {
+		budgets[i].Max /= t.limits.Replicas
+		if budgets[i].Max < 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // Fail ends the check, leaving its failure counted.
@@ -133,17 +184,21 @@ func (r *Reservation) release(refund bool) {
 		_ = r.store.Refund(context.Background(), r.claims) // an error leaves it counted: fail closed
 	}
 	r.claims = nil
-	r.t.mu.Lock()
-	if r.t.inFlight[r.addr]--; r.t.inFlight[r.addr] <= 0 {
-		delete(r.t.inFlight, r.addr)
-	}
-	r.t.mu.Unlock()
+	r.t.leave(r.addr)
 }
 
-// The keys of an address's counters share a Redis Cluster hash tag, the
-// address, so that one script may touch both. The client id is hashed: a
-// shared store holds no id as sent (nor a secret pasted in its place), and
-// keys stay short whatever is sent.
+// leave ends one of addr's checks in progress.
+func (t *Throttle) leave(addr string) {
+	t.mu.Lock()
+	if t.inFlight[addr]--; t.inFlight[addr] <= 0 {
+		delete(t.inFlight, addr)
+	}
+	t.mu.Unlock()
+}
+
+// The keys of an address's counters start with the address in braces. The
+// client id is hashed: a shared store holds no id as sent (nor a secret
+// pasted in its place), and keys stay short whatever is sent.
 
 func addrKey(addr string) string { return "{" + addr + "}:a" }
 

@@ -211,25 +211,67 @@ func (brokenStore) Mark(context.Context, string, time.Duration) error { return e
 func (brokenStore) Marked(context.Context, string) (bool, error)      { return false, errBroken }
 func (brokenStore) Unmark(context.Context, string) error              { return errBroken }
 
-// TestFallbackWhenTheStoreFails: a Throttle whose store fails counts in its
-// own memory: it still refuses past the budget, with Retry-After, and a
-// cancelled check gives its failure back there.
+// TestFallbackWhenTheStoreFails: while its store fails, a Throttle refuses
+// every check (ErrStoreUnavailable, retry a second) by default, and with
+// Limits.Replicas counts in its own memory against its share of each
+// budget, rounded down: so many replicas together never allow more than
+// one budget. A cancelled check gives its failure back there.
 func TestFallbackWhenTheStoreFails(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	th := NewWithStore(Limits{MaxClientFailures: 3, MaxAddrFailures: 50, Window: time.Minute}, brokenStore{}, clock.now)
-	r, _ := th.Reserve("acme", "192.0.2.1")
-	if r == nil {
-		t.Fatal("first guess refused")
-	}
-	r.Cancel()
-	for i := range 3 {
-		r, _ := th.Reserve("acme", "192.0.2.1")
-		if r == nil {
-			t.Fatalf("guess %d refused", i+1)
-		}
-		r.Fail()
-	}
-	if r, retry := th.Reserve("acme", "192.0.2.1"); r != nil || retry != time.Minute {
-		t.Fatalf("fourth guess: %v, %s; want refused for a minute", r, retry)
+	for _, tc := range []struct {
+		name     string
+		replicas int
+		want     int // checks one process allows for one id
+		wantAddr int // checks one process allows from one address, any ids
+	}{
+		{"default: refuse", 0, 0, 0},
+		{"one process: whole budgets", 1, 6, 50},
+		{"two replicas: halves", 2, 3, 25},
+		{"four replicas: a quarter, rounded down", 4, 1, 12},
+		{"seven replicas: nothing left of 6", 7, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+			th := NewWithStore(Limits{MaxClientFailures: 6, MaxAddrFailures: 50, Window: time.Minute, Replicas: tc.replicas}, brokenStore{}, clock.now)
+			if tc.want > 0 {
+				r, _, err := th.Admit("acme", "192.0.2.1")
+				if r == nil || err != nil {
+					t.Fatalf("first guess: %v, %v", r, err)
+				}
+				r.Cancel()
+			}
+			allowed := 0
+			for range 10 {
+				r, retry, err := th.Admit("acme", "192.0.2.1")
+				if r != nil {
+					allowed++
+					r.Fail()
+					continue
+				}
+				switch {
+				case allowed < tc.want:
+					t.Fatalf("guess %d refused (%v), want %d allowed", allowed+1, err, tc.want)
+				case tc.want == 0 && (!errors.Is(err, ErrStoreUnavailable) || retry != time.Second):
+					t.Fatalf("refusal without a share: %v, %s; want ErrStoreUnavailable, a second", err, retry)
+				case tc.want > 0 && (err != nil || retry != time.Minute):
+					t.Fatalf("refusal past the share: %v, %s; want a spent budget, a minute", err, retry)
+				}
+			}
+			if allowed != tc.want {
+				t.Fatalf("%d guesses allowed for one id, want %d", allowed, tc.want)
+			}
+			fromAddr := allowed
+			for i := range 100 {
+				if r, _ := th.Reserve(fmt.Sprint("id-", i), "192.0.2.1"); r != nil {
+					fromAddr++
+					r.Fail()
+				}
+			}
+			if fromAddr != tc.wantAddr {
+				t.Fatalf("%d guesses allowed from one address, want %d", fromAddr, tc.wantAddr)
+			}
+			if len(th.inFlight) != 0 {
+				t.Fatalf("checks left in progress: %v", th.inFlight)
+			}
+		})
 	}
 }
