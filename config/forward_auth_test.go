@@ -110,6 +110,7 @@ func TestForwardAuthErrors(t *testing.T) {
 		{"empty identity header", "forward_auth:\n  routes: [{match: /}]\n  identity_headers: {subject: \"\"}\n", "", "line 13: forward_auth.identity_headers.subject: may not be empty; omit it for the default, X-Auth-Subject"},
 		{"bad identity header", "forward_auth:\n  routes: [{match: /}]\n  identity_headers:\n    scopes: X Scopes\n", "", `line 14: forward_auth.identity_headers.scopes: "X Scopes" is not a valid HTTP header name`},
 		{"identity header is the client id header", "forward_auth:\n  routes: [{match: /}]\n  identity_headers:\n    client_id: x-client-id\n", "", `line 14: forward_auth.identity_headers.client_id: "x-client-id" is a client credential header`},
+		{"identity header is the client id header with _ for -", "forward_auth:\n  routes: [{match: /}]\n  identity_headers:\n    client_id: X_Client_Id\n", "", `line 14: forward_auth.identity_headers.client_id: "X_Client_Id" is a client credential header`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

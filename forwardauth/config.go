@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -177,6 +176,9 @@ type compiled struct {
 	// credentialHeaders are the canonical names of the headers copied into
 	// the request authenticated.
 	credentialHeaders [3]string
+	// identityNames are the identity header names as configured, for
+	// refusing requests that carry one (see forgedHeader).
+	identityNames [5]string
 }
 
 // compile checks c and builds its routes.
@@ -212,6 +214,9 @@ func (c Config) compile() (*compiled, error) {
 	if err := out.checkHeaders(); err != nil {
 		return nil, err
 	}
+	for i, h := range out.headers.fields() {
+		out.identityNames[i] = h.name
+	}
 	if err := checkMux(); err != nil {
 		return nil, err
 	}
@@ -236,23 +241,27 @@ func (c Config) compile() (*compiled, error) {
 }
 
 // checkHeaders checks the identity header names: valid, distinct, and none
-// that HTTP, the proxies or the credentials give another meaning.
+// that HTTP, the proxies or the credentials give another meaning. Names
+// are compared as upstreams may read them, case-blind with "_" as "-":
+// requests carrying any spelling of an identity header are refused.
 func (c *compiled) checkHeaders() error {
-	seen := map[string]string{}
-	for _, h := range c.headers.fields() {
-		canon := http.CanonicalHeaderKey(h.name)
+	fields := c.headers.fields()
+	for i, h := range fields {
 		switch {
 		case !httpguts.ValidHeaderFieldName(h.name):
 			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", quote(h.name))
-		case slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, h.name) }):
+		case slices.ContainsFunc(reservedHeaders, func(r string) bool { return sameHeaderName(r, h.name) }):
 			return configErr(h.field, "%s has a meaning of its own in HTTP or to the proxy; use a header of your own such as X-Auth-Subject", quote(h.name))
-		case strings.EqualFold(h.name, c.idHeader) || strings.EqualFold(h.name, c.secretHeader):
+		case sameHeaderName(h.name, c.idHeader) || sameHeaderName(h.name, c.secretHeader):
 			return configErr(h.field, "%s is a client credential header", quote(h.name))
+		case slices.ContainsFunc(methodOverrides, func(o string) bool { return sameHeaderName(o, h.name) }):
+			return configErr(h.field, "%s is a method-override header", quote(h.name))
 		}
-		if other, dup := seen[canon]; dup {
-			return configErr(h.field, "%s is also %s (header names ignore case); use distinct headers", quote(h.name), other)
+		for _, other := range fields[:i] {
+			if sameHeaderName(h.name, other.name) {
+				return configErr(h.field, "%s is also %s (to servers that ignore case and read _ as -); use distinct headers", quote(h.name), other.field)
+			}
 		}
-		seen[canon] = h.field
 	}
 	return nil
 }

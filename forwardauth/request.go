@@ -123,10 +123,9 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 	if d.method != strings.ToUpper(d.method) {
 		return nil, invalidRequest("the request method is not in upper case")
 	}
-	for _, h := range methodOverrides {
-		if _, ok := r.Header[h]; ok {
-			return nil, invalidRequest("the request carries a method-override header (" + h + "); this server does not accept them")
-		}
+	// Nor may the client name itself, or another method (see forged.go).
+	if msg := c.forgedHeader(r.Header); msg != "" {
+		return nil, invalidRequest(msg)
 	}
 	out, err := http.NewRequestWithContext(r.Context(), d.method, uri, nil)
 	switch {
@@ -135,6 +134,8 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 	case out.URL.Host != "" || out.URL.Scheme != "":
 		// "//host/path" is a path to a server, an authority to url.Parse.
 		return nil, invalidRequest(pathNotCanonical)
+	case hasMethodParameter(out.URL.RawQuery):
+		return nil, invalidRequest("the request carries a " + methodParameter + " query parameter, which some servers read as the method to serve it as; this server does not accept it")
 	}
 	if msg := checkPath(out.URL); msg != "" {
 		return nil, invalidRequest(msg)
@@ -182,10 +183,6 @@ func checkPath(u *url.URL) string {
 }
 
 const pathNotCanonical = "the request path is not in canonical form (dot segments, repeated slashes, encoded slashes, path parameters, backslashes or control characters)"
-
-// methodOverrides are the headers frameworks read to serve a request as
-// another method than the one it was sent with.
-var methodOverrides = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // cleanPath is the canonical form of p as net/http.ServeMux computes it:
 // path.Clean, keeping a trailing slash.
