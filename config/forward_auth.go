@@ -29,6 +29,7 @@ import (
 //	  unmatched: deny               # deny (403, the default) | authenticate
 //	  identity_headers: {subject: X-Auth-Subject, client_id: X-Auth-Client-Id, scopes: X-Auth-Scopes, method: X-Auth-Method, issuer: X-Auth-Issuer}
 //	  trusted_proxies: [127.0.0.1]  # who may ask; default loopback
+//	  cors_preflight: authenticate  # authenticate (the default) | pass
 type ForwardAuth struct {
 	// Routes are matched in order against the original request; the first
 	// that matches decides.
@@ -43,6 +44,12 @@ type ForwardAuth struct {
 	// ask, whose X-Forwarded-* and X-Original-* headers are believed;
 	// omitted means loopback (127.0.0.0/8, ::1).
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+	// CORSPreflight is "authenticate" (the default: CORS preflight
+	// requests are authenticated like any other) or "pass" (they pass
+	// unauthenticated where a route serves the method they ask about). The
+	// file's top-level cors_preflight is the middleware's and plays no part
+	// here.
+	CORSPreflight string `yaml:"cors_preflight,omitempty"`
 }
 
 // ForwardRoute is one entry of forward_auth.routes.
@@ -102,6 +109,11 @@ func (f *File) checkForwardAuth() error {
 	case "", string(forwardauth.UnmatchedDeny), string(forwardauth.UnmatchedAuthenticate):
 	default:
 		return f.errorf("forward_auth.unmatched", "%s is neither deny nor authenticate", strictyaml.Quote(fa.Unmatched))
+	}
+	switch fa.CORSPreflight {
+	case "", "authenticate", "pass":
+	default:
+		return f.errorf("forward_auth.cors_preflight", "%s is neither authenticate nor pass", strictyaml.Quote(fa.CORSPreflight))
 	}
 	if len(fa.TrustedProxies) == 0 && f.has("forward_auth.trusted_proxies") {
 		return f.errorf("forward_auth.trusted_proxies", "is empty, so no proxy could ask; omit it for loopback, or list the proxies")
@@ -163,7 +175,8 @@ func (f *File) checkForwardAuth() error {
 func (f *File) forwardAuthConfig() forwardauth.Config {
 	fa := f.ForwardAuth
 	cfg := forwardauth.Config{
-		Unmatched: forwardauth.Unmatched(fa.Unmatched),
+		Unmatched:         forwardauth.Unmatched(fa.Unmatched),
+		PassCORSPreflight: fa.CORSPreflight == "pass",
 		IdentityHeaders: forwardauth.IdentityHeaders{
 			Subject:  fa.IdentityHeaders.Subject,
 			ClientID: fa.IdentityHeaders.ClientID,
@@ -205,6 +218,7 @@ var forwardFields = map[string]string{
 	"IdentityHeaders.Method":   "forward_auth.identity_headers.method",
 	"IdentityHeaders.Issuer":   "forward_auth.identity_headers.issuer",
 	"TrustedProxies":           "forward_auth.trusted_proxies",
+	"PassCORSPreflight":        "forward_auth.cors_preflight",
 	"ClientIDHeader":           "credentials.client_id_header",
 	"ClientSecretHeader":       "credentials.client_secret_header",
 }

@@ -70,9 +70,38 @@ func TestForwardAuthFromTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ClientIDHeader != "X-Client-Id" || cfg.ClientSecretHeader != "" || len(cfg.Routes) != 0 ||
+	if cfg.ClientIDHeader != "X-Client-Id" || cfg.ClientSecretHeader != "" || len(cfg.Routes) != 0 || cfg.PassCORSPreflight ||
 		!slices.Equal(cfg.AddressProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}) || cfg.TrustedProxies != nil {
 		t.Errorf("config %+v", cfg)
+	}
+}
+
+// TestForwardAuthPreflight: forward_auth.cors_preflight decides whether
+// keyward serve lets CORS preflights through unauthenticated (issue 14
+// item 5: by default it does not), whatever the middleware's top-level
+// cors_preflight says.
+func TestForwardAuthPreflight(t *testing.T) {
+	for _, tt := range []struct {
+		top, section string
+		pass         bool
+	}{
+		{"", "", false},
+		{"", "  cors_preflight: authenticate\n", false},
+		{"", "  cors_preflight: pass\n", true},
+		{"cors_preflight: pass\n", "", false},
+		{"cors_preflight: authenticate\n", "  cors_preflight: pass\n", true},
+	} {
+		f, err := config.Parse([]byte(tt.top + forwardHead + "forward_auth:\n  unmatched: authenticate\n" + tt.section))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := f.ForwardAuthConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.PassCORSPreflight != tt.pass {
+			t.Errorf("top-level %q, section %q: PassCORSPreflight %v; want %v", tt.top, tt.section, cfg.PassCORSPreflight, tt.pass)
+		}
 	}
 }
 
@@ -107,6 +136,7 @@ func TestForwardAuthErrors(t *testing.T) {
 		{"bad unmatched", "forward_auth:\n  unmatched: allow\n  routes: [{match: /}]\n", "", `line 12: forward_auth.unmatched: "allow" is neither deny nor authenticate`},
 		{"bad proxy", "forward_auth:\n  routes: [{match: /}]\n  trusted_proxies: [127.0.0.1, nginx]\n", "", `line 13: forward_auth.trusted_proxies[1]: "nginx" is not an IP address or a CIDR range`},
 		{"no proxies", "forward_auth:\n  routes: [{match: /}]\n  trusted_proxies: []\n", "", "line 13: forward_auth.trusted_proxies: is empty"},
+		{"bad cors_preflight", "forward_auth:\n  routes: [{match: /}]\n  cors_preflight: allow\n", "", `line 13: forward_auth.cors_preflight: "allow" is neither authenticate nor pass`},
 		{"empty identity header", "forward_auth:\n  routes: [{match: /}]\n  identity_headers: {subject: \"\"}\n", "", "line 13: forward_auth.identity_headers.subject: may not be empty; omit it for the default, X-Auth-Subject"},
 		{"bad identity header", "forward_auth:\n  routes: [{match: /}]\n  identity_headers:\n    scopes: X Scopes\n", "", `line 14: forward_auth.identity_headers.scopes: "X Scopes" is not a valid HTTP header name`},
 		{"identity header is the client id header", "forward_auth:\n  routes: [{match: /}]\n  identity_headers:\n    client_id: x-client-id\n", "", `line 14: forward_auth.identity_headers.client_id: "x-client-id" is a client credential header`},

@@ -120,6 +120,14 @@ type Config struct {
 	// address, which failed credential checks are counted against, is the
 	// right-most X-Forwarded-For address in neither list.
 	AddressProxies []netip.Prefix
+	// PassCORSPreflight lets CORS preflight requests (OPTIONS with Origin
+	// and Access-Control-Request-Method) through without authentication
+	// where a route serves the method they ask about, since browsers send
+	// them without credentials. By default they are authenticated like any
+	// request: an upstream that serves OPTIONS as it serves GET would
+	// otherwise answer anyone. (dualauth.Config.AuthenticatePreflight, the
+	// middleware's setting, plays no part here.)
+	PassCORSPreflight bool
 	// ClientIDHeader and ClientSecretHeader name the client credential
 	// headers copied into the request authenticated, as
 	// dualauth.Credentials names them; "" means client_id and client_secret.
@@ -163,7 +171,8 @@ func (c Config) Validate() error {
 
 // compiled is a checked Config, ready to serve.
 type compiled struct {
-	routes []*route
+	routes        []*route
+	passPreflight bool
 	// folded are the routes with their paths case-folded, in the same
 	// order, for the case-blind readings of request paths.
 	folded       []*route
@@ -184,11 +193,12 @@ type compiled struct {
 // compile checks c and builds its routes.
 func (c Config) compile() (*compiled, error) {
 	out := &compiled{
-		unmatched:    cmp.Or(c.Unmatched, UnmatchedDeny),
-		headers:      c.IdentityHeaders.withDefaults(),
-		trusted:      clientaddr.Normalize(c.TrustedProxies),
-		idHeader:     cmp.Or(c.ClientIDHeader, "client_id"),
-		secretHeader: cmp.Or(c.ClientSecretHeader, "client_secret"),
+		passPreflight: c.PassCORSPreflight,
+		unmatched:     cmp.Or(c.Unmatched, UnmatchedDeny),
+		headers:       c.IdentityHeaders.withDefaults(),
+		trusted:       clientaddr.Normalize(c.TrustedProxies),
+		idHeader:      cmp.Or(c.ClientIDHeader, "client_id"),
+		secretHeader:  cmp.Or(c.ClientSecretHeader, "client_secret"),
 	}
 	if len(out.trusted) == 0 {
 		out.trusted = slices.Clone(DefaultTrustedProxies)

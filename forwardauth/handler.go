@@ -222,7 +222,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 	case rt != nil && rt.public:
 		h.allow(w, nil)
 		return
-	case req.Method == http.MethodOptions && h.preflight(r) && h.preflightRoute(req, r) != nil:
+	case h.cfg.passPreflight && req.Method == http.MethodOptions && h.preflightRoute(req, r) != nil:
 		// A preflight passes only where a route serves the method it asks
 		// about: on a path no route lists it is authenticated like any
 		// request.
@@ -250,21 +250,14 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 	h.allow(w, p)
 }
 
-// preflight reports whether r describes a CORS preflight that passes
-// unauthenticated (dualauth.Authenticator.Preflight).
-func (h *Handler) preflight(r *http.Request) bool {
-	return h.authn.Preflight(&http.Request{Method: http.MethodOptions, Header: http.Header{
-		"Origin":                        r.Header.Values("Origin"),
-		"Access-Control-Request-Method": r.Header.Values("Access-Control-Request-Method"),
-	}})
-}
-
-// preflightRoute is the route the preflight r (described as req) asks
-// about: the one that serves its path with the method of its
-// Access-Control-Request-Method.
+// preflightRoute is the route the CORS preflight r (described as req)
+// asks about: the one that serves its path with the method of its
+// Access-Control-Request-Method. It is nil when r is no preflight (one
+// has an Origin and an Access-Control-Request-Method in upper case) or no
+// route serves that method there.
 func (h *Handler) preflightRoute(req, r *http.Request) *route {
 	method := r.Header.Get("Access-Control-Request-Method")
-	if method == "" || method != strings.ToUpper(method) {
+	if r.Header.Get("Origin") == "" || method == "" || method != strings.ToUpper(method) {
 		return nil
 	}
 	alt := *req // routes read only the method, host and path
