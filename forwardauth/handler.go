@@ -16,8 +16,14 @@
 //   - /ext_authz/…, any method: Envoy's HTTP ext_authz check, whose path
 //     is the original path after the prefix and whose method is the
 //     original method.
-//   - GET /healthz: the state of the key sets (503 while an issuer has no
-//     keys).
+//   - GET /livez: 200 while the service serves (a liveness probe).
+//   - GET /readyz: 503 until every issuer's key set has loaded once, then
+//     200 for good (a readiness probe): through a later key server outage
+//     tokens verify against the keys held, and a request that finds no
+//     key gets 503 itself.
+//   - GET /healthz: the state of each issuer's key set now (503 while one
+//     holds no keys), for people and monitoring, not for probes: an
+//     identity provider's outage would take every replica out.
 //   - GET /metrics: Options.Metrics, when set.
 //
 // The first route (Config.Routes, net/http.ServeMux patterns) that
@@ -44,6 +50,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/middleware"
@@ -55,6 +62,10 @@ const (
 	AuthPath = "/auth"
 	// ExtAuthzPrefix is the path_prefix of Envoy's HTTP ext_authz service.
 	ExtAuthzPrefix = "/ext_authz"
+	// LivePath answers 200 while the service serves.
+	LivePath = "/livez"
+	// ReadyPath answers 200 once every key set has loaded, 503 before.
+	ReadyPath = "/readyz"
 	// HealthPath reports the key sets' state.
 	HealthPath = "/healthz"
 	// MetricsPath serves Options.Metrics.
@@ -95,6 +106,8 @@ type Handler struct {
 	subject, clientID, scopes, method, issuer string
 
 	warnNoClientAddr, warnUntrusted sync.Once
+	// ready is set once every key set has loaded (see serveReady).
+	ready atomic.Bool
 }
 
 // New checks cfg (see Config.Validate) and returns a Handler that
@@ -126,12 +139,18 @@ func New(authn *dualauth.Authenticator, cfg Config, opts Options) (*Handler, err
 	}, nil
 }
 
-// ServeHTTP serves /auth, /ext_authz/…, /healthz and /metrics; any other
-// path is 404.
+// ServeHTTP serves /auth, /ext_authz/…, /livez, /readyz, /healthz and
+// /metrics; any other path is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case AuthPath:
 		h.serveAuth(w, r)
+		return
+	case LivePath:
+		h.serveLive(w, r)
+		return
+	case ReadyPath:
+		h.serveReady(w, r)
 		return
 	case HealthPath:
 		h.serveHealth(w, r)
@@ -377,14 +396,51 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	return rec.body.Write(p)
 }
 
+// serveLive answers GET /livez: 200 while the service serves.
+func (h *Handler) serveLive(w http.ResponseWriter, r *http.Request) {
+	if probeMethod(w, r) {
+		writeJSON(w, r, http.StatusOK, struct {
+			Status string `json:"status"`
+		}{"ok"})
+	}
+}
+
+// serveReady answers GET /readyz: 503 until every issuer's key set has
+// loaded once, then 200 for as long as the service serves. A key server
+// outage later does not make the service unready: tokens verify against
+// the keys held, and without any a JWT request gets 503 itself, while
+// client credentials and public routes still work.
+func (h *Handler) serveReady(w http.ResponseWriter, r *http.Request) {
+	if !probeMethod(w, r) {
+		return
+	}
+	if !h.ready.Load() {
+		waiting := 0
+		for _, st := range h.authn.KeyStatus() {
+			if st.LastRefresh.IsZero() {
+				waiting++
+			}
+		}
+		if waiting > 0 {
+			writeJSON(w, r, http.StatusServiceUnavailable, struct {
+				Status  string `json:"status"`
+				Waiting int    `json:"key_sets_loading"`
+			}{"loading_keys", waiting})
+			return
+		}
+		h.ready.Store(true)
+	}
+	writeJSON(w, r, http.StatusOK, struct {
+		Status string `json:"status"`
+	}{"ready"})
+}
+
 // serveHealth answers GET /healthz: for each issuer, how many keys are
 // held and whether the last refresh succeeded; 503 while an issuer holds
 // no keys, since its tokens are all refused. Sources and error texts stay
 // out: they would tell anyone about internal hosts.
 func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !probeMethod(w, r) {
 		return
 	}
 	type issuer struct {
@@ -402,7 +458,24 @@ func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 			out.Status, status = "no_keys", http.StatusServiceUnavailable
 		}
 	}
-	body, _ := json.Marshal(out)
+	writeJSON(w, r, status, out)
+}
+
+// probeMethod reports whether r asks with GET or HEAD, as the state
+// endpoints take; else it answers 405.
+func probeMethod(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+// writeJSON answers with status and v as a JSON body, not to be cached (no
+// body for HEAD).
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, _ := json.Marshal(v)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")

@@ -507,15 +507,44 @@ func TestServeUntrustedPeer(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("status %d; want 403", res.StatusCode)
 	}
-	// And the health check answers anyone.
-	res, err = http.Get("http://" + addr + "/healthz")
+	// And the state endpoints answer anyone: keys loaded, ready.
+	for path, want := range map[string]string{"/healthz": `"healthy":true`, "/livez": `"ok"`, "/readyz": `"ready"`} {
+		if status, body := httpGet(t, "http://"+addr+path); status != 200 || !strings.Contains(body, want) {
+			t.Errorf("%s: %d %s; want 200 with %s", path, status, body, want)
+		}
+	}
+}
+
+// httpGet sends a GET to url and returns the status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"healthy":true`)) {
-		t.Fatalf("/healthz: %d %s", res.StatusCode, body)
+	return res.StatusCode, string(body)
+}
+
+// TestServeNotReady: `keyward serve` whose key server is down from the
+// start serves, is live, and is not ready: /readyz (for readiness probes)
+// and /healthz answer 503, /livez (for liveness probes) 200.
+func TestServeNotReady(t *testing.T) {
+	t.Parallel()
+	addr := startServe(t, fmt.Sprintf(`jwt:
+  issuers:
+    - issuer: https://auth.example.com
+      jwks_url: http://%s/jwks.json
+      audiences: [api]
+forward_auth:
+  routes:
+    - match: "/"
+`, freeAddr(t))) // nothing listens there
+	for path, want := range map[string]int{"/livez": 200, "/readyz": 503, "/healthz": 503} {
+		if status, body := httpGet(t, "http://"+addr+path); status != want {
+			t.Errorf("%s: %d %s; want %d", path, status, body, want)
+		}
 	}
 }
 
