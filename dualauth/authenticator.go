@@ -22,7 +22,9 @@
 // form; JWE is refused), its header (algorithm allowlist, explicit type,
 // critical extensions), the key set of the issuer the token names, the
 // signature, and the claims (exp required, nbf and iat with leeway, exact iss,
-// aud containing a configured audience). The credentials path checks the
+// aud containing a configured audience, and no cnf: a sender-constrained
+// token, RFC 7800, is refused, since the proof of possession its binding
+// asks for is not checked). The credentials path checks the
 // pair through a ClientVerifier (a registry of hashed secrets) or a token
 // exchange, behind a cache of verified pairs and a throttle on failures.
 //

@@ -131,9 +131,10 @@ type Config struct {
 	MeterProvider metric.MeterProvider
 	// TracerProvider receives a span named keyward.authenticate for each
 	// request counted in keyward.requests, with the attributes
-	// keyward.method, keyward.outcome, keyward.code (when refused) and, from
-	// the verified caller only, keyward.issuer and keyward.client_id; never
-	// a token, a secret or a header. nil means the global one
+	// keyward.auth_method, keyward.outcome, keyward.code (when refused)
+	// and, from the verified caller only, keyward.issuer and
+	// keyward.client_id; never a token, a secret or a header. nil means the
+	// global one
 	// (otel.GetTracerProvider): no span is started until the application
 	// sets it, nor with a no-op provider.
 	TracerProvider trace.TracerProvider

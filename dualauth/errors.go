@@ -58,12 +58,6 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// copy returns a copy of e, for a shared error value handed to a caller.
-func (e *Error) copy() *Error {
-	c := *e
-	return &c
-}
-
 // Descriptions used when an error has none.
 const (
 	descNoCredentials     = "authentication is required"
@@ -84,9 +78,14 @@ const (
 //   - invalid_client: Basic where it is on, else Bearer (RFC 6749 §5.2, RFC
 //     9110 §11.6.1);
 //   - too_many_requests and temporarily_unavailable: none;
-//   - any other code: a Bearer challenge carrying error, error_description
-//     and, for insufficient_scope, scope (RFC 6750 §3), or a bare Basic one
-//     on routes that take only client credentials.
+//   - insufficient_scope: the challenge of the scheme r's caller used — a
+//     Bearer one carrying error, error_description and scope (RFC 6750 §3)
+//     for a Bearer token, a bare Basic one for HTTP Basic (RFC 7617 has no
+//     error parameters), none for the client headers, which are no HTTP
+//     authentication scheme (a 403 needs no challenge, RFC 9110 §15.5.4);
+//   - any other code: a Bearer challenge carrying error and
+//     error_description (RFC 6750 §3), or a bare Basic one on routes that
+//     take only client credentials.
 //
 // Any error that is no *Error, nil included, fails closed: 401 invalid_token
 // with a generic description, its text kept only in Err. A description that
@@ -106,7 +105,7 @@ func (a *Authenticator) Refusal(r *http.Request, err error) *Error {
 	if e.Description == "" || a.quotesCredentials(r, e.Description) {
 		e.Description = defaultDescription(e.Code)
 	}
-	e.Challenges = a.challenges(&e)
+	e.Challenges = a.challenges(r, &e)
 	return &e
 }
 
@@ -176,8 +175,9 @@ func defaultDescription(code string) string {
 	return descInvalidToken
 }
 
-// challenges builds the WWW-Authenticate values for e on a's routes.
-func (a *Authenticator) challenges(e *Error) []string {
+// challenges builds the WWW-Authenticate values for e, the refusal of r, on
+// a's routes.
+func (a *Authenticator) challenges(r *http.Request, e *Error) []string {
 	var out []string
 	add := func(c string) {
 		if c != "" {
@@ -195,6 +195,20 @@ func (a *Authenticator) challenges(e *Error) []string {
 		}
 		add(a.basic)
 	case CodeTooManyRequests, CodeTemporarilyUnavailable:
+	case CodeInsufficientScope:
+		// The caller was verified: answer in the scheme it used. A Basic
+		// challenge says that other credentials might be let in (RFC 9110
+		// §11.6.1). The client headers have no scheme to name: offering
+		// Basic or Bearer there would invite the caller to present the same
+		// client another way, which changes nothing, so none is sent.
+		switch a.presentedKind(r) {
+		case credBasic:
+			add(a.basic)
+			return out
+		case credHeaders:
+			return out
+		}
+		fallthrough
 	default:
 		if a.bearer == "" {
 			add(a.basic)

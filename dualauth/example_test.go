@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/middleware"
 )
 
 // An issuer that publishes a single public key (a PEM file, say) and signs
@@ -70,4 +72,34 @@ func ExampleAuthenticator_Authenticate() {
 	// 401 "" authentication is required
 	// 401 "invalid_token" the access token is not a JWT
 	// 400 "invalid_request" the Bearer token has characters RFC 6750 does not allow
+}
+
+// A handler behind the middleware (package middleware) reads its verified
+// caller from the request context.
+func ExampleFromContext() {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keys, _ := jwks.NewStatic("issuer.pem", key.Public())
+	authn, _ := dualauth.New(dualauth.Config{
+		Issuers: []dualauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
+	})
+	raw, _ := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss": "https://auth.example.com", "aud": "bookings-api", "sub": "user-42", "client_id": "acme",
+		"scope": "bookings:read", "exp": time.Now().Add(time.Minute).Unix(),
+	}).SignedString(key)
+
+	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := dualauth.FromContext(r.Context())
+		if !ok { // only without the middleware in front
+			http.Error(w, "unauthenticated", http.StatusInternalServerError)
+			return
+		}
+		fmt.Println(p.Method, p.Subject, p.ClientID, p.Scopes, p.Issuer)
+	})
+	h := middleware.New(authn, middleware.Options{}).Authenticate(whoami)
+
+	r := httptest.NewRequest("GET", "/v1/whoami", nil)
+	r.Header.Set("Authorization", "Bearer "+raw)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// jwt user-42 acme bookings:read https://auth.example.com
 }

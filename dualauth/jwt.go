@@ -25,7 +25,10 @@ import (
 var errUntrustedIssuer = errors.New("dualauth: the token's issuer is not configured")
 
 // Verify checks a raw Bearer token and returns the caller it names. Every
-// failure is an *Error with status 401 and code invalid_token.
+// failure is an *Error with status 401 and code invalid_token, its cause in
+// Err for logs. A token with a cnf claim (a DPoP or certificate-bound token,
+// RFC 7800) is refused: this server does not check the proof of possession
+// such a token needs.
 //
 // A token that passed every check is remembered (see TokenCache) and, when
 // presented again, answered from memory after its exp and nbf are checked
@@ -34,8 +37,13 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, err
 	return a.verify(ctx, raw, false)
 }
 
-// errNotToken68 refuses a Bearer value outside RFC 6750's b64token syntax.
-var errNotToken68 = errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
+// errNotToken68 refuses a Bearer value outside RFC 6750's b64token syntax,
+// with the offset of its first stray byte as the cause (never the byte).
+func errNotToken68(raw string) *Error {
+	e := errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
+	e.Err = causef("byte %d of the %d-byte Bearer value is outside the b64token syntax", notToken68At(raw), len(raw))
+	return e
+}
 
 // verify is Verify; for a value from an Authorization header (bearer), the
 // b64token syntax is checked too (invalid_request), except for a token the
@@ -56,9 +64,10 @@ func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*P
 func (a *Authenticator) verifyToken(ctx context.Context, raw string, bearer bool) (_ *Principal, cached bool, _ error) {
 	if len(raw) > a.maxTokenBytes {
 		if bearer && !isToken68(raw) {
-			return nil, false, errNotToken68.copy()
+			return nil, false, errNotToken68(raw)
 		}
-		return nil, false, errInvalidToken("the access token is too large", nil)
+		return nil, false, errInvalidToken("the access token is too large",
+			causef("the token has %d bytes, more than the %d allowed", len(raw), a.maxTokenBytes))
 	}
 	var key tokenKey
 	if a.tokens != nil {
@@ -75,7 +84,7 @@ func (a *Authenticator) verifyToken(ctx context.Context, raw string, bearer bool
 // and caches it if it passes.
 func (a *Authenticator) verifyUncached(ctx context.Context, raw string, bearer bool, key tokenKey) (*Principal, error) {
 	if bearer && !isToken68(raw) {
-		return nil, errNotToken68.copy()
+		return nil, errNotToken68(raw)
 	}
 	t, e := a.parse(raw)
 	if e != nil {
@@ -102,10 +111,16 @@ func (a *Authenticator) verifyUncached(ctx context.Context, raw string, bearer b
 		return nil, a.refuse(ctx, err)
 	}
 	if iss, _ := t.claims["iss"].(string); iss != issuer.Issuer {
-		return nil, errInvalidToken("the access token's issuer is not trusted", nil)
+		return nil, errInvalidToken("the access token's issuer is not trusted",
+			causef("the verified iss is not the issuer whose key verified the token"))
 	}
 	if !audienceOK(t.claims["aud"], issuer.Audiences) {
-		return nil, errInvalidToken("the access token is not meant for this API", nil)
+		return nil, errInvalidToken("the access token is not meant for this API",
+			causef("aud %s names none of %q", claimValue{t.claims["aud"]}, issuer.Audiences))
+	}
+	// Before the token is cached: a cached token passed every check.
+	if e := checkConfirmation(t.claims); e != nil {
+		return nil, e
 	}
 	p, err := a.principal(issuer, t.claims, exp)
 	if err != nil {
@@ -184,11 +199,11 @@ func (a *Authenticator) principal(issuer *Issuer, claims jwt.MapClaims, exp time
 	}
 	clientID, ok := stringClaim(claims, "client_id")
 	if !ok {
-		return nil, errInvalidToken("the access token's client_id claim is malformed", nil)
+		return nil, errInvalidToken("the access token's client_id claim is malformed", notA("client_id", "a string", claims["client_id"]))
 	}
 	if clientID == "" {
 		if clientID, ok = stringClaim(claims, "azp"); !ok {
-			return nil, errInvalidToken("the access token's azp claim is malformed", nil)
+			return nil, errInvalidToken("the access token's azp claim is malformed", notA("azp", "a string", claims["azp"]))
 		}
 	}
 	granted, err := scopes.Parse(claims, a.scopeClaims)
@@ -359,18 +374,19 @@ func (a *Authenticator) parse(raw string) (*token, *Error) {
 // decode fills t from t.raw.
 func (a *Authenticator) decode(t *token) *Error {
 	raw := t.raw
-	switch strings.Count(raw, ".") {
+	switch dots := strings.Count(raw, "."); dots {
 	case 2:
 	case 4:
-		return errInvalidToken("encrypted tokens (JWE) are not accepted", nil)
+		return errInvalidToken("encrypted tokens (JWE) are not accepted", causef("the token has the 5 parts of a JWE"))
 	default:
-		return errInvalidToken("the access token is not a JWT", nil)
+		return errInvalidToken("the access token is not a JWT", causef("the token has %d dot-separated part(s), not the 3 of a JWS", dots+1))
 	}
 	dot := strings.LastIndexByte(raw, '.')
 	t.signingInput = raw[:dot]
 	encHeader, encPayload, _ := strings.Cut(t.signingInput, ".")
 	if len(encHeader) > maxHeaderBytes {
-		return errInvalidToken("the access token's header is too large", nil)
+		return errInvalidToken("the access token's header is too large",
+			causef("the encoded header has %d bytes, more than the %d allowed", len(encHeader), maxHeaderBytes))
 	}
 	// One buffer holds the decoded header, payload and signature: the
 	// header and payload only until they are decoded, the signature until
@@ -393,10 +409,10 @@ func (a *Authenticator) decode(t *token) *Error {
 	}
 	data, err := decode(encHeader)
 	if err != nil {
-		return errInvalidToken("the access token's header is not base64url", nil)
+		return errInvalidToken("the access token's header is not base64url", causef("header: %v", err))
 	}
 	if t.header, err = jsonobject.Decode(data); err != nil {
-		return errInvalidToken("the access token's header is malformed", nil)
+		return errInvalidToken("the access token's header is malformed", notObject("header", data))
 	}
 	h := t.header
 	algValue, hasAlg := h["alg"]
@@ -404,24 +420,27 @@ func (a *Authenticator) decode(t *token) *Error {
 	has := func(name string) bool { _, ok := h[name]; return ok }
 	switch {
 	case !hasAlg:
-		return errInvalidToken("the access token's header names no algorithm", nil)
+		return errInvalidToken("the access token's header names no algorithm", causef("the header has no alg"))
 	case !isString && algValue != nil:
-		return errInvalidToken("the access token's header is malformed", nil)
+		return errInvalidToken("the access token's header is malformed", notA("alg", "a string", algValue))
 	case a.methods[alg] == nil:
-		return errInvalidToken("the access token's signing algorithm is not accepted", nil)
+		return errInvalidToken("the access token's signing algorithm is not accepted",
+			causef("alg %.32q is none of %q", alg, a.algorithms))
 	case has("crit"):
 		// RFC 7515 §4.1.11: a recipient must reject a token whose critical
 		// extensions it does not understand; this one understands none.
-		return errInvalidToken("the access token has critical header extensions this server does not support", nil)
+		return errInvalidToken("the access token has critical header extensions this server does not support",
+			causef("the header has crit %s", claimValue{h["crit"]}))
 	case has("zip") || has("enc"):
-		return errInvalidToken("encrypted or compressed tokens are not accepted", nil)
+		return errInvalidToken("encrypted or compressed tokens are not accepted", causef("the header has zip or enc"))
 	case has("b64"):
 		// RFC 7797: b64 changes what the signature covers; it is only
 		// meaningful as a critical extension, and none is supported.
-		return errInvalidToken("the access token uses the unencoded payload option (b64), which this server does not support", nil)
+		return errInvalidToken("the access token uses the unencoded payload option (b64), which this server does not support",
+			causef("the header has b64"))
 	case isNestedJWT(h["cty"]):
 		// RFC 7519 §5.2: the payload would be another JWT, not claims.
-		return errInvalidToken("nested tokens (cty JWT) are not accepted", nil)
+		return errInvalidToken("nested tokens (cty JWT) are not accepted", causef("the header has cty %s", claimValue{h["cty"]}))
 	}
 	t.method = a.methods[alg]
 	if e := a.checkType(h["typ"]); e != nil {
@@ -431,13 +450,13 @@ func (a *Authenticator) decode(t *token) *Error {
 	// follows it.
 	payload, err := decode(encPayload)
 	if err != nil {
-		return errInvalidToken("the access token's claims are malformed", nil)
+		return errInvalidToken("the access token's claims are malformed", causef("payload: %v", err))
 	}
 	if t.claims, err = jsonobject.Decode(payload); err != nil {
-		return errInvalidToken("the access token's claims are malformed", nil)
+		return errInvalidToken("the access token's claims are malformed", notObject("payload", payload))
 	}
 	if t.signature, err = decode(raw[dot+1:]); err != nil {
-		return errInvalidToken("the access token is malformed", nil)
+		return errInvalidToken("the access token is malformed", causef("signature: %v", err))
 	}
 	return nil
 }
@@ -457,17 +476,17 @@ func isNestedJWT(cty any) bool {
 func (a *Authenticator) checkType(value any) *Error {
 	typ, ok := value.(string)
 	if !ok && value != nil {
-		return errInvalidToken("the access token's typ header is malformed", nil)
+		return errInvalidToken("the access token's typ header is malformed", notA("typ", "a string", value))
 	}
 	t := canonicalType(typ)
 	if a.requireType != "" {
 		if t != a.requireType {
-			return errInvalidToken("the access token's type is not "+a.requireType, nil)
+			return errInvalidToken("the access token's type is not "+a.requireType, causef("typ is %.40q", typ))
 		}
 		return nil
 	}
 	if strings.HasSuffix(t, "+jwt") && t != "at+jwt" {
-		return errInvalidToken("the token is not an access token", nil)
+		return errInvalidToken("the token is not an access token", causef("typ is %.40q", typ))
 	}
 	return nil
 }

@@ -69,12 +69,11 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 	var bearer, basic string
 	var hasBearer, hasBasic bool
 	if len(values) == 1 {
-		scheme, rest, _ := strings.Cut(values[0], " ")
-		switch {
-		case jwtOK && strings.EqualFold(scheme, "Bearer"):
-			bearer, hasBearer = strings.TrimLeft(rest, " "), true
-		case credOK && a.basic != "" && strings.EqualFold(scheme, "Basic"):
-			basic, hasBasic = strings.TrimLeft(rest, " "), true
+		switch kind, cred := a.authorization(values[0]); kind {
+		case credBearer:
+			bearer, hasBearer = cred, true
+		case credBasic:
+			basic, hasBasic = cred, true
 		}
 	}
 	var id, secret string
@@ -115,6 +114,48 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 	}
 	p, err := a.checkClient(ctx, id, secret, a.clientAddr(r))
 	return p, methodCredentials, err
+}
+
+// credentialKind is the kind of credentials a request presents.
+type credentialKind uint8
+
+const (
+	credNone    credentialKind = iota // none a's mode reads, or not one kind
+	credBearer                        // Authorization: Bearer
+	credBasic                         // Authorization: Basic
+	credHeaders                       // the client id and secret headers
+)
+
+// authorization reads v, the request's one Authorization value: the scheme
+// a's mode accepts it in (credBearer or credBasic) and its credentials, or
+// credNone. Scheme names are case-insensitive (RFC 9110 §11.1).
+func (a *Authenticator) authorization(v string) (credentialKind, string) {
+	scheme, rest, _ := strings.Cut(v, " ")
+	switch {
+	case a.bearer != "" && strings.EqualFold(scheme, "Bearer"):
+		return credBearer, strings.TrimLeft(rest, " ")
+	case a.basic != "" && strings.EqualFold(scheme, "Basic"):
+		return credBasic, strings.TrimLeft(rest, " ")
+	}
+	return credNone, ""
+}
+
+// presentedKind is the kind of credentials r presents that a's mode reads,
+// as Authenticate would find them: an accepted Authorization scheme, else
+// the client id header; credNone for a nil r.
+func (a *Authenticator) presentedKind(r *http.Request) credentialKind {
+	if r == nil {
+		return credNone
+	}
+	if values := r.Header.Values("Authorization"); len(values) == 1 {
+		if kind, _ := a.authorization(values[0]); kind != credNone {
+			return kind
+		}
+	}
+	if a.mode.allowsCredentials() && a.clients != nil && len(r.Header.Values(a.idHeader)) > 0 {
+		return credHeaders
+	}
+	return credNone
 }
 
 // Preflight reports whether r is a CORS preflight request (OPTIONS with
@@ -268,20 +309,25 @@ func hasQueryToken(u *url.URL) bool {
 
 // isToken68 reports whether s has the b64token syntax of RFC 6750 §2.1:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isToken68(s string) bool {
+func isToken68(s string) bool { return notToken68At(s) < 0 }
+
+// notToken68At is the offset of the first byte of s that breaks the
+// b64token syntax, 0 when s is empty or only padding, and -1 when s has
+// the syntax.
+func notToken68At(s string) int {
 	end := len(s)
 	for end > 0 && s[end-1] == '=' {
 		end--
 	}
 	if end == 0 {
-		return false
+		return 0
 	}
 	for i := 0; i < end; i++ {
 		if !token68Chars[s[i]] {
-			return false
+			return i
 		}
 	}
-	return true
+	return -1
 }
 
 // token68Chars are the bytes of b64token before its "=" padding.

@@ -29,14 +29,14 @@ const scopeName = "github.com/keyward/keyward/dualauth"
 // on.
 const (
 	// metricRequests counts requests, each once (see Config.MeterProvider):
-	// attributes method (jwt, credentials or none), outcome (allowed or
-	// refused) and, when refused, code (the *Error's Code, "unauthorized"
-	// for a request without credentials).
+	// attributes keyward.auth_method (jwt, credentials or none), outcome
+	// (allowed or refused) and, when refused, code (the *Error's Code,
+	// "unauthorized" for a request without credentials).
 	metricRequests = "keyward.requests"
 	// metricVerifyDuration is the time to verify a Bearer token or a client
-	// id and secret, in seconds: attributes method (jwt or credentials) and
-	// cached (true when answered from a cache of verified tokens or
-	// credentials).
+	// id and secret, in seconds: attributes keyward.auth_method (jwt or
+	// credentials) and cached (true when answered from a cache of verified
+	// tokens or credentials).
 	metricVerifyDuration = "keyward.verify.duration"
 	// metricJWKSRefreshes counts each issuer's key set loads, the first
 	// included (jwks.Status Refreshes and RefreshErrors): attributes issuer
@@ -63,6 +63,15 @@ const (
 	metricThrottleStoreErrors = "keyward.throttle.store_errors"
 )
 
+// attrAuthMethod is the attribute of the kind of credentials a request
+// presented (methodNames), on keyward.requests, keyward.verify.duration and
+// the keyward.authenticate span. It is not "method", which reads as the HTTP
+// method, nor in a namespace of the OpenTelemetry semantic conventions
+// ("auth" is none yet, and one may come with another meaning): it is
+// Keyward's own, under Keyward's name, as the conventions ask of
+// application-specific attributes.
+const attrAuthMethod = "keyward.auth_method"
+
 // spanAuthenticate is the name of the span an Authenticator starts for each
 // request it decides on (see Config.TracerProvider).
 const spanAuthenticate = "keyward.authenticate"
@@ -81,7 +90,7 @@ var verifyBuckets = []float64{
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 }
 
-// authMethod indexes the method attribute.
+// authMethod indexes the keyward.auth_method attribute.
 type authMethod uint8
 
 const (
@@ -198,10 +207,10 @@ func newTelemetry(c *core, mp metric.MeterProvider, tp trace.TracerProvider) (*t
 	check := func(err error) { errs = append(errs, err) }
 	var err error
 	requests, err := m.Int64ObservableCounter(metricRequests, metric.WithUnit("{request}"),
-		metric.WithDescription("Requests authenticated, each counted once, by method, outcome and refusal code."))
+		metric.WithDescription("Requests authenticated, each counted once, by the kind of credentials presented (keyward.auth_method), outcome and refusal code."))
 	check(err)
 	t.duration, err = m.Float64Histogram(metricVerifyDuration, metric.WithUnit("s"),
-		metric.WithDescription("Time to verify a Bearer token or client credentials, by method and whether a cache answered."),
+		metric.WithDescription("Time to verify a Bearer token or client credentials, by kind (keyward.auth_method) and whether a cache answered."),
 		metric.WithExplicitBucketBoundaries(verifyBuckets...))
 	check(err)
 	checks, err := m.Int64ObservableCounter(metricCredentialsChecks, metric.WithUnit("{check}"),
@@ -229,7 +238,7 @@ func newTelemetry(c *core, mp metric.MeterProvider, tp trace.TracerProvider) (*t
 	obs := func(kv ...attribute.KeyValue) []metric.ObserveOption {
 		return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 	}
-	method := func(m authMethod) attribute.KeyValue { return attribute.String("method", methodNames[m]) }
+	method := func(m authMethod) attribute.KeyValue { return attribute.String(attrAuthMethod, methodNames[m]) }
 	var allowed [numMethods][]metric.ObserveOption
 	var refused [numMethods][numCodes][]metric.ObserveOption
 	for m := range numMethods {
@@ -368,7 +377,7 @@ func (t *telemetry) request(span trace.Span, method authMethod, p *Principal, er
 		return
 	}
 	attrs := make([]attribute.KeyValue, 0, 5)
-	attrs = append(attrs, attribute.String("keyward.method", methodNames[method]))
+	attrs = append(attrs, attribute.String(attrAuthMethod, methodNames[method]))
 	if err == nil {
 		attrs = append(attrs, attribute.String("keyward.outcome", "allowed"))
 	} else {

@@ -60,7 +60,7 @@ func TestStoreErrorsAndFailedChecks(t *testing.T) {
 	for key, want := range map[string]int64{
 		metricThrottleStoreErrors:                 0,
 		metricCredentialsChecks + " result=error": 1,
-		metricRequests + " code=temporarily_unavailable method=credentials outcome=refused": 1,
+		metricRequests + " code=temporarily_unavailable " + attrAuthMethod + "=credentials outcome=refused": 1,
 	} {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("%s = %d (present %v), want %d; all: %v", key, v, ok, want, got)

@@ -107,9 +107,9 @@ func (c collected) points(name string) int {
 }
 
 var (
-	jwtMethod   = attribute.String("method", "jwt")
-	credMethod  = attribute.String("method", "credentials")
-	noMethod    = attribute.String("method", "none")
+	jwtMethod   = attribute.String("keyward.auth_method", "jwt")
+	credMethod  = attribute.String("keyward.auth_method", "credentials")
+	noMethod    = attribute.String("keyward.auth_method", "none")
 	allowed     = attribute.String("outcome", "allowed")
 	refused     = attribute.String("outcome", "refused")
 	code        = func(c string) attribute.KeyValue { return attribute.String("code", c) }
@@ -295,8 +295,8 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("span attribute %s = %q carries a credential", kv.Key, v)
 			}
 		}
-		byOutcome[attrs["keyward.method"]+"/"+attrs["keyward.outcome"]+"/"+attrs["keyward.code"]]++
-		switch attrs["keyward.method"] + "/" + attrs["keyward.outcome"] {
+		byOutcome[attrs["keyward.auth_method"]+"/"+attrs["keyward.outcome"]+"/"+attrs["keyward.code"]]++
+		switch attrs["keyward.auth_method"] + "/" + attrs["keyward.outcome"] {
 		case "jwt/allowed":
 			if attrs["keyward.issuer"] != iss.URL || attrs["keyward.client_id"] != "acme-app" {
 				t.Errorf("allowed JWT span attributes %v", attrs)

@@ -217,7 +217,22 @@ func TestVerifyRejects(t *testing.T) {
 			if strings.Contains(e.Error(), tt.token) {
 				t.Fatal("the error text contains the token")
 			}
+			checkCause(t, e, tt.token)
 		})
+	}
+}
+
+// checkCause fails unless e carries a cause for the debug log (Err) that
+// quotes no part of the token raw.
+func checkCause(t *testing.T, e *dualauth.Error, raw string) {
+	t.Helper()
+	if e.Err == nil {
+		t.Fatalf("refusal %q has no cause for the debug log", e.Description)
+	}
+	for _, part := range strings.Split(raw, ".") {
+		if len(part) >= 8 && strings.Contains(e.Err.Error(), part) {
+			t.Fatalf("the cause %q quotes the token", e.Err)
+		}
 	}
 }
 
@@ -371,9 +386,11 @@ func TestVerifyRejectsHostileEncodings(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", p)
 			}
-			if e := asError(t, err); !strings.Contains(e.Description, tt.want) {
+			e := asError(t, err)
+			if !strings.Contains(e.Description, tt.want) {
 				t.Fatalf("description %q does not contain %q", e.Description, tt.want)
 			}
+			checkCause(t, e, raw)
 		})
 	}
 }

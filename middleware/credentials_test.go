@@ -155,6 +155,63 @@ func TestCredentialResponses(t *testing.T) {
 	}
 }
 
+// TestInsufficientScopeChallenge: a 403 answers in the scheme the caller
+// used: Bearer with error and scope for a token (RFC 6750 §3.1), a bare
+// Basic challenge for HTTP Basic (RFC 7617 has no error parameters), and
+// no challenge for the client headers, which are no HTTP authentication
+// scheme. The JSON body says insufficient_scope in every case.
+func TestInsufficientScopeChallenge(t *testing.T) {
+	dual := newCredFixture(t, dualauth.ModeDual, nil)
+	credOnly := newCredFixture(t, dualauth.ModeCredentials, nil)
+	dualNoBasic := newCredFixture(t, dualauth.ModeDual, func(c *dualauth.Credentials) { c.DisableBasic = true })
+	headers := func(r *http.Request) {
+		r.Header.Set("client_id", "globex")
+		r.Header.Set("client_secret", "globex-secret")
+	}
+	basic := func(r *http.Request) { r.Header.Set("Authorization", basicAuth("globex", "globex-secret")) }
+	bearerOf := func(f *credFixture) func(r *http.Request) {
+		token := f.iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+	}
+	const bearerLacks = `Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="reports:read"`
+	tests := []struct {
+		name       string
+		f          *credFixture
+		creds      func(r *http.Request)
+		challenges []string // exactly these; nil means none
+	}{
+		{"dual: Bearer", dual, bearerOf(dual), []string{bearerLacks}},
+		{"dual: Basic", dual, basic, []string{basicChallenge}},
+		{"dual: client headers", dual, headers, nil},
+		{"credentials: Basic", credOnly, basic, []string{basicChallenge}},
+		{"credentials: client headers", credOnly, headers, nil},
+		{"dual without Basic: client headers", dualNoBasic, headers, nil},
+		{"dual without Basic: client headers beside an ignored Basic", dualNoBasic, func(r *http.Request) {
+			headers(r)
+			r.Header.Set("Authorization", basicAuth("globex", "globex-secret"))
+		}, nil},
+	}
+	for _, tt := range tests {
+		for fw, h := range handlers(middleware.New(tt.f.auth, middleware.Options{}), scopes.All("reports:read")) {
+			t.Run(tt.name+"/"+fw, func(t *testing.T) {
+				r := httptest.NewRequest(http.MethodGet, "/r", nil)
+				tt.creds(r)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusForbidden {
+					t.Fatalf("status = %d, want 403; body %s", w.Code, w.Body)
+				}
+				if got := w.Header().Values("WWW-Authenticate"); strings.Join(got, "|") != strings.Join(tt.challenges, "|") {
+					t.Fatalf("WWW-Authenticate = %q, want %q", got, tt.challenges)
+				}
+				if code, _ := decodeError(t, w.Body.Bytes()); code != "insufficient_scope" {
+					t.Fatalf("body error = %q, want insufficient_scope", code)
+				}
+			})
+		}
+	}
+}
+
 func TestCredentialScopesAndThrottle(t *testing.T) {
 	var logs bytes.Buffer
 	f := newCredFixture(t, dualauth.ModeDual, nil)
@@ -169,7 +226,7 @@ func TestCredentialScopesAndThrottle(t *testing.T) {
 		return w
 	}
 	// globex has bookings:read and bookings:create, not reports:read.
-	if w := do("globex", "globex-secret"); w.Code != http.StatusForbidden || !strings.Contains(w.Header().Get("WWW-Authenticate"), `scope="reports:read"`) {
+	if w := do("globex", "globex-secret"); w.Code != http.StatusForbidden || w.Header().Get("WWW-Authenticate") != "" {
 		t.Fatalf("missing scope = %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
 	}
 	for range 2 {

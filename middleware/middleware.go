@@ -3,12 +3,43 @@
 // with the standard library's ServeMux, chi, gorilla/mux and any router built
 // on net/http. Package middleware/echokw adapts the same Middleware to Echo.
 //
-// Authentication stores the verified *dualauth.Principal in the request
-// context (read it with dualauth.FromContext). Refusals are answered by
-// WriteError, in the same format for every framework: the status, challenges
-// and Retry-After that dualauth.Authenticator.Refusal decides (RFC 6750 §3
-// Bearer, RFC 7617 Basic), a JSON body {"error": ..., "error_description":
-// ...} and Cache-Control: no-store.
+// The entry points:
+//
+//   - New wraps a *dualauth.Authenticator (built by dualauth.New) in a
+//     Middleware;
+//   - Middleware.Authenticate verifies each request's credentials and stores
+//     the caller, a *dualauth.Principal, in the request context;
+//   - Middleware.Require lets a request through only if its caller's scopes
+//     meet a requirement (scopes.All, scopes.Any), and authenticates it
+//     first if nothing in front did;
+//   - dualauth.FromContext gives the handler its caller.
+//
+// Middleware.Only narrows a route to one mode's methods (a JWT-only admin
+// route in a dual-mode API), and Middleware.WriteError answers a refusal the
+// way the middleware does. Put together:
+//
+//	a, err := dualauth.New(cfg) // cfg from config.Load, or built in Go
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer a.Close()
+//	kw := middleware.New(a, middleware.Options{Logger: logger})
+//
+//	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		p, _ := dualauth.FromContext(r.Context())
+//		fmt.Fprintln(w, p.Subject, p.Scopes)
+//	})
+//	mux := http.NewServeMux()
+//	mux.Handle("GET /v1/whoami", kw.Authenticate(whoami))
+//	mux.Handle("GET /v1/bookings", kw.Require(scopes.All("bookings:read"))(listBookings))
+//	mux.Handle("POST /v1/bookings", kw.Require(scopes.All("bookings:create"))(createBooking))
+//	err = http.ListenAndServe("127.0.0.1:8080", mux)
+//
+// Refusals are answered by WriteError, in the same format for every
+// framework: the status, challenges and Retry-After that
+// dualauth.Authenticator.Refusal decides (RFC 6750 §3 Bearer, RFC 7617
+// Basic), a JSON body {"error": ..., "error_description": ...} and
+// Cache-Control: no-store.
 package middleware
 
 import (

@@ -45,6 +45,10 @@ func authCases(t *testing.T, f *fixture) []authCase {
 	}
 	unknownKey := iss.Sign(t, stranger, nil, iss.Claims(jwt.MapClaims{"scope": "bookings:read"}))
 	forged := iss.Sign(t, stranger, map[string]any{"kid": iss.Key().ID}, iss.Claims(jwt.MapClaims{"scope": "bookings:read"}))
+	// Sender-constrained tokens (RFC 7800 cnf), whose binding is not checked.
+	dpopBound := token(jwt.MapClaims{"scope": "bookings:read", "cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})
+	certBound := token(jwt.MapClaims{"scope": "bookings:read", "cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})
+	const bound = "the access token is bound to a key (cnf), and this server cannot verify that binding"
 
 	invalidToken := func(desc string) string { return challenge("invalid_token", desc) }
 	invalidRequest := func(desc string) string { return challenge("invalid_request", desc) }
@@ -117,6 +121,18 @@ func authCases(t *testing.T, f *fixture) []authCase {
 			name: "forged signature under a published kid", req: request{target: "/bookings", auth: []string{bearer(forged)}},
 			status: 401, challenge: invalidToken("the access token's signature is invalid"),
 			code: "invalid_token", description: "the access token's signature is invalid",
+		},
+		{
+			name: "DPoP-bound token (cnf jkt)", req: request{target: "/bookings", auth: []string{bearer(dpopBound)}},
+			status: 401, challenge: invalidToken(bound), code: "invalid_token", description: bound,
+		},
+		{
+			name: "certificate-bound token (cnf x5t#S256) on Authenticate route", req: request{target: "/whoami", auth: []string{bearer(certBound)}},
+			status: 401, challenge: invalidToken(bound), code: "invalid_token", description: bound,
+		},
+		{
+			name: "DPoP-bound token, presented again", req: request{target: "/composed", auth: []string{bearer(dpopBound)}},
+			status: 401, challenge: invalidToken(bound), code: "invalid_token", description: bound,
 		},
 		{
 			name: "missing scope", req: request{target: "/bookings", auth: []string{bearer(reporter)}},
