@@ -40,12 +40,15 @@ type Config struct {
 	// RotateEvery, if not 0, is the period on which Run rotates the signing
 	// key (see Server.RotateKey). At least 1s.
 	RotateEvery time.Duration
-	// MaxRefreshTokens bounds the refresh tokens held in all, redeemed ones
-	// (kept until they expire, to detect reuse) included; 0 means
-	// DefaultMaxRefreshTokens. MaxRefreshTokensPerClient bounds those of
-	// one client; 0 means DefaultMaxRefreshTokensPerClient, and it is never
-	// more than MaxRefreshTokens. Past a bound, the oldest token (of the
-	// client, or of all) is forgotten: presenting it is invalid_grant.
+	// MaxRefreshTokens bounds the live refresh tokens held in all: one per
+	// family (a client credentials grant and every token rotated from it),
+	// whose used tokens take no room and are recognised as reuse however
+	// often it rotated since; 0 means DefaultMaxRefreshTokens.
+	// MaxRefreshTokensPerClient bounds those of one client; 0 means
+	// DefaultMaxRefreshTokensPerClient, and it is never more than
+	// MaxRefreshTokens. Past a bound, the least recently used family (issued
+	// or rotated longest ago) of the client, or of all, is revoked:
+	// presenting any of its tokens is invalid_grant.
 	MaxRefreshTokens          int
 	MaxRefreshTokensPerClient int
 	// TrustedProxies are the networks, as CIDR prefixes ("10.0.0.0/8",
@@ -78,12 +81,13 @@ const (
 	// MaxBodyBytes caps a token request's body; a larger one is refused with
 	// 413 and invalid_request.
 	MaxBodyBytes = 64 << 10
-	// DefaultMaxRefreshTokens is the bound on refresh tokens held in all
-	// when Config.MaxRefreshTokens is 0: about 4 MB of memory (a token
-	// takes about 370 bytes, redeemed ones included).
+	// DefaultMaxRefreshTokens is the bound on live refresh tokens (token
+	// families) held in all when Config.MaxRefreshTokens is 0: about 3 MB
+	// of memory (a family takes about 320 bytes, however often it rotated).
 	DefaultMaxRefreshTokens = 10_000
-	// DefaultMaxRefreshTokensPerClient is the bound on one client's refresh
-	// tokens when Config.MaxRefreshTokensPerClient is 0.
+	// DefaultMaxRefreshTokensPerClient is the bound on one client's live
+	// refresh tokens (token families) when Config.MaxRefreshTokensPerClient
+	// is 0.
 	DefaultMaxRefreshTokensPerClient = 1_000
 )
 

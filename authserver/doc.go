@@ -27,18 +27,22 @@
 // that fetched the key set since the previous rotation already knows it, and
 // a retired key stays published until the last token it signed has expired.
 // Refresh tokens (from /oauth/token only) are opaque, single use, bound to
-// their client and kept in memory as SHA-256 hashes; presenting a used one
-// revokes its whole family (RFC 9700 §4.14.2), and so does presenting one
-// whose client the registry has since disabled or removed. As seed 000
-// documents it, a refresh_token grant needs no client authentication: a
-// body of grant_type=refresh_token and refresh_token alone is enough, the
-// token naming its client. A request that also names a client (client_id,
-// or Basic with an empty password) or authenticates one must name the
-// token's client, and wrong credentials are still invalid_client. The store
-// is bounded: at most Config.MaxRefreshTokensPerClient tokens per client
-// (default 1,000) and Config.MaxRefreshTokens in all (default 10,000, about
-// 4 MB), redeemed ones included; past a bound the oldest are forgotten, and
-// expired ones are dropped as new ones are stored.
+// their client and kept in memory as SHA-256 hashes. Each names its family
+// (its original grant and every token rotated from it), and the store keeps
+// one entry per family, holding its live token only: presenting any other
+// token of a known family, a used one however often the family rotated
+// since, revokes the whole family (RFC 6749 §10.4, RFC 9700 §4.14.2), and
+// so does presenting one whose client the registry has since disabled or
+// removed. As seed 000 documents it, a refresh_token grant needs no client
+// authentication: a body of grant_type=refresh_token and refresh_token
+// alone is enough, the token naming its client. A request that also names
+// a client (client_id, or Basic with an empty password) or authenticates
+// one must name the token's client, and wrong credentials are still
+// invalid_client. The store is bounded: at most
+// Config.MaxRefreshTokensPerClient families per client (default 1,000) and
+// Config.MaxRefreshTokens in all (default 10,000, about 3 MB); past a bound
+// the least recently used family (issued or rotated longest ago) is
+// revoked, and expired ones are dropped as others are issued or rotated.
 //
 // Failed client authentications are throttled as Keyward's resource side
 // throttles them (10 failures per client id and address, 50 per address, a

@@ -1,8 +1,8 @@
 package authserver
 
-// RefreshTokensStored returns how many refresh tokens s holds, used ones
-// included, for tests of the store's sweeping.
-func RefreshTokensStored(s *Server) int { return s.refresh.len() }
+// RefreshFamiliesStored returns how many refresh-token families s holds
+// (one live token each), for tests of the store's bounds and sweeping.
+func RefreshFamiliesStored(s *Server) int { return s.refresh.len() }
 
 // NewWithVerifyHook is New with after run after every successful check of
 // a client secret against the registry, before the server uses the

@@ -274,6 +274,13 @@ func (ts *testServer) refresh(t testing.TB, token string, client ...string) resp
 		form: formOf("grant_type", "refresh_token", "refresh_token", token)})
 }
 
+// refreshAlone redeems a refresh token with nothing else in the form, as
+// seed 000 does: no client authentication, no client_id.
+func (ts *testServer) refreshAlone(t testing.TB, token string) response {
+	t.Helper()
+	return ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", token)})
+}
+
 // jwks fetches the server's key set.
 func (ts *testServer) jwks(t testing.TB) []byte {
 	t.Helper()

@@ -2,6 +2,8 @@ package authserver_test
 
 import (
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,12 +100,12 @@ func TestRefreshSweep(t *testing.T) {
 	for range 3 {
 		ts.globexToken(t)
 	}
-	if n := authserver.RefreshTokensStored(ts.Server); n != 3 {
+	if n := authserver.RefreshFamiliesStored(ts.Server); n != 3 {
 		t.Fatalf("stored %d, want 3", n)
 	}
 	ts.Clock.Add(authserver.DefaultRefreshTTL)
 	ts.globexToken(t)
-	if n := authserver.RefreshTokensStored(ts.Server); n != 1 {
+	if n := authserver.RefreshFamiliesStored(ts.Server); n != 1 {
 		t.Fatalf("stored %d after expiry, want 1", n)
 	}
 }
@@ -130,12 +132,9 @@ func TestRefreshBelongsToClient(t *testing.T) {
 func TestRefreshWithoutClientAuthentication(t *testing.T) {
 	t.Parallel()
 	ts := start(t, func(c *authserver.Config) { c.Algorithm = "ES256" })
-	seed000 := func(rt string) response {
-		return ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
-	}
 	first := ts.globexToken(t, "scope", "bookings:read")
 	ts.Clock.Add(time.Minute)
-	second := seed000(first.str("refresh_token"))
+	second := ts.refreshAlone(t, first.str("refresh_token"))
 	checkTokenResponse(t, ts, second, "globex", "bookings:read", authserver.LifetimeToken)
 	if rt := second.str("refresh_token"); rt == "" || rt == first.str("refresh_token") {
 		t.Fatalf("refresh_token %q: want a new one", rt)
@@ -157,11 +156,11 @@ func TestRefreshWithoutClientAuthentication(t *testing.T) {
 
 	// Single use: presenting a used token again is refused and revokes the
 	// family, the latest token included.
-	checkError(t, seed000(first.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
-	checkError(t, seed000(sixth.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
+	checkError(t, ts.refreshAlone(t, first.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
+	checkError(t, ts.refreshAlone(t, sixth.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
 
 	// Unknown tokens, and every other grant, still need the real thing.
-	checkError(t, seed000("bm90LWEtdG9rZW4"), http.StatusBadRequest, "invalid_grant")
+	checkError(t, ts.refreshAlone(t, "bm90LWEtdG9rZW4"), http.StatusBadRequest, "invalid_grant")
 	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "client_credentials")}),
 		http.StatusUnauthorized, "invalid_client")
 	checkError(t, ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "client_credentials", "client_id", "globex")}),
@@ -268,49 +267,182 @@ func TestRefreshScopes(t *testing.T) {
 	checkTokenResponse(t, ts, resp, "globex", "bookings:read bookings:create", authserver.LifetimeToken)
 }
 
-// TestRefreshStoreBounds: past MaxRefreshTokensPerClient the client's
-// oldest refresh token is forgotten, past MaxRefreshTokens the oldest of
-// all; redeemed tokens (kept to detect reuse) count too.
-func TestRefreshStoreBounds(t *testing.T) {
-	t.Parallel()
-	ts := start(t, func(c *authserver.Config) {
+// startBounded starts a server with ES256 keys, the refresh-token bounds
+// given (0 for the default) and a registry of the clients given, if any.
+func startBounded(t *testing.T, maxRefresh, maxOwn int, cs ...testClient) *testServer {
+	t.Helper()
+	return start(t, func(c *authserver.Config) {
 		c.Algorithm = "ES256"
-		c.MaxRefreshTokens = 5
-		c.MaxRefreshTokensPerClient = 3
-		c.Clients = writeRegistry(t, testClient{"globex", "globex-secret", nil}, testClient{"hooli", "hooli-secret", nil},
-			testClient{"umbrella", "umbrella-secret", nil})
-	})
-	grant := func(id string) string {
-		return ts.mustToken(t, request{path: authserver.PathToken, basic: []string{id, id + "-secret"},
-			form: formOf("grant_type", "client_credentials")}).str("refresh_token")
-	}
-	stored := func(want int) {
-		t.Helper()
-		if n := authserver.RefreshTokensStored(ts.Server); n != want {
-			t.Fatalf("%d refresh tokens stored, want %d", n, want)
+		c.MaxRefreshTokens, c.MaxRefreshTokensPerClient = maxRefresh, maxOwn
+		if cs != nil {
+			c.Clients = writeRegistry(t, cs...)
 		}
+	})
+}
+
+// TestRefreshFamilyEviction: past MaxRefreshTokensPerClient the client's
+// least recently used family (issued or rotated longest ago) is revoked,
+// past MaxRefreshTokens the least recently used of all: none of its tokens
+// works any more. Rotations add nothing to the store.
+func TestRefreshFamilyEviction(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		max, own int
+		// steps: "A globex" starts family A for globex (client
+		// credentials); "A" rotates it, which must succeed.
+		steps   []string
+		evicted []string
+		kept    []string
+	}{
+		{"per client, the least recently used", 10, 2,
+			[]string{"A globex", "B globex", "A", "C globex"}, []string{"B"}, []string{"A", "C"}},
+		{"per client, the oldest when none rotated", 10, 2,
+			[]string{"A globex", "B globex", "C globex"}, []string{"A"}, []string{"B", "C"}},
+		{"a flood from one client leaves another's alone", 10, 2,
+			[]string{"H hooli", "A globex", "B globex", "C globex", "D globex"}, []string{"A", "B"}, []string{"H", "C", "D"}},
+		{"in all, across clients", 3, 3,
+			[]string{"A globex", "H hooli", "U umbrella", "A", "H", "B globex"}, []string{"U"}, []string{"A", "H", "B"}},
+		{"one family allowed: rotations keep it", 1, 1,
+			[]string{"A globex", "A", "A", "A", "A", "A"}, nil, []string{"A"}},
+		{"one family allowed: a new grant revokes the old", 1, 1,
+			[]string{"A globex", "A", "A", "H hooli"}, []string{"A"}, []string{"H"}},
 	}
-	seed000 := func(rt string) response {
-		return ts.do(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startBounded(t, tc.max, tc.own, testClient{"globex", "globex-secret", nil}, testClient{"hooli", "hooli-secret", nil},
+				testClient{"umbrella", "umbrella-secret", nil})
+			live := map[string]string{}  // each family's live token
+			first := map[string]string{} // and its first
+			for _, step := range tc.steps {
+				family, client, grant := strings.Cut(step, " ")
+				if grant {
+					live[family] = ts.mustToken(t, request{path: authserver.PathToken, basic: []string{client, client + "-secret"},
+						form: formOf("grant_type", "client_credentials")}).str("refresh_token")
+					first[family] = live[family]
+					continue
+				}
+				resp := ts.refreshAlone(t, live[family])
+				if resp.status != http.StatusOK {
+					t.Fatalf("rotating %s: status %d, body %s", family, resp.status, resp.raw)
+				}
+				live[family] = resp.str("refresh_token")
+			}
+			if n, want := authserver.RefreshFamiliesStored(ts.Server), len(tc.kept); n != want {
+				t.Errorf("%d families stored, want %d", n, want)
+			}
+			for _, family := range tc.evicted {
+				for _, rt := range []string{live[family], first[family]} {
+					resp := ts.refreshAlone(t, rt)
+					checkError(t, resp, http.StatusBadRequest, "invalid_grant")
+					if d := resp.str("error_description"); !strings.Contains(d, "unknown") {
+						t.Errorf("evicted family %s: %q", family, d)
+					}
+				}
+			}
+			for _, family := range tc.kept {
+				ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", live[family])})
+			}
+		})
 	}
-	var g []string
-	for range 4 {
-		g = append(g, grant("globex"))
+}
+
+// TestRefreshReuseAfterManyRotations is the attack of issue 14 item 6: an
+// attacker redeems a stolen refresh token before its client does, then
+// rotates the chain many times, so that the stolen token's "used" marker
+// would be evicted by its own successors. The client's later use of it must
+// still be seen as reuse, and must revoke the attacker's current token.
+func TestRefreshReuseAfterManyRotations(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		max, own   int // Config.MaxRefreshTokens and MaxRefreshTokensPerClient
+		rotations  int // by the attacker, after redeeming the stolen token
+		otherGrant bool
+	}{
+		{"1,000 rotations at the default bounds", 0, 0, 1_000, false},
+		{"one family allowed, 50 rotations", 1, 1, 50, false},
+		{"two families per client, the other grant survives", 10, 2, 100, true},
 	}
-	stored(3) // globex's oldest, g[0], is forgotten
-	h := []string{grant("hooli"), grant("hooli")}
-	stored(5)
-	u := grant("umbrella")
-	stored(5) // the oldest of all, g[1], is forgotten
-	checkError(t, seed000(g[0]), http.StatusBadRequest, "invalid_grant")
-	checkError(t, seed000(g[1]), http.StatusBadRequest, "invalid_grant")
-	// Redeeming g[3] keeps it (used) and adds its successor: the oldest of
-	// all, g[2], goes.
-	ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", g[3])})
-	stored(5)
-	checkError(t, seed000(g[2]), http.StatusBadRequest, "invalid_grant")
-	for _, rt := range append(h, u) {
-		ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startBounded(t, tc.max, tc.own)
+			stolen := ts.globexToken(t).str("refresh_token")
+			var other string
+			if tc.otherGrant {
+				other = ts.globexToken(t).str("refresh_token")
+			}
+			current := stolen
+			for range 1 + tc.rotations {
+				resp := ts.refreshAlone(t, current)
+				if resp.status != http.StatusOK {
+					t.Fatalf("the attacker's rotation: status %d, body %s", resp.status, resp.raw)
+				}
+				current = resp.str("refresh_token")
+			}
+
+			victim := ts.refresh(t, stolen)
+			checkError(t, victim, http.StatusBadRequest, "invalid_grant")
+			if d := victim.str("error_description"); !strings.Contains(d, "already used") {
+				t.Errorf("the client's use of its stolen token: %q, want it seen as reuse", d)
+			}
+			attacker := ts.refreshAlone(t, current)
+			checkError(t, attacker, http.StatusBadRequest, "invalid_grant")
+			if tc.otherGrant {
+				ts.mustToken(t, request{path: authserver.PathToken, form: formOf("grant_type", "refresh_token", "refresh_token", other)})
+			}
+		})
 	}
-	stored(5)
+}
+
+// TestRefreshRace presents one refresh token many times at once: exactly
+// one request gets its successor, the others are reuse (or find the family
+// already revoked), and so the successor is revoked too.
+func TestRefreshRace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		basic []string
+	}{
+		{"without client authentication", nil},
+		{"authenticated", []string{"globex", "globex-secret"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := start(t, func(c *authserver.Config) { c.Algorithm = "ES256" })
+			rt := ts.globexToken(t).str("refresh_token")
+			const n = 8
+			resps := make([]response, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					resps[i], errs[i] = ts.send(request{path: authserver.PathToken, basic: tc.basic,
+						form: formOf("grant_type", "refresh_token", "refresh_token", rt)})
+				})
+			}
+			wg.Wait()
+			var successor string
+			for i, resp := range resps {
+				if errs[i] != nil {
+					t.Fatal(errs[i])
+				}
+				if resp.status == http.StatusOK {
+					if successor != "" {
+						t.Fatalf("two requests redeemed the same refresh token")
+					}
+					successor = resp.str("refresh_token")
+					continue
+				}
+				checkError(t, resp, http.StatusBadRequest, "invalid_grant")
+			}
+			if successor == "" {
+				t.Fatal("no request redeemed the refresh token")
+			}
+			checkError(t, ts.refresh(t, successor), http.StatusBadRequest, "invalid_grant")
+		})
+	}
 }

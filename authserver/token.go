@@ -105,23 +105,22 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 			return nil, e
 		}
 		if ep.refresh {
-			refreshToken = newRefreshToken()
-			s.refresh.issue(refreshToken, client.ID, granted, now.Add(s.cfg.refreshTTL), now)
+			refreshToken = s.refresh.issue(client.ID, granted, now.Add(s.cfg.refreshTTL), now)
 		}
 	case grantRefreshToken:
 		if client.ID == "" {
 			client.ID = id // identified by client_id, not authenticated; or ""
 		}
-		refreshToken = newRefreshToken()
-		client.ID, granted, at.refresh, e = s.refresh.redeem(redemption{
+		var g refreshGrant
+		g, at.refresh, e = s.refresh.redeem(redemption{
 			raw:       req.params[paramRefreshToken],
 			clientID:  client.ID,
 			requested: requested,
-			next:      refreshToken,
 			now:       now,
 			expires:   now.Add(s.cfg.refreshTTL),
 			allowed:   s.allowedScopes,
 		})
+		client.ID, granted, refreshToken = g.clientID, g.scopes, g.next
 		if client.ID != "" {
 			at.clientID = client.ID // the registry's (the token's client), or one that authenticated
 		} else if _, known := s.cfg.Clients.Lookup(id); known {
