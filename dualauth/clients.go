@@ -134,8 +134,10 @@ func newClientChecker(owner *core, verify func(context.Context, string, string) 
 	var store throttle.Store // nil: this process's memory
 	var pairKey []byte
 	if r := cred.Throttle.Redis; r != nil {
+		limits.Replicas = r.Replicas
 		rs, err := throttle.NewRedisStore(throttle.RedisOptions{
 			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TLSConfig: r.TLSConfig, Logger: owner.logger,
+			MaxCounters: r.MaxCounters,
 		})
 		if err != nil {
 			return nil, configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
@@ -216,7 +218,14 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	var reservation *throttle.Reservation
 	if !known {
 		var retry time.Duration
-		if reservation, retry = c.throttle.Reserve(id, addr); reservation == nil {
+		var err error
+		reservation, retry, err = c.throttle.Admit(id, addr)
+		switch {
+		case err != nil: // the shared store cannot count this check
+			e := errUnavailable(err)
+			e.RetryAfter = retry
+			return nil, e
+		case reservation == nil:
 			return nil, errTooMany(retry)
 		}
 	}

@@ -206,8 +206,8 @@ type Throttle struct {
 	// Window is how long failures are counted; 0 means one minute.
 	Window time.Duration
 	// Redis, if set, keeps the counts in a Redis server that every replica
-	// shares, so that the limits hold across replicas. While it cannot be
-	// reached each replica counts in its own memory.
+	// shares, so that the limits hold across replicas. While it cannot
+	// count a check, see RedisThrottle.Replicas.
 	Redis *RedisThrottle
 }
 
@@ -227,6 +227,17 @@ type RedisThrottle struct {
 	// written to Redis), shares the exemption of pairs that verified across
 	// replicas; without it each replica remembers its own.
 	PairKey []byte
+	// MaxCounters bounds the failure counters kept in Redis (about 400
+	// bytes each); 0 means 100,000. At the bound the counter whose window
+	// ends first makes room, so a flood of addresses cannot fill Redis.
+	MaxCounters int
+	// Replicas says what happens while Redis cannot count a check (down,
+	// or full): 0 refuses the check (503, retry in a second), except for
+	// pairs known to have verified; N ≥ 1 lets each process count in its
+	// own memory against 1/N of each budget, so that N replicas together
+	// never allow more than one budget. Set it to at least the number of
+	// replicas.
+	Replicas int
 }
 
 // ClientVerifier checks a client id and secret and returns the caller, or
@@ -345,6 +356,10 @@ func (c Credentials) validate(mode Mode) error {
 			return configErr("Credentials.Throttle.Redis.Timeout", "may not be negative")
 		case len(r.PairKey) > 0 && len(r.PairKey) < throttle.MinPairKeyLen:
 			return configErr("Credentials.Throttle.Redis.PairKey", "is %d bytes; it needs at least %d", len(r.PairKey), throttle.MinPairKeyLen)
+		case r.MaxCounters < 0 || r.MaxCounters == 1:
+			return configErr("Credentials.Throttle.Redis.MaxCounters", "is %d; it needs at least 2 (or 0 for %d)", r.MaxCounters, throttle.MaxCounters)
+		case r.Replicas < 0:
+			return configErr("Credentials.Throttle.Redis.Replicas", "may not be negative")
 		}
 		// The URL is checked as New will read it; nothing connects yet.
 		store, err := throttle.NewRedisStore(throttle.RedisOptions{URL: r.URL, TLSConfig: r.TLSConfig})

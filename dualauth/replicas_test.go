@@ -16,10 +16,27 @@ import (
 
 // TestReplicasShareTheThrottle: two Authenticators (two replicas behind a
 // balancer) sharing one real Redis together allow max_client_failures
-// failures for a client id from one address, not twice that; with Redis
-// killed each replica still limits on its own (401 then 429, never a 500,
-// and the real client still gets in); once Redis is back they share again.
+// failures for a client id from one address, not twice that. With Redis
+// killed they never allow more than one budget between them: by default
+// a check Redis cannot count is refused (503, never a 500) while a pair
+// known to have verified still gets in; with Replicas set each replica
+// checks against its share. Once Redis is back they share again.
 func TestReplicasShareTheThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		replicas int
+		downMax  int // guesses checked across both replicas while Redis is down
+	}{
+		{replicas: 0, downMax: 0},
+		{replicas: 2, downMax: 2}, // 3/2 = 1 each
+		{replicas: 1, downMax: 6}, // each replica a whole budget: the old split, when asked for
+	} {
+		t.Run(fmt.Sprintf("replicas=%d", tc.replicas), func(t *testing.T) {
+			testReplicasShareTheThrottle(t, tc.replicas, tc.downMax)
+		})
+	}
+}
+
+func testReplicasShareTheThrottle(t *testing.T, replicas, downMax int) {
 	srv := testredis.Start(t, false)
 	path := registryFile(t, t.TempDir(), testClients)
 	replica := func() *dualauth.Authenticator {
@@ -31,7 +48,9 @@ func TestReplicasShareTheThrottle(t *testing.T) {
 			Mode: dualauth.ModeCredentials,
 			Credentials: dualauth.Credentials{
 				Verifier: dualauth.RegistryVerifier(reg),
-				Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &dualauth.RedisThrottle{URL: srv.URL(), KeyPrefix: "t:", Timeout: 5 * time.Second}},
+				Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &dualauth.RedisThrottle{
+					URL: srv.URL(), KeyPrefix: "t:", Timeout: 5 * time.Second, Replicas: replicas,
+				}},
 			},
 		})
 		if err != nil {
@@ -53,7 +72,7 @@ func TestReplicasShareTheThrottle(t *testing.T) {
 			if s == want {
 				n++
 			}
-			if s >= 500 {
+			if s >= 500 && s != http.StatusServiceUnavailable {
 				t.Fatalf("a %d among %v", s, statuses)
 			}
 		}
@@ -68,16 +87,27 @@ func TestReplicasShareTheThrottle(t *testing.T) {
 		t.Fatalf("two replicas on one Redis let %d guesses be checked (%v), want 3", n, shared)
 	}
 
+	if n := count(shared, http.StatusServiceUnavailable); n != 0 {
+		t.Fatalf("503s while Redis is up: %v", shared)
+	}
+	// The real client verifies on replica a while Redis is up: a known pair.
+	if got := try(a, "192.0.2.30", "acme-secret"); got != http.StatusOK {
+		t.Fatalf("the real client: %d", got)
+	}
+
 	srv.Stop()
 	var down []int
 	for i := range 10 {
 		down = append(down, try([]*dualauth.Authenticator{a, b}[i%2], "192.0.2.20", "guess"))
 	}
-	if n := count(down, http.StatusUnauthorized); n < 3 || n > 6 {
-		t.Fatalf("Redis down: %d guesses checked (%v), want each replica to limit on its own (3 to 6)", n, down)
+	if n := count(down, http.StatusUnauthorized); n != downMax {
+		t.Fatalf("Redis down: %d guesses checked (%v), want %d", n, down, downMax)
 	}
-	if got := try(a, "192.0.2.30", "acme-secret"); got != http.StatusOK {
-		t.Fatalf("the real client while Redis is down: %d", got)
+	if downMax == 0 && count(down, http.StatusServiceUnavailable) != len(down) {
+		t.Fatalf("Redis down, no share: %v, want every check refused with 503", down)
+	}
+	if got := try(a, "192.0.2.31", "acme-secret"); got != http.StatusOK {
+		t.Fatalf("the known client while Redis is down: %d", got)
 	}
 
 	srv.Restart()
