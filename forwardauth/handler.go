@@ -47,6 +47,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -399,11 +400,14 @@ func (rec *recorder) Write(p []byte) (int, error) {
 // serveLive answers GET /livez: 200 while the service serves.
 func (h *Handler) serveLive(w http.ResponseWriter, r *http.Request) {
 	if probeMethod(w, r) {
-		writeJSON(w, r, http.StatusOK, struct {
-			Status string `json:"status"`
-		}{"ok"})
+		writeJSON(w, r, http.StatusOK, statusOK)
 	}
 }
+
+// statusOK is the body of /livez, and of /readyz when ready.
+var statusOK = struct {
+	Status string `json:"status"`
+}{"ok"}
 
 // serveReady answers GET /readyz: 503 until every issuer's key set has
 // loaded once, then 200 for as long as the service serves. A key server
@@ -415,24 +419,23 @@ func (h *Handler) serveReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.ready.Load() {
-		waiting := 0
-		for _, st := range h.authn.KeyStatus() {
+		var waiting []string
+		for name, st := range h.authn.KeyStatus() {
 			if st.LastRefresh.IsZero() {
-				waiting++
+				waiting = append(waiting, name)
 			}
 		}
-		if waiting > 0 {
+		if len(waiting) > 0 {
+			slices.Sort(waiting)
 			writeJSON(w, r, http.StatusServiceUnavailable, struct {
-				Status  string `json:"status"`
-				Waiting int    `json:"key_sets_loading"`
+				Status  string   `json:"status"`
+				Issuers []string `json:"issuers"`
 			}{"loading_keys", waiting})
 			return
 		}
-		h.ready.Store(true)
+		h.ready.Store(true) // LastRefresh, once set, stays set
 	}
-	writeJSON(w, r, http.StatusOK, struct {
-		Status string `json:"status"`
-	}{"ready"})
+	writeJSON(w, r, http.StatusOK, statusOK)
 }
 
 // serveHealth answers GET /healthz: for each issuer, how many keys are

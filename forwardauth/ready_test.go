@@ -98,6 +98,9 @@ func TestReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("one of two loaded", 200, 503, 503, 200)
+	if w := ask(h, "GET", "/readyz", nil); w.Body.String() != `{"status":"loading_keys","issuers":["`+second.URL+`"]}` {
+		t.Errorf("/readyz with one of two loaded: %s; want the issuer still loading", w.Body.String())
+	}
 
 	secondKeys.up.Store(true)
 	if err := secondSet.Refresh(ctx); err != nil {
