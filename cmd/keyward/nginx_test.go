@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -51,35 +50,46 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// nginxConf is the fields of testdata/forwardauth/nginx.conf.
-type nginxConf struct {
-	Prefix, Listen, Keyward, API string
-}
-
-// startNginx runs nginx with testdata/forwardauth/nginx.conf, filled in
-// with keyward's and the API's addresses, on a free loopback port, and
-// returns its address once it answers. It stops nginx when the test ends.
-func startNginx(t *testing.T, keyward, api string) string {
+// nginxConfig is testdata/forwardauth/nginx.conf, the configuration README.md
+// shows and runs, with its three addresses replaced: nginx listens on
+// listen, asks keyward, and proxies to api.
+func nginxConfig(t *testing.T, listen, keyward, api string) []byte {
 	t.Helper()
-	bin := nginxBinary(t)
-	tmpl, err := template.ParseFiles("../../testdata/forwardauth/nginx.conf")
+	conf, err := os.ReadFile("../../testdata/forwardauth/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, r := range []struct{ directive, addr string }{
+		{"listen 127.0.0.1:8090;", listen},
+		{"server 127.0.0.1:9091;", keyward},
+		{"server 127.0.0.1:8080;", api},
+	} {
+		if n := bytes.Count(conf, []byte(r.directive)); n != 1 {
+			t.Fatalf("testdata/forwardauth/nginx.conf has %q %d times; want once", r.directive, n)
+		}
+		field, _, _ := strings.Cut(r.directive, " ")
+		conf = bytes.Replace(conf, []byte(r.directive), []byte(field+" "+r.addr+";"), 1)
+	}
+	return conf
+}
+
+// startNginx runs nginx with testdata/forwardauth/nginx.conf (see
+// nginxConfig) on a free loopback port, in a temporary prefix directory,
+// and returns its address once it answers. It stops nginx when the test
+// ends.
+func startNginx(t *testing.T, keyward, api string) string {
+	t.Helper()
+	bin := nginxBinary(t)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // the free port may be taken before nginx binds it
 		prefix := t.TempDir()
-		conf := nginxConf{Prefix: prefix, Listen: freeAddr(t), Keyward: keyward, API: api}
-		var b bytes.Buffer
-		if err := tmpl.Execute(&b, conf); err != nil {
-			t.Fatal(err)
-		}
+		listen := freeAddr(t)
 		confPath := filepath.Join(prefix, "nginx.conf")
-		if err := os.WriteFile(confPath, b.Bytes(), 0o600); err != nil {
+		if err := os.WriteFile(confPath, nginxConfig(t, listen, keyward, api), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var out syncbuf.Buffer
-		cmd := exec.Command(bin, "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "error.log"),
+		cmd := exec.Command(bin, "-p", prefix, "-c", confPath, "-e", "stderr",
 			"-g", "daemon off; pid "+filepath.Join(prefix, "nginx.pid")+";")
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -87,7 +97,7 @@ func startNginx(t *testing.T, keyward, api string) string {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if err := waitListening(conf.Listen, exited); err != nil {
+		if err := waitListening(listen, exited); err != nil {
 			logs, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
 			lastErr = fmt.Errorf("nginx did not start: %v\n%s%s", err, out.String(), logs)
 			_ = cmd.Process.Kill()
@@ -104,10 +114,10 @@ func startNginx(t *testing.T, keyward, api string) string {
 			}
 			if t.Failed() {
 				logs, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
-				t.Logf("nginx error.log:\n%s", logs)
+				t.Logf("nginx error.log:\n%s%s", out.String(), logs)
 			}
 		})
-		return conf.Listen
+		return listen
 	}
 	t.Fatal(lastErr)
 	return ""
@@ -508,7 +518,7 @@ func TestServeUntrustedPeer(t *testing.T) {
 		t.Fatalf("status %d; want 403", res.StatusCode)
 	}
 	// And the state endpoints answer anyone: keys loaded, ready.
-	for path, want := range map[string]string{"/healthz": `"healthy":true`, "/livez": `"ok"`, "/readyz": `"ready"`} {
+	for path, want := range map[string]string{"/healthz": `"healthy":true`, "/livez": `"ok"`, "/readyz": `"ok"`} {
 		if status, body := httpGet(t, "http://"+addr+path); status != 200 || !strings.Contains(body, want) {
 			t.Errorf("%s: %d %s; want 200 with %s", path, status, body, want)
 		}
