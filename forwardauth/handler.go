@@ -36,6 +36,13 @@
 // refusal is answered with the status, WWW-Authenticate challenges and
 // JSON body the net/http middleware answers with (middleware.WriteError).
 //
+// The decision must hold for the request the upstream serves, which may
+// read it more loosely than a ServeMux does. So a request is refused with
+// 400 invalid_request when its path is not canonical, when a loose reading
+// of its path (case-blind, trailing slash, suffix) falls to a route that
+// asks more (loose.go), or when it carries an identity header or a method
+// override in any spelling, or a _method query parameter (forged.go).
+//
 // Only peers in Config.TrustedProxies (loopback by default) may ask: the
 // description of the original request is taken on their word, so a
 // request from any other peer is refused with 403.
