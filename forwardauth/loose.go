@@ -24,15 +24,17 @@ type reading struct {
 	folded bool
 }
 
-// maxReadings bounds the number of loose readings of a path: per case
-// (as sent, folded) the path, and three stems with and without a slash.
-const maxReadings = 2 * (1 + 3*2)
+// maxReadings bounds the number of loose readings of a path: per base (as
+// sent, folded, and both with spaces trimmed from its segments) the path,
+// and three stems with and without a slash.
+const maxReadings = 4 * (1 + 3*2)
 
 // looseReadings are the readings of path other than path itself: as sent
-// and case-folded, each without its trailing slash, without the suffix of
-// its last segment (from the last dot, and from the first), and each of
-// those with a trailing slash added. They are returned in an array, which
-// costs no allocation.
+// and case-folded, with the spaces around its segments trimmed when it has
+// any (as Spring's trimTokens did), each without its trailing slash,
+// without the suffix of its last segment (from the last dot, and from the
+// first), and each of those with a trailing slash added. They are returned
+// in an array, which costs no allocation.
 func looseReadings(path string) (out [maxReadings]reading, n int) {
 	add := func(p string, folded bool) {
 		r := reading{p, folded}
@@ -42,12 +44,16 @@ func looseReadings(path string) (out [maxReadings]reading, n int) {
 		out[n] = r
 		n++
 	}
-	for _, folded := range []bool{false, true} {
-		base := path
-		if folded {
-			base = foldCase(path)
+	bases := [4]reading{{path, false}, {foldCase(path), true}}
+	if strings.IndexByte(path, ' ') >= 0 {
+		trimmed := trimSegments(path)
+		bases[2], bases[3] = reading{trimmed, false}, reading{foldCase(trimmed), true}
+	}
+	for _, b := range bases {
+		if b.path == "" {
+			continue
 		}
-		trimmed := base
+		trimmed := b.path
 		if len(trimmed) > 1 {
 			trimmed = strings.TrimSuffix(trimmed, "/")
 		}
@@ -59,18 +65,27 @@ func looseReadings(path string) (out [maxReadings]reading, n int) {
 		if i := strings.IndexByte(last, '.'); i > 0 {
 			stems[2] = trimmed[:len(trimmed)-len(last)+i]
 		}
-		add(base, folded)
+		add(b.path, b.folded)
 		for _, s := range stems {
 			if s == "" {
 				continue
 			}
-			add(s, folded)
+			add(s, b.folded)
 			if s != "/" {
-				add(s+"/", folded)
+				add(s+"/", b.folded)
 			}
 		}
 	}
 	return out, n
+}
+
+// trimSegments is path with the spaces around each segment removed.
+func trimSegments(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		segs[i] = strings.Trim(s, " ")
+	}
+	return strings.Join(segs, "/")
 }
 
 // foldCase maps each character of s to one representative of its case
