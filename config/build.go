@@ -43,6 +43,7 @@ func (f *File) Config(ctx context.Context, opts Options) (dualauth.Config, error
 	if err != nil {
 		return dualauth.Config{}, err
 	}
+	opts.Logger = f.redactLogger(opts.Logger) // for everything Config starts
 	cfg.Logger = opts.Logger
 	// The registry is a file too: read before any fetch starts.
 	reg, err := f.openClients(opts)

@@ -179,7 +179,8 @@ func fileKey(field string) string {
 func (f *File) validateError(err error) error {
 	var ce *dualauth.ConfigError
 	if !errors.As(err, &ce) {
-		return &fileError{file: f.file, msg: err.Error(), err: err}
+		msg, err := f.redactError(err.Error(), err)
+		return &fileError{file: f.file, msg: msg, err: err}
 	}
 	key := cmp.Or(fileKey(ce.Field), ce.Field)
 	line := f.lineOf(key)
@@ -192,7 +193,10 @@ func (f *File) validateError(err error) error {
 			line = cmp.Or(line, f.lineOf("mode"))
 		}
 	}
-	return &fileError{file: f.file, line: line, key: key, msg: fileReason(ce.Reason), err: err}
+	// Redacted before fileReason shortens quoted values: a URL cut short
+	// would no longer be recognized, and what is left of it shown.
+	reason, err := f.redactError(ce.Reason, err)
+	return &fileError{file: f.file, line: line, key: key, msg: fileReason(reason), err: err}
 }
 
 // fieldRef matches a reference to another field in a reason, such as

@@ -303,7 +303,8 @@ type Throttle struct {
 // (dualauth.RedisThrottle).
 type Redis struct {
 	// URL is redis://[user:password@]host[:port][/db] or rediss:// (TLS);
-	// required. The password is never logged.
+	// required. Its user information and query values are never shown in
+	// errors or logs.
 	URL string `yaml:"url"`
 	// KeyPrefix starts every key; "" means "keyward:".
 	KeyPrefix string `yaml:"key_prefix,omitempty"`
@@ -382,7 +383,9 @@ func Read(path string) (*File, error) {
 // Options configure File.Config and Load.
 type Options struct {
 	// Logger receives the key sets' refreshes and the clients file's
-	// reloads, and is the Config's Logger; nil discards.
+	// reloads, and is the Config's Logger; nil discards. What it receives
+	// shows the file's URLs without their user information and query
+	// values.
 	Logger *slog.Logger
 	// ReloadOnSIGHUP reloads the clients file at once when the process
 	// receives SIGHUP, besides polling it every reload_interval: the

@@ -48,7 +48,19 @@ func (f *File) errorAt(line int, key, format string, args ...any) error {
 
 // wrap reports err, from reading or building key's file or key set.
 func (f *File) wrap(key string, err error) error {
-	return &fileError{file: f.file, line: f.lineOf(key), key: key, msg: err.Error(), err: err}
+	msg, err := f.redactError(err.Error(), err)
+	return &fileError{file: f.file, line: f.lineOf(key), key: key, msg: msg, err: err}
+}
+
+// redactError returns msg, the text of err, an error of another package
+// about the file's values, with the file's URLs redacted (see redactURLs),
+// and err; or nil for err if that changed anything, since err's own text
+// shows what was redacted.
+func (f *File) redactError(msg string, err error) (string, error) {
+	if safe := f.redactURLs(msg); safe != msg {
+		return safe, nil
+	}
+	return msg, err
 }
 
 // lineOf returns the line of key or of its nearest enclosing key in the

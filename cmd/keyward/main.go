@@ -3,7 +3,8 @@
 // Usage:
 //
 //	keyward hash-secret [-alg bcrypt|argon2id] [-cost 12] [-memory KiB] [-time N] [-threads N] < secret.txt
-//	keyward serve -config FILE [-addr 127.0.0.1:9091] [-debug]
+//	keyward serve -config FILE [-addr 127.0.0.1:9091] [-metrics-addr HOST:PORT] [-debug]
+//	keyward help | -h | --help
 //
 // hash-secret reads a client secret from standard input (the first line,
 // without its line ending) and prints its hash, for the secret_hash of a
@@ -18,10 +19,16 @@
 // it about each request at /auth (or /ext_authz/...), and it answers with
 // Keyward's authentication and the scopes of the forward_auth routes of
 // the configuration file (package config), which is otherwise the
-// middleware's. It also serves GET /healthz. It stops cleanly on SIGINT or
-// SIGTERM and reloads the clients file on SIGHUP.
+// middleware's. It also serves the status routes of package forwardauth
+// (GET /healthz among them). With -metrics-addr it serves GET /metrics, in
+// the Prometheus text format, on that second address only; without it no
+// metrics are served. It stops both listeners cleanly on SIGINT or SIGTERM
+// and reloads the clients file on SIGHUP.
 //
-// Exit status: 0 on success (serve: after a clean shutdown), 1 if the
+// help, -h or --help, alone or after a command, prints the usage on
+// standard output.
+//
+// Exit status: 0 on success (serve: after a clean shutdown; help), 1 if the
 // secret cannot be read or hashed (serve: a configuration or listening
 // error), 2 for a usage error.
 package main
@@ -54,7 +61,7 @@ commands:
                 clients registry file (secret_hash)
   serve         the forward-authentication service for reverse proxies
                 (nginx auth_request, Traefik, Caddy, Envoy ext_authz)
-  help          print this help
+  help          print this help (also -h or --help, alone or after a command)
 
 hash-secret flags:
   -alg bcrypt|argon2id   hash algorithm (default bcrypt)
@@ -66,7 +73,11 @@ hash-secret flags:
 serve flags:
   -config FILE           the configuration file, with a forward_auth section
   -addr HOST:PORT        listen address (default 127.0.0.1:9091)
-  -debug                 log why each request was refused (never tokens or secrets)
+  -metrics-addr HOST:PORT
+                         serve GET /metrics (Prometheus text format) on this
+                         second address; without it no metrics are served
+  -debug                 log the internal cause of each refusal too, and
+                         debug detail (never tokens or secrets)
 
 examples:
   go run ./cmd/keyward hash-secret -alg argon2id < secret.txt
@@ -84,12 +95,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "hash-secret":
 		return hashSecret(args[1:], stdin, stdout, stderr)
 	case "serve":
+		// Asked for, the help goes to standard output; serveCmd only
+		// has the log's stream.
+		if _, err := serveFlags(args[1:]); errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return serveCmd(ctx, args[1:], stderr, nil)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stderr, usage)
-		return 2
+		fmt.Fprint(stdout, usage)
+		return 0
 	default:
 		// The argument is not echoed: it might be a secret typed by mistake.
 		fmt.Fprint(stderr, "keyward: unknown command\n\n"+usage)
@@ -99,12 +116,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func hashSecret(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	p, err := hashFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage)
-		} else {
-			fmt.Fprintf(stderr, "keyward hash-secret: %v\n", err)
-		}
+		fmt.Fprintf(stderr, "keyward hash-secret: %v\n", err)
 		return 2
 	}
 	var secret string

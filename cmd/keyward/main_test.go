@@ -9,6 +9,17 @@ import (
 	"github.com/keyward/keyward/clients"
 )
 
+// runMainEnv, set in a test binary's environment, makes it the keyward
+// command: tests run it as a process of its own to send it signals.
+const runMainEnv = "KEYWARD_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main() // exits
+	}
+	os.Exit(m.Run())
+}
+
 func TestHashSecretCommand(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -76,10 +87,9 @@ func TestRunErrors(t *testing.T) {
 		stderr string
 	}{
 		{"no command", nil, "", 2, "usage: keyward"},
-		{"help", []string{"help"}, "", 2, "usage: keyward"},
-		{"-h", []string{"-h"}, "", 2, "usage: keyward"},
 		{"unknown command, not echoed", []string{"hunter2"}, "", 2, "keyward: unknown command\n"},
-		{"hash-secret -h", []string{"hash-secret", "-h"}, "", 2, "usage: keyward"},
+		{"unknown top-level flag", []string{"--version"}, "", 2, "keyward: unknown command\n"},
+		{"serve, unknown flag", []string{"serve", "-hlep"}, "", 2, "flag provided but not defined: -hlep"},
 		{"secret as an argument, not echoed", []string{"hash-secret", "hunter2"}, "", 2, "never from arguments"},
 		{"unknown flag", []string{"hash-secret", "-salt", "x"}, "", 2, "flag provided but not defined: -salt"},
 		{"unknown algorithm", []string{"hash-secret", "-alg", "md5"}, "s\n", 2, `-alg must be bcrypt or argon2id, not "md5"`},
@@ -108,6 +118,34 @@ func TestRunErrors(t *testing.T) {
 			}
 			if strings.Contains(stderr.String(), "hunter2") {
 				t.Error("stderr echoes an argument that may be a secret")
+			}
+		})
+	}
+}
+
+// TestHelp: help asked for, with help, -h or --help alone or after a
+// command, prints the usage on standard output and exits 0.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	tests := [][]string{
+		{"help"},
+		{"-h"},
+		{"-help"},
+		{"--help"},
+		{"hash-secret", "-h"},
+		{"hash-secret", "--help"},
+		{"hash-secret", "-alg", "argon2id", "-h"},
+		{"serve", "-h"},
+		{"serve", "--help"},
+		{"serve", "-config", "keyward.yaml", "-h"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := run(args, strings.NewReader("never read\n"), &stdout, &stderr)
+			if code != 0 || !strings.HasPrefix(stdout.String(), "usage: keyward") || stderr.Len() != 0 {
+				t.Errorf("exit %d, stdout %.40q, stderr %q; want 0, the usage on stdout and nothing on stderr", code, stdout.String(), stderr.String())
 			}
 		})
 	}

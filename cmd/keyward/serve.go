@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
+	"github.com/keyward/keyward/internal/promexport"
 )
 
 // defaultServeAddr is where serve listens unless -addr says otherwise:
@@ -22,9 +23,10 @@ const defaultServeAddr = "127.0.0.1:9091"
 
 // serveOptions are serve's flags.
 type serveOptions struct {
-	configPath string
-	addr       string
-	debug      bool
+	configPath  string
+	addr        string
+	metricsAddr string // "": no metrics
+	debug       bool
 }
 
 // serveFlags parses serve's flags. The error is flag.ErrHelp for -h.
@@ -34,6 +36,7 @@ func serveFlags(args []string) (serveOptions, error) {
 	var o serveOptions
 	fs.StringVar(&o.configPath, "config", "", "")
 	fs.StringVar(&o.addr, "addr", defaultServeAddr, "")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "")
 	fs.BoolVar(&o.debug, "debug", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,17 +53,18 @@ func serveFlags(args []string) (serveOptions, error) {
 	return o, nil
 }
 
-// serveCmd runs `keyward serve` until ctx is done. listening, if not nil,
-// gets the bound address once the server accepts connections. It returns
-// the exit status.
+// serveCmd runs `keyward serve` until ctx is done, logging to stderr.
+// listening, if not nil, gets the forward-auth address once the server
+// accepts connections. It returns the exit status; -h prints the usage on
+// stderr, its only stream (run prints it on stdout before calling it).
 func serveCmd(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
 	o, err := serveFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		return 0
+	}
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage)
-		} else {
-			fmt.Fprintf(stderr, "keyward serve: %v\n", err)
-		}
+		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
 		return 2
 	}
 	level := slog.LevelInfo
@@ -68,7 +72,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer, listening fu
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := serve(ctx, o, logger, listening); err != nil {
+	started := func(a boundAddrs) {
+		if listening != nil {
+			listening(a.auth)
+		}
+	}
+	if err := serve(ctx, o, logger, started); err != nil {
 		// Plain text: a configuration error names the file, line and key.
 		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
 		return 1
@@ -76,10 +85,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer, listening fu
 	return 0
 }
 
+// boundAddrs are the addresses serve listens on.
+type boundAddrs struct {
+	auth    string // the forward-auth service
+	metrics string // GET /metrics; "" without -metrics-addr
+}
+
 // serve reads the configuration file, builds the authenticator and the
-// forward-auth handler, and serves them on o.addr until ctx is done; then
-// it shuts down, giving requests in progress up to 10 seconds.
-func serve(ctx context.Context, o serveOptions, logger *slog.Logger, listening func(addr string)) error {
+// forward-auth handler, and serves them on o.addr, and the metrics on
+// o.metricsAddr if set, until ctx is done; then it shuts both down, giving
+// requests in progress up to 10 seconds. started, if not nil, is called
+// once both accept connections.
+func serve(ctx context.Context, o serveOptions, logger *slog.Logger, started func(boundAddrs)) error {
 	f, err := config.Read(o.configPath)
 	if err != nil {
 		return err
@@ -95,51 +112,119 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger, listening f
 	if err != nil {
 		return err
 	}
+	var metrics *promexport.Metrics
+	if o.metricsAddr != "" {
+		if metrics, err = promexport.New(); err != nil {
+			return err
+		}
+		defer func() { _ = metrics.Shutdown(context.Background()) }()
+		cfg.MeterProvider = metrics.Provider
+	}
 	authn, err := dualauth.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer authn.Close() // stops the key sets' refreshes and the clients file watcher
-	h, err := forwardauth.New(authn, fa, forwardauth.Options{
-		Logger: logger,
-		// Metrics: the scale-out issue's exporter goes here (GET /metrics).
-	})
+	// Metrics stay off the forward-auth listener (Options.Metrics is nil):
+	// every proxy that may ask /auth could read them there.
+	h, err := forwardauth.New(authn, fa, forwardauth.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
+	errorLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	services := []service{{
+		name: "forward auth",
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       2 * time.Minute, // proxies keep connections to the auth service open
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          errorLog,
+		},
+		addr: o.addr,
+	}}
+	if metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET "+forwardauth.MetricsPath, metrics.Handler)
+		services = append(services, service{
+			name: "metrics",
+			srv: &http.Server{
+				Handler:           mux,
+				ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout:       30 * time.Second,
+				MaxHeaderBytes:    16 << 10,
+				ErrorLog:          errorLog,
+			},
+			addr: o.metricsAddr,
+		})
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute, // proxies keep connections to the auth service open
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	for i := range services {
+		if services[i].ln, err = net.Listen("tcp", services[i].addr); err != nil {
+			for _, s := range services[:i] {
+				s.ln.Close()
+			}
+			return fmt.Errorf("%s: %w", services[i].name, err)
+		}
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("keyward serve: listening", "url", "http://"+ln.Addr().String(), "config", o.configPath,
-		"mode", authn.Mode(), "routes", len(fa.Routes))
-	if listening != nil {
-		listening(ln.Addr().String())
+	bound := boundAddrs{auth: services[0].ln.Addr().String()}
+	attrs := []any{"url", "http://" + bound.auth, "config", o.configPath, "mode", authn.Mode(), "routes", len(fa.Routes)}
+	if metrics != nil {
+		bound.metrics = services[1].ln.Addr().String()
+		attrs = append(attrs, "metrics_url", "http://"+bound.metrics+forwardauth.MetricsPath)
 	}
+	return serveAll(ctx, services, logger, func() {
+		logger.Info("keyward serve: listening", attrs...)
+		if started != nil {
+			started(bound)
+		}
+	})
+}
+
+// service is one HTTP server of serve and its listener.
+type service struct {
+	name string
+	srv  *http.Server
+	addr string
+	ln   net.Listener
+}
+
+// serveAll serves each service on its listener until ctx is done or one of
+// them fails, then shuts them all down, giving requests in progress up to
+// 10 seconds, and returns the first error. started is called once all
+// accept connections.
+func serveAll(ctx context.Context, services []service, logger *slog.Logger, started func()) error {
+	served := make(chan error, len(services))
+	for _, s := range services {
+		go func() {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				served <- fmt.Errorf("%s: %w", s.name, err)
+				return
+			}
+			served <- nil
+		}()
+	}
+	started()
+	var first error
+	pending := len(services)
 	select {
-	case err := <-served:
-		return err
+	case first = <-served: // one stopped by itself: stop the others too
+		pending--
 	case <-ctx.Done():
 	}
 	logger.Info("keyward serve: shutting down")
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+	for _, s := range services {
+		if err := s.srv.Shutdown(shutdownCtx); err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for ; pending > 0; pending-- {
+		if err := <-served; err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }

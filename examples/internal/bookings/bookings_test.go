@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -15,6 +16,8 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/examples/internal/bookings"
 	"github.com/keyward/keyward/examples/internal/server"
+	"github.com/keyward/keyward/internal/promexport"
+	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 )
@@ -39,7 +42,7 @@ func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := server.NewMetrics()
+	metrics, err := promexport.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +67,8 @@ func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 		challenge                 string
 	}{
 		{"health needs no token", "GET", "/healthz", "", 200, ""},
+		{"liveness needs no token", "GET", "/livez", "", 200, ""},
+		{"readiness needs no token", "GET", "/readyz", "", 200, ""},
 		{"whoami without a token", "GET", "/v1/whoami", "", 401, `Bearer realm="bookings-api"`},
 		{"whoami with client headers", "GET", "/v1/whoami", globex, 200, ""},
 		{"list bookings with client headers", "GET", "/v1/bookings", globex, 200, ""},
@@ -158,21 +163,21 @@ func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 			jwtAllowed, credAllowed, jwtScope, credScope = 12, 4, 0, 0
 		}
 		want := map[string]int{
-			`keyward_requests_total{method="jwt",outcome="allowed"}`:                                   jwtAllowed,
-			`keyward_requests_total{method="credentials",outcome="allowed"}`:                           credAllowed,
-			`keyward_requests_total{code="insufficient_scope",method="jwt",outcome="refused"}`:         jwtScope,
-			`keyward_requests_total{code="insufficient_scope",method="credentials",outcome="refused"}`: credScope,
-			`keyward_requests_total{code="invalid_token",method="jwt",outcome="refused"}`:              1,
-			`keyward_requests_total{code="invalid_client",method="credentials",outcome="refused"}`:     1,
-			`keyward_requests_total{code="unauthorized",method="none",outcome="refused"}`:              1,
-			`keyward_credentials_checks_total{result="ok"}`:                                            credAllowed + credScope,
-			`keyward_credentials_checks_total{result="refused"}`:                                       1,
-			`keyward_jwks_keys{issuer="` + iss.URL + `"}`:                                              1,
-			`keyward_jwks_refreshes_total{issuer="` + iss.URL + `",result="ok"}`:                       1,
-			`keyward_token_cache_entries`:                                                              12,
-			`keyward_verify_duration_seconds_count{cached="false",method="jwt"}`:                       13,
-			`keyward_verify_duration_seconds_count{cached="false",method="credentials"}`:               2,
-			`keyward_verify_duration_seconds_count{cached="true",method="credentials"}`:                3,
+			`keyward_requests_total{keyward_auth_method="jwt",outcome="allowed"}`:                                   jwtAllowed,
+			`keyward_requests_total{keyward_auth_method="credentials",outcome="allowed"}`:                           credAllowed,
+			`keyward_requests_total{code="insufficient_scope",keyward_auth_method="jwt",outcome="refused"}`:         jwtScope,
+			`keyward_requests_total{code="insufficient_scope",keyward_auth_method="credentials",outcome="refused"}`: credScope,
+			`keyward_requests_total{code="invalid_token",keyward_auth_method="jwt",outcome="refused"}`:              1,
+			`keyward_requests_total{code="invalid_client",keyward_auth_method="credentials",outcome="refused"}`:     1,
+			`keyward_requests_total{code="unauthorized",keyward_auth_method="none",outcome="refused"}`:              1,
+			`keyward_credentials_checks_total{result="ok"}`:                                                         credAllowed + credScope,
+			`keyward_credentials_checks_total{result="refused"}`:                                                    1,
+			`keyward_jwks_keys{issuer="` + iss.URL + `"}`:                                                           1,
+			`keyward_jwks_refreshes_total{issuer="` + iss.URL + `",result="ok"}`:                                    1,
+			`keyward_token_cache_entries`: 12,
+			`keyward_verify_duration_seconds_count{cached="false",keyward_auth_method="jwt"}`:         13,
+			`keyward_verify_duration_seconds_count{cached="false",keyward_auth_method="credentials"}`: 2,
+			`keyward_verify_duration_seconds_count{cached="true",keyward_auth_method="credentials"}`:  3,
 		}
 		got := map[string]int{}
 		for line := range strings.Lines(string(body)) {
@@ -195,3 +200,114 @@ func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 func TestNetHTTP(t *testing.T) { checkRoutes(t, bookings.NetHTTP, false) }
 
 func TestEcho(t *testing.T) { checkRoutes(t, bookings.Echo, true) }
+
+// TestReadiness follows the status routes through a key server's life with
+// a real JWKS server: down at start, up once, down again. /readyz is 503
+// until the keys have loaded once and stays 200 through the later outage,
+// when tokens still verify against the keys held; /healthz, the detailed
+// status, says 503 only while no keys are held; /livez is always 200.
+func TestReadiness(t *testing.T) {
+	for name, routes := range map[string]server.Routes{"net/http": bookings.NetHTTP, "echo": bookings.Echo} {
+		t.Run(name, func(t *testing.T) { checkReadiness(t, routes) })
+	}
+}
+
+func checkReadiness(t *testing.T, routes server.Routes) {
+	iss := keywardtest.NewIssuer(t, "ES256")
+	var up atomic.Bool // the key server answers 503 unless up
+	keyServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := iss.JWKS()
+		if !up.Load() || err != nil {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(keyServer.Close)
+	keys, err := jwks.NewRemote(t.Context(), keyServer.URL, jwks.Options{}) // its first fetch fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(keys.Close)
+	registry, err := clients.Open(testdata+"clients/clients.yaml", clients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := dualauth.New(dualauth.Config{
+		Mode:        dualauth.ModeDual,
+		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
+		Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(registry)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = authn.Close() })
+	srv := httptest.NewServer(routes(middleware.New(authn, middleware.Options{})))
+	t.Cleanup(srv.Close)
+	token := "Bearer " + iss.Token(t, nil)
+
+	type check struct {
+		path, auth string
+		status     int
+		body       string // a part of the body
+	}
+	phases := []struct {
+		name    string
+		keysUp  bool
+		refresh bool // refresh the key set (true) or keep its first fetch (false)
+		checks  []check
+	}{
+		{"before the keys ever loaded", false, false, []check{
+			{"/livez", "", 200, `"status":"ok"`},
+			{"/readyz", "", 503, `{"issuers":["` + iss.URL + `"],"status":"loading_keys"}`},
+			{"/healthz", "", 503, `"status":"no_keys"`},
+			{"/v1/whoami", token, 503, `"error":"temporarily_unavailable"`},
+			{"/v1/whoami", "client", 200, `"client_id":"globex"`},
+		}},
+		{"keys loaded", true, true, []check{
+			{"/livez", "", 200, `"status":"ok"`},
+			{"/readyz", "", 200, `"status":"ok"`},
+			{"/healthz", "", 200, `"healthy":true`},
+			{"/v1/whoami", token, 200, `"method":"jwt"`},
+		}},
+		{"key server down again", false, true, []check{
+			{"/livez", "", 200, `"status":"ok"`},
+			{"/readyz", "", 200, `"status":"ok"`},
+			{"/healthz", "", 200, `"healthy":false`},
+			{"/v1/whoami", token, 200, `"method":"jwt"`},
+			{"/v1/whoami", "client", 200, `"client_id":"globex"`},
+		}},
+	}
+	for _, ph := range phases {
+		up.Store(ph.keysUp)
+		if ph.refresh {
+			if err := keys.Refresh(t.Context()); (err == nil) != ph.keysUp {
+				t.Fatalf("%s: Refresh = %v", ph.name, err)
+			}
+		}
+		for _, c := range ph.checks {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch c.auth {
+			case "":
+			case "client":
+				req.Header.Set("client_id", "globex")
+				req.Header.Set("client_secret", "globex-secret")
+			default:
+				req.Header.Set("Authorization", c.auth)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || !strings.Contains(string(body), c.body) {
+				t.Errorf("%s: GET %s (%s) = %d %s; want %d with %s", ph.name, c.path, c.auth, resp.StatusCode, body, c.status, c.body)
+			}
+		}
+	}
+}

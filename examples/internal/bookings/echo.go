@@ -15,10 +15,16 @@ import (
 func Echo(kw *middleware.Middleware) http.Handler {
 	e := echo.New()
 	e.HideBanner = true
-	e.GET("/healthz", func(c echo.Context) error {
-		status, body := server.Health(kw)
-		return c.JSON(status, body)
-	})
+	// The status routes (see package server): probes, then the details.
+	status := func(answer func() (int, map[string]any)) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			code, body := answer()
+			return c.JSON(code, body)
+		}
+	}
+	e.GET("/livez", status(server.Live))
+	e.GET("/readyz", status(func() (int, map[string]any) { return server.Ready(kw) }))
+	e.GET("/healthz", status(func() (int, map[string]any) { return server.Health(kw) }))
 
 	ek := echokw.New(kw, echokw.Options{})
 	v1 := e.Group("/v1", ek.Authenticate())

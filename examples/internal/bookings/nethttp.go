@@ -14,10 +14,16 @@ import (
 // patterns), protected by kw: chi and gorilla/mux take the same middleware.
 func NetHTTP(kw *middleware.Middleware) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		status, body := server.Health(kw)
-		writeJSON(w, status, body)
-	})
+	// The status routes (see package server): probes, then the details.
+	status := func(answer func() (int, map[string]any)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			code, body := answer()
+			writeJSON(w, code, body)
+		}
+	}
+	mux.Handle("GET /livez", status(server.Live))
+	mux.Handle("GET /readyz", status(func() (int, map[string]any) { return server.Ready(kw) }))
+	mux.Handle("GET /healthz", status(func() (int, map[string]any) { return server.Health(kw) }))
 	mux.Handle("GET /v1/whoami", kw.Authenticate(http.HandlerFunc(whoami)))
 
 	need := func(req scopes.Requirement, h http.HandlerFunc) http.Handler { return kw.Require(req)(h) }

@@ -1,49 +1,17 @@
 package server
 
 import (
-	"context"
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"github.com/keyward/keyward/internal/promexport"
 )
 
-// Metrics is an OpenTelemetry MeterProvider whose metrics Handler serves
-// in the Prometheus text format, through OpenTelemetry's Prometheus
-// exporter and a registry of its own. Keyward's library packages only use
-// the OpenTelemetry API; this exporter is the examples' choice.
-type Metrics struct {
-	// Provider is the MeterProvider to give dualauth.Config.MeterProvider.
-	Provider *sdkmetric.MeterProvider
-	// Handler answers GET /metrics.
-	Handler http.Handler
-}
-
-// NewMetrics returns a MeterProvider exported in the Prometheus format.
-// Metric names lose their dots and gain their unit and _total suffixes
-// (keyward.requests is keyward_requests_total); the instrumentation scope
-// and resource labels are left out, so that the output stays short.
-func NewMetrics() (*Metrics, error) {
-	reg := prometheus.NewRegistry()
-	exporter, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
-	if err != nil {
-		return nil, err
-	}
-	return &Metrics{
-		Provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)),
-		Handler:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-	}, nil
-}
-
-// Shutdown stops the MeterProvider.
-func (m *Metrics) Shutdown(ctx context.Context) error { return m.Provider.Shutdown(ctx) }
-
-// Handler serves GET /metrics from m, unauthenticated like /healthz (in a
-// deployment, serve it on an internal address or protect it), and every
-// other request with routes.
-func Handler(routes http.Handler, m *Metrics) http.Handler {
+// Handler serves GET /metrics from m, in the Prometheus text format, and
+// every other request with routes. /metrics is unauthenticated and on the
+// API's own listener, like /healthz: convenient for trying Keyward out; in a
+// deployment, serve it on an internal address or protect it (keyward serve
+// has -metrics-addr for that).
+func Handler(routes http.Handler, m *promexport.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler)
 	mux.Handle("/", routes)

@@ -1,6 +1,7 @@
 // Package server is what the example resource servers share: flags, the
-// config file, the authenticator, GET /metrics and a graceful shutdown. Each
-// example only builds its routes.
+// config file, the authenticator, GET /metrics, the status routes' answers
+// (Live, Ready, Health) and a graceful shutdown. Each example only builds
+// its routes.
 package server
 
 import (
@@ -14,12 +15,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/promexport"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -32,7 +35,7 @@ type Routes func(kw *middleware.Middleware) http.Handler
 func Main(name string, routes Routes) {
 	configPath := flag.String("config", "testdata/config/quickstart-dual.yaml", "Keyward config file (YAML)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
-	debug := flag.Bool("debug", false, "log why each request was refused (never tokens or secrets)")
+	debug := flag.Bool("debug", false, "log the internal cause of each refusal too, and debug detail (never tokens or secrets)")
 	flag.Parse()
 	level := slog.LevelInfo
 	if *debug {
@@ -58,7 +61,7 @@ func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, rout
 	if err != nil {
 		return err
 	}
-	metrics, err := NewMetrics()
+	metrics, err := promexport.New()
 	if err != nil {
 		return err
 	}
@@ -131,19 +134,58 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 	return nil
 }
 
-// Health is the status and body of the examples' unauthenticated /healthz
-// (503 "no_keys" while an issuer holds no key, so that a readiness probe
-// waits for the keys): for each
-// trusted issuer, how many keys are held and whether the last refresh
-// succeeded. Sources and error texts stay out of it: they would tell anyone
-// about internal hosts.
+// The examples' unauthenticated status routes, mounted by each example
+// (examples/internal/bookings) beside its API:
+//
+//	GET /livez    Live: for a liveness probe
+//	GET /readyz   Ready: for a readiness probe
+//	GET /healthz  Health: the detailed status, for people and dashboards
+//
+// Only /livez and /readyz are meant as probes. /healthz answers 503 during
+// an identity provider's outage, when credential and public routes still
+// work: as a readiness probe it would take every replica out of service at
+// once, and as a liveness probe it would restart them in a loop.
+
+// Live is the status and body of GET /livez: 200 whenever the process
+// answers at all. It checks nothing else on purpose: no restart fixes a
+// key server that is down.
+func Live() (status int, body map[string]any) {
+	return http.StatusOK, map[string]any{"status": "ok"}
+}
+
+// Ready is the status and body of GET /readyz: 503 "loading_keys", naming
+// the issuers still waiting, until the key set of every trusted issuer has
+// loaded once (jwks.Status.LastRefresh set); then 200 for good. A later
+// outage of a key server does not make the server unready: tokens keep
+// verifying against the last keys it loaded, and a JWT request that finds
+// no key is answered 503 itself, while client credentials and public routes
+// keep working.
+func Ready(kw *middleware.Middleware) (status int, body map[string]any) {
+	var waiting []string
+	for name, st := range kw.Authenticator().KeyStatus() {
+		if st.LastRefresh.IsZero() {
+			waiting = append(waiting, name)
+		}
+	}
+	if len(waiting) > 0 {
+		slices.Sort(waiting)
+		return http.StatusServiceUnavailable, map[string]any{"status": "loading_keys", "issuers": waiting}
+	}
+	return http.StatusOK, map[string]any{"status": "ok"}
+}
+
+// Health is the status and body of GET /healthz, the detailed status and
+// not a probe (see Live and Ready): for each trusted issuer, how many keys
+// are held and whether the last refresh succeeded; 503 "no_keys" while an
+// issuer holds no key, since every token of that issuer is then refused.
+// Sources and error texts stay out of it: they would tell anyone about
+// internal hosts.
 func Health(kw *middleware.Middleware) (status int, body map[string]any) {
 	issuers := map[string]any{}
 	status, word := http.StatusOK, "ok"
 	for name, st := range kw.Authenticator().KeyStatus() {
 		issuers[name] = map[string]any{"keys": st.Keys, "healthy": st.Keys > 0 && st.LastError == ""}
 		if st.Keys == 0 {
-			// Not ready: every token of this issuer would be refused.
 			status, word = http.StatusServiceUnavailable, "no_keys"
 		}
 	}
