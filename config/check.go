@@ -87,7 +87,10 @@ func (f *File) config() dualauth.Config {
 	}
 	if r := c.Throttle.Redis; r != nil {
 		// The pair key and CA files are read by Config.
-		cfg.Credentials.Throttle.Redis = &dualauth.RedisThrottle{URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: time.Duration(r.Timeout)}
+		cfg.Credentials.Throttle.Redis = &dualauth.RedisThrottle{
+			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: time.Duration(r.Timeout),
+			MaxCounters: r.MaxCounters, Replicas: r.Replicas,
+		}
 	}
 	if c.ClientsFile != "" {
 		cfg.Credentials.Verifier = unopened{}
@@ -147,6 +150,8 @@ var fieldKeys = map[string]string{
 	"Credentials.Throttle.Redis.URL":         "credentials.throttle.redis.url",
 	"Credentials.Throttle.Redis.Timeout":     "credentials.throttle.redis.timeout",
 	"Credentials.Throttle.Redis.PairKey":     "credentials.throttle.redis.pair_key_file",
+	"Credentials.Throttle.Redis.MaxCounters": "credentials.throttle.redis.max_counters",
+	"Credentials.Throttle.Redis.Replicas":    "credentials.throttle.redis.replicas",
 }
 
 // index matches the indices of a field path, [0].

@@ -317,6 +317,13 @@ type Redis struct {
 	// CAFile, if set, is a PEM file of the CA certificates a rediss://
 	// server's certificate is checked against, instead of the system's.
 	CAFile string `yaml:"ca_file,omitempty"`
+	// MaxCounters bounds the failure counters kept in Redis (about 400
+	// bytes each); 0 means 100,000.
+	MaxCounters int `yaml:"max_counters,omitempty"`
+	// Replicas, while Redis cannot count a check: 0 refuses it (503);
+	// N lets each replica count in its own memory against 1/N of each
+	// budget (dualauth.RedisThrottle.Replicas).
+	Replicas int `yaml:"replicas,omitempty"`
 }
 
 // Duration is a time.Duration written in the file as a Go duration string

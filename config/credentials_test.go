@@ -90,6 +90,9 @@ func TestParseCredentialRules(t *testing.T) {
 		{"throttle redis bad scheme", reg + "  throttle:\n    redis: {url: \"http://127.0.0.1:6379\"}\n", []string{"credentials.throttle.redis.url:"}},
 		{"throttle redis ca_file without TLS", reg + "  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\", ca_file: ca.pem}\n", []string{"credentials.throttle.redis.ca_file: applies to rediss:// URLs only"}},
 		{"throttle redis timeout 0s", reg + "  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\", timeout: 0s}\n", []string{"credentials.throttle.redis.timeout: must be positive"}},
+		{"throttle redis bound and replicas", reg + "  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\", max_counters: 5000, replicas: 3}\n", nil},
+		{"throttle redis max_counters 1", reg + "  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\", max_counters: 1}\n", []string{"credentials.throttle.redis.max_counters: is 1; it needs at least 2"}},
+		{"throttle redis negative replicas", reg + "  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\", replicas: -1}\n", []string{"credentials.throttle.redis.replicas: may not be negative"}},
 		{"throttle redis unknown key", reg + "  throttle:\n    redis: {url: \"redis://x\", password: y}\n", []string{`unknown key "password" in credentials.throttle.redis`}},
 		{"cors_preflight authenticate", "cors_preflight: authenticate\n" + reg, nil},
 		{"cors_preflight bad", "cors_preflight: allow\n" + reg, []string{`line 1: cors_preflight: "allow" is neither pass nor authenticate`}},
@@ -717,5 +720,22 @@ func TestFileBooleansArePlain(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "credentials.basic") {
 			t.Errorf("basic: %s: error %q does not name the key", value, err)
 		}
+	}
+}
+
+// TestRedisThrottleKeys: max_counters and replicas reach dualauth.
+func TestRedisThrottleKeys(t *testing.T) {
+	dir := t.TempDir()
+	clientsYAML, err := os.ReadFile("../testdata/clients/clients.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clients.yaml"), clientsYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadConfig(t, writeConfig(t, dir, "mode: credentials\ncredentials:\n  clients_file: clients.yaml\n  throttle:\n    redis: {url: \"redis://127.0.0.1:1/0\", max_counters: 5000, replicas: 3}\n"))
+	r := cfg.Credentials.Throttle.Redis
+	if r == nil || r.MaxCounters != 5000 || r.Replicas != 3 {
+		t.Fatalf("Throttle.Redis = %+v, want MaxCounters 5000 and Replicas 3", r)
 	}
 }

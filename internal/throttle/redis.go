@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,14 +203,29 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// RedactURL returns rawURL with any password replaced by "xxxxx", for logs;
-// a URL that does not parse is replaced whole.
+// RedactURL returns rawURL for logs and errors with its user information
+// and every query value replaced by "…" (a password can sit in either); a
+// URL that does not parse is replaced whole.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(a redis URL that does not parse)"
 	}
-	return u.Redacted()
+	var b strings.Builder
+	b.WriteString(u.Scheme + "://")
+	if u.User != nil {
+		b.WriteString("…@")
+	}
+	b.WriteString(u.Host + u.EscapedPath())
+	if u.RawQuery != "" {
+		sep := "?"
+		for pair := range strings.SplitSeq(u.RawQuery, "&") {
+			name, _, _ := strings.Cut(pair, "=")
+			b.WriteString(sep + name + "=…")
+			sep = "&"
+		}
+	}
+	return b.String()
 }
 
 // String returns the store's URL, its password redacted.

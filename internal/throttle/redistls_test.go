@@ -211,7 +211,15 @@ func TestRedisURLs(t *testing.T) {
 			t.Errorf("the error quotes the password: %v", err)
 		}
 	}
-	if r := RedactURL("redis://u:" + pw + "@h:1/0"); strings.Contains(r, "pa55") {
-		t.Errorf("RedactURL = %q", r)
+	for _, tc := range []struct{ in, want string }{
+		{"redis://u:" + pw + "@h:1/0", "redis://…@h:1/0"},
+		{"redis://secretuser@h:1/0", "redis://…@h:1/0"},
+		{"rediss://h:1/0?password=" + pw + "&db=3", "rediss://h:1/0?password=…&db=…"},
+		{"redis://h:1", "redis://h:1"},
+		{"redis://h:1/%zz?password=" + pw, "(a redis URL that does not parse)"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(…) = %q, want %q", got, tc.want)
+		}
 	}
 }
