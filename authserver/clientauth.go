@@ -24,7 +24,7 @@ type clientAuth struct {
 // against the registry, before the outcome is used (tests: a reload in the
 // middle of a verification).
 func newClientAuth(registry *clients.Registry, now func() time.Time, afterVerify func(id string)) (*clientAuth, error) {
-	var verifier dualauth.ClientVerifier = dualauth.RegistryVerifier(registry)
+	var verifier dualauth.ClientVerifier = registry
 	if gv, ok := verifier.(generationVerifier); ok && afterVerify != nil {
 		verifier = hookedVerifier{gv, afterVerify}
 	}
@@ -72,7 +72,7 @@ func (a *clientAuth) authenticate(ctx context.Context, id, secret, addr string) 
 }
 
 // generationVerifier is a ClientVerifier whose cached answers are dropped
-// when its generation changes, as dualauth.RegistryVerifier's are.
+// when its generation changes, as a clients.Registry's are.
 type generationVerifier interface {
 	dualauth.ClientVerifier
 	Generation() uint64

@@ -38,7 +38,9 @@
 // immutable snapshot in atomically; Registry.Generation tells callers that
 // cache verifications when to drop them.
 //
-// The package depends on the standard library, golang.org/x/crypto and
-// go.yaml.in/yaml/v3 only; package dualauth builds the client-credential
-// authentication on it.
+// A *Registry is a dualauth.ClientVerifier (Registry.VerifyClient):
+// dualauth.Credentials{Verifier: registry} authenticates clients against
+// it. Besides package dualauth, it depends on golang.org/x/crypto and
+// go.yaml.in/yaml/v3, which a program links only when it imports this
+// package.
 package clients

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/scopes"
 )
@@ -17,11 +18,12 @@ import (
 const (
 	// MaxFileBytes caps the size of a registry file (1 MiB).
 	MaxFileBytes = 1 << 20
-	// MaxClientIDBytes is the longest client_id a registry accepts.
-	MaxClientIDBytes = 256
+	// MaxClientIDBytes is the longest client_id a registry accepts: the
+	// longest an Authenticator passes on.
+	MaxClientIDBytes = dualauth.MaxClientIDBytes
 	// MaxSecretBytes is the longest secret Verify and HashSecret consider;
 	// longer secrets are refused without hashing.
-	MaxSecretBytes = 1024
+	MaxSecretBytes = dualauth.MaxSecretBytes
 	// MaxScopesPerClient is the most scopes one client may list.
 	MaxScopesPerClient = 256
 	// MaxAliasNodes caps the YAML nodes a file reaches through aliases,

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/scopes"
 )
 
 // Errors of Verify. Every failed verification wraps ErrInvalidClient and
@@ -13,8 +16,10 @@ import (
 // ErrInvalidClient alone (as OAuth's invalid_client); the causes are for
 // logs, and telling them apart to a caller would let it enumerate client ids.
 var (
-	// ErrInvalidClient is wrapped by every error of a failed Verify.
-	ErrInvalidClient = errors.New("clients: invalid client")
+	// ErrInvalidClient is wrapped by every error of a failed Verify. It is
+	// dualauth.ErrInvalidClient, which a dualauth.ClientVerifier wraps when
+	// the pair is not good.
+	ErrInvalidClient = dualauth.ErrInvalidClient
 	// ErrUnknownClient is the cause when no client has the id (or the id is
 	// empty or longer than MaxClientIDBytes).
 	ErrUnknownClient = errors.New("unknown client_id")
@@ -99,6 +104,23 @@ func precheck(clientID, secret string) error {
 	return nil
 }
 
+// VerifyClient makes a Registry a dualauth.ClientVerifier
+// (dualauth.Credentials{Verifier: registry}): it checks the pair with
+// Verify, and the caller is the client, with the client's scopes. ErrBusy
+// comes wrapped in dualauth.ErrVerifierBusy, answered 503 without counting
+// against the caller. An Authenticator drops its cached verifications
+// whenever Generation changes.
+func (r *Registry) VerifyClient(ctx context.Context, clientID, secret string) (*dualauth.Principal, error) {
+	c, err := r.Verify(ctx, clientID, secret)
+	if errors.Is(err, ErrBusy) {
+		return nil, fmt.Errorf("%w: %w", dualauth.ErrVerifierBusy, err)
+	}
+	if err != nil {
+		return nil, err // ErrInvalidClient, or ctx's error
+	}
+	return &dualauth.Principal{Method: dualauth.MethodCredentials, Subject: c.ID, ClientID: c.ID, Scopes: scopes.NewSet(c.Scopes...)}, nil
+}
+
 // check hashes secret against the entry of clientID, or against the dummy
 // for an unknown id, holding a hash slot.
 func (r *Registry) check(s *snapshot, clientID, secret string) (Client, error) {
@@ -125,9 +147,9 @@ func (r *Registry) check(s *snapshot, clientID, secret string) (Client, error) {
 // ErrInvalidClient and cause. detail must not hold the id or the secret.
 func refuse(cause error, detail string) error {
 	if detail != "" {
-		return fmt.Errorf("%w: %w (%s)", ErrInvalidClient, cause, detail)
+		return fmt.Errorf("clients: %w: %w (%s)", ErrInvalidClient, cause, detail)
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidClient, cause)
+	return fmt.Errorf("clients: %w: %w", ErrInvalidClient, cause)
 }
 
 func (c Client) clone() Client {

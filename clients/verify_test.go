@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/dualauth"
 )
 
 // TestVerify covers the outcomes for both algorithms on the testdata
@@ -297,6 +298,44 @@ func TestVerifyConcurrentSlots(t *testing.T) {
 	for range 6 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestVerifyClient: a Registry is a dualauth.ClientVerifier. A good pair
+// is the client with its scopes; every refusal wraps
+// dualauth.ErrInvalidClient; a check that found no hash slot wraps
+// dualauth.ErrVerifierBusy (answered 503, not counted against the caller)
+// and not ErrInvalidClient.
+func TestVerifyClient(t *testing.T) {
+	t.Parallel()
+	var _ dualauth.ClientVerifier = (*clients.Registry)(nil)
+	r, _ := openFile(t, clients.Options{HashWait: 10 * time.Millisecond},
+		spec{id: "acme", secret: "s3cret", scopes: []string{"bookings:read"}}, spec{id: "off", secret: "s", disabled: true})
+	for _, tc := range []struct {
+		id, secret string
+		busy       bool
+		want       error // nil: the client
+	}{
+		{id: "acme", secret: "s3cret"},
+		{id: "acme", secret: "wrong", want: dualauth.ErrInvalidClient},
+		{id: "nobody", secret: "s3cret", want: dualauth.ErrInvalidClient},
+		{id: "off", secret: "s", want: dualauth.ErrInvalidClient},
+		{id: "acme", secret: "s3cret", busy: true, want: dualauth.ErrVerifierBusy},
+	} {
+		release := func() {}
+		if tc.busy {
+			release = clients.FillHashSlots(r)
+		}
+		p, err := r.VerifyClient(context.Background(), tc.id, tc.secret)
+		release()
+		switch {
+		case tc.want != nil && (p != nil || !errors.Is(err, tc.want)):
+			t.Errorf("%s/%s busy=%v: %v, %v; want %v", tc.id, tc.secret, tc.busy, p, err, tc.want)
+		case tc.busy && errors.Is(err, dualauth.ErrInvalidClient):
+			t.Errorf("busy: %v wraps ErrInvalidClient", err)
+		case tc.want == nil && (err != nil || p.Method != dualauth.MethodCredentials || p.Subject != tc.id || p.ClientID != tc.id || !p.Scopes.Has("bookings:read")):
+			t.Errorf("%s: %+v, %v; want the client with its scopes", tc.id, p, err)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/throttle"
 	"github.com/keyward/keyward/jwks"
+	_ "github.com/keyward/keyward/redisthrottle" // the store of credentials.throttle.redis
 )
 
 // Config checks f and builds the dualauth.Config it describes, with a key
@@ -29,8 +30,8 @@ import (
 // With credentials.clients_file, Config opens the registry with
 // clients.Open (an unreadable or broken file fails Config) and keeps it in
 // step with the file, polling every reload_interval, and on SIGHUP with
-// opts.ReloadOnSIGHUP; client credentials are then checked by
-// dualauth.RegistryVerifier. With credentials.exchange it builds the
+// opts.ReloadOnSIGHUP; client credentials are then checked by the
+// registry (clients.Registry.VerifyClient). With credentials.exchange it builds the
 // exchange.Client instead.
 //
 // What Config starts runs until ctx ends or it is closed: the remote key
@@ -194,7 +195,7 @@ func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error
 }
 
 // watchedRegistry is the Credentials.Verifier of a clients_file: the
-// registry's dualauth.RegistryVerifier, and the goroutine that keeps the
+// registry, and the goroutine that keeps the
 // registry in step with its file, which Close stops.
 type watchedRegistry struct {
 	dualauth.ClientVerifier
@@ -207,7 +208,7 @@ type watchedRegistry struct {
 // returned verifier is closed.
 func watch(ctx context.Context, reg *clients.Registry, sighup bool) *watchedRegistry {
 	ctx, stop := context.WithCancel(ctx)
-	v := &watchedRegistry{ClientVerifier: dualauth.RegistryVerifier(reg), reg: reg, stop: stop, done: make(chan struct{})}
+	v := &watchedRegistry{ClientVerifier: reg, reg: reg, stop: stop, done: make(chan struct{})}
 	var signals []os.Signal
 	if sighup {
 		signals = append(signals, syscall.SIGHUP)

@@ -46,7 +46,7 @@ func BenchmarkCredentials(b *testing.B) {
 		}{{"cached", 0}, {"uncached", -1}} {
 			b.Run(name+"/"+cache.name, func(b *testing.B) {
 				a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{
-					Verifier: dualauth.RegistryVerifier(reg), CacheTTL: cache.ttl,
+					Verifier: reg, CacheTTL: cache.ttl,
 				}})
 				if err != nil {
 					b.Fatal(err)

@@ -15,21 +15,32 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/clockcache"
 	"github.com/keyward/keyward/internal/throttle"
-	"github.com/keyward/keyward/scopes"
 )
 
-// ErrInvalidClient is wrapped by every ClientVerifier error that means the
-// client id and secret are not good (unknown client, wrong secret, disabled
-// client). The response never says which. It is clients.ErrInvalidClient,
-// which a clients.Registry returns.
-var ErrInvalidClient = clients.ErrInvalidClient
+// Errors a ClientVerifier wraps.
+var (
+	// ErrInvalidClient is wrapped by every ClientVerifier error that means
+	// the client id and secret are not good (unknown client, wrong secret,
+	// disabled client). The response never says which. A clients.Registry's
+	// errors wrap it.
+	ErrInvalidClient = errors.New("invalid client")
+	// ErrVerifierBusy is wrapped by a ClientVerifier error that means the
+	// check could not run for want of capacity (such as a registry whose
+	// hash slots stayed taken). It is answered 503 with Retry-After, and,
+	// unlike other errors, does not count against the caller's failure
+	// budget: nothing was checked.
+	ErrVerifierBusy = errors.New("dualauth: too many credential checks in progress")
+)
 
-// errVerifierBusy: no verification slot freed in time.
-var errVerifierBusy = errors.New("dualauth: too many credential checks in progress")
+// The longest client id and secret a request may present: longer ones are
+// refused as an invalid client before any verifier sees them.
+const (
+	MaxClientIDBytes = 256
+	MaxSecretBytes   = 1024
+)
 
 const (
 	// expiryMargin is how long before an exchanged token's expiry its cached
@@ -45,26 +56,6 @@ const (
 	// throttle gate (it is still verified whenever it is not cached).
 	knownTTL = 24 * time.Hour
 )
-
-// RegistryVerifier checks client credentials against a registry of hashed
-// secrets. The caller's scopes are the client's scopes in the registry;
-// cached verifications are dropped whenever the registry reloads a change.
-func RegistryVerifier(r *clients.Registry) ClientVerifier { return registryVerifier{r} }
-
-type registryVerifier struct{ r *clients.Registry }
-
-func (v registryVerifier) VerifyClient(ctx context.Context, id, secret string) (*Principal, error) {
-	c, err := v.r.Verify(ctx, id, secret)
-	if errors.Is(err, clients.ErrBusy) {
-		return nil, fmt.Errorf("%w: %w", errVerifierBusy, err)
-	}
-	if err != nil {
-		return nil, err // ErrInvalidClient, or a failure to check
-	}
-	return &Principal{Method: MethodCredentials, Subject: c.ID, ClientID: c.ID, Scopes: scopes.NewSet(c.Scopes...)}, nil
-}
-
-func (v registryVerifier) Generation() uint64 { return v.r.Generation() }
 
 // exchangeVerify trades client credentials for an access token at the token
 // endpoint and verifies it like a Bearer token.
@@ -135,12 +126,9 @@ func newClientChecker(owner *core, verify func(context.Context, string, string) 
 	var pairKey []byte
 	if r := cred.Throttle.Redis; r != nil {
 		limits.Replicas = r.Replicas
-		rs, err := throttle.NewRedisStore(throttle.RedisOptions{
-			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TLSConfig: r.TLSConfig, Logger: owner.logger,
-			MaxCounters: r.MaxCounters,
-		})
+		rs, err := r.open(owner.logger)
 		if err != nil {
-			return nil, configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+			return nil, err
 		}
 		store, pairKey = rs, r.PairKey
 		owner.closers = append(owner.closers, rs.Close)
@@ -238,7 +226,7 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 		case c.slots <- struct{}{}:
 		case <-timer.C:
 			reservation.Cancel()
-			return nil, errUnavailable(errVerifierBusy)
+			return nil, errUnavailable(ErrVerifierBusy)
 		case <-ctx.Done():
 			reservation.Cancel()
 			return nil, errUnavailable(ctx.Err())
@@ -257,7 +245,7 @@ func (c *clientChecker) checkUncached(ctx context.Context, key string, generatio
 	case canceled(err):
 		reservation.Cancel() // the caller went away: nothing was learnt
 		return nil, errUnavailable(err)
-	case errors.Is(err, errVerifierBusy):
+	case errors.Is(err, ErrVerifierBusy):
 		reservation.Cancel() // the server's load, not the pair's doing
 		return nil, errUnavailable(err)
 	case err != nil:

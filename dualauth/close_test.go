@@ -43,7 +43,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier := &closingVerifier{ClientVerifier: dualauth.RegistryVerifier(reg)}
+	verifier := &closingVerifier{ClientVerifier: reg}
 	a, err := dualauth.New(dualauth.Config{
 		Mode:        dualauth.ModeDual,
 		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: set}},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -165,7 +166,7 @@ type Credentials struct {
 	// default.
 	DisableBasic bool
 	// Verifier checks a client id and secret, for example a registry of
-	// hashed secrets (RegistryVerifier). Set Verifier or Exchange, not both.
+	// hashed secrets (a *clients.Registry). Set Verifier or Exchange, not both.
 	// Authenticator.Close closes it if it has a Close() error method.
 	Verifier ClientVerifier
 	// Exchange, instead of a Verifier, trades the presented credentials for
@@ -211,7 +212,9 @@ type Throttle struct {
 	Redis *RedisThrottle
 }
 
-// RedisThrottle is the Redis a Throttle shares with other replicas.
+// RedisThrottle is the Redis a Throttle shares with other replicas. A
+// program that sets it imports package redisthrottle, which links the Redis
+// client (package config does).
 type RedisThrottle struct {
 	// URL is redis://[user:password@]host[:port][/db], or rediss:// for TLS.
 	// The password is never logged.
@@ -240,10 +243,28 @@ type RedisThrottle struct {
 	Replicas int
 }
 
+// open returns the store of r, which connects on first use, or a
+// *ConfigError. The store on Redis is linked by package redisthrottle.
+func (r *RedisThrottle) open(logger *slog.Logger) (throttle.SharedStore, error) {
+	store, err := throttle.OpenRedis(throttle.RedisOptions{
+		URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TLSConfig: r.TLSConfig, Logger: logger,
+		MaxCounters: r.MaxCounters,
+	})
+	switch {
+	case errors.Is(err, throttle.ErrNoRedis):
+		return nil, configErr("Credentials.Throttle.Redis", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+	case err != nil:
+		return nil, configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+	}
+	return store, nil
+}
+
 // ClientVerifier checks a client id and secret and returns the caller, or
 // an error wrapping ErrInvalidClient when they are not good. Other errors
-// mean the check could not be made (answered 503). Implementations compare
-// secrets in constant time and never put secrets in errors.
+// mean the check could not be made (answered 503; one wrapping
+// ErrVerifierBusy is not counted against the caller). Implementations
+// compare secrets in constant time and never put secrets in errors. A
+// *clients.Registry is one.
 //
 // A verifier whose answers can change, such as a registry that reloads its
 // file, may also have a method Generation() uint64: whenever its value
@@ -362,9 +383,9 @@ func (c Credentials) validate(mode Mode) error {
 			return configErr("Credentials.Throttle.Redis.Replicas", "may not be negative")
 		}
 		// The URL is checked as New will read it; nothing connects yet.
-		store, err := throttle.NewRedisStore(throttle.RedisOptions{URL: r.URL, TLSConfig: r.TLSConfig})
+		store, err := r.open(nil)
 		if err != nil {
-			return configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
+			return err
 		}
 		_ = store.Close()
 	}

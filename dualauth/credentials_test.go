@@ -88,7 +88,7 @@ func newCredSetup(t *testing.T, mode dualauth.Mode, edit func(*dualauth.Config))
 	if s.registry, err = clients.Open(s.path, clients.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	s.verifier = &countingVerifier{ClientVerifier: dualauth.RegistryVerifier(s.registry)}
+	s.verifier = &countingVerifier{ClientVerifier: s.registry}
 	s.auth = newAuthenticator(t, func(c *dualauth.Config) {
 		c.Mode = mode
 		c.Credentials.Verifier = s.verifier
@@ -441,7 +441,7 @@ func TestCredentialNewRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := dualauth.RegistryVerifier(reg)
+	v := reg
 	for name, cfg := range map[string]dualauth.Config{
 		"credentials without verifier": {Mode: dualauth.ModeCredentials},
 		"dual without verifier":        {Mode: dualauth.ModeDual, Issuers: issuers},

@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/testredis"
+	_ "github.com/keyward/keyward/redisthrottle"
 )
 
 // TestReplicasShareTheThrottle: two Authenticators (two replicas behind a
@@ -47,7 +48,7 @@ func testReplicasShareTheThrottle(t *testing.T, replicas, downMax int) {
 		a, err := dualauth.New(dualauth.Config{
 			Mode: dualauth.ModeCredentials,
 			Credentials: dualauth.Credentials{
-				Verifier: dualauth.RegistryVerifier(reg),
+				Verifier: reg,
 				Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &dualauth.RedisThrottle{
 					URL: srv.URL(), KeyPrefix: "t:", Timeout: 5 * time.Second, Replicas: replicas,
 				}},

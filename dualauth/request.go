@@ -11,7 +11,6 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/scopes"
 )
@@ -252,7 +251,7 @@ func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string
 	var p *Principal
 	var cached bool
 	var err error
-	if len(id) > clients.MaxClientIDBytes || len(secret) > clients.MaxSecretBytes {
+	if len(id) > MaxClientIDBytes || len(secret) > MaxSecretBytes {
 		err = errInvalidClient(nil)
 	} else {
 		p, cached, err = a.clients.check(ctx, id, secret, addr)

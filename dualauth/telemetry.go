@@ -446,7 +446,7 @@ func (t *telemetry) checkedClient(err error) {
 			r = checkThrottled
 		default:
 			r = checkError
-			if errors.Is(err, errVerifierBusy) {
+			if errors.Is(err, ErrVerifierBusy) {
 				r = checkBusy
 			}
 		}

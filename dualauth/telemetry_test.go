@@ -134,7 +134,7 @@ func TestMetrics(t *testing.T) {
 	}
 	a := iss.Authenticator(t, func(c *dualauth.Config) {
 		c.Mode = dualauth.ModeDual
-		c.Credentials.Verifier = dualauth.RegistryVerifier(reg)
+		c.Credentials.Verifier = reg
 		c.Credentials.Throttle.MaxClientFailures = 2
 		c.MeterProvider, c.TracerProvider = mp, tp
 	})

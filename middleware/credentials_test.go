@@ -36,7 +36,7 @@ func newCredFixture(t *testing.T, mode dualauth.Mode, edit func(*dualauth.Creden
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred := dualauth.Credentials{Verifier: dualauth.RegistryVerifier(reg), Throttle: dualauth.Throttle{MaxClientFailures: 2}}
+	cred := dualauth.Credentials{Verifier: reg, Throttle: dualauth.Throttle{MaxClientFailures: 2}}
 	if edit != nil {
 		edit(&cred)
 	}
@@ -277,7 +277,7 @@ func TestOnlyRestrictsARoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noIssuers, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(reg)}})
+	noIssuers, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: reg}})
 	if err != nil {
 		t.Fatal(err)
 	}

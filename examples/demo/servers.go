@@ -59,7 +59,7 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 		Realm:       "bookings-api",
 		Issuers:     []dualauth.Issuer{{Issuer: authURL, Audiences: []string{"bookings-api"}, Keys: keys}},
 		RequireType: "at+jwt",
-		Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(registry)},
+		Credentials: dualauth.Credentials{Verifier: registry},
 	})
 	if err != nil {
 		cancel()

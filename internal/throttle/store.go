@@ -35,7 +35,7 @@ type Taken struct {
 }
 
 // Store holds the failure counters of a Throttle, and the markers of a
-// Known. A Store shared by several processes (RedisStore) makes their
+// Known. A Store shared by several processes (a SharedStore) makes their
 // budgets one. Every method is safe for concurrent use, and each one is
 // atomic: Take counts under all its budgets or under none.
 type Store interface {

@@ -7,8 +7,9 @@
 // never ran, gives its reservation back.
 //
 // The counters live in a Store: this process's memory (MemoryStore, the
-// default) or a Redis shared by every replica (RedisStore), so that the
-// budgets hold across replicas. While a shared store cannot count a check
+// default) or a Redis shared by every replica (package redisstore, which
+// only the programs that import package redisthrottle link: OpenRedis), so
+// that the budgets hold across replicas. While a shared store cannot count a check
 // (Redis down, or full), a Throttle refuses the check (ErrStoreUnavailable)
 // unless Limits.Replicas gives each process a share of the budgets to count
 // in its own memory: never do the replicas together allow more than one
@@ -55,7 +56,7 @@ type Limits struct {
 var ErrStoreUnavailable = errors.New("throttle: the shared store cannot count failed checks")
 
 // storeRetry is the Retry-After of a check refused for the store's sake:
-// a RedisStore tries Redis again once a second by default.
+// a Redis store tries Redis again once a second by default.
 const storeRetry = time.Second
 
 // Throttle counts failures. It is safe for concurrent use.

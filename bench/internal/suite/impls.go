@@ -158,7 +158,7 @@ func NewKeyward(ctx context.Context, t Trust) (*dualauth.Authenticator, error) {
 	if t.Clients != nil {
 		cfg.Mode = dualauth.ModeDual
 		cfg.Credentials = dualauth.Credentials{
-			Verifier: dualauth.RegistryVerifier(t.Clients),
+			Verifier: t.Clients,
 			CacheTTL: t.CredentialsCacheTTL,
 		}
 	}

@@ -49,7 +49,7 @@ func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 	authn := iss.Authenticator(t, func(c *dualauth.Config) {
 		c.Mode = dualauth.ModeDual
 		c.Realm = "bookings-api"
-		c.Credentials.Verifier = dualauth.RegistryVerifier(registry)
+		c.Credentials.Verifier = registry
 		c.MeterProvider = metrics.Provider
 	})
 	srv := httptest.NewServer(server.Handler(routes(middleware.New(authn, middleware.Options{})), metrics))
@@ -237,7 +237,7 @@ func checkReadiness(t *testing.T, routes server.Routes) {
 	authn, err := dualauth.New(dualauth.Config{
 		Mode:        dualauth.ModeDual,
 		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
-		Credentials: dualauth.Credentials{Verifier: dualauth.RegistryVerifier(registry)},
+		Credentials: dualauth.Credentials{Verifier: registry},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package throttle
+package redisstore
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"github.com/keyward/keyward/internal/testredis"
 	"math/big"
 	"net"
 	"os"
@@ -19,6 +18,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/testredis"
+	"github.com/keyward/keyward/internal/throttle"
 )
 
 // testCA makes a CA and a certificate for 127.0.0.1 signed by it, writes
@@ -90,7 +92,7 @@ func TestRedisTLS(t *testing.T) {
 
 	// A TLS handshake under -race on a loaded machine can outlast the
 	// default 100ms per call.
-	s, err := NewRedisStore(RedisOptions{URL: url, TLSConfig: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second})
+	s, err := New(throttle.RedisOptions{URL: url, TLSConfig: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestRedisTLS(t *testing.T) {
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping over TLS: %v", err)
 	}
-	th := NewWithStore(Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}, s, time.Now)
+	th := throttle.NewWithStore(throttle.Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}, s, time.Now)
 	allowed := 0
 	for range 5 {
 		if guess(th, "acme", "192.0.2.1") {
@@ -110,7 +112,7 @@ func TestRedisTLS(t *testing.T) {
 	}
 
 	logger, buf := testLogger()
-	untrusting, err := NewRedisStore(RedisOptions{URL: url, Logger: logger, Timeout: 2 * time.Second}) // the first use loads the system roots
+	untrusting, err := New(throttle.RedisOptions{URL: url, Logger: logger, Timeout: 2 * time.Second}) // the first use loads the system roots
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestRedisTLS(t *testing.T) {
 		t.Fatalf("no outage logged:\n%s", buf.String())
 	}
 	// A plain connection to the TLS port does not work either.
-	plain, err := NewRedisStore(RedisOptions{URL: "redis://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/0", Logger: logger})
+	plain, err := New(throttle.RedisOptions{URL: "redis://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/0", Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +139,7 @@ func TestRedisTLS(t *testing.T) {
 func TestRedisPassword(t *testing.T) {
 	srv := testredis.Start(t, false, "--requirepass", "correct-horse-battery")
 	logger, buf := testLogger()
-	good, err := NewRedisStore(RedisOptions{URL: "redis://:correct-horse-battery@" + srv.Addr() + "/0", Logger: logger, Timeout: 2 * time.Second})
+	good, err := New(throttle.RedisOptions{URL: "redis://:correct-horse-battery@" + srv.Addr() + "/0", Logger: logger, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestRedisPassword(t *testing.T) {
 	if s := good.String(); strings.Contains(s, "correct-horse") || !strings.Contains(s, "xxxxx") {
 		t.Fatalf("String() = %q, want the password redacted", s)
 	}
-	bad, err := NewRedisStore(RedisOptions{URL: "redis://default:wrong-staple-guess@" + srv.Addr() + "/0", Logger: logger})
+	bad, err := New(throttle.RedisOptions{URL: "redis://default:wrong-staple-guess@" + srv.Addr() + "/0", Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,9 +159,9 @@ func TestRedisPassword(t *testing.T) {
 	if err == nil {
 		t.Fatal("Ping with a wrong password succeeded")
 	}
-	th := NewWithStore(Limits{MaxClientFailures: 1, MaxAddrFailures: 50, Window: time.Minute}, bad, time.Now)
-	if r, _, err := th.Admit("acme", "192.0.2.1"); r != nil || !errors.Is(err, ErrStoreUnavailable) {
-		t.Fatalf("with a wrong password: %v, %v; want the check refused, ErrStoreUnavailable", r, err)
+	th := throttle.NewWithStore(throttle.Limits{MaxClientFailures: 1, MaxAddrFailures: 50, Window: time.Minute}, bad, time.Now)
+	if r, _, err := th.Admit("acme", "192.0.2.1"); r != nil || !errors.Is(err, throttle.ErrStoreUnavailable) {
+		t.Fatalf("with a wrong password: %v, %v; want the check refused, throttle.ErrStoreUnavailable", r, err)
 	}
 	for _, text := range []string{err.Error(), buf.String()} {
 		if strings.Contains(text, "wrong-staple") || strings.Contains(text, "correct-horse") {
@@ -172,7 +174,7 @@ func TestRedisPassword(t *testing.T) {
 // never quote a password.
 func TestRedisURLs(t *testing.T) {
 	const pw = "pa55word-do-not-print"
-	s, err := NewRedisStore(RedisOptions{URL: "rediss://user:" + pw + "@redis.example:6380/2"})
+	s, err := New(throttle.RedisOptions{URL: "rediss://user:" + pw + "@redis.example:6380/2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +186,7 @@ func TestRedisURLs(t *testing.T) {
 		t.Fatalf("defaults: retries %d, timeout %s, prefix %q", o.MaxRetries, o.ReadTimeout, s.prefix)
 	}
 	_ = s.Close()
-	s, err = NewRedisStore(RedisOptions{URL: "redis://127.0.0.1:6379/0", KeyPrefix: "kw:", Timeout: time.Second})
+	s, err = New(throttle.RedisOptions{URL: "redis://127.0.0.1:6379/0", KeyPrefix: "kw:", Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func TestRedisURLs(t *testing.T) {
 	}
 	_ = s.Close()
 
-	for _, bad := range []RedisOptions{
+	for _, bad := range []throttle.RedisOptions{
 		{URL: "http://u:" + pw + "@127.0.0.1:6379"},
 		{URL: "redis://u:" + pw + "@127.0.0.1:port"},
 		{URL: "redis://u:" + pw + "%zz@127.0.0.1:6379"},
@@ -202,7 +204,7 @@ func TestRedisURLs(t *testing.T) {
 		{URL: "redis://u:" + pw + "@127.0.0.1:6379/0", TLSConfig: &tls.Config{}},
 		{URL: "unix://u:" + pw + "@/tmp/redis.sock"},
 	} {
-		_, err := NewRedisStore(bad)
+		_, err := New(bad)
 		if err == nil {
 			t.Errorf("%s: no error", RedactURL(bad.URL))
 			continue

@@ -1,4 +1,7 @@
-package throttle
+// Package redisstore is the throttle.Store on Redis that replicas share.
+// Programs link it (and go-redis) only when they import it: package
+// redisthrottle does so, and registers it with package throttle.
+package redisstore
 
 import (
 	"context"
@@ -16,55 +19,24 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/keyward/keyward/internal/throttle"
 )
 
-// Defaults of RedisOptions.
+// Defaults of throttle.RedisOptions.
 const (
 	DefaultKeyPrefix  = "keyward:"
 	DefaultTimeout    = 100 * time.Millisecond
 	DefaultProbeEvery = time.Second
 )
 
-// RedisOptions configure a RedisStore.
-type RedisOptions struct {
-	// URL is redis://[user:password@]host[:port][/db] or rediss:// for
-	// TLS, with go-redis's query options (such as skip_verify=true for
-	// rediss://). The password is never written to an error or a log.
-	URL string
-	// KeyPrefix starts every key the store writes; DefaultKeyPrefix if
-	// empty. Replicas that share budgets share it.
-	KeyPrefix string
-	// Timeout bounds each call to Redis, connecting included;
-	// DefaultTimeout if zero.
-	Timeout time.Duration
-	// ProbeEvery is, while Redis is unavailable, how often one call tries
-	// it again; the others are answered in memory at once.
-	// DefaultProbeEvery if zero.
-	ProbeEvery time.Duration
-	// TLSConfig, if not nil, is used for a rediss:// URL (to trust a
-	// private CA, or to present a client certificate); its ServerName
-	// defaults to the URL's host. It is an error with a redis:// URL.
-	TLSConfig *tls.Config
-	// Logger gets one line when Redis becomes unavailable and one when it
-	// is back; slog.Default() if nil.
-	Logger *slog.Logger
-	// Now is the clock of ProbeEvery; time.Now if nil. Windows are on
-	// Redis's clock.
-	Now func() time.Time
-	// MaxCounters bounds the failure counters the store keeps in Redis
-	// under KeyPrefix; MaxCounters (the in-memory bound) if zero. At the
-	// bound, the counter that ends first makes room, as in memory. Size
-	// Redis's maxmemory for it: about RedisBytesPerCounter each.
-	MaxCounters int
-}
-
-// RedisBytesPerCounter is about what one failure counter costs in Redis
+// BytesPerCounter is about what one failure counter costs in Redis
 // (its hash, its expiry and its place in the index of counters): 350 to
 // 380 bytes measured with keys of IPv6 /64 addresses on Redis 7.0, so the
 // default bound takes about 40 MB.
-const RedisBytesPerCounter = 400
+const BytesPerCounter = 400
 
-// RedisStore is a Store in Redis, shared by every process that uses the
+// Store is a throttle.Store in Redis, shared by every process that uses the
 // same server, database and key prefix. Each method is one round trip (a
 // Lua script for Take and Refund), and windows end by Redis key expiry
 // (PEXPIRE), on Redis's clock. It needs Redis 5 or later, one server (not
@@ -73,11 +45,11 @@ const RedisBytesPerCounter = 400
 // A flood of fresh addresses cannot fill Redis: the store keeps at most
 // MaxCounters failure counters (an index of them, ordered by when their
 // windows end, lives under KeyPrefix+"counters"), and at the bound the one
-// that ends first is deleted to make room. The markers of Known pairs are
+// that ends first is deleted to make room. The markers of throttle.Known pairs are
 // not counted: there is one per pair that verified.
 //
 // Keyward needs maxmemory-policy noeviction (or no maxmemory), and a
-// maxmemory above MaxCounters × RedisBytesPerCounter: an eviction policy
+// maxmemory above MaxCounters × BytesPerCounter: an eviction policy
 // drops counters silently, which gives their budgets back, whereas a full
 // Redis under noeviction refuses the write, which the store reports as an
 // error and a Throttle then fails closed on. The first call Redis answers
@@ -91,7 +63,7 @@ const RedisBytesPerCounter = 400
 // that Redis answers ends the outage, which is logged too.
 //
 // A store whose Redis restarts without persistence forgets its windows.
-type RedisStore struct {
+type Store struct {
 	client     *redis.Client
 	prefix     string
 	timeout    time.Duration
@@ -111,7 +83,7 @@ type RedisStore struct {
 	outageErrors uint64
 }
 
-var _ Store = (*RedisStore)(nil)
+var _ throttle.Store = (*Store)(nil)
 
 // indexKey, after the prefix, names the index of counters; no counter key
 // (which starts with "{") nor marker key (which starts with "k:") is it.
@@ -120,9 +92,9 @@ const indexKey = "counters"
 // errDown answers a call made while Redis is known unavailable.
 var errDown = errors.New("throttle: redis is unavailable")
 
-// NewRedisStore returns a RedisStore for opts. It does not connect: a
+// New returns a Store for opts. It does not connect: a
 // Redis unavailable at start is an outage like any other (see Ping).
-func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
+func New(opts throttle.RedisOptions) (*Store, error) {
 	u, err := url.Parse(opts.URL)
 	if err != nil {
 		// url.Parse quotes the URL, and may quote part of a password.
@@ -153,7 +125,7 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		o.TLSConfig = tc
 	}
 	if opts.MaxCounters < 0 || opts.MaxCounters == 1 {
-		return nil, fmt.Errorf("throttle: redis max counters is %d; it needs at least 2 (or 0 for %d)", opts.MaxCounters, MaxCounters)
+		return nil, fmt.Errorf("throttle: redis max counters is %d; it needs at least 2 (or 0 for %d)", opts.MaxCounters, throttle.MaxCounters)
 	}
 	timeout := orDefault(opts.Timeout, DefaultTimeout)
 	o.DialTimeout = timeout
@@ -171,7 +143,7 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 	}
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 
-	s := &RedisStore{
+	s := &Store{
 		client:     redis.NewClient(o),
 		prefix:     opts.KeyPrefix,
 		timeout:    timeout,
@@ -182,7 +154,7 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		maxCounter: opts.MaxCounters,
 	}
 	if s.maxCounter == 0 {
-		s.maxCounter = MaxCounters
+		s.maxCounter = throttle.MaxCounters
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultKeyPrefix
@@ -229,30 +201,30 @@ func RedactURL(rawURL string) string {
 }
 
 // String returns the store's URL, its password redacted.
-func (s *RedisStore) String() string { return s.url }
+func (s *Store) String() string { return s.url }
 
 // StoreErrors is the number of calls that Redis did not serve: those that
 // failed or timed out, and those not sent because it was unavailable. Each
 // one was answered from a process's memory instead, or, for a refund or a
 // marker, skipped.
-func (s *RedisStore) StoreErrors() uint64 { return s.errors.Load() }
+func (s *Store) StoreErrors() uint64 { return s.errors.Load() }
 
 // Available reports whether Redis answered the last call tried (true
 // before any).
-func (s *RedisStore) Available() bool { return !s.down.Load() }
+func (s *Store) Available() bool { return !s.down.Load() }
 
 // Close closes the connections to Redis.
-func (s *RedisStore) Close() error { return s.client.Close() }
+func (s *Store) Close() error { return s.client.Close() }
 
 // Ping asks Redis to answer, as any call does: an error is an outage,
 // logged and counted, and an answer may end one.
-func (s *RedisStore) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) error {
 	return s.do(ctx, func(ctx context.Context) error { return s.client.Ping(ctx).Err() })
 }
 
 // do runs call against Redis within the timeout, unless Redis is known
 // unavailable and it is not time to probe, and keeps the outage state.
-func (s *RedisStore) do(ctx context.Context, call func(context.Context) error) error {
+func (s *Store) do(ctx context.Context, call func(context.Context) error) error {
 	probe := false
 	if s.down.Load() {
 		s.mu.Lock()
@@ -288,7 +260,7 @@ func (s *RedisStore) do(ctx context.Context, call func(context.Context) error) e
 }
 
 // failed notes a call Redis did not serve, and logs the outage it starts.
-func (s *RedisStore) failed(err error) {
+func (s *Store) failed(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -304,7 +276,7 @@ func (s *RedisStore) failed(err error) {
 }
 
 // recovered ends an outage, and logs it.
-func (s *RedisStore) recovered() {
+func (s *Store) recovered() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.down.Load() {
@@ -399,8 +371,8 @@ end
 return 0
 `)
 
-// Take implements Store, in one round trip.
-func (s *RedisStore) Take(ctx context.Context, window time.Duration, budgets []Budget) (Taken, error) {
+// Take implements throttle.Store, in one round trip.
+func (s *Store) Take(ctx context.Context, window time.Duration, budgets []throttle.Budget) (throttle.Taken, error) {
 	ms := max(window.Milliseconds(), 1)
 	keys := make([]string, 1, 1+len(budgets))
 	keys[0] = s.prefix + indexKey
@@ -410,7 +382,7 @@ func (s *RedisStore) Take(ctx context.Context, window time.Duration, budgets []B
 		keys = append(keys, s.prefix+b.Key)
 		args = append(args, b.Max)
 	}
-	var taken Taken
+	var taken throttle.Taken
 	err := s.do(ctx, func(ctx context.Context) error {
 		v, err := takeScript.Run(ctx, s.client, keys, args...).Slice()
 		if err != nil {
@@ -420,45 +392,45 @@ func (s *RedisStore) Take(ctx context.Context, window time.Duration, budgets []B
 		return err
 	})
 	if err != nil {
-		return Taken{}, err
+		return throttle.Taken{}, err
 	}
 	return taken, nil
 }
 
 // parseTaken reads takeScript's answer.
-func parseTaken(v []any, window time.Duration, budgets []Budget) (Taken, error) {
+func parseTaken(v []any, window time.Duration, budgets []throttle.Budget) (throttle.Taken, error) {
 	bad := errors.New("throttle: redis answered the count script unexpectedly")
 	if len(v) < 1 {
-		return Taken{}, bad
+		return throttle.Taken{}, bad
 	}
 	ok, _ := v[0].(int64)
 	if ok == 0 {
 		if len(v) != 2 {
-			return Taken{}, bad
+			return throttle.Taken{}, bad
 		}
 		pttl, _ := v[1].(int64)
 		if pttl <= 0 {
-			return Taken{Retry: window}, nil
+			return throttle.Taken{Retry: window}, nil
 		}
-		return Taken{Retry: time.Duration(pttl) * time.Millisecond}, nil
+		return throttle.Taken{Retry: time.Duration(pttl) * time.Millisecond}, nil
 	}
 	if len(v) != 1+len(budgets) {
-		return Taken{}, bad
+		return throttle.Taken{}, bad
 	}
-	claims := make([]Claim, len(budgets))
+	claims := make([]throttle.Claim, len(budgets))
 	for i, b := range budgets {
 		str, _ := v[1+i].(string)
 		id, err := strconv.ParseUint(str, 10, 64)
 		if err != nil {
-			return Taken{}, bad
+			return throttle.Taken{}, bad
 		}
-		claims[i] = Claim{Key: b.Key, Window: id}
+		claims[i] = throttle.Claim{Key: b.Key, Window: id}
 	}
-	return Taken{OK: true, Claims: claims}, nil
+	return throttle.Taken{OK: true, Claims: claims}, nil
 }
 
-// Refund implements Store, in one round trip.
-func (s *RedisStore) Refund(ctx context.Context, claims []Claim) error {
+// Refund implements throttle.Store, in one round trip.
+func (s *Store) Refund(ctx context.Context, claims []throttle.Claim) error {
 	if len(claims) == 0 {
 		return nil
 	}
@@ -473,15 +445,15 @@ func (s *RedisStore) Refund(ctx context.Context, claims []Claim) error {
 	})
 }
 
-// Mark implements Store.
-func (s *RedisStore) Mark(ctx context.Context, key string, ttl time.Duration) error {
+// Mark implements throttle.Store.
+func (s *Store) Mark(ctx context.Context, key string, ttl time.Duration) error {
 	return s.do(ctx, func(ctx context.Context) error {
 		return s.client.Set(ctx, s.prefix+key, "1", max(ttl, time.Millisecond)).Err()
 	})
 }
 
-// Marked implements Store.
-func (s *RedisStore) Marked(ctx context.Context, key string) (bool, error) {
+// Marked implements throttle.Store.
+func (s *Store) Marked(ctx context.Context, key string) (bool, error) {
 	var n int64
 	err := s.do(ctx, func(ctx context.Context) (err error) {
 		n, err = s.client.Exists(ctx, s.prefix+key).Result()
@@ -490,8 +462,8 @@ func (s *RedisStore) Marked(ctx context.Context, key string) (bool, error) {
 	return n > 0, err
 }
 
-// Unmark implements Store.
-func (s *RedisStore) Unmark(ctx context.Context, key string) error {
+// Unmark implements throttle.Store.
+func (s *Store) Unmark(ctx context.Context, key string) error {
 	return s.do(ctx, func(ctx context.Context) error {
 		return s.client.Del(ctx, s.prefix+key).Err()
 	})
@@ -500,7 +472,7 @@ func (s *RedisStore) Unmark(ctx context.Context, key string) error {
 // checkServer reads Redis's maxmemory settings once, and logs what falls
 // short of what the store needs. A Redis that refuses CONFIG (a managed
 // one, say) is told of in an info line.
-func (s *RedisStore) checkServer(ctx context.Context) {
+func (s *Store) checkServer(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	cfg, err := s.client.ConfigGet(ctx, "maxmemory*").Result()
@@ -527,7 +499,7 @@ func memoryWarnings(policy string, maxMemory int64, maxCounters int) []string {
 		out = append(out, fmt.Sprintf("throttle: redis has maxmemory-policy %s: when it is full it evicts failure counters, "+
 			"which gives their budgets back to guessers; set maxmemory-policy noeviction (on a Redis of the throttle's own)", policy))
 	}
-	if need := int64(maxCounters) * RedisBytesPerCounter; maxMemory < need {
+	if need := int64(maxCounters) * BytesPerCounter; maxMemory < need {
 		out = append(out, fmt.Sprintf("throttle: redis maxmemory is %d bytes, less than the %d or so that %d failure counters take: "+
 			"once it is full, checks it cannot count are refused; raise maxmemory or lower the bound on counters",
 			maxMemory, need, maxCounters))

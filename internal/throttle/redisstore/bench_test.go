@@ -1,27 +1,29 @@
-package throttle
+package redisstore
 
 import (
 	"fmt"
-	"github.com/keyward/keyward/internal/testredis"
 	"math"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/testredis"
+	"github.com/keyward/keyward/internal/throttle"
 )
 
 // benchLimits never refuse.
-var benchLimits = Limits{MaxClientFailures: math.MaxInt, MaxAddrFailures: math.MaxInt, Window: time.Minute}
+var benchLimits = throttle.Limits{MaxClientFailures: math.MaxInt, MaxAddrFailures: math.MaxInt, Window: time.Minute}
 
 // benchThrottles are a Throttle in memory, and one on a redis-server of the
 // benchmark's own on loopback.
-func benchThrottles(b *testing.B) map[string]*Throttle {
+func benchThrottles(b *testing.B) map[string]*throttle.Throttle {
 	srv := testredis.Start(b, false)
-	s, err := NewRedisStore(RedisOptions{URL: srv.URL()})
+	s, err := New(throttle.RedisOptions{URL: srv.URL()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	return map[string]*Throttle{"memory": New(benchLimits, time.Now), "redis": NewWithStore(benchLimits, s, time.Now)}
+	return map[string]*throttle.Throttle{"memory": throttle.New(benchLimits, time.Now), "redis": throttle.NewWithStore(benchLimits, s, time.Now)}
 }
 
 // BenchmarkReserve: one check's cost in the throttle, a failure (Reserve,

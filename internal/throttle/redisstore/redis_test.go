@@ -1,4 +1,4 @@
-package throttle
+package redisstore
 
 import (
 	"context"
@@ -12,27 +12,29 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/keyward/keyward/internal/syncbuf"
 	"github.com/keyward/keyward/internal/testredis"
+	"github.com/keyward/keyward/internal/throttle"
 )
 
 // replica is one process's view of a shared Redis: its store, its throttle
 // and its log.
 type replica struct {
-	store *RedisStore
-	th    *Throttle
-	log   *syncBuffer
+	store *Store
+	th    *throttle.Throttle
+	log   *syncbuf.Buffer
 }
 
-// newReplica returns a Throttle with limits on a RedisStore at url.
-func newReplica(t *testing.T, url string, limits Limits) *replica {
+// newReplica returns a Throttle with limits on a Store at url.
+func newReplica(t *testing.T, url string, limits throttle.Limits) *replica {
 	t.Helper()
 	logger, buf := testLogger()
-	s, err := NewRedisStore(RedisOptions{URL: url, KeyPrefix: "test:", Logger: logger, ProbeEvery: 50 * time.Millisecond, Timeout: 2 * time.Second})
+	s, err := New(throttle.RedisOptions{URL: url, KeyPrefix: "test:", Logger: logger, ProbeEvery: 50 * time.Millisecond, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return &replica{store: s, th: NewWithStore(limits, s, time.Now), log: buf}
+	return &replica{store: s, th: throttle.NewWithStore(limits, s, time.Now), log: buf}
 }
 
 // rawClient is a plain client of srv, to look at what the stores wrote.
@@ -43,9 +45,32 @@ func rawClient(t *testing.T, srv *testredis.Server) *redis.Client {
 	return c
 }
 
+// onlyKey returns the one key of Redis that matches pattern: the counters'
+// keys are the throttle's to make (an address's start with the address in
+// braces), and this finds them as an operator would.
+func onlyKey(t *testing.T, raw *redis.Client, pattern string) string {
+	t.Helper()
+	keys, err := raw.Keys(context.Background(), pattern).Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys matching %s: %v, %v; want one", pattern, keys, err)
+	}
+	return keys[0]
+}
+
+// take counts one failure under key in s, with room for ten, and returns
+// its claim.
+func take(t *testing.T, s *Store, key string, window time.Duration) throttle.Claim {
+	t.Helper()
+	taken, err := s.Take(context.Background(), window, []throttle.Budget{{Key: key, Max: 10}})
+	if err != nil || !taken.OK {
+		t.Fatalf("Take %s: %+v, %v", key, taken, err)
+	}
+	return taken.Claims[0]
+}
+
 // guess reserves and fails one check, and reports whether the throttle let
 // it run.
-func guess(th *Throttle, id, addr string) bool {
+func guess(th *throttle.Throttle, id, addr string) bool {
 	r, _ := th.Reserve(id, addr)
 	if r == nil {
 		return false
@@ -59,7 +84,7 @@ func guess(th *Throttle, id, addr string) bool {
 // MaxAddrFailures for the address, whichever replica each guess reaches.
 func TestRedisSharedBudgetInterleaved(t *testing.T) {
 	srv := testredis.Start(t, false)
-	limits := Limits{MaxClientFailures: 5, MaxAddrFailures: 8, Window: time.Minute}
+	limits := throttle.Limits{MaxClientFailures: 5, MaxAddrFailures: 8, Window: time.Minute}
 	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	replicas := []*replica{a, b}
 	allowed := 0
@@ -98,7 +123,7 @@ func TestRedisSharedBudgetInterleaved(t *testing.T) {
 // goroutines each) are allowed MaxClientFailures times in all, never more.
 func TestRedisSharedBudgetConcurrent(t *testing.T) {
 	srv := testredis.Start(t, false)
-	limits := Limits{MaxClientFailures: 7, MaxAddrFailures: 1000, Window: time.Minute}
+	limits := throttle.Limits{MaxClientFailures: 7, MaxAddrFailures: 1000, Window: time.Minute}
 	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
@@ -130,7 +155,7 @@ func TestRedisSharedBudgetConcurrent(t *testing.T) {
 // reservation back to every replica; a refused check costs nothing.
 func TestRedisRefundAcrossReplicas(t *testing.T) {
 	srv := testredis.Start(t, false)
-	limits := Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}
+	limits := throttle.Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute}
 	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	ra, _ := a.th.Reserve("acme", "192.0.2.1")
 	rb, _ := b.th.Reserve("acme", "192.0.2.1")
@@ -150,10 +175,10 @@ func TestRedisRefundAcrossReplicas(t *testing.T) {
 	rb.Fail()
 	rb2.Fail()
 	raw := rawClient(t, srv)
-	if n, _ := raw.HGet(context.Background(), "test:"+clientKey("192.0.2.1", "acme"), "n").Int(); n != 2 {
+	if n, _ := raw.HGet(context.Background(), onlyKey(t, raw, "test:{192.0.2.1}:c:*"), "n").Int(); n != 2 {
 		t.Fatalf("client counter = %d, want 2", n)
 	}
-	if n, _ := raw.HGet(context.Background(), "test:"+addrKey("192.0.2.1"), "n").Int(); n != 2 {
+	if n, _ := raw.HGet(context.Background(), onlyKey(t, raw, "test:{192.0.2.1}:a"), "n").Int(); n != 2 {
 		t.Fatalf("address counter = %d, want 2 (refused checks cost nothing)", n)
 	}
 }
@@ -165,18 +190,18 @@ func TestRedisWindowExpiry(t *testing.T) {
 	srv := testredis.Start(t, false)
 	ctx := context.Background()
 	const window = 1500 * time.Millisecond
-	a := newReplica(t, srv.URL(), Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
-	b := newReplica(t, srv.URL(), Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
+	a := newReplica(t, srv.URL(), throttle.Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
+	b := newReplica(t, srv.URL(), throttle.Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: window})
 	raw := rawClient(t, srv)
-	key := "test:" + clientKey("192.0.2.1", "acme")
 
 	if !guess(a.th, "acme", "192.0.2.1") || !guess(b.th, "acme", "192.0.2.1") {
 		t.Fatal("a guess within the budget was refused")
 	}
+	key := onlyKey(t, raw, "test:{192.0.2.1}:c:*")
 	if ttl := raw.PTTL(ctx, key).Val(); ttl <= 0 || ttl > window {
 		t.Fatalf("counter TTL = %s, want within (0, %s]", ttl, window)
 	}
-	taken, err := b.store.Take(ctx, window, []Budget{{Key: clientKey("192.0.2.1", "acme"), Max: 2}})
+	taken, err := b.store.Take(ctx, window, []throttle.Budget{{Key: strings.TrimPrefix(key, "test:"), Max: 2}})
 	if err != nil || taken.OK || taken.Retry <= 0 || taken.Retry > window {
 		t.Fatalf("Take over budget = %+v, %v; want refused with Retry in (0, %s]", taken, err, window)
 	}
@@ -193,18 +218,18 @@ func TestRedisWindowExpiry(t *testing.T) {
 
 	// A stale refund stays in its window.
 	k := "stale"
-	first := take(t, a.store, k, 10, window).Claims[0]
+	first := take(t, a.store, k, window)
 	waitFor(t, 5*time.Second, "the key to expire", func() bool { return raw.Exists(ctx, "test:"+k).Val() == 0 })
-	second := take(t, b.store, k, 10, window).Claims[0]
+	second := take(t, b.store, k, window)
 	if second.Window == first.Window {
 		t.Fatal("a new window has the old window's id")
 	}
-	_ = a.store.Refund(ctx, []Claim{first})
+	_ = a.store.Refund(ctx, []throttle.Claim{first})
 	if n, _ := raw.HGet(ctx, "test:"+k, "n").Int(); n != 1 {
 		t.Fatalf("after a stale refund the count is %d, want 1", n)
 	}
 	for range 3 {
-		_ = b.store.Refund(ctx, []Claim{second})
+		_ = b.store.Refund(ctx, []throttle.Claim{second})
 	}
 	if n, _ := raw.HGet(ctx, "test:"+k, "n").Int(); n != 0 {
 		t.Fatalf("after extra refunds the count is %d, want 0", n)
@@ -221,7 +246,7 @@ func TestRedisWindowExpiry(t *testing.T) {
 // budget is shared again.
 func TestRedisOutageAndRecovery(t *testing.T) {
 	srv := testredis.Start(t, false)
-	limits := Limits{MaxClientFailures: 3, MaxAddrFailures: 50, Window: time.Minute}
+	limits := throttle.Limits{MaxClientFailures: 3, MaxAddrFailures: 50, Window: time.Minute}
 	a, b := newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)
 	if !guess(a.th, "acme", "192.0.2.1") || !guess(b.th, "acme", "192.0.2.1") {
 		t.Fatal("a guess within the budget was refused")
@@ -231,8 +256,8 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	start := time.Now()
 	for i := range 50 {
 		r, retry, err := []*replica{a, b}[i%2].th.Admit("acme", "192.0.2.1")
-		if r != nil || !errors.Is(err, ErrStoreUnavailable) || retry != time.Second {
-			t.Fatalf("guess %d during the outage: %v, %v, %s; want refused, ErrStoreUnavailable, a second", i, r, err, retry)
+		if r != nil || !errors.Is(err, throttle.ErrStoreUnavailable) || retry != time.Second {
+			t.Fatalf("guess %d during the outage: %v, %v, %s; want refused, throttle.ErrStoreUnavailable, a second", i, r, err, retry)
 		}
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -291,7 +316,7 @@ func TestRedisUnavailableAtStart(t *testing.T) {
 		t.Run(fmt.Sprint("replicas=", tc.replicas), func(t *testing.T) {
 			port := testredis.FreePort(t) // nothing listens there
 			logger, buf := testLogger()
-			s, err := NewRedisStore(RedisOptions{URL: fmt.Sprintf("redis://:hunter2-password@127.0.0.1:%d/0", port), Logger: logger, Timeout: 50 * time.Millisecond})
+			s, err := New(throttle.RedisOptions{URL: fmt.Sprintf("redis://:hunter2-password@127.0.0.1:%d/0", port), Logger: logger, Timeout: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,7 +324,7 @@ func TestRedisUnavailableAtStart(t *testing.T) {
 			if err := s.Ping(context.Background()); err == nil {
 				t.Fatal("Ping of a closed port succeeded")
 			}
-			th := NewWithStore(Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute, Replicas: tc.replicas}, s, time.Now)
+			th := throttle.NewWithStore(throttle.Limits{MaxClientFailures: 2, MaxAddrFailures: 50, Window: time.Minute, Replicas: tc.replicas}, s, time.Now)
 			allowed := 0
 			for range 10 {
 				if guess(th, "acme", "192.0.2.1") {

@@ -1,4 +1,4 @@
-package throttle
+package redisstore
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyward/keyward/internal/testredis"
+	"github.com/keyward/keyward/internal/throttle"
 )
 
 // usedMemory is Redis's used_memory, in bytes.
@@ -75,16 +76,16 @@ func TestRedisFloodStaysBounded(t *testing.T) {
 			srv := testredis.Start(t, false, "--maxmemory", tc.maxmemory, "--maxmemory-policy", "noeviction")
 			raw := rawClient(t, srv)
 			ctx := context.Background()
-			limits := Limits{MaxClientFailures: 5, MaxAddrFailures: 50, Window: time.Minute}
+			limits := throttle.Limits{MaxClientFailures: 5, MaxAddrFailures: 50, Window: time.Minute}
 			replicas := make([]*replica, 2)
 			for i := range replicas {
 				logger, buf := testLogger()
-				s, err := NewRedisStore(RedisOptions{URL: srv.URL(), KeyPrefix: "test:", Logger: logger, Timeout: 2 * time.Second, MaxCounters: tc.maxCounters})
+				s, err := New(throttle.RedisOptions{URL: srv.URL(), KeyPrefix: "test:", Logger: logger, Timeout: 2 * time.Second, MaxCounters: tc.maxCounters})
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { _ = s.Close() })
-				replicas[i] = &replica{store: s, th: NewWithStore(limits, s, time.Now), log: buf}
+				replicas[i] = &replica{store: s, th: throttle.NewWithStore(limits, s, time.Now), log: buf}
 			}
 			before := usedMemory(t, raw)
 
@@ -96,8 +97,8 @@ func TestRedisFloodStaysBounded(t *testing.T) {
 			if indexed != int64(tc.maxCounters) || keys != indexed+1 {
 				t.Fatalf("%d keys, %d of them indexed; want the bound, %d, and the index", keys, indexed, tc.maxCounters)
 			}
-			if per := (used - before) / indexed; per > 2*RedisBytesPerCounter {
-				t.Fatalf("%d bytes per counter, more than twice RedisBytesPerCounter (%d)", per, RedisBytesPerCounter)
+			if per := (used - before) / indexed; per > 2*BytesPerCounter {
+				t.Fatalf("%d bytes per counter, more than twice BytesPerCounter (%d)", per, BytesPerCounter)
 			}
 			if ttl := raw.PTTL(ctx, "test:"+indexKey).Val(); ttl <= 0 || ttl > limits.Window {
 				t.Fatalf("the index's time to live is %s, want within the window", ttl)
@@ -150,7 +151,7 @@ func fillRedis(t *testing.T, srv *testredis.Server, replicas []*replica) {
 
 // TestRedisFullFailsClosed: with Redis full (noeviction refuses every
 // write; a maxmemory below what the bound on counters needs), a guesser alternating between two replicas gets no more than one
-// budget in all: none by default, and with Limits.Replicas each replica's
+// budget in all: none by default, and with throttle.Limits.Replicas each replica's
 // share. Before, each replica fell back to a whole budget of its own.
 func TestRedisFullFailsClosed(t *testing.T) {
 	for _, tc := range []struct {
@@ -165,7 +166,7 @@ func TestRedisFullFailsClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testredis.Start(t, false, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
-			limits := Limits{MaxClientFailures: 5, MaxAddrFailures: 50, Window: time.Minute, Replicas: tc.replicas}
+			limits := throttle.Limits{MaxClientFailures: 5, MaxAddrFailures: 50, Window: time.Minute, Replicas: tc.replicas}
 			replicas := []*replica{newReplica(t, srv.URL(), limits), newReplica(t, srv.URL(), limits)}
 			fillRedis(t, srv, replicas)
 
@@ -176,8 +177,8 @@ func TestRedisFullFailsClosed(t *testing.T) {
 			switch {
 			case r != nil:
 				t.Fatal("a check past the budget was let through")
-			case tc.want == 0 && (!errors.Is(err, ErrStoreUnavailable) || retry != time.Second):
-				t.Fatalf("refusal: %v, %s; want ErrStoreUnavailable, a second", err, retry)
+			case tc.want == 0 && (!errors.Is(err, throttle.ErrStoreUnavailable) || retry != time.Second):
+				t.Fatalf("refusal: %v, %s; want throttle.ErrStoreUnavailable, a second", err, retry)
 			case tc.want > 0 && err != nil:
 				t.Fatalf("refusal past the share: %v; want a spent budget", err)
 			}
@@ -219,12 +220,12 @@ func TestRedisServerCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testredis.Start(t, false, tc.args...)
 			logger, buf := testLogger()
-			s, err := NewRedisStore(RedisOptions{URL: srv.URL(), KeyPrefix: "test:", Logger: logger, Timeout: 2 * time.Second, MaxCounters: tc.maxCounters})
+			s, err := New(throttle.RedisOptions{URL: srv.URL(), KeyPrefix: "test:", Logger: logger, Timeout: 2 * time.Second, MaxCounters: tc.maxCounters})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			th := NewWithStore(Limits{MaxClientFailures: 5, MaxAddrFailures: 50, Window: time.Minute}, s, time.Now)
+			th := throttle.NewWithStore(throttle.Limits{MaxClientFailures: 5, MaxAddrFailures: 50, Window: time.Minute}, s, time.Now)
 			for i := range 3 {
 				if !guess(th, "acme", fmt.Sprint("192.0.2.", i)) {
 					t.Fatal("a check was refused")
@@ -251,8 +252,8 @@ func TestRedisServerCheck(t *testing.T) {
 func TestRedisMaxCountersOption(t *testing.T) {
 	for _, tc := range []struct {
 		maxCounters, want int // want 0: refused
-	}{{-1, 0}, {1, 0}, {0, MaxCounters}, {2, 2}, {5000, 5000}} {
-		s, err := NewRedisStore(RedisOptions{URL: "redis://127.0.0.1:6379/0", MaxCounters: tc.maxCounters})
+	}{{-1, 0}, {1, 0}, {0, throttle.MaxCounters}, {2, 2}, {5000, 5000}} {
+		s, err := New(throttle.RedisOptions{URL: "redis://127.0.0.1:6379/0", MaxCounters: tc.maxCounters})
 		switch {
 		case tc.want == 0 && err == nil:
 			t.Errorf("MaxCounters %d accepted", tc.maxCounters)
