@@ -211,6 +211,10 @@ func TestRedisServerCheck(t *testing.T) {
 		{"maxmemory below the bound", []string{"--maxmemory", "2mb"}, 0,
 			[]string{"level=WARN msg=\"throttle: redis maxmemory is 2097152 bytes, less than the 40000000 or so that 100000 failure counters take"}},
 		{"maxmemory above a lowered bound", []string{"--maxmemory", "2mb"}, 2000, nil},
+		// An empty Redis uses about 1 MB: 1.5 MB holds 2,000 counters (800 KB)
+		// on paper, not beside that.
+		{"maxmemory above the bound but not above what Redis uses too", []string{"--maxmemory", "1500kb"}, 2000,
+			[]string{"level=WARN msg=\"throttle: redis maxmemory is 1536000 bytes, less than the 800000 or so that 2000 failure counters take beside the"}},
 		{"noeviction, room for the bound", []string{"--maxmemory", "64mb"}, 0, nil},
 		{"both", []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-random"}, 0,
 			[]string{"maxmemory-policy allkeys-random", "less than the 40000000"}},

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,15 +101,18 @@ func New(opts throttle.RedisOptions) (*Store, error) {
 		// url.Parse quotes the URL, and may quote part of a password.
 		return nil, errors.New("throttle: the redis URL does not parse (it is not repeated here: it may hold a password)")
 	}
-	redacted := u.Redacted()
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
+	redacted := RedactURL(opts.URL)
+	switch {
+	case u.Scheme != "redis" && u.Scheme != "rediss":
 		return nil, fmt.Errorf("throttle: redis URL %s: the scheme must be redis or rediss", redacted)
+	case u.Opaque != "" || u.Host == "":
+		// redis:user:pw@host parses as an opaque URL, which go-redis
+		// would dial as localhost:6379: another server than meant.
+		return nil, fmt.Errorf("throttle: redis URL %s: it needs a host, as in redis://[user:password@]host[:port][/db]", redacted)
 	}
 	o, err := redis.ParseURL(opts.URL)
 	if err != nil {
-		// ParseURL's errors past url.Parse name the path or query, never
-		// the user information.
-		return nil, fmt.Errorf("throttle: redis URL %s: %w", redacted, err)
+		return nil, fmt.Errorf("throttle: redis URL %s: %s", redacted, withoutURLParts(err.Error(), u))
 	}
 	if opts.TLSConfig != nil {
 		if o.TLSConfig == nil {
@@ -177,11 +181,15 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // RedactURL returns rawURL for logs and errors with its user information
 // and every query value replaced by "…" (a password can sit in either); a
-// URL that does not parse is replaced whole.
+// URL that does not parse, or has no host (where a password can land in
+// the path), is replaced whole.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "(a redis URL that does not parse)"
+	case u.Opaque != "" || u.Host == "":
+		return "(a redis URL without a host)"
 	}
 	var b strings.Builder
 	b.WriteString(u.Scheme + "://")
@@ -198,6 +206,31 @@ func RedactURL(rawURL string) string {
 		}
 	}
 	return b.String()
+}
+
+// withoutURLParts is msg with every part of u that may hold a secret (the
+// user name and password, the path, the query values) replaced by "…":
+// go-redis quotes some of them in its errors.
+func withoutURLParts(msg string, u *url.URL) string {
+	var parts []string
+	if u.User != nil {
+		parts = append(parts, u.User.Username())
+		if pw, ok := u.User.Password(); ok {
+			parts = append(parts, pw)
+		}
+	}
+	parts = append(parts, u.Path, u.RawPath)
+	for _, values := range u.Query() {
+		parts = append(parts, values...)
+	}
+	// The longest first, so that a part inside another goes with it.
+	slices.SortFunc(parts, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range parts {
+		if len(p) > 1 { // a one-character part would blot out the message
+			msg = strings.ReplaceAll(msg, p, "…")
+		}
+	}
+	return msg
 }
 
 // String returns the store's URL, its password redacted.
@@ -482,15 +515,28 @@ func (s *Store) checkServer(ctx context.Context) {
 		return
 	}
 	maxMemory, _ := strconv.ParseInt(cfg["maxmemory"], 10, 64)
-	for _, w := range memoryWarnings(cfg["maxmemory-policy"], maxMemory, s.maxCounter) {
+	for _, w := range memoryWarnings(cfg["maxmemory-policy"], maxMemory, s.otherMemory(ctx), s.maxCounter) {
 		s.logger.Warn(w, "redis", s.url)
 	}
 }
 
+// otherMemory is what Redis uses for anything but the counters it holds
+// for this store (INFO's used_memory, less the counters' share): an empty
+// Redis already uses about a megabyte. 0 if it cannot be read.
+func (s *Store) otherMemory(ctx context.Context) int64 {
+	info, err := s.client.InfoMap(ctx, "memory").Result()
+	if err != nil {
+		return 0
+	}
+	used, _ := strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
+	counters, _ := s.client.ZCard(ctx, s.prefix+indexKey).Result()
+	return max(0, used-counters*BytesPerCounter)
+}
+
 // memoryWarnings says what is wrong with a Redis whose maxmemory is
-// maxMemory bytes (0: no bound) and maxmemory-policy policy, for a store
-// of maxCounters counters.
-func memoryWarnings(policy string, maxMemory int64, maxCounters int) []string {
+// maxMemory bytes (0: no bound), of which other are taken by other things,
+// and maxmemory-policy policy, for a store of maxCounters counters.
+func memoryWarnings(policy string, maxMemory, other int64, maxCounters int) []string {
 	if maxMemory <= 0 {
 		return nil
 	}
@@ -499,10 +545,11 @@ func memoryWarnings(policy string, maxMemory int64, maxCounters int) []string {
 		out = append(out, fmt.Sprintf("throttle: redis has maxmemory-policy %s: when it is full it evicts failure counters, "+
 			"which gives their budgets back to guessers; set maxmemory-policy noeviction (on a Redis of the throttle's own)", policy))
 	}
-	if need := int64(maxCounters) * BytesPerCounter; maxMemory < need {
-		out = append(out, fmt.Sprintf("throttle: redis maxmemory is %d bytes, less than the %d or so that %d failure counters take: "+
-			"once it is full, checks it cannot count are refused; raise maxmemory or lower the bound on counters",
-			maxMemory, need, maxCounters))
+	if need := int64(maxCounters) * BytesPerCounter; maxMemory < other+need {
+		out = append(out, fmt.Sprintf("throttle: redis maxmemory is %d bytes, less than the %d or so that %d failure counters take "+
+			"beside the %d bytes Redis uses for other things: once it is full, checks it cannot count are refused; "+
+			"raise maxmemory or lower the bound on counters",
+			maxMemory, need, maxCounters, other))
 	}
 	return out
 }

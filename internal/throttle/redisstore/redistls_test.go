@@ -147,7 +147,7 @@ func TestRedisPassword(t *testing.T) {
 	if err := good.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping with the password: %v", err)
 	}
-	if s := good.String(); strings.Contains(s, "correct-horse") || !strings.Contains(s, "xxxxx") {
+	if s := good.String(); strings.Contains(s, "correct-horse") || !strings.Contains(s, "…@") {
 		t.Fatalf("String() = %q, want the password redacted", s)
 	}
 	bad, err := New(throttle.RedisOptions{URL: "redis://default:wrong-staple-guess@" + srv.Addr() + "/0", Logger: logger})
@@ -203,6 +203,10 @@ func TestRedisURLs(t *testing.T) {
 		{URL: "redis://u:" + pw + "@127.0.0.1:6379/0?password=x"},
 		{URL: "redis://u:" + pw + "@127.0.0.1:6379/0", TLSConfig: &tls.Config{}},
 		{URL: "unix://u:" + pw + "@/tmp/redis.sock"},
+		{URL: "redis:u:" + pw + "@127.0.0.1:6379/0"},   // opaque: go-redis would dial localhost:6379
+		{URL: "redis:/:" + pw + "@127.0.0.1:6379/0"},   // no host: the password lands in the path
+		{URL: "redis:///:" + pw + "@127.0.0.1:6379/0"}, // likewise
+		{URL: "redis://127.0.0.1:6379/0?db=" + pw},     // go-redis quotes the value
 	} {
 		_, err := New(bad)
 		if err == nil {
@@ -219,6 +223,8 @@ func TestRedisURLs(t *testing.T) {
 		{"rediss://h:1/0?password=" + pw + "&db=3", "rediss://h:1/0?password=…&db=…"},
 		{"redis://h:1", "redis://h:1"},
 		{"redis://h:1/%zz?password=" + pw, "(a redis URL that does not parse)"},
+		{"redis:u:" + pw + "@h:1/0", "(a redis URL without a host)"},
+		{"redis:/:" + pw + "@h:1/0", "(a redis URL without a host)"},
 	} {
 		if got := RedactURL(tc.in); got != tc.want {
 			t.Errorf("RedactURL(…) = %q, want %q", got, tc.want)
