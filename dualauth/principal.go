@@ -26,8 +26,9 @@ const (
 //
 // Each request gets its own Principal: a handler may change its fields
 // without changing what another request sees. The token's claims are
-// read through Claim and Claims, which return copies, since one verified
-// token's claims serve every request that presents it.
+// read through Claim and Claims, which return copies, or decoded into a
+// type of your own by DecodeClaims, since one verified token's claims
+// serve every request that presents it.
 type Principal struct {
 	// Method is how the caller authenticated.
 	Method Method `json:"method"`
