@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -47,13 +45,14 @@ func (p *Principal) DecodeClaims(v any) error {
 	if p == nil {
 		return errNilPrincipal
 	}
-	buf := claimBuffers.Get().(*[]byte)
-	defer claimBuffers.Put(buf)
-	var err error
-	if *buf, err = appendObject((*buf)[:0], p.claims); err != nil {
+	if err := checkNameCase(p.claims); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(*buf, v); err != nil {
+	data, err := json.Marshal(p.claims) // numbers are json.Number: every digit kept
+	if err != nil {
+		return fmt.Errorf("dualauth: encoding the claims: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("dualauth: decoding the claims: %w", err)
 	}
 	return nil
@@ -61,93 +60,17 @@ func (p *Principal) DecodeClaims(v any) error {
 
 var errNilPrincipal = errors.New("dualauth: DecodeClaims called on a nil *Principal")
 
-// claimBuffers hold the JSON form of claims being decoded; json.Unmarshal
-// keeps nothing of its input.
-var claimBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// appendObject appends the JSON form of a claims object (as the token
-// decoder made it: strings, json.Number, booleans, nil, nested
-// map[string]any and []any) after refusing names equal but for case.
-func appendObject(buf []byte, m map[string]any) ([]byte, error) {
-	if err := checkNameCase(m); err != nil {
-		return buf, err
-	}
-	buf = append(buf, '{')
-	first := true
-	for k, v := range m { // no two names reach the same field: order is free
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		buf = appendString(buf, k)
-		buf = append(buf, ':')
-		var err error
-		if buf, err = appendValue(buf, v); err != nil {
-			return buf, err
-		}
-	}
-	return append(buf, '}'), nil
-}
-
-func appendValue(buf []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case nil:
-		return append(buf, "null"...), nil
-	case bool:
-		return strconv.AppendBool(buf, v), nil
-	case string:
-		return appendString(buf, v), nil
-	case json.Number: // as the token wrote it: every digit kept
-		return append(buf, v...), nil
-	case map[string]any:
-		return appendObject(buf, v)
-	case []any:
-		buf = append(buf, '[')
-		for i, e := range v {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			var err error
-			if buf, err = appendValue(buf, e); err != nil {
-				return buf, err
-			}
-		}
-		return append(buf, ']'), nil
-	}
-	data, err := json.Marshal(v) // not made by the token decoder; kept correct anyway
-	return append(buf, data...), err
-}
-
-// appendString appends s as a JSON string: the decoded claims are valid
-// UTF-8, so only quotes, backslashes and control characters need escapes.
-func appendString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			buf = append(buf, '\\', c)
-		default:
-			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
-
 // checkNameCase refuses an object with two member names equal under
 // Unicode simple case folding (strings.EqualFold), which encoding/json
 // would both match to one field. Names of ASCII without capitals, most
 // claim names, cannot be equal so unless they are the same: the names are
 // only folded when one of them is otherwise.
 func checkNameCase(m map[string]any) error {
+	for _, v := range m {
+		if err := checkNestedNameCase(v); err != nil {
+			return err
+		}
+	}
 	plain := true
 	for k := range m {
 		plain = plain && isPlainName(k)
@@ -162,6 +85,21 @@ func checkNameCase(m map[string]any) error {
 			return fmt.Errorf("dualauth: the claims have names that differ only in case (%.40q and %.40q)", min(k, other), max(k, other))
 		}
 		seen[f] = k
+	}
+	return nil
+}
+
+// checkNestedNameCase applies checkNameCase to the objects within v.
+func checkNestedNameCase(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		return checkNameCase(v)
+	case []any:
+		for _, e := range v {
+			if err := checkNestedNameCase(e); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
