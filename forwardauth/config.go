@@ -160,7 +160,7 @@ var reservedHeaders = []string{
 	"Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Content-Type",
 	"Te", "Trailer", "Upgrade", "Cookie", "Set-Cookie", "Location", "Retry-After", "Cache-Control",
 	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Method", "X-Forwarded-Proto",
-	"X-Forwarded-Uri", "X-Original-Method", "X-Original-Uri", "X-Real-Ip",
+	"X-Forwarded-Uri", "X-Original-Method", "X-Original-Uri", "X-Real-Ip", "X-Original-Url", "X-Rewrite-Url",
 }
 
 // Validate checks c as New does. Every error is a *ConfigError.
@@ -175,7 +175,10 @@ type compiled struct {
 	passPreflight bool
 	// folded are the routes with their paths case-folded, in the same
 	// order, for the case-blind readings of request paths.
-	folded       []*route
+	folded []*route
+	// methods are the methods that routes name, each once, for reading a
+	// request under another method (see looseReadingAsksMore).
+	methods      []string
 	unmatched    Unmatched
 	headers      IdentityHeaders
 	trusted      clientaddr.Proxies // may describe the original request
@@ -246,6 +249,9 @@ func (c Config) compile() (*compiled, error) {
 		}
 		out.routes = append(out.routes, rt)
 		out.folded = append(out.folded, f)
+		if rt.method != "" && !slices.Contains(out.methods, rt.method) {
+			out.methods = append(out.methods, rt.method)
+		}
 	}
 	return out, nil
 }

@@ -62,6 +62,7 @@ func TestConfigValidate(t *testing.T) {
 		{"identity header is a credential header", forwardauth.Config{Routes: issueRoutes, IdentityHeaders: forwardauth.IdentityHeaders{ClientID: "Client_ID"}}, "IdentityHeaders.ClientID", "client credential header"},
 		{"bad client header", forwardauth.Config{Routes: issueRoutes, ClientIDHeader: "client id"}, "ClientIDHeader", "not a valid"},
 		{"identity header is a credential header with - for _", forwardauth.Config{Routes: issueRoutes, IdentityHeaders: forwardauth.IdentityHeaders{ClientID: "Client-Id"}}, "IdentityHeaders.ClientID", "client credential header"},
+		{"URL-override header as identity", forwardauth.Config{Routes: issueRoutes, IdentityHeaders: forwardauth.IdentityHeaders{Subject: "X_Original_URL"}}, "IdentityHeaders.Subject", "meaning of its own"},
 		{"forwarded header with _ for -", forwardauth.Config{Routes: issueRoutes, IdentityHeaders: forwardauth.IdentityHeaders{Subject: "x_forwarded_for"}}, "IdentityHeaders.Subject", "meaning of its own"},
 		{"identity header twice, _ for -", forwardauth.Config{Routes: issueRoutes, IdentityHeaders: forwardauth.IdentityHeaders{Issuer: "X-Auth_Scopes"}}, "IdentityHeaders.Issuer", "also IdentityHeaders.Scopes"},
 		{"method override as identity", forwardauth.Config{Routes: issueRoutes, IdentityHeaders: forwardauth.IdentityHeaders{Method: "X-HTTP-Method"}}, "IdentityHeaders.Method", "method-override header"},

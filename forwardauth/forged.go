@@ -7,15 +7,26 @@ import (
 )
 
 // A forward-auth decision holds only for the request the upstream serves.
-// Two things the client sends could make the upstream serve another: a
+// Three things the client sends could make the upstream serve another: a
 // header it takes for an identity header (the proxy overwrites the
 // identity headers it knows by their exact names, but WSGI, CGI, PHP and
 // Rails read "_" and "-" alike, so X-Auth_Scopes reaches them as
-// X-Auth-Scopes), and a method override (a header, or the _method
-// parameter of Rails, Laravel and Symfony) that has a POST served as a
-// DELETE. Keyward sees all the client's headers (nginx's auth_request,
+// X-Auth-Scopes), a method override (a header, or the _method parameter
+// of Rails, Laravel and Symfony) that has a POST served as a DELETE, and a
+// URL override (X-Original-URL) that has it served as another path.
+// Keyward sees all the client's headers (nginx's auth_request,
 // Traefik and Caddy send them; Envoy sends those its allowed_headers name)
 // and refuses such requests rather than trusting every proxy's stripping.
+
+// urlOverrides are the headers that older Symfony, Zend and Laminas read
+// as the path to route by instead of the request's own (CVE-2018-14773),
+// and IIS's URL Rewrite sets: from a client they would have a public path
+// served as any other.
+var urlOverrides = []string{"X-Original-URL", "X-Rewrite-URL"}
+
+// describingHeaders are the headers in which the proxy describes the
+// original request to Keyward.
+var describingHeaders = []string{headerForwardedMethod, headerForwardedURI, headerOriginalMethod, headerOriginalURI}
 
 // methodOverrides are the headers frameworks read to serve a request as
 // another method than the one it was sent with, as this package names them
@@ -63,6 +74,20 @@ func (c *compiled) forgedHeader(h http.Header) string {
 				return "the request carries the method-override header " + o + " (in this or another spelling: case and _ for - do not matter to every server); this server does not accept them"
 			}
 		}
+		for _, o := range urlOverrides {
+			if sameHeaderName(name, o) {
+				return "the request carries the URL-override header " + o + " (in this or another spelling: case and _ for - do not matter to every server); this server does not accept them"
+			}
+		}
+		if strings.IndexByte(name, '_') >= 0 {
+			// The proxy sets these under their own names, replacing the
+			// client's; a spelling with "_" would pass it to the upstream.
+			for _, d := range describingHeaders {
+				if sameHeaderName(name, d) {
+					return "the request carries " + d + " spelled with _ (case and _ for - do not matter to every server); only the proxy may set it"
+				}
+			}
+		}
 	}
 	return ""
 }
@@ -75,13 +100,17 @@ const methodParameter = "_method"
 // that a framework may read as _method: separated by "&" or ";", decoded
 // (%5F, "+"), in any case (ASP.NET Core's query is case-blind), as an array
 // (_method[]), and as PHP names it (leading spaces dropped, then " " and
-// "." read as "_": .method is _method to Laravel and Symfony).
+// "." read as "_": .method is _method to Laravel and Symfony; and cut at a
+// NUL, as PHP's C strings end there: _method%00x is _method to it). A NUL
+// in a name is not refused as such: cut there, the name is refused only
+// when PHP would read it as _method.
 func hasMethodParameter(rawQuery string) bool {
 	for part := range strings.FieldsFuncSeq(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 		key, _, _ := strings.Cut(part, "=")
 		if decoded, err := url.QueryUnescape(key); err == nil {
 			key = decoded
 		}
+		key, _, _ = strings.Cut(key, "\x00")
 		key, _, _ = strings.Cut(strings.TrimLeft(key, " "), "[")
 		if len(key) == len(methodParameter) && (key[0] == '.' || key[0] == '_') &&
 			strings.EqualFold(key[1:], methodParameter[1:]) {

@@ -59,6 +59,13 @@ func TestForgedHeaders(t *testing.T) {
 		{"X-HTTP-Method", h, "POST", "/v1/bookings", []string{"Authorization", token, "X_Http_Method", "DELETE"}, false, "X-HTTP-Method"},
 		{"X-Method-Override", h, "POST", "/v1/bookings", []string{"Authorization", token, "X-Method_Override", "DELETE"}, false, "X-Method-Override"},
 		{"override on a public route", h, "GET", "/public/x", []string{"X-HTTP-Method-Override", "DELETE"}, false, "X-HTTP-Method-Override"},
+		// URL overrides (older Symfony, Zend, Laminas: CVE-2018-14773).
+		{"X-Original-URL on a public route", h, "GET", "/public/x", []string{"X-Original-URL", "/v1/bookings"}, false, "X-Original-URL"},
+		{"X-Rewrite-URL", h, "GET", "/public/x", []string{"X-Rewrite-Url", "/v1/bookings"}, false, "X-Rewrite-URL"},
+		{"X-Original-URL, underscores", h, "GET", "/public/x", []string{"x_original_url", "/v1/bookings"}, false, "X-Original-URL"},
+		{"X-Rewrite-URL, mixed", h, "GET", "/v1/bookings", []string{"Authorization", token, "X-REWRITE_URL", "/admin"}, false, "X-Rewrite-URL"},
+		{"the nginx description spelled with _", h, "GET", "/public/x", []string{"X_Original_URI", "/admin"}, false, "X-Original-Uri"},
+		{"the Traefik description spelled with _", h, "GET", "/public/x", []string{"X-Forwarded_Uri", "/admin"}, false, "X-Forwarded-Uri"},
 		{"a header that is no override", h, "POST", "/v1/bookings", []string{"Authorization", token, "X-HTTP-Method-Overrides", "DELETE"}, true, ""},
 
 		// Item 3: a _method query parameter as frameworks decode it.
@@ -75,6 +82,10 @@ func TestForgedHeaders(t *testing.T) {
 		{"PHP drops leading spaces", h, "POST", "/v1/bookings?%20_method=DELETE", []string{"Authorization", token}, false, "_method"},
 		{"PHP drops leading spaces, then reads a dot as _", h, "POST", "/v1/bookings?++.method=DELETE", []string{"Authorization", token}, false, "_method"},
 		{"an unclosed bracket", h, "POST", "/v1/bookings?_method[=DELETE", []string{"Authorization", token}, false, "_method"},
+		{"PHP cuts a name at a NUL", h, "POST", "/v1/bookings?_method%00x=DELETE", []string{"Authorization", token}, false, "_method"},
+		{"a NUL ending the name", h, "POST", "/v1/bookings?_method%00=DELETE", []string{"Authorization", token}, false, "_method"},
+		{"a NUL after an encoded underscore", h, "POST", "/v1/bookings?%5Fmethod%00%5B%5D=DELETE", []string{"Authorization", token}, false, "_method"},
+		{"a NUL in another name", h, "POST", "/v1/bookings?_meth%00od=DELETE", []string{"Authorization", token}, true, ""},
 		{"a leading space is no underscore to PHP", h, "POST", "/v1/bookings?+method=DELETE", []string{"Authorization", token}, true, ""},
 		{"on a public route", h, "GET", "/public/x?_method=DELETE", nil, false, "_method"},
 		{"_method as a value", h, "POST", "/v1/bookings?x=_method", []string{"Authorization", token}, true, ""},

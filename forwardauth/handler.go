@@ -39,9 +39,11 @@
 // The decision must hold for the request the upstream serves, which may
 // read it more loosely than a ServeMux does. So a request is refused with
 // 400 invalid_request when its path is not canonical, when a loose reading
-// of its path (case-blind, trailing slash, suffix) falls to a route that
-// asks more (loose.go), or when it carries an identity header or a method
-// override in any spelling, or a _method query parameter (forged.go).
+// of it (its path case-blind, with or without a trailing slash or a
+// suffix; under another method, where its route names none) falls to a
+// route that asks more (loose.go, casing.go), or when it carries an
+// identity header, a method override or a URL override in any spelling, or
+// a _method query parameter (forged.go).
 //
 // Only peers in Config.TrustedProxies (loopback by default) may ask: the
 // description of the original request is taken on their word, so a
@@ -237,22 +239,26 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 		return
 	}
 	rt := h.cfg.route(req)
-	switch {
-	case rt == nil && h.cfg.unmatched == UnmatchedDeny:
+	// A preflight passes, under cors_preflight: pass, only where a route
+	// serves the method it asks about: on a path no route lists it is
+	// authenticated like any request. Passing it is the configuration's
+	// choice, so it is not read as the methods routes name.
+	preflight := h.cfg.passPreflight && req.Method == http.MethodOptions && h.preflightRoute(req, r) != nil
+	if rt == nil && h.cfg.unmatched == UnmatchedDeny {
 		h.deny(w, req, d.nginx, http.StatusForbidden, "access_denied", "no route allows this request")
 		return
-	case h.cfg.looseReadingAsksMore(req, rt):
-		// The upstream may serve the stricter route's resource (see
-		// loose.go): refuse rather than guess.
+	}
+	// The upstream may serve the stricter route's resource (see loose.go):
+	// refuse rather than guess.
+	switch h.cfg.looseReadingAsksMore(req, rt, !preflight) {
+	case readByPath:
 		h.refuse(w, r, nil, d.nginx, invalidRequest("the request path would be read as another route by servers that ignore case, a trailing slash or a suffix; use the canonical path"))
 		return
-	case rt != nil && rt.public:
-		h.allow(w, nil)
+	case readByMethod:
+		h.refuse(w, r, nil, d.nginx, invalidRequest("the request would be read as another route, one that asks more, by servers that route without the method (a route of this path names another method)"))
 		return
-	case h.cfg.passPreflight && req.Method == http.MethodOptions && h.preflightRoute(req, r) != nil:
-		// A preflight passes only where a route serves the method it asks
-		// about: on a path no route lists it is authenticated like any
-		// request.
+	}
+	if (rt != nil && rt.public) || preflight {
 		h.allow(w, nil)
 		return
 	}

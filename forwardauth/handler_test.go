@@ -465,7 +465,10 @@ func TestUpstreamReadings(t *testing.T) {
 		extra             []string
 		want              int
 	}{
-		{"GET", "/v1/bookings", "api.example.com", nil, 200},
+		{"GET", "/v1/reports", "api.example.com", nil, 200},
+		// "/v1/" names no method: a server routing without it would serve
+		// GET /v1/bookings as POST /v1/bookings (see TestMethodBlindReadings).
+		{"GET", "/v1/bookings", "api.example.com", nil, 400},
 		{"GET", "/v1/Bookings/ABC", "api.example.com", nil, 200},
 		{"POST", "/v1/bookings", "api.example.com", nil, 403},
 		{"POST", "/v1/Bookings", "api.example.com", nil, 400},

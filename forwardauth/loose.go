@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Frameworks read paths more loosely than a ServeMux: case-blind (Express,
@@ -88,96 +86,70 @@ func trimSegments(path string) string {
 	return strings.Join(segs, "/")
 }
 
-// foldCase maps each character of s to one representative of its case
-// folding orbit (the smallest: 'K' for k, K and the Kelvin sign, 'S' for s,
-// S and the long s), so that two paths a case-blind server takes for one
-// fold to the same string, whichever of lower- or upper-casing it compares
-// by. Bytes that are not UTF-8 are kept as they are.
-func foldCase(s string) string {
-	i := strings.IndexFunc(s, func(r rune) bool { return foldRune(r) != r })
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	b.WriteString(s[:i])
-	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size <= 1 {
-			b.WriteByte(s[i])
-		} else {
-			b.WriteRune(foldRune(r))
-		}
-		i += max(size, 1)
-	}
-	return b.String()
-}
+// A server may also route without the method: Spring's @RequestMapping
+// without one, Express's app.all, the JDK's HttpServer and Go's ServeMux
+// before 1.22 serve a path alike whatever the method. Where the route that
+// decides a request names no method (the public "/" behind "GET
+// /v1/account"), a POST, PROPFIND or OPTIONS to /v1/account falls to it
+// here, while such an upstream serves the account. So the request is also
+// read under each method some route names, and refused when that reading
+// falls to a route that asks more. Between two routes that both name a
+// method (GET and POST /v1/bookings with their own scopes) nothing is
+// held: the upstream routes by method too, or the routes would not say so.
 
-// foldRune is the smallest rune of r's case folding orbit.
-func foldRune(r rune) rune {
-	if r < utf8.RuneSelf {
-		if 'a' <= r && r <= 'z' {
-			return r - ('a' - 'A')
-		}
-		return r
-	}
-	least := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		least = min(least, f)
-	}
-	return least
-}
+// How a request would be read as another route.
+const (
+	readAsSent   = iota // as sent: no other route
+	readByPath          // another spelling of its path
+	readByMethod        // another method, with its path or a spelling of it
+)
 
-// foldPattern is the path of a pattern case-folded outside its {wildcards},
-// whose names must stay distinct.
-func foldPattern(path string) string {
-	var b strings.Builder
-	for path != "" {
-		open := strings.IndexByte(path, '{')
-		if open < 0 {
-			b.WriteString(foldCase(path))
-			break
-		}
-		b.WriteString(foldCase(path[:open]))
-		end := strings.IndexByte(path[open:], '}')
-		if end < 0 {
-			b.WriteString(path[open:])
-			break
-		}
-		b.WriteString(path[open : open+end+1])
-		path = path[open+end+1:]
+// looseReadingAsksMore says how some loose reading of req falls to a route
+// that asks more than rt, the route of req as sent (nil: a path no route
+// lists, under UnmatchedAuthenticate); readAsSent if none does. Readings
+// are the loose spellings of its path under its method, and, when rt names
+// no method and methodBlind is set, the path and its spellings under every
+// other method that a route names. A reading tells of another resource
+// only when it falls to a route that does not match req: a route that
+// matches both (a catch-all "/" behind "GET /healthz", "/v1/" behind "POST
+// /v1/bookings") is one that rt was chosen over for this very request, and
+// a reading no route lists describes nothing.
+func (c *compiled) looseReadingAsksMore(req *http.Request, rt *route, methodBlind bool) int {
+	var methods []string
+	if methodBlind && (rt == nil || rt.method == "") {
+		methods = c.methods
 	}
-	return b.String()
-}
-
-// looseReadingAsksMore reports whether some loose reading of req's path
-// falls to a route that asks more than rt, the route of the path as sent
-// (nil: a path no route lists, under UnmatchedAuthenticate). A reading
-// tells of another resource only when it falls to a route that does not
-// match the path as sent: a route that matches both (a catch-all "/"
-// behind "GET /healthz", "/v1/" behind "POST /v1/bookings") is one that rt
-// was chosen over for this very path, and a reading no route lists
-// describes nothing.
-func (c *compiled) looseReadingAsksMore(req *http.Request, rt *route) bool {
-	readings, n := looseReadings(req.URL.Path)
 	// One copy of req for every reading: routes read only the method,
 	// host and path.
 	alt, u := *req, *req.URL
 	alt.URL = &u
+	asksMore := func(routes []*route) bool {
+		other := firstMatch(routes, &alt)
+		return other != nil && (rt == nil || other.index != rt.index) &&
+			!c.routes[other.index].matches(req) && !covers(rt, other)
+	}
+	for _, m := range methods {
+		if alt.Method = m; m != req.Method && asksMore(c.routes) {
+			return readByMethod
+		}
+	}
+	readings, n := looseReadings(req.URL.Path)
 	for _, v := range readings[:n] {
 		routes := c.routes
 		if v.folded {
 			routes = c.folded
 		}
 		u.Path, u.RawPath = v.path, ""
-		other := firstMatch(routes, &alt)
-		switch {
-		case other == nil, rt != nil && other.index == rt.index, c.routes[other.index].matches(req):
-		case !covers(rt, other):
-			return true
+		if alt.Method = req.Method; asksMore(routes) {
+			return readByPath
+		}
+		for _, m := range methods {
+			if alt.Method = m; m != req.Method && asksMore(routes) {
+				return readByMethod
+			}
 		}
 	}
-	return false
+	return readAsSent
 }
 
 // covers reports whether every caller that route a lets through would also

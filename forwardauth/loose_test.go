@@ -2,6 +2,7 @@ package forwardauth_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -51,6 +52,15 @@ func TestLooseReadingsAskNoLess(t *testing.T) {
 		{Pattern: "/v1/", Require: scopes.All("bookings:read")},
 	}, Unmatched: forwardauth.UnmatchedAuthenticate})
 
+	// Case mappings beyond simple folding: Java's equalsIgnoreCase (ı and
+	// İ are i), and upper-casing whole strings (ß is SS, ﬁ is FI).
+	unicodeCase := newHandler(t, authn, forwardauth.Config{Routes: []forwardauth.Route{
+		{Pattern: "/admin/", Require: scopes.All("admin")},
+		{Pattern: "GET /v1/invoices", Require: scopes.All("billing:read")},
+		{Pattern: "/files/", Require: scopes.All("admin")},
+		{Pattern: "GET /stra\u00dfe", Require: scopes.All("admin")},
+		{Pattern: "/", Public: true},
+	}})
 	tests := []struct {
 		name   string
 		h      *forwardauth.Handler
@@ -121,6 +131,18 @@ func TestLooseReadingsAskNoLess(t *testing.T) {
 		{"scoped route, upper case", publicTree, "GET", "/V1/USERS/7", "", reader, 400},
 		{"subtree, canonical", publicTree, "GET", "/v1/bookings", "", reader, 200},
 		{"subtree, with a suffix", publicTree, "GET", "/v1/bookings.json", "", reader, 200},
+
+		{"dotless i, an i to Java", unicodeCase, "GET", "/adm%C4%B1n/secret", "", none, 400},
+		{"dotted capital I, an i to Java", unicodeCase, "GET", "/ADM%C4%B0N/SECRET", "", none, 400},
+		{"dotless i in a method route", unicodeCase, "GET", "/v1/%C4%B1nvoices", "", none, 400},
+		{"dotless i, with a token", unicodeCase, "GET", "/adm%C4%B1n/secret", "", reader, 400},
+		{"fi ligature, FI upper-cased", unicodeCase, "GET", "/%EF%AC%81les/report", "", none, 400},
+		{"sharp s spelled SS", unicodeCase, "GET", "/STRASSE", "", none, 400},
+		{"sharp s as the route has it", unicodeCase, "GET", "/stra%C3%9Fe", "", none, 401},
+		{"capital sharp s", unicodeCase, "GET", "/stra%E1%BA%9Ee", "", none, 400},
+		{"a letter no route has", unicodeCase, "GET", "/caf%C3%A9", "", none, 200},
+		{"dotless i elsewhere", unicodeCase, "GET", "/l%C4%B1st", "", none, 200},
+		{"canonical admin path", unicodeCase, "GET", "/admin/secret", "", none, 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +168,92 @@ func TestLooseReadingsAskNoLess(t *testing.T) {
 			}
 			if w := ask(tt.h, tt.method, target, r); w.Code != tt.want {
 				t.Errorf("envoy: %s %s: %d %s; want %d", tt.method, target, w.Code, w.Body.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestMethodBlindReadings: servers that route without the method (Spring's
+// @RequestMapping without one, Express's app.all, the JDK's HttpServer)
+// serve a path alike under every method. Where the route that decides a
+// request names no method, or none does (unmatched: authenticate), and the
+// same path, or a loose spelling of it, under a method some route names
+// falls to a route that asks more, the request is refused (400). Between
+// routes that both name a method nothing changes.
+func TestMethodBlindReadings(t *testing.T) {
+	t.Parallel()
+	iss := keywardtest.NewIssuer(t)
+	authn := dualAuthenticator(t, iss, nil)
+	none := ""
+	reader := "Bearer " + iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
+	creator := "Bearer " + iss.Token(t, jwt.MapClaims{"scope": "bookings:create"})
+	account := newHandler(t, authn, forwardauth.Config{Routes: []forwardauth.Route{
+		{Pattern: "GET /v1/account"}, // any caller
+		{Pattern: "GET /v1/bookings", Require: scopes.All("bookings:read")},
+		{Pattern: "POST /v1/bookings", Require: scopes.All("bookings:create")},
+		{Pattern: "GET /v1/status", Public: true},
+		{Pattern: "/", Public: true},
+	}})
+	unmatched := newHandler(t, authn, forwardauth.Config{Routes: []forwardauth.Route{
+		{Pattern: "GET /v1/reports", Require: scopes.All("reports:read")},
+		{Pattern: "GET /v1/whoami"},
+	}, Unmatched: forwardauth.UnmatchedAuthenticate})
+	preflightPass := newHandler(t, authn, forwardauth.Config{Routes: []forwardauth.Route{
+		{Pattern: "GET /v1/account"},
+		{Pattern: "/", Public: true},
+	}, PassCORSPreflight: true})
+	preflight := []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}
+	tests := []struct {
+		name   string
+		h      *forwardauth.Handler
+		method string
+		uri    string
+		auth   string
+		header []string
+		want   int
+	}{
+		{"the route's own method", account, "GET", "/v1/account", none, nil, 401},
+		{"POST to a GET route's path", account, "POST", "/v1/account", none, nil, 400},
+		{"PROPFIND", account, "PROPFIND", "/v1/account", none, nil, 400},
+		{"preflight-shaped OPTIONS", account, "OPTIONS", "/v1/account", none, preflight, 400},
+		{"DELETE, with a token", account, "DELETE", "/v1/account", reader, nil, 400},
+		{"another method and a loose spelling", account, "POST", "/v1/Account.json", none, nil, 400},
+		{"PUT to a scoped path", account, "PUT", "/v1/bookings", reader, nil, 400},
+		{"two routes naming methods: GET", account, "GET", "/v1/bookings", reader, nil, 200},
+		{"two routes naming methods: POST with a reader", account, "POST", "/v1/bookings", reader, nil, 403},
+		{"two routes naming methods: POST with a creator", account, "POST", "/v1/bookings", creator, nil, 200},
+		{"a path no method route has", account, "POST", "/v1/other", none, nil, 200},
+		{"POST to a public GET route's path", account, "POST", "/v1/status", none, nil, 200},
+		{"the public root", account, "POST", "/", none, nil, 200},
+
+		{"unmatched: the route's method", unmatched, "GET", "/v1/reports", reader, nil, 403},
+		{"unmatched: another method asks less", unmatched, "POST", "/v1/reports", reader, nil, 400},
+		{"unmatched: another method asks as much", unmatched, "POST", "/v1/whoami", reader, nil, 200},
+		{"unmatched: no route's path", unmatched, "POST", "/v1/other", reader, nil, 200},
+
+		{"cors_preflight pass: the configuration's choice", preflightPass, "OPTIONS", "/v1/account", none, preflight, 200},
+		{"cors_preflight pass: no preflight", preflightPass, "OPTIONS", "/v1/account", none, nil, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			header := hdr(append([]string{"X-Forwarded-Method", tt.method, "X-Forwarded-Uri", tt.uri}, tt.header...)...)
+			if tt.auth != "" {
+				header.Set("Authorization", tt.auth)
+			}
+			w := ask(tt.h, "GET", "/auth", header)
+			if w.Code != tt.want {
+				t.Fatalf("%s %s: %d %s; want %d", tt.method, tt.uri, w.Code, w.Body.String(), tt.want)
+			}
+			if tt.want == http.StatusBadRequest && !strings.Contains(w.Body.String(), "another route") {
+				t.Errorf("body %s; want a description naming another route", w.Body.String())
+			}
+			// The same through Envoy's check.
+			r := hdr(tt.header...)
+			if tt.auth != "" {
+				r.Set("Authorization", tt.auth)
+			}
+			if w := ask(tt.h, tt.method, "/ext_authz"+tt.uri, r); w.Code != tt.want {
+				t.Errorf("envoy: %s %s: %d %s; want %d", tt.method, tt.uri, w.Code, w.Body.String(), tt.want)
 			}
 		})
 	}

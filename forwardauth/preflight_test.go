@@ -34,15 +34,20 @@ func TestPreflights(t *testing.T) {
 		header []string
 		want   int
 	}{
-		{"default: a preflight is authenticated", byDefault, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 401},
-		{"default: with credentials it passes", byDefault, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET", "Authorization", token}, 200},
+		{"default: a preflight is authenticated", byDefault, "/v1/whoami", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 401},
+		{"default: with credentials it passes", byDefault, "/v1/whoami", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET", "Authorization", token}, 200},
+		// OPTIONS /v1/bookings falls to no route (authenticate), and a
+		// server that routes without the method serves it as GET
+		// /v1/bookings, which asks bookings:read (see TestMethodBlindReadings).
+		{"default: a path whose GET asks more", byDefault, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET", "Authorization", token}, 400},
 		{"default: the issue's request", byDefault, "/admin/secret", []string{"Origin", "https://evil.example", "Access-Control-Request-Method", "GET"}, 401},
 		{"pass: a preflight passes", passing, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 200},
 		{"pass: on a route of another method", passing, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "POST"}, 200},
 		{"pass: only on a route", passing, "/admin/secret", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 401},
-		{"pass: no Origin, no preflight", passing, "/v1/bookings", []string{"Access-Control-Request-Method", "GET"}, 401},
-		{"pass: no method asked about", passing, "/v1/bookings", []string{"Origin", "https://app.example"}, 401},
-		{"pass: a method not in upper case", passing, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "get"}, 401},
+		{"pass: no Origin, no preflight", passing, "/v1/whoami", []string{"Access-Control-Request-Method", "GET"}, 401},
+		{"pass: no method asked about", passing, "/v1/whoami", []string{"Origin", "https://app.example"}, 401},
+		{"pass: a method not in upper case", passing, "/v1/whoami", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "get"}, 401},
+		{"pass: no preflight, on a path whose GET asks more", passing, "/v1/bookings", []string{"Origin", "https://app.example"}, 400},
 		{"pass: the middleware's setting plays no part", passingDespiteMiddleware, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 200},
 	}
 	for _, tt := range tests {

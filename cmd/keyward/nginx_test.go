@@ -330,6 +330,7 @@ credentials:
 		header     map[string]string
 		status     int
 		identity   map[string]string // allowed: the identity headers the API must get ("" = absent)
+		absent     []string          // allowed: headers the API must not get
 		challenges []string          // refused: WWW-Authenticate
 		code       string            // refused: the body's error
 		desc       string            // refused: part of error_description
@@ -388,6 +389,24 @@ credentials:
 		{name: "_method parameter, upper case", method: "POST", path: "/v1/bookings?_METHOD=DELETE",
 			header: map[string]string{"client_id": "globex", "client_secret": "globex-secret"},
 			status: 400, code: "invalid_request", desc: "_method"},
+		// PHP cuts a parameter name at a NUL: _method%00x is _method.
+		{name: "_method parameter cut at a NUL", method: "POST", path: "/v1/bookings?_method%00x=DELETE",
+			header: map[string]string{"client_id": "globex", "client_secret": "globex-secret"},
+			status: 400, code: "invalid_request", desc: "_method"},
+		{name: "_method parameter ending in a NUL", method: "POST", path: "/v1/bookings?_method%00=DELETE",
+			header: map[string]string{"Authorization": "Bearer " + read},
+			status: 400, code: "invalid_request", desc: "_method"},
+		// URL overrides (CVE-2018-14773), and the nginx description from
+		// the client, which nginx.conf clears toward the API.
+		{name: "X-Original-URL", method: "GET", path: "/public/logo.png",
+			header: map[string]string{"X-Original-URL": "/v1/bookings"},
+			status: 400, code: "invalid_request", desc: "URL-override header X-Original-URL"},
+		{name: "X_Rewrite_URL", method: "GET", path: "/public/logo.png",
+			header: map[string]string{"X_Rewrite_URL": "/v1/bookings"},
+			status: 400, code: "invalid_request", desc: "URL-override header X-Rewrite-URL"},
+		{name: "the client's X-Original-URI does not reach the API", method: "GET", path: "/public/logo.png",
+			header: map[string]string{"X-Original-URI": "/v1/bookings", "X-Original-Method": "DELETE"},
+			status: 200, identity: identity("", "", "", "", ""), absent: []string{"X-Original-Uri", "X-Original-Method"}},
 		{name: "missing credentials", method: "GET", path: "/v1/bookings", status: 401,
 			challenges: []string{bearer + ", " + basic}, code: "unauthorized", desc: "authentication is required"},
 		{name: "bad token", method: "GET", path: "/v1/bookings",
@@ -439,6 +458,11 @@ credentials:
 				for name, want := range tt.identity {
 					if v := got.upstream.Header.Values(name); (want == "" && len(v) > 0) || (want != "" && (len(v) != 1 || v[0] != want)) {
 						t.Errorf("the API got %s %q; want %q", name, v, want)
+					}
+				}
+				for _, name := range tt.absent {
+					if v := got.upstream.Header.Values(name); len(v) > 0 {
+						t.Errorf("the API got the client's %s %q", name, v)
 					}
 				}
 				for name, values := range got.upstream.Header {
@@ -583,9 +607,12 @@ func issueServe(t *testing.T, iss *keywardtest.Issuer) string {
 }
 
 // TestNginxLooseReadings: issue 14 item 1 through nginx. Spellings of a
-// path that an upstream may serve as a stricter route (case, trailing
-// slash either way, suffix) are refused with 400 and never reach the API,
-// with or without credentials; the canonical paths are answered as before.
+// path that an upstream may serve as a stricter route (case, Java's and
+// Unicode's case mappings included, trailing slash either way, suffix),
+// and other methods on the path of a route that names its method where the
+// deciding route names none, are refused with 400 and never reach the API,
+// with or without credentials; the canonical requests are answered as
+// before.
 func TestNginxLooseReadings(t *testing.T) {
 	t.Parallel()
 	nginxBinary(t)
@@ -617,6 +644,17 @@ func TestNginxLooseReadings(t *testing.T) {
 		{"GET", "/admin/users", reader, 403},
 		{"GET", "/", nil, 200},
 		{"GET", "/index.html", nil, 200},
+		// Java's equalsIgnoreCase takes ı and İ for i.
+		{"GET", "/adm%C4%B1n/secret", nil, 400},
+		{"GET", "/ADM%C4%B0N/SECRET", nil, 400},
+		{"GET", "/v1/%C4%B1nvoices", nil, 400},
+		{"GET", "/caf%C3%A9", nil, 200},
+		// Servers that route without the method serve these as GET
+		// /v1/account: "/" names none, and public, would let them through.
+		{"POST", "/v1/account", nil, 400},
+		{"PROPFIND", "/v1/account", nil, 400},
+		{"OPTIONS", "/v1/account", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}, 400},
+		{"POST", "/", nil, 200},
 	} {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			got := send(t, local, proxy, tt.method, tt.path, tt.header)
