@@ -35,10 +35,11 @@ import (
 // exchange.Client instead.
 //
 // What Config starts runs until ctx ends or it is closed: the remote key
-// sets (Issuers[i].Keys, each a *jwks.Remote with a Close method) and the
-// registry's watcher (Credentials.Verifier, with a Close() error method that
-// stops it and waits for it). dualauth.Authenticator.Close closes both. If
-// Config fails, it has stopped whatever it started.
+// sets (Issuers[i].Keys, each a *jwks.Remote) and the registry's watcher
+// (Credentials.Verifier). dualauth.New takes both over, whether it succeeds
+// or fails, and closing the last Authenticator built from them stops them
+// and waits for them; a Config never given to New is stopped with its
+// Close method. If Config fails, it has stopped whatever it started.
 func (f *File) Config(ctx context.Context, opts Options) (dualauth.Config, error) {
 	cfg, err := f.checked()
 	if err != nil {

@@ -68,7 +68,9 @@
 // Load reads a file and builds its Config; Read (or Parse) and File.Config
 // do the same in two steps. The Config holds what Load started — the
 // issuers' remote key sets and the watcher of the clients file — until ctx
-// ends or dualauth.Authenticator.Close stops them and waits for them:
+// ends or they are closed: dualauth.New takes them over (and stops them if
+// it fails), Authenticator.Close stops them and waits for them, and a
+// Config never given to New is stopped by its Close method:
 //
 //	cfg, err := config.Load(ctx, "keyward.yaml", config.Options{Logger: logger, ReloadOnSIGHUP: true})
 //	if err != nil {
@@ -402,7 +404,9 @@ type Options struct {
 }
 
 // Load reads the configuration file at path and builds its Config: Read
-// followed by File.Config.
+// followed by File.Config. Give the Config to dualauth.New, which takes
+// over the key refreshes and the clients file watcher Load started; if the
+// program stops before New, cfg.Close stops them.
 func Load(ctx context.Context, path string, opts Options) (dualauth.Config, error) {
 	f, err := Read(path)
 	if err != nil {

@@ -40,6 +40,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -100,20 +101,39 @@ type core struct {
 }
 
 // New checks cfg (see Config.Validate) and returns an Authenticator for it.
+//
+// New takes a share of cfg's key sets that have a Close method (as
+// *jwks.Remote has) and of a Credentials.Verifier with a Close() error
+// method (as the one package config builds has), whether it succeeds or
+// fails: each is closed when the last Authenticator holding it is closed,
+// or at once if New fails and no other Authenticator holds it. So two
+// Authenticators built from one Config share its key sets, and closing one
+// leaves the other's refreshing. Key sets and verifiers are told apart by
+// identity (a pointer, as *jwks.Remote is).
 func New(cfg Config) (*Authenticator, error) {
+	c := &core{closers: []func() error{hold(cfg.closables())}}
+	a, err := c.build(cfg)
+	if err != nil {
+		_ = c.close() // the shares New took, and what build opened
+		return nil, err
+	}
+	return a, nil
+}
+
+// build checks cfg and fills in c from it. What it opens it adds to
+// c.closers, for New to close if build fails.
+func (c *core) build(cfg Config) (*Authenticator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &core{
-		realm:                 cmp.Or(cfg.Realm, defaultRealm),
-		issuers:               make(map[string]*Issuer, len(cfg.Issuers)),
-		algorithms:            slices.Clone(cfg.Algorithms),
-		scopeClaims:           slices.Clone(cfg.ScopeClaims),
-		maxTokenBytes:         cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
-		now:                   cfg.Now,
-		authenticatePreflight: cfg.AuthenticatePreflight,
-		logger:                cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-	}
+	c.realm = cmp.Or(cfg.Realm, defaultRealm)
+	c.issuers = make(map[string]*Issuer, len(cfg.Issuers))
+	c.algorithms = slices.Clone(cfg.Algorithms)
+	c.scopeClaims = slices.Clone(cfg.ScopeClaims)
+	c.maxTokenBytes = cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes)
+	c.now = cfg.Now
+	c.authenticatePreflight = cfg.AuthenticatePreflight
+	c.logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	if len(c.algorithms) == 0 {
 		c.algorithms = slices.Clone(defaultAlgorithms)
 	}
@@ -136,9 +156,6 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		iss.Audiences = slices.Clone(iss.Audiences)
 		c.issuers[iss.Issuer] = &iss
-		if closer, ok := iss.Keys.(interface{ Close() }); ok {
-			c.closers = append(c.closers, func() error { closer.Close(); return nil })
-		}
 	}
 	c.methods = make(map[string]jwt.SigningMethod, len(c.algorithms))
 	for _, alg := range c.algorithms {
@@ -162,9 +179,6 @@ func New(cfg Config) (*Authenticator, error) {
 			verify = cred.Verifier.VerifyClient
 			if g, ok := cred.Verifier.(interface{ Generation() uint64 }); ok {
 				generation = g.Generation
-			}
-			if closer, ok := cred.Verifier.(io.Closer); ok {
-				c.closers = append(c.closers, closer.Close)
 			}
 		}
 		var err error
@@ -239,22 +253,123 @@ func (a *Authenticator) KeyStatus() map[string]jwks.Status {
 	return status
 }
 
-// Close stops the background work of what a was built with — the key sets
-// of Config.Issuers that have a Close method (as *jwks.Remote has), and a
-// Credentials.Verifier with a Close() error method (as the one package
-// config builds has: it stops watching the clients file) — and waits for it
-// to end; it also unregisters the callback of its observable metrics.
-// Closing one mode's view closes them all. Requests can still be verified
-// afterwards with the keys and clients held. Close is idempotent.
-func (a *Authenticator) Close() error {
-	a.closeOnce.Do(func() {
+// Close gives back a's share of the key sets and the verifier New took
+// from its Config, and stops the background work of each that no other
+// Authenticator holds (a *jwks.Remote's refreshes; the watcher of the
+// clients file package config starts) and waits for it to end; it also
+// closes the Redis throttle store a opened and unregisters the callback of
+// its observable metrics. Closing one mode's view closes them all. Requests
+// can still be verified afterwards with the keys and clients held. Close is
+// idempotent.
+func (a *Authenticator) Close() error { return a.close() }
+
+// close runs c's closers once and returns their errors.
+func (c *core) close() error {
+	c.closeOnce.Do(func() {
 		var errs []error
-		for _, c := range a.closers {
-			errs = append(errs, c())
+		for _, stop := range c.closers {
+			errs = append(errs, stop())
 		}
-		a.closeErr = errors.Join(errs...)
+		c.closeErr = errors.Join(errs...)
 	})
-	return a.closeErr
+	return c.closeErr
+}
+
+// Close stops the background work of cfg's key sets and verifier (those
+// New would take, see there) that no Authenticator holds, and waits for it
+// to end: for a Config never given to New, such as one config.Load built
+// for a program that stops before New. What an Authenticator holds is left
+// to it, so a deferred cfg.Close() is safe wherever New is called. The
+// Config may not be given to New afterwards.
+func (cfg Config) Close() error {
+	var free []closable
+	holders.Lock()
+	for _, c := range cfg.closables() {
+		if !c.shared() || holders.n[c.id] == 0 {
+			free = append(free, c)
+		}
+	}
+	holders.Unlock()
+	return closeAll(free)
+}
+
+// closable is a key set or verifier whose background work Close stops.
+type closable struct {
+	id    any // the key set or verifier
+	close func() error
+}
+
+// shared reports whether c can be told apart by identity, and so shared by
+// Authenticators; one that cannot is closed by whichever lets it go first.
+func (c closable) shared() bool { return reflect.ValueOf(c.id).Comparable() }
+
+// closables returns cfg's key sets that have a Close method and its
+// verifier if it has a Close() error method, each once.
+func (cfg Config) closables() []closable {
+	var cs []closable
+	add := func(id any, close func() error) {
+		if v := reflect.ValueOf(id); v.Kind() == reflect.Pointer && v.IsNil() {
+			return // New refuses a nil key set; a nil verifier has nothing to stop
+		}
+		for _, c := range cs {
+			if c.shared() && c.id == id {
+				return
+			}
+		}
+		cs = append(cs, closable{id: id, close: close})
+	}
+	for _, iss := range cfg.Issuers {
+		if k, ok := iss.Keys.(interface{ Close() }); ok {
+			add(k, func() error { k.Close(); return nil })
+		}
+	}
+	if v, ok := cfg.Credentials.Verifier.(io.Closer); ok {
+		add(v, v.Close)
+	}
+	return cs
+}
+
+// holders counts the Authenticators holding each shared closable.
+var holders = struct {
+	sync.Mutex
+	n map[any]int
+}{n: make(map[any]int)}
+
+// hold takes a share of each of cs and returns the function that gives
+// them back and closes each that no other Authenticator holds then.
+func hold(cs []closable) func() error {
+	holders.Lock()
+	for _, c := range cs {
+		if c.shared() {
+			holders.n[c.id]++
+		}
+	}
+	holders.Unlock()
+	return func() error {
+		var last []closable
+		holders.Lock()
+		for _, c := range cs {
+			if !c.shared() {
+				last = append(last, c)
+				continue
+			}
+			if holders.n[c.id]--; holders.n[c.id] == 0 {
+				delete(holders.n, c.id)
+				last = append(last, c)
+			}
+		}
+		holders.Unlock()
+		return closeAll(last)
+	}
+}
+
+// closeAll closes cs, outside the lock of holders, and joins their errors.
+func closeAll(cs []closable) error {
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, c.close())
+	}
+	return errors.Join(errs...)
 }
 
 // isNil reports whether set is nil or a nil *jwks.Remote or *jwks.Static, as

@@ -28,7 +28,7 @@ func (iss *Issuer) Config(tb testing.TB) dualauth.Config {
 }
 
 // Authenticator returns an authenticator for Config(tb), after edit (if not
-// nil) has changed the config.
+// nil) has changed the config, closed when the test ends.
 func (iss *Issuer) Authenticator(tb testing.TB, edit func(*dualauth.Config)) *dualauth.Authenticator {
 	tb.Helper()
 	cfg := iss.Config(tb)
@@ -39,5 +39,6 @@ func (iss *Issuer) Authenticator(tb testing.TB, edit func(*dualauth.Config)) *du
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = a.Close() })
 	return a
 }
