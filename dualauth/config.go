@@ -148,8 +148,9 @@ type Issuer struct {
 	// Audiences are the "aud" values this API accepts from the issuer; a
 	// token's aud must contain at least one of them.
 	Audiences []string
-	// Keys verifies the issuer's signatures. Authenticator.Close closes it
-	// if it has a Close method, as a *jwks.Remote has.
+	// Keys verifies the issuer's signatures. If it has a Close method, as a
+	// *jwks.Remote has, it is closed when the last Authenticator holding it
+	// is closed, or by a New that fails (see New), or by Config.Close.
 	Keys jwks.Set
 }
 
@@ -167,7 +168,7 @@ type Credentials struct {
 	DisableBasic bool
 	// Verifier checks a client id and secret, for example a registry of
 	// hashed secrets (a *clients.Registry). Set Verifier or Exchange, not both.
-	// Authenticator.Close closes it if it has a Close() error method.
+	// If it has a Close() error method it is closed as Issuer.Keys is.
 	Verifier ClientVerifier
 	// Exchange, instead of a Verifier, trades the presented credentials for
 	// an access token at the authorization server's token endpoint (RFC 6749

@@ -106,21 +106,24 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger, started fun
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cfg, err := f.Config(ctx, config.Options{Logger: logger, ReloadOnSIGHUP: true})
-	if err != nil {
-		return err
-	}
+	// The exporter first: nothing the file starts runs while it could fail.
 	var metrics *promexport.Metrics
 	if o.metricsAddr != "" {
 		if metrics, err = promexport.New(); err != nil {
 			return err
 		}
 		defer func() { _ = metrics.Shutdown(context.Background()) }()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cfg, err := f.Config(ctx, config.Options{Logger: logger, ReloadOnSIGHUP: true})
+	if err != nil {
+		return err
+	}
+	if metrics != nil {
 		cfg.MeterProvider = metrics.Provider
 	}
-	authn, err := dualauth.New(cfg)
+	authn, err := dualauth.New(cfg) // owns what f.Config started, and stops it if it fails
 	if err != nil {
 		return err
 	}

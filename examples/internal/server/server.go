@@ -57,15 +57,16 @@ func Main(name string, routes Routes) {
 // the Prometheus text format (see Handler).
 func Run(ctx context.Context, configPath, addr string, logger *slog.Logger, routes Routes, listening chan<- string) error {
 	// SIGHUP reloads the clients file at once (it is polled too).
-	cfg, err := config.Load(ctx, configPath, config.Options{Logger: logger, ReloadOnSIGHUP: true})
-	if err != nil {
-		return err
-	}
+	// The exporter first: nothing Load starts runs while it could fail.
 	metrics, err := promexport.New()
 	if err != nil {
 		return err
 	}
 	defer func() { _ = metrics.Shutdown(context.Background()) }()
+	cfg, err := config.Load(ctx, configPath, config.Options{Logger: logger, ReloadOnSIGHUP: true})
+	if err != nil {
+		return err
+	}
 	cfg.MeterProvider = metrics.Provider
 	authn, err := dualauth.New(cfg)
 	if err != nil {
