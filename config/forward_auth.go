@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/strictyaml"
@@ -231,8 +232,8 @@ var routeRef = regexp.MustCompile(`\bRoutes\[(\d+)\]`)
 // key and line of the file it comes from; the routes its reason names
 // become the lines they are on.
 func (f *File) forwardAuthError(err error) error {
-	var ce *forwardauth.ConfigError
-	if !errors.As(err, &ce) {
+	var ce *dualauth.ConfigError
+	if !errors.As(err, &ce) || ce.Package != "forwardauth" {
 		return &fileError{file: f.file, msg: err.Error(), err: err}
 	}
 	key := "forward_auth"

@@ -275,17 +275,24 @@ type ClientVerifier interface {
 }
 
 // ConfigError is the error Validate and New return for a Config they cannot
-// accept.
+// accept; package forwardauth's Config is refused with it too.
 type ConfigError struct {
+	// Package is the package whose Config is at fault: "" for dualauth,
+	// "forwardauth" for forwardauth.Config.
+	Package string
 	// Field is the Config field at fault as a Go selector path, such as
 	// "Realm", "Algorithms[2]" or "Issuers[0].Audiences[1]".
 	Field string
-	// Reason says what is wrong with it.
+	// Reason says what is wrong with it. It may name other fields, such as
+	// Issuers[1] or Routes[2].
 	Reason string
 }
 
-// Error returns "dualauth: " followed by the field and the reason.
-func (e *ConfigError) Error() string { return "dualauth: " + e.Field + ": " + e.Reason }
+// Error returns the package ("dualauth" unless Package says otherwise), the
+// field and the reason.
+func (e *ConfigError) Error() string {
+	return cmp.Or(e.Package, "dualauth") + ": " + e.Field + ": " + e.Reason
+}
 
 func configErr(field, format string, args ...any) *ConfigError {
 	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/scopes"
 
 	"github.com/keyward/keyward/internal/clientaddr"
@@ -135,22 +136,9 @@ type Config struct {
 	ClientSecretHeader string
 }
 
-// ConfigError is the error Validate and New return for a Config they cannot
-// accept.
-type ConfigError struct {
-	// Field is the Config field at fault as a Go selector path, such as
-	// "Routes[2].Pattern" or "IdentityHeaders.Subject".
-	Field string
-	// Reason says what is wrong with it. It may name other routes as
-	// Routes[N].
-	Reason string
-}
-
-// Error returns "forwardauth: " followed by the field and the reason.
-func (e *ConfigError) Error() string { return "forwardauth: " + e.Field + ": " + e.Reason }
-
-func configErr(field, format string, args ...any) *ConfigError {
-	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+// configErr returns the *dualauth.ConfigError of a Config field.
+func configErr(field, format string, args ...any) *dualauth.ConfigError {
+	return &dualauth.ConfigError{Package: "forwardauth", Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
 // reservedHeaders may not carry the caller: the proxy or HTTP itself gives
@@ -163,7 +151,8 @@ var reservedHeaders = []string{
 	"X-Forwarded-Uri", "X-Original-Method", "X-Original-Uri", "X-Real-Ip", "X-Original-Url", "X-Rewrite-Url",
 }
 
-// Validate checks c as New does. Every error is a *ConfigError.
+// Validate checks c as New does. Every error is a *dualauth.ConfigError
+// whose Package is "forwardauth".
 func (c Config) Validate() error {
 	_, err := c.compile()
 	return err

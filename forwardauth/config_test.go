@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/scopes"
@@ -76,9 +77,9 @@ func TestConfigValidate(t *testing.T) {
 				}
 				return
 			}
-			var ce *forwardauth.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("Validate = %v; want a *ConfigError", err)
+			var ce *dualauth.ConfigError
+			if !errors.As(err, &ce) || ce.Package != "forwardauth" {
+				t.Fatalf("Validate = %v; want a *dualauth.ConfigError of forwardauth", err)
 			}
 			if ce.Field != tt.field || !strings.Contains(ce.Reason, tt.reason) {
 				t.Errorf("Validate = %q; want field %s and a reason with %q", err, tt.field, tt.reason)
