@@ -241,7 +241,7 @@ func (f *File) checkFile() error {
 	}
 	if f.ForwardAuth != nil {
 		// Read by keyward serve; a middleware user gets its errors too.
-		if _, err := f.ForwardAuthConfig(); err != nil {
+		if err := f.checkForwardAuth(); err != nil {
 			return err
 		}
 	}

@@ -137,7 +137,7 @@ type File struct {
 	CORSPreflight string `yaml:"cors_preflight,omitempty"`
 	// ForwardAuth is the forward_auth section, read by `keyward serve`
 	// (package forwardauth) and ignored by the middleware; nil means none.
-	// File.ForwardAuthConfig checks it.
+	// Parse checks its own keys; keyward serve checks the routes.
 	ForwardAuth *ForwardAuth `yaml:"forward_auth,omitempty"`
 
 	file  string         // the path the file was read from; "" if parsed from bytes

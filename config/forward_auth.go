@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/keyward/keyward/dualauth"
-	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/scopes"
@@ -81,33 +80,28 @@ type IdentityHeaders struct {
 	Issuer   string `yaml:"issuer,omitempty"`
 }
 
-// ForwardAuthConfig checks the forward_auth section, with the line and key
-// of every problem as the rest of the file is checked, and returns the
-// forwardauth.Config it describes. It fails when the file has no
-// forward_auth section. The client credential headers and
-// credentials.trusted_proxies (proxies in front of the trusted ones, for
-// the client address) come from the credentials section.
-func (f *File) ForwardAuthConfig() (forwardauth.Config, error) {
+// ForwardAuthSection returns the forward_auth section, which Parse and Read
+// have checked for the rules of its own keys. It fails when the file has
+// none. keyward serve makes a forwardauth.Config of it, with the client
+// credential headers and credentials.trusted_proxies (proxies in front of
+// the trusted ones, for the client address) of the credentials section, and
+// reports what forwardauth.Config.Validate refuses through ForwardAuthError.
+// (The file format does not import the server: a middleware program linking
+// config links no forwardauth.)
+func (f *File) ForwardAuthSection() (*ForwardAuth, error) {
 	if f.ForwardAuth == nil {
-		return forwardauth.Config{}, f.errorAt(0, "forward_auth", "is required by keyward serve: add a forward_auth section with the routes to allow")
+		return nil, f.errorAt(0, "forward_auth", "is required by keyward serve: add a forward_auth section with the routes to allow")
 	}
-	if err := f.checkForwardAuth(); err != nil {
-		return forwardauth.Config{}, err
-	}
-	cfg := f.forwardAuthConfig()
-	if err := cfg.Validate(); err != nil {
-		return forwardauth.Config{}, f.forwardAuthError(err)
-	}
-	return cfg, nil
+	return f.ForwardAuth, nil
 }
 
 // checkForwardAuth checks the rules of the section's own keys; the rules of
-// the forwardauth.Config it makes (patterns, duplicates, header names) are
-// forwardauth's.
+// the forwardauth.Config made of it (patterns, duplicates, header names) are
+// forwardauth's, checked when keyward serve starts.
 func (f *File) checkForwardAuth() error {
 	fa := f.ForwardAuth
 	switch fa.Unmatched {
-	case "", string(forwardauth.UnmatchedDeny), string(forwardauth.UnmatchedAuthenticate):
+	case "", "deny", "authenticate":
 	default:
 		return f.errorf("forward_auth.unmatched", "%s is neither deny nor authenticate", strictyaml.Quote(fa.Unmatched))
 	}
@@ -125,16 +119,13 @@ func (f *File) checkForwardAuth() error {
 		}
 	}
 	h := fa.IdentityHeaders
-	for _, n := range []struct{ key, name, def string }{
-		{"subject", h.Subject, forwardauth.DefaultSubjectHeader},
-		{"client_id", h.ClientID, forwardauth.DefaultClientIDHeader},
-		{"scopes", h.Scopes, forwardauth.DefaultScopesHeader},
-		{"method", h.Method, forwardauth.DefaultMethodHeader},
-		{"issuer", h.Issuer, forwardauth.DefaultIssuerHeader},
+	for _, n := range []struct{ key, name string }{
+		{"subject", h.Subject}, {"client_id", h.ClientID}, {"scopes", h.Scopes},
+		{"method", h.Method}, {"issuer", h.Issuer},
 	} {
 		key := "forward_auth.identity_headers." + n.key
 		if n.name == "" && f.has(key) {
-			return f.errorf(key, "may not be empty; omit it for the default, %s", n.def)
+			return f.errorf(key, "may not be empty; omit it for the default name")
 		}
 	}
 	for i, r := range fa.Routes {
@@ -172,39 +163,6 @@ func (f *File) checkForwardAuth() error {
 	return nil
 }
 
-// forwardAuthConfig returns the forwardauth.Config of a checked section.
-func (f *File) forwardAuthConfig() forwardauth.Config {
-	fa := f.ForwardAuth
-	cfg := forwardauth.Config{
-		Unmatched:         forwardauth.Unmatched(fa.Unmatched),
-		PassCORSPreflight: fa.CORSPreflight == "pass",
-		IdentityHeaders: forwardauth.IdentityHeaders{
-			Subject:  fa.IdentityHeaders.Subject,
-			ClientID: fa.IdentityHeaders.ClientID,
-			Scopes:   fa.IdentityHeaders.Scopes,
-			Method:   fa.IdentityHeaders.Method,
-			Issuer:   fa.IdentityHeaders.Issuer,
-		},
-	}
-	cfg.TrustedProxies = proxyPrefixes(fa.TrustedProxies)
-	if c := f.Credentials; c != nil {
-		cfg.ClientIDHeader, cfg.ClientSecretHeader = c.ClientIDHeader, c.ClientSecretHeader
-		cfg.AddressProxies = proxyPrefixes(c.TrustedProxies)
-	}
-	for _, r := range fa.Routes {
-		route := forwardauth.Route{Pattern: r.Match, Public: r.Public}
-		if s := r.Scopes; s != nil {
-			if len(s.Any) > 0 {
-				route.Require = scopes.Any(s.Any...)
-			} else {
-				route.Require = scopes.All(s.All...)
-			}
-		}
-		cfg.Routes = append(cfg.Routes, route)
-	}
-	return cfg
-}
-
 // forwardFields are the keys of the file that forwardauth.Config fields
 // come from, by field path without indices.
 var forwardFields = map[string]string{
@@ -228,10 +186,11 @@ var forwardFields = map[string]string{
 // Routes[N].
 var routeRef = regexp.MustCompile(`\bRoutes\[(\d+)\]`)
 
-// forwardAuthError reports an error of forwardauth.Config.Validate at the
+// ForwardAuthError reports an error of forwardauth.Config.Validate, for the
+// Config made of the forward_auth section (see ForwardAuthSection), at the
 // key and line of the file it comes from; the routes its reason names
-// become the lines they are on.
-func (f *File) forwardAuthError(err error) error {
+// become the lines they are on. Another error is reported as the file's.
+func (f *File) ForwardAuthError(err error) error {
 	var ce *dualauth.ConfigError
 	if !errors.As(err, &ce) || ce.Package != "forwardauth" {
 		return &fileError{file: f.file, msg: err.Error(), err: err}

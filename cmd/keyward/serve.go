@@ -102,7 +102,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger, started fun
 		return err
 	}
 	// The forward_auth section is checked before any key set is fetched.
-	fa, err := f.ForwardAuthConfig()
+	fa, err := forwardAuthConfig(f)
 	if err != nil {
 		return err
 	}
