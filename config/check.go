@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"cmp"
 	"context"
 	"errors"
@@ -16,7 +18,6 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/clientaddr"
-	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/internal/urlrule"
 	"github.com/keyward/keyward/jwks"
 )
@@ -221,7 +222,7 @@ func fileReason(reason string) string {
 	})
 	return quoted.ReplaceAllStringFunc(reason, func(q string) string {
 		if s, err := strconv.Unquote(q); err == nil {
-			return strictyaml.Quote(s)
+			return excerpt.Quote(s)
 		}
 		return q
 	})
@@ -234,7 +235,7 @@ func (f *File) checkFile() error {
 	switch f.CORSPreflight {
 	case "", "pass", "authenticate":
 	default:
-		return f.errorf("cors_preflight", "%s is neither pass nor authenticate", strictyaml.Quote(f.CORSPreflight))
+		return f.errorf("cors_preflight", "%s is neither pass nor authenticate", excerpt.Quote(f.CORSPreflight))
 	}
 	if err := f.checkCredentials(); err != nil {
 		return err
@@ -381,7 +382,7 @@ func (f *File) checkCredentials() error {
 	}
 	for i, p := range c.TrustedProxies {
 		if _, err := clientaddr.Parse([]string{p}); err != nil {
-			return f.errorf(fmt.Sprintf("credentials.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", strictyaml.Quote(p))
+			return f.errorf(fmt.Sprintf("credentials.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", excerpt.Quote(p))
 		}
 	}
 	if r := c.Throttle.Redis; r != nil {
@@ -446,12 +447,12 @@ func (f *File) checkExchange() error {
 	switch e.Style {
 	case "", exchange.StyleBasic, exchange.StyleJSON, exchange.StyleForm:
 	default:
-		return f.errorf(at+".style", "unknown style %s (use basic, json or form)", strictyaml.Quote(string(e.Style)))
+		return f.errorf(at+".style", "unknown style %s (use basic, json or form)", excerpt.Quote(string(e.Style)))
 	}
 	for _, r := range e.Scope {
 		// scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), joined by spaces.
 		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
-			return f.errorf(at+".scope", "%s holds a character scopes may not contain (RFC 6749 §3.3: printable ASCII without quotes or backslashes, space-separated)", strictyaml.Quote(e.Scope))
+			return f.errorf(at+".scope", "%s holds a character scopes may not contain (RFC 6749 §3.3: printable ASCII without quotes or backslashes, space-separated)", excerpt.Quote(e.Scope))
 		}
 	}
 	names := make([]string, 0, len(e.Params))
@@ -511,7 +512,7 @@ func urlProblem(raw string, rule urlrule.Rule, hint string) string {
 	case err == nil:
 		return ""
 	case errors.Is(err, urlrule.ErrInsecureHTTP):
-		return fmt.Sprintf("uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost); %s", strictyaml.Quote(u.Hostname()), hint)
+		return fmt.Sprintf("uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost); %s", excerpt.Quote(u.Hostname()), hint)
 	default:
 		return err.Error()
 	}

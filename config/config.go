@@ -84,6 +84,8 @@
 package config
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"context"
 	"fmt"
 	"io"
@@ -338,7 +340,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML reads a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	notDuration := fmt.Errorf("%s is not a duration (use Go syntax such as 10s)", strictyaml.Quote(n.Value))
+	notDuration := fmt.Errorf("%s is not a duration (use Go syntax such as 10s)", excerpt.Quote(n.Value))
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 		if n.Kind != yaml.ScalarNode {
 			return fmt.Errorf("must be a duration such as 10s, not a %s", strictyaml.KindName(n))

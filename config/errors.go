@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"fmt"
 	"strconv"
 	"strings"
@@ -109,7 +111,7 @@ func (f *File) problem(err error, path string) error {
 		if path != "" {
 			where = "in " + path
 		}
-		return f.errorAt(p.Line, "", "unknown key %s %s; %s", strictyaml.Quote(p.Key), where, strictyaml.Suggest(p.Key, p.Known))
+		return f.errorAt(p.Line, "", "unknown key %s %s; %s", excerpt.Quote(p.Key), where, strictyaml.Suggest(p.Key, p.Known))
 	case strictyaml.DuplicateKey:
 		return f.errorAt(p.Line, childPath(path, p.Key), "is set twice (first at line %d)", p.First)
 	case strictyaml.TooManyNodes:
@@ -132,7 +134,7 @@ func (f *File) syntaxError(p *strictyaml.Problem) error {
 }
 
 // childPath is the dotted path of key name in the mapping at path. A name
-// is shortened as strictyaml.Quote shortens values, so that errors never
+// is shortened as excerpt.Quote shortens values, so that errors never
 // carry much of the file.
 func childPath(path, name string) string {
 	if r := []rune(name); len(r) > 40 {

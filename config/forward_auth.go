@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -9,7 +11,6 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/clientaddr"
-	"github.com/keyward/keyward/internal/strictyaml"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -103,19 +104,19 @@ func (f *File) checkForwardAuth() error {
 	switch fa.Unmatched {
 	case "", "deny", "authenticate":
 	default:
-		return f.errorf("forward_auth.unmatched", "%s is neither deny nor authenticate", strictyaml.Quote(fa.Unmatched))
+		return f.errorf("forward_auth.unmatched", "%s is neither deny nor authenticate", excerpt.Quote(fa.Unmatched))
 	}
 	switch fa.CORSPreflight {
 	case "", "authenticate", "pass":
 	default:
-		return f.errorf("forward_auth.cors_preflight", "%s is neither authenticate nor pass", strictyaml.Quote(fa.CORSPreflight))
+		return f.errorf("forward_auth.cors_preflight", "%s is neither authenticate nor pass", excerpt.Quote(fa.CORSPreflight))
 	}
 	if len(fa.TrustedProxies) == 0 && f.has("forward_auth.trusted_proxies") {
 		return f.errorf("forward_auth.trusted_proxies", "is empty, so no proxy could ask; omit it for loopback, or list the proxies")
 	}
 	for i, p := range fa.TrustedProxies {
 		if _, err := clientaddr.Parse([]string{p}); err != nil {
-			return f.errorf(fmt.Sprintf("forward_auth.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", strictyaml.Quote(p))
+			return f.errorf(fmt.Sprintf("forward_auth.trusted_proxies[%d]", i), "%s is not an IP address or a CIDR range such as 10.0.0.0/8", excerpt.Quote(p))
 		}
 	}
 	h := fa.IdentityHeaders
@@ -155,7 +156,7 @@ func (f *File) checkForwardAuth() error {
 		}{{at + ".scopes.all", s.All}, {at + ".scopes.any", s.Any}} {
 			for k, sc := range l.values {
 				if !scopes.Valid(sc) {
-					return f.errorf(fmt.Sprintf("%s[%d]", l.key, k), "%s is not a scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)", strictyaml.Quote(sc))
+					return f.errorf(fmt.Sprintf("%s[%d]", l.key, k), "%s is not a scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)", excerpt.Quote(sc))
 				}
 			}
 		}

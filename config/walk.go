@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"bytes"
 	"fmt"
 	"reflect"
@@ -106,7 +108,7 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string, site int) err
 	if t.Kind() == reflect.Bool && (n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 || n.ShortTag() != "!!bool") {
 		// Only a plain true or false: YAML 1.1 words (yes, off) and quoted
 		// text would be read as a guess.
-		return w.f.errorAt(site, path, "%s is not true or false", strictyaml.Quote(n.Value))
+		return w.f.errorAt(site, path, "%s is not true or false", excerpt.Quote(n.Value))
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		var msg string
@@ -114,11 +116,11 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string, site int) err
 		case t == durationType:
 			msg = err.Error() // Duration.UnmarshalYAML's own words
 		case t.Kind() == reflect.Bool:
-			msg = strictyaml.Quote(n.Value) + " is not true or false"
+			msg = excerpt.Quote(n.Value) + " is not true or false"
 		case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
-			msg = strictyaml.Quote(n.Value) + " is not a whole number"
+			msg = excerpt.Quote(n.Value) + " is not a whole number"
 		default:
-			msg = strictyaml.Quote(n.Value) + " is not a valid value"
+			msg = excerpt.Quote(n.Value) + " is not a valid value"
 		}
 		return w.f.errorAt(site, path, "%s", msg)
 	}

@@ -1,6 +1,8 @@
 package dualauth
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -10,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -303,7 +304,7 @@ func configErr(field, format string, args ...any) *ConfigError {
 func (c Config) Validate() error {
 	mode := cmp.Or(c.Mode, ModeJWT)
 	if !mode.allowsJWT() && !mode.allowsCredentials() {
-		return configErr("Mode", "unknown mode %s (use jwt, credentials or dual)", quote(string(c.Mode)))
+		return configErr("Mode", "unknown mode %s (use jwt, credentials or dual)", excerpt.Quote(string(c.Mode)))
 	}
 	if strings.ContainsAny(c.Realm, "\"\\\r\n") {
 		return configErr("Realm", "may not contain quotes, backslashes or line breaks")
@@ -327,7 +328,7 @@ func (c Config) Validate() error {
 			return configErr(at+".Issuer", "is required: the exact \"iss\" value of the issuer's tokens")
 		}
 		if j, dup := first[iss.Issuer]; dup {
-			return configErr(at+".Issuer", "%s is already configured in Issuers[%d]", quote(iss.Issuer), j)
+			return configErr(at+".Issuer", "%s is already configured in Issuers[%d]", excerpt.Quote(iss.Issuer), j)
 		}
 		first[iss.Issuer] = i
 		if len(iss.Audiences) == 0 {
@@ -344,9 +345,9 @@ func (c Config) Validate() error {
 		case strings.EqualFold(alg, "none"):
 			return configErr(field, "%q is never accepted: an unsigned token can be forged by anyone", alg)
 		case slices.ContainsFunc([]string{"HS256", "HS384", "HS512"}, func(hs string) bool { return strings.EqualFold(alg, hs) }):
-			return configErr(field, "%s is not accepted: HMAC needs the issuer's shared secret on every API, and whoever holds it can mint tokens; use an asymmetric algorithm such as RS256 or ES256", quote(alg))
+			return configErr(field, "%s is not accepted: HMAC needs the issuer's shared secret on every API, and whoever holds it can mint tokens; use an asymmetric algorithm such as RS256 or ES256", excerpt.Quote(alg))
 		default:
-			return configErr(field, "unknown algorithm %s (allowed, case-sensitive: %s)", quote(alg), strings.Join(defaultAlgorithms, ", "))
+			return configErr(field, "unknown algorithm %s (allowed, case-sensitive: %s)", excerpt.Quote(alg), strings.Join(defaultAlgorithms, ", "))
 		}
 	}
 	if c.Leeway > maxLeeway {
@@ -417,7 +418,7 @@ func (c Credentials) validate(mode Mode) error {
 	} {
 		switch {
 		case !httpguts.ValidHeaderFieldName(h.name):
-			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", quote(h.name))
+			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", excerpt.Quote(h.name))
 		case strings.EqualFold(h.name, "Authorization"):
 			return configErr(h.field, "may not be Authorization, which carries Bearer tokens and HTTP Basic")
 		}
@@ -431,7 +432,7 @@ func (c Credentials) validate(mode Mode) error {
 		if c.ClientIDHeader == "" || c.ClientSecretHeader == "" {
 			deflt = " by default"
 		}
-		return configErr(field, "%s is also %s%s (header names ignore case); use two different headers", quote(cmp.Or(c.ClientSecretHeader, c.ClientIDHeader)), other, deflt)
+		return configErr(field, "%s is also %s%s (header names ignore case); use two different headers", excerpt.Quote(cmp.Or(c.ClientSecretHeader, c.ClientIDHeader)), other, deflt)
 	}
 	if c.Exchange != nil {
 		if err := c.Exchange.Validate(); err != nil {
@@ -439,13 +440,4 @@ func (c Credentials) validate(mode Mode) error {
 		}
 	}
 	return nil
-}
-
-// quote quotes a configured value for an error message, shortened so that
-// errors never carry much of it.
-func quote(s string) string {
-	if r := []rune(s); len(r) > 40 {
-		s = string(r[:40]) + "…"
-	}
-	return strconv.Quote(s)
 }

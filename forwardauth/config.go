@@ -1,13 +1,14 @@
 package forwardauth
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"cmp"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
-	"strconv"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -199,7 +200,7 @@ func (c Config) compile() (*compiled, error) {
 	switch out.unmatched {
 	case UnmatchedDeny, UnmatchedAuthenticate:
 	default:
-		return nil, configErr("Unmatched", "%s is neither deny nor authenticate", quote(string(c.Unmatched)))
+		return nil, configErr("Unmatched", "%s is neither deny nor authenticate", excerpt.Quote(string(c.Unmatched)))
 	}
 	if len(c.Routes) == 0 && out.unmatched == UnmatchedDeny {
 		return nil, configErr("Routes", "no routes, and unmatched requests are denied: every request would be refused; list routes, or set unmatched to authenticate")
@@ -209,7 +210,7 @@ func (c Config) compile() (*compiled, error) {
 		{"ClientSecretHeader", out.secretHeader},
 	} {
 		if !httpguts.ValidHeaderFieldName(h.name) {
-			return nil, configErr(h.field, "%s is not a valid HTTP header name", quote(h.name))
+			return nil, configErr(h.field, "%s is not a valid HTTP header name", excerpt.Quote(h.name))
 		}
 	}
 	out.credentialHeaders = [3]string{"Authorization", http.CanonicalHeaderKey(out.idHeader), http.CanonicalHeaderKey(out.secretHeader)}
@@ -254,30 +255,21 @@ func (c *compiled) checkHeaders() error {
 	for i, h := range fields {
 		switch {
 		case !httpguts.ValidHeaderFieldName(h.name):
-			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", quote(h.name))
+			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", excerpt.Quote(h.name))
 		case slices.ContainsFunc(reservedHeaders, func(r string) bool { return sameHeaderName(r, h.name) }):
-			return configErr(h.field, "%s has a meaning of its own in HTTP or to the proxy; use a header of your own such as X-Auth-Subject", quote(h.name))
+			return configErr(h.field, "%s has a meaning of its own in HTTP or to the proxy; use a header of your own such as X-Auth-Subject", excerpt.Quote(h.name))
 		case sameHeaderName(h.name, c.idHeader) || sameHeaderName(h.name, c.secretHeader):
-			return configErr(h.field, "%s is a client credential header", quote(h.name))
+			return configErr(h.field, "%s is a client credential header", excerpt.Quote(h.name))
 		case slices.ContainsFunc(methodOverrides, func(o string) bool { return sameHeaderName(o, h.name) }):
-			return configErr(h.field, "%s is a method-override header", quote(h.name))
+			return configErr(h.field, "%s is a method-override header", excerpt.Quote(h.name))
 		}
 		for _, other := range fields[:i] {
 			if sameHeaderName(h.name, other.name) {
-				return configErr(h.field, "%s is also %s (to servers that ignore case and read _ as -); use distinct headers", quote(h.name), other.field)
+				return configErr(h.field, "%s is also %s (to servers that ignore case and read _ as -); use distinct headers", excerpt.Quote(h.name), other.field)
 			}
 		}
 	}
 	return nil
-}
-
-// quote quotes a configured value for an error message, shortened so that
-// errors never carry much of it.
-func quote(s string) string {
-	if r := []rune(s); len(r) > 60 {
-		s = string(r[:60]) + "…"
-	}
-	return strconv.Quote(s)
 }
 
 // mustURL parses a path known to be valid.

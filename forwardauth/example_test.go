@@ -17,7 +17,7 @@ import (
 // A forward-auth service for one issuer, asked about two requests the way
 // Traefik and Caddy ask (nginx sends X-Original-Method and X-Original-URI
 // instead). `keyward serve` builds the same from its configuration file's
-// from the file's forward_auth section (config.File.ForwardAuthSection).
+// forward_auth section (config.File.ForwardAuthSection).
 func ExampleNew() {
 	iss, err := keywardtest.StartIssuer("ES256")
 	if err != nil {

@@ -1,6 +1,8 @@
 package forwardauth
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"fmt"
 	"net/http"
 	"net/url"
@@ -87,13 +89,13 @@ func compileRoute(i int, r Route) (*route, error) {
 	}
 	fields := strings.Fields(p)
 	if strings.TrimSpace(p) != p || len(fields) > 2 {
-		return nil, configErr(at+".Pattern", "%s is not a pattern: [METHOD ][HOST]/PATH, with one space after the method and none elsewhere", quote(p))
+		return nil, configErr(at+".Pattern", "%s is not a pattern: [METHOD ][HOST]/PATH, with one space after the method and none elsewhere", excerpt.Quote(p))
 	}
 	rt := &route{index: i, pattern: strings.Join(fields, " "), require: r.Require, public: r.Public}
 	if len(fields) == 2 {
 		rt.method = fields[0]
 		if strings.ToUpper(rt.method) != rt.method {
-			return nil, configErr(at+".Pattern", "the method %s would never match: methods are case-sensitive (write %s)", quote(rt.method), strings.ToUpper(rt.method))
+			return nil, configErr(at+".Pattern", "the method %s would never match: methods are case-sensitive (write %s)", excerpt.Quote(rt.method), strings.ToUpper(rt.method))
 		}
 	}
 	hostPath := fields[len(fields)-1]
@@ -101,14 +103,14 @@ func compileRoute(i int, r Route) (*route, error) {
 		switch {
 		case strings.ContainsAny(host, ":[]"):
 			// The ServeMux compares the request's host without its port.
-			return nil, configErr(at+".Pattern", "%s names a host with a port or brackets, which never matches: hosts are compared without their port", quote(p))
+			return nil, configErr(at+".Pattern", "%s names a host with a port or brackets, which never matches: hosts are compared without their port", excerpt.Quote(p))
 		case strings.ToLower(host) != host:
 			// Request hosts are compared in lower case (see synthesize).
-			return nil, configErr(at+".Pattern", "%s names a host with upper-case letters, which never matches: write it in lower case", quote(p))
+			return nil, configErr(at+".Pattern", "%s names a host with upper-case letters, which never matches: write it in lower case", excerpt.Quote(p))
 		case !strings.Contains(host, ".") && host != "localhost":
 			// "v1/bookings" is the host v1 and the path /bookings to a
 			// ServeMux: surely a path missing its leading slash.
-			return nil, configErr(at+".Pattern", "%s names the host %s; a path starts with / (did you mean /%s?), and a host has a dot, such as api.example.com/v1/", quote(p), quote(host), hostPath)
+			return nil, configErr(at+".Pattern", "%s names the host %s; a path starts with / (did you mean /%s?), and a host has a dot, such as api.example.com/v1/", excerpt.Quote(p), excerpt.Quote(host), hostPath)
 		}
 	}
 	if r.Public && !r.Require.IsZero() {
@@ -116,7 +118,7 @@ func compileRoute(i int, r Route) (*route, error) {
 	}
 	mux, err := register(rt.pattern)
 	if err != nil {
-		return nil, configErr(at+".Pattern", "%s is not a valid ServeMux pattern: %s", quote(p), err)
+		return nil, configErr(at+".Pattern", "%s is not a valid ServeMux pattern: %s", excerpt.Quote(p), err)
 	}
 	rt.mux = mux
 	rt.probe = probeFor(rt.method, hostPath)
@@ -145,7 +147,7 @@ func foldRoute(rt *route) (*route, error) {
 	}
 	mux, err := register(pattern)
 	if err != nil {
-		return nil, configErr(fmt.Sprintf("Routes[%d].Pattern", rt.index), "%s read case-blind is not a valid ServeMux pattern: %s", quote(rt.pattern), err)
+		return nil, configErr(fmt.Sprintf("Routes[%d].Pattern", rt.index), "%s read case-blind is not a valid ServeMux pattern: %s", excerpt.Quote(rt.pattern), err)
 	}
 	f := *rt
 	f.pattern, f.mux, f.prefix, f.probe = pattern, mux, foldCase(rt.prefix), nil
@@ -210,7 +212,7 @@ func probeFor(method, hostPath string) *http.Request {
 // conflict in a ServeMux) are allowed: the first listed wins where they
 // overlap, and each still decides requests of its own.
 func shadows(earlier, later *route) string {
-	name := func(rt *route) string { return fmt.Sprintf("Routes[%d] (%s)", rt.index, quote(rt.pattern)) }
+	name := func(rt *route) string { return fmt.Sprintf("Routes[%d] (%s)", rt.index, excerpt.Quote(rt.pattern)) }
 	if earlier.pattern == later.pattern {
 		return fmt.Sprintf("duplicates %s", name(earlier))
 	}

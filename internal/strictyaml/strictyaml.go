@@ -11,6 +11,8 @@
 package strictyaml
 
 import (
+	"github.com/keyward/keyward/internal/excerpt"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -95,9 +97,9 @@ func (p *Problem) Error() string {
 	case MergeKey:
 		what = "merge keys (<<) are not supported; write the keys out"
 	case UnknownKey:
-		what = fmt.Sprintf("unknown key %s; %s", Quote(p.Key), Suggest(p.Key, p.Known))
+		what = fmt.Sprintf("unknown key %s; %s", excerpt.Quote(p.Key), Suggest(p.Key, p.Known))
 	case DuplicateKey:
-		what = fmt.Sprintf("key %s is set twice (first at line %d)", Quote(p.Key), p.First)
+		what = fmt.Sprintf("key %s is set twice (first at line %d)", excerpt.Quote(p.Key), p.First)
 	case TooManyNodes:
 		what = fmt.Sprintf("the file has too many values or aliases (more than %d)", p.Limit)
 	case AliasExpansion:
@@ -283,16 +285,6 @@ func KindName(n *yaml.Node) string {
 	default:
 		return "document"
 	}
-}
-
-// Quote quotes a value from a file for a message, shortened to 40
-// characters so that messages never carry much of the file.
-func Quote(s string) string {
-	const maxRunes = 40
-	if r := []rune(s); len(r) > maxRunes {
-		s = string(r[:maxRunes]) + "…"
-	}
-	return strconv.Quote(s)
 }
 
 // Suggest names the known key closest to a misspelt one (`did you mean

@@ -194,16 +194,6 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestQuote(t *testing.T) {
-	if got := strictyaml.Quote("a\"b"); got != `"a\"b"` {
-		t.Errorf("Quote = %s", got)
-	}
-	long := strings.Repeat("é", 100)
-	if got := strictyaml.Quote(long); got != `"`+strings.Repeat("é", 40)+`…"` {
-		t.Errorf("Quote(100 runes) = %s", got)
-	}
-}
-
 func TestKindName(t *testing.T) {
 	doc := root(t, "a: [1]\nb: {c: d}\ne: &x 1\nf: *x\n")
 	for i, want := range map[int]string{1: "list", 3: "mapping", 5: "single value", 7: "alias"} {
