@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
+	"github.com/keyward/keyward/internal/httpserve"
 	"github.com/keyward/keyward/internal/promexport"
 )
 
@@ -136,9 +137,9 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger, started fun
 	}
 
 	errorLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
-	services := []service{{
-		name: "forward auth",
-		srv: &http.Server{
+	services := []httpserve.Server{{
+		Name: "forward auth",
+		Server: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -146,88 +147,41 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger, started fun
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          errorLog,
 		},
-		addr: o.addr,
 	}}
+	addrs := []string{o.addr}
 	if metrics != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET "+forwardauth.MetricsPath, metrics.Handler)
-		services = append(services, service{
-			name: "metrics",
-			srv: &http.Server{
+		services = append(services, httpserve.Server{
+			Name: "metrics",
+			Server: &http.Server{
 				Handler:           mux,
 				ReadHeaderTimeout: 10 * time.Second,
 				ReadTimeout:       30 * time.Second,
 				MaxHeaderBytes:    16 << 10,
 				ErrorLog:          errorLog,
 			},
-			addr: o.metricsAddr,
 		})
+		addrs = append(addrs, o.metricsAddr)
 	}
 	for i := range services {
-		if services[i].ln, err = net.Listen("tcp", services[i].addr); err != nil {
+		if services[i].Listener, err = net.Listen("tcp", addrs[i]); err != nil {
 			for _, s := range services[:i] {
-				s.ln.Close()
+				s.Listener.Close()
 			}
-			return fmt.Errorf("%s: %w", services[i].name, err)
+			return fmt.Errorf("%s: %w", services[i].Name, err)
 		}
 	}
-	bound := boundAddrs{auth: services[0].ln.Addr().String()}
+	bound := boundAddrs{auth: services[0].Listener.Addr().String()}
 	attrs := []any{"url", "http://" + bound.auth, "config", o.configPath, "mode", authn.Mode(), "routes", len(fa.Routes)}
 	if metrics != nil {
-		bound.metrics = services[1].ln.Addr().String()
+		bound.metrics = services[1].Listener.Addr().String()
 		attrs = append(attrs, "metrics_url", "http://"+bound.metrics+forwardauth.MetricsPath)
 	}
-	return serveAll(ctx, services, logger, func() {
+	return httpserve.Run(ctx, services, logger, func() {
 		logger.Info("keyward serve: listening", attrs...)
 		if started != nil {
 			started(bound)
 		}
 	})
-}
-
-// service is one HTTP server of serve and its listener.
-type service struct {
-	name string
-	srv  *http.Server
-	addr string
-	ln   net.Listener
-}
-
-// serveAll serves each service on its listener until ctx is done or one of
-// them fails, then shuts them all down, giving requests in progress up to
-// 10 seconds, and returns the first error. started is called once all
-// accept connections.
-func serveAll(ctx context.Context, services []service, logger *slog.Logger, started func()) error {
-	served := make(chan error, len(services))
-	for _, s := range services {
-		go func() {
-			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-				served <- fmt.Errorf("%s: %w", s.name, err)
-				return
-			}
-			served <- nil
-		}()
-	}
-	started()
-	var first error
-	pending := len(services)
-	select {
-	case first = <-served: // one stopped by itself: stop the others too
-		pending--
-	case <-ctx.Done():
-	}
-	logger.Info("keyward serve: shutting down")
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stop()
-	for _, s := range services {
-		if err := s.srv.Shutdown(shutdownCtx); err != nil && first == nil {
-			first = fmt.Errorf("%s: %w", s.name, err)
-		}
-	}
-	for ; pending > 0; pending-- {
-		if err := <-served; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
 }

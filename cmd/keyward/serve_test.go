@@ -212,7 +212,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("keyward serve after SIGTERM: %v\n%s", err, log.String())
 	}
-	if !strings.Contains(log.String(), `msg="keyward serve: shutting down"`) {
+	if !strings.Contains(log.String(), `msg="shutting down"`) {
 		t.Errorf("no clean shutdown logged:\n%s", log.String())
 	}
 	for _, u := range []string{auth, metrics} {

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/httpserve"
 	"github.com/keyward/keyward/internal/promexport"
 	"github.com/keyward/keyward/middleware"
 )
@@ -104,8 +104,8 @@ func warnDemoKey(authn *dualauth.Authenticator, logger *slog.Logger) {
 }
 
 // Serve serves h on ln until ctx is done, then shuts down cleanly, giving
-// requests in progress up to 10 seconds. started, if not nil, is called once
-// the server accepts connections.
+// requests in progress up to httpserve.ShutdownGrace. started, if not nil,
+// is called once the server accepts connections.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, started func()) error {
 	srv := &http.Server{
 		Handler:           h,
@@ -113,26 +113,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		ReadTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	if started != nil {
-		started()
-	}
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Run(ctx, []httpserve.Server{{Server: srv, Listener: ln}}, logger, started)
 }
 
 // The examples' unauthenticated status routes, mounted by each example
