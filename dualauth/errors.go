@@ -22,6 +22,11 @@ const (
 	// CodeTemporarilyUnavailable: the credentials could not be checked now,
 	// for example because the token endpoint is down (status 503).
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	// CodeUnauthorized is no code of the RFCs: it stands for the Code ""
+	// of a request that carried no credentials (RFC 6750 §3.1 names no
+	// error code in that challenge) where a code is wanted anyway: the
+	// middleware's JSON body, its log and the telemetry.
+	CodeUnauthorized = "unauthorized"
 )
 
 // Error is every failure the authenticator reports, and, from

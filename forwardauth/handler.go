@@ -51,7 +51,6 @@
 package forwardauth
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -63,7 +62,7 @@ import (
 	"sync/atomic"
 
 	"github.com/keyward/keyward/dualauth"
-	"github.com/keyward/keyward/middleware"
+	"github.com/keyward/keyward/internal/refusal"
 )
 
 // The paths a Handler serves.
@@ -107,7 +106,6 @@ type Options struct {
 // use.
 type Handler struct {
 	authn   *dualauth.Authenticator
-	mw      *middleware.Middleware
 	cfg     *compiled
 	logger  *slog.Logger
 	metrics http.Handler
@@ -137,7 +135,6 @@ func New(authn *dualauth.Authenticator, cfg Config, opts Options) (*Handler, err
 	}
 	return &Handler{
 		authn:    authn,
-		mw:       middleware.New(authn, middleware.Options{Logger: opts.Logger}),
 		cfg:      c,
 		logger:   logger,
 		metrics:  opts.Metrics,
@@ -328,47 +325,29 @@ func headerSafe(s string) bool {
 	return true
 }
 
-// refuse answers with the refusal err, rendered by the middleware's
-// WriteError for req (the request authenticated; r itself when there is
-// none), plus the nginx helper headers.
+// refuse answers with the refusal err of req (the request authenticated;
+// r itself when there is none), as the middleware's WriteError answers and
+// logs it, plus the nginx helper headers.
 func (h *Handler) refuse(w http.ResponseWriter, r, req *http.Request, nginx bool, err error) {
 	if req == nil {
 		req = r
 	}
-	if req.Method == http.MethodHead && r.Method != http.MethodHead {
-		// The answer goes to r, which gets a body: render one.
-		head := *req
-		head.Method = http.MethodGet
-		req = &head
-	}
-	rec := &recorder{header: w.Header()}
-	h.mw.WriteError(rec, req, err)
-	h.finish(w, r, nginx, rec.status, rec.body.Bytes())
+	e := h.authn.Refusal(req, err)
+	refusal.Log(h.logger, req, e)
+	h.finish(w, r, nginx, e.Status, refusal.Render(w.Header(), e))
 }
 
 // deny answers a refusal that is the service's own, not the
 // authenticator's: no route, an untrusted peer, a proxy set up wrong. No
 // credentials could change the answer, so there is no challenge; the body
-// has the middleware's shape.
+// and the log line are the middleware's. A 500 (the service set up wrong)
+// is logged by its caller.
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request, nginx bool, status int, code, description string) {
-	body, _ := json.Marshal(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}{code, description})
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	if h.logger.Enabled(r.Context(), slog.LevelInfo) && status != http.StatusInternalServerError {
-		path := ""
-		if r.URL != nil {
-			path = r.URL.Path
-		}
-		h.logger.Info("keyward: request refused", "status", status, "code", code, "description", description,
-			"method", r.Method, "path", path, "remote_addr", r.RemoteAddr)
+	e := &dualauth.Error{Status: status, Code: code, Description: description}
+	if status != http.StatusInternalServerError {
+		refusal.Log(h.logger, r, e)
 	}
-	h.finish(w, r, nginx, status, body)
+	h.finish(w, r, nginx, status, refusal.Render(w.Header(), e))
 }
 
 // finish writes a refusal whose headers are set: the nginx helper headers
@@ -385,29 +364,6 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, nginx bool, sta
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-}
-
-// recorder keeps what WriteError writes, so that the body can be copied
-// into HeaderBody before the status is sent. Its header is the real one.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (rec *recorder) Header() http.Header { return rec.header }
-
-func (rec *recorder) WriteHeader(status int) {
-	if rec.status == 0 {
-		rec.status = status
-	}
-}
-
-func (rec *recorder) Write(p []byte) (int, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return rec.body.Write(p)
 }
 
 // serveLive answers GET /livez: 200 while the service serves.

@@ -43,14 +43,11 @@
 package middleware
 
 import (
-	"context"
-	"encoding/json"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/refusal"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -168,17 +165,6 @@ func (m *Middleware) Skips(r *http.Request) bool {
 	return m.opts.Skip != nil && m.opts.Skip(r) || m.auth.Preflight(r)
 }
 
-// codeUnauthorized is the "error" of the JSON body when the request carried
-// no credentials: RFC 6750 §3.1 names no error code in that challenge, but the
-// body still gets a stable machine-readable one.
-const codeUnauthorized = "unauthorized"
-
-// errorBody is the JSON body of every error response.
-type errorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-}
-
 // WriteError answers r with the refusal err, the way the middleware answers
 // its own refusals: dualauth.Authenticator.Refusal decides the status,
 // description and challenges (any error that is no *dualauth.Error, nil
@@ -191,70 +177,14 @@ type errorBody struct {
 // The refusal is logged to Options.Logger, if set, before it is rendered.
 func (m *Middleware) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := m.auth.Refusal(r, err)
-	m.logRefusal(r, e)
+	refusal.Log(m.opts.Logger, r, e)
 	if m.opts.ErrorHandler != nil {
 		m.opts.ErrorHandler(w, r, e)
 		return
 	}
-	body := errorBody{Error: e.Code, Description: e.Description}
-	if e.Code == "" {
-		body.Error = codeUnauthorized
-	}
-	data, _ := json.Marshal(body) // two strings always marshal
-	h := w.Header()
-	for _, c := range e.Challenges {
-		h.Add("WWW-Authenticate", c)
-	}
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	body := refusal.Render(w.Header(), e)
 	w.WriteHeader(e.Status)
 	if r == nil || r.Method != http.MethodHead {
-		_, _ = w.Write(data)
+		_, _ = w.Write(body)
 	}
-}
-
-// logRefusal logs e to Options.Logger: what was refused and why, never the
-// credentials. The cause is added only when the logger is enabled at debug.
-func (m *Middleware) logRefusal(r *http.Request, e *dualauth.Error) {
-	l := m.opts.Logger
-	if l == nil {
-		return
-	}
-	ctx := context.Background()
-	if r != nil {
-		ctx = r.Context()
-	}
-	if !l.Enabled(ctx, slog.LevelInfo) {
-		return
-	}
-	code := e.Code
-	if code == "" {
-		code = codeUnauthorized
-	}
-	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs,
-		slog.Int("status", e.Status),
-		slog.String("code", code),
-		slog.String("description", e.Description),
-	)
-	if r != nil {
-		path := ""
-		if r.URL != nil {
-			path = r.URL.Path // never the query: it may carry access_token
-		}
-		attrs = append(attrs,
-			slog.String("method", r.Method),
-			slog.String("path", path),
-			slog.String("remote_addr", r.RemoteAddr),
-		)
-	}
-	if e.Err != nil && l.Enabled(ctx, slog.LevelDebug) {
-		attrs = append(attrs, slog.String("cause", e.Err.Error()))
-	}
-	l.LogAttrs(ctx, slog.LevelInfo, "keyward: request refused", attrs...)
 }
