@@ -89,7 +89,7 @@ type core struct {
 
 	authenticatePreflight bool
 
-	tel *telemetry
+	tel recorder
 	// storeErrors, if set, returns the errors the throttle's store has
 	// returned so far, reported as keyward.throttle.store_errors (0 while
 	// nil). Set it before New registers the telemetry.
@@ -187,12 +187,12 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 		}
 	}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))
-	tel, err := newTelemetry(c, cfg.MeterProvider, cfg.TracerProvider)
+	tel, err := newRecorder(a, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dualauth: telemetry: %w", err)
 	}
 	c.tel = tel
-	c.closers = append(c.closers, tel.close)
+	c.closers = append(c.closers, tel.Close)
 	return a, nil
 }
 

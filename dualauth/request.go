@@ -38,7 +38,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 		p, _, err := a.authenticate(ctx, r)
 		return p, err
 	}
-	ctx, span := a.tel.start(ctx)
+	ctx, span := a.tel.Start(ctx)
 	p, method, err := a.authenticate(ctx, r)
 	a.tel.request(span, method, p, err)
 	return p, err
@@ -192,7 +192,7 @@ func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Pri
 	counted := ok && held.by == a.core
 	var span trace.Span
 	if !counted {
-		ctx, span = a.tel.start(ctx)
+		ctx, span = a.tel.Start(ctx)
 	}
 	p, method, err := a.authorize(ctx, r, req)
 	if !counted {
@@ -224,7 +224,7 @@ func (a *Authenticator) authorize(ctx context.Context, r *http.Request, req scop
 // too_many_requests (429) or temporarily_unavailable (503). Each call is
 // counted in keyward.requests as a credentials request, with a span.
 func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
-	ctx, span := a.tel.start(ctx)
+	ctx, span := a.tel.Start(ctx)
 	p, err := a.verifyClient(ctx, id, secret, remoteAddr)
 	a.tel.request(span, methodCredentials, p, err)
 	return p, err

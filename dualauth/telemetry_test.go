@@ -2,6 +2,7 @@ package dualauth_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -408,5 +410,65 @@ func TestGlobalProviders(t *testing.T) {
 	}
 	if got := m.histogramCount("keyward.verify.duration", jwtMethod, cachedAttr(true)); got != 1 {
 		t.Errorf("%s cached count = %d, want 1 (recorded once the provider was set)", "keyward.verify.duration", got)
+	}
+}
+
+type failingVerifier struct{ err error }
+
+func (v failingVerifier) VerifyClient(context.Context, string, string) (*dualauth.Principal, error) {
+	return nil, v.err
+}
+
+// TestVerifierFailures: what a verifier answers reaches the metrics as the
+// core reads it — an error of its own is a check that could not be made
+// (result=error, temporarily_unavailable), ErrVerifierBusy a busy one, a
+// refusal with a code of the application's own is counted under that
+// code — and keyward.throttle.store_errors reports the throttle store's
+// count. The span's status is Error only for the server's trouble.
+func TestVerifierFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		check, got string
+		status     codes.Code
+	}{
+		{"verifier error", errors.New("the verifier's database is down"), "error", dualauth.CodeTemporarilyUnavailable, codes.Error},
+		{"busy", dualauth.ErrVerifierBusy, "busy", dualauth.CodeTemporarilyUnavailable, codes.Error},
+		{"custom code", &dualauth.Error{Status: 402, Code: "payment_required", Description: "the client's plan has lapsed"}, "error", "payment_required", codes.Unset},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			spans := tracetest.NewSpanRecorder()
+			a, err := dualauth.New(dualauth.Config{
+				Mode:           dualauth.ModeCredentials,
+				Credentials:    dualauth.Credentials{Verifier: failingVerifier{tc.err}},
+				MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = a.Close() })
+			if _, err := a.VerifyClient(context.Background(), "acme", secretValue, "192.0.2.1:1"); err == nil {
+				t.Fatal("VerifyClient succeeded")
+			}
+			if ended := spans.Ended(); len(ended) != 1 || ended[0].Status().Code != tc.status {
+				t.Errorf("spans %v, want one with status %v", ended, tc.status)
+			}
+			m := collect(t, reader)
+			if got := m.value("keyward.credentials.checks", result(tc.check)); got != 1 {
+				t.Errorf("checks result=%s = %d, want 1", tc.check, got)
+			}
+			if got := m.value("keyward.requests", credMethod, refused, code(tc.got)); got != 1 {
+				t.Errorf("requests code=%s = %d, want 1", tc.got, got)
+			}
+			if got := m.value("keyward.throttle.store_errors"); got != 0 {
+				t.Errorf("store_errors = %d, want 0", got)
+			}
+			dualauth.SetStoreErrors(a, func() uint64 { return 7 })
+			if got := collect(t, reader).value("keyward.throttle.store_errors"); got != 7 {
+				t.Errorf("store_errors = %d after the store failed 7 times, want 7", got)
+			}
+		})
 	}
 }
