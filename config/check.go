@@ -22,13 +22,6 @@ import (
 	"github.com/keyward/keyward/jwks"
 )
 
-// Values of dualauth that the file's messages name.
-const (
-	maxLeeway                 = 5 * time.Minute
-	defaultClientIDHeader     = "client_id"
-	defaultClientSecretHeader = "client_secret"
-)
-
 // checked checks f, by the rules of the file's own keys and then by
 // dualauth.Config.Validate, and returns the Config it describes without key
 // sets, and with a stand-in for the registry of clients_file: the part of
@@ -253,7 +246,7 @@ func (f *File) checkFile() error {
 		}
 	}
 	if j.Leeway != nil && *j.Leeway < 0 {
-		return f.errorf("jwt.leeway", "%s is outside 0s to %s", j.Leeway, maxLeeway)
+		return f.errorf("jwt.leeway", "%s is outside 0s to %s", j.Leeway, dualauth.MaxLeeway)
 	}
 	if err := f.checkSize("jwt.max_token_bytes", int64(j.MaxTokenBytes), MaxTokenBytes, "64 KiB"); err != nil {
 		return err
@@ -373,8 +366,8 @@ func (f *File) checkCredentials() error {
 		return f.errorf("credentials", "sets clients_file and exchange; use exactly one of them")
 	}
 	for _, h := range []struct{ key, name, def string }{
-		{"credentials.client_id_header", c.ClientIDHeader, defaultClientIDHeader},
-		{"credentials.client_secret_header", c.ClientSecretHeader, defaultClientSecretHeader},
+		{"credentials.client_id_header", c.ClientIDHeader, dualauth.DefaultClientIDHeader},
+		{"credentials.client_secret_header", c.ClientSecretHeader, dualauth.DefaultClientSecretHeader},
 	} {
 		if h.name == "" && f.has(h.key) {
 			return f.errorf(h.key, "may not be empty; omit it for the default, %s", h.def)

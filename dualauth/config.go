@@ -49,15 +49,25 @@ func (m Mode) allows(method Method) bool {
 // NoLeeway, as Config.Leeway, allows no clock skew at all.
 const NoLeeway time.Duration = -1
 
+// MaxLeeway is the largest Config.Leeway: a larger clock skew would keep
+// expired tokens alive.
+const MaxLeeway = 5 * time.Minute
+
+// The client credential headers where Credentials names none.
+const (
+	DefaultClientIDHeader     = "client_id"
+	DefaultClientSecretHeader = "client_secret"
+)
+
 // Defaults used where a Config field is left zero.
 const (
 	defaultLeeway        = 30 * time.Second
-	maxLeeway            = 5 * time.Minute // a larger skew would keep expired tokens alive
+	maxLeeway            = MaxLeeway
 	defaultMaxTokenBytes = 8 << 10
 	defaultRealm         = "api"
 
-	defaultClientIDHeader     = "client_id"
-	defaultClientSecretHeader = "client_secret"
+	defaultClientIDHeader     = DefaultClientIDHeader
+	defaultClientSecretHeader = DefaultClientSecretHeader
 	defaultCacheTTL           = 5 * time.Minute
 	defaultMaxClientFailures  = 10
 	defaultMaxAddrFailures    = 50

@@ -132,7 +132,8 @@ type Config struct {
 	PassCORSPreflight bool
 	// ClientIDHeader and ClientSecretHeader name the client credential
 	// headers copied into the request authenticated, as
-	// dualauth.Credentials names them; "" means client_id and client_secret.
+	// dualauth.Credentials names them; "" means dualauth.DefaultClientIDHeader
+	// and dualauth.DefaultClientSecretHeader.
 	ClientIDHeader     string
 	ClientSecretHeader string
 }
@@ -190,8 +191,8 @@ func (c Config) compile() (*compiled, error) {
 		unmatched:     cmp.Or(c.Unmatched, UnmatchedDeny),
 		headers:       c.IdentityHeaders.withDefaults(),
 		trusted:       clientaddr.Normalize(c.TrustedProxies),
-		idHeader:      cmp.Or(c.ClientIDHeader, "client_id"),
-		secretHeader:  cmp.Or(c.ClientSecretHeader, "client_secret"),
+		idHeader:      cmp.Or(c.ClientIDHeader, dualauth.DefaultClientIDHeader),
+		secretHeader:  cmp.Or(c.ClientSecretHeader, dualauth.DefaultClientSecretHeader),
 	}
 	if len(out.trusted) == 0 {
 		out.trusted = slices.Clone(DefaultTrustedProxies)
