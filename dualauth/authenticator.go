@@ -168,8 +168,8 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{core: c}
 	if cred := cfg.Credentials; cred.Verifier != nil || cred.Exchange != nil {
 		c.basicOn = !cred.DisableBasic
-		c.idHeader = cmp.Or(cred.ClientIDHeader, defaultClientIDHeader)
-		c.secretHeader = cmp.Or(cred.ClientSecretHeader, defaultClientSecretHeader)
+		c.idHeader = cmp.Or(cred.ClientIDHeader, DefaultClientIDHeader)
+		c.secretHeader = cmp.Or(cred.ClientSecretHeader, DefaultClientSecretHeader)
 		c.addrFunc = cred.ClientAddr
 		c.trustedProxies = clientaddr.Normalize(cred.TrustedProxies)
 		verify, generation := a.exchangeVerify, func() uint64 { return 0 }

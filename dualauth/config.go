@@ -62,16 +62,13 @@ const (
 // Defaults used where a Config field is left zero.
 const (
 	defaultLeeway        = 30 * time.Second
-	maxLeeway            = MaxLeeway
 	defaultMaxTokenBytes = 8 << 10
 	defaultRealm         = "api"
 
-	defaultClientIDHeader     = DefaultClientIDHeader
-	defaultClientSecretHeader = DefaultClientSecretHeader
-	defaultCacheTTL           = 5 * time.Minute
-	defaultMaxClientFailures  = 10
-	defaultMaxAddrFailures    = 50
-	defaultThrottleWindow     = time.Minute
+	defaultCacheTTL          = 5 * time.Minute
+	defaultMaxClientFailures = 10
+	defaultMaxAddrFailures   = 50
+	defaultThrottleWindow    = time.Minute
 )
 
 // defaultAlgorithms are the JWS algorithms accepted when Config.Algorithms
@@ -360,8 +357,8 @@ func (c Config) Validate() error {
 			return configErr(field, "unknown algorithm %s (allowed, case-sensitive: %s)", excerpt.Quote(alg), strings.Join(defaultAlgorithms, ", "))
 		}
 	}
-	if c.Leeway > maxLeeway {
-		return configErr("Leeway", "%s is outside 0s to %s", c.Leeway, maxLeeway)
+	if c.Leeway > MaxLeeway {
+		return configErr("Leeway", "%s is outside 0s to %s", c.Leeway, MaxLeeway)
 	}
 	if i := slices.Index(c.ScopeClaims, ""); i >= 0 {
 		return configErr(fmt.Sprintf("ScopeClaims[%d]", i), "a claim name may not be empty")
@@ -420,8 +417,8 @@ func (c Credentials) validate(mode Mode) error {
 			return configErr(n.field, "may not be negative")
 		}
 	}
-	id := cmp.Or(c.ClientIDHeader, defaultClientIDHeader)
-	secret := cmp.Or(c.ClientSecretHeader, defaultClientSecretHeader)
+	id := cmp.Or(c.ClientIDHeader, DefaultClientIDHeader)
+	secret := cmp.Or(c.ClientSecretHeader, DefaultClientSecretHeader)
 	for _, h := range []struct{ field, name string }{
 		{"Credentials.ClientIDHeader", id},
 		{"Credentials.ClientSecretHeader", secret},

@@ -25,11 +25,6 @@ const (
 	methodCredentials = telemetry.Credentials
 )
 
-// codeUnauthorized is the code recorded for a request refused for carrying
-// no credentials, whose *Error has no Code (RFC 6750 §3.1): the "error" the
-// middleware's JSON body gives it.
-const codeUnauthorized = "unauthorized"
-
 // newRecorder records a's core to the providers of cfg.
 func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
 	c := a.core
@@ -39,7 +34,7 @@ func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
 	}
 	tc := telemetry.Config{
 		MeterProvider: cfg.MeterProvider, TracerProvider: cfg.TracerProvider,
-		Codes: []string{codeUnauthorized, CodeInvalidRequest, CodeInvalidToken, CodeInsufficientScope,
+		Codes: []string{CodeUnauthorized, CodeInvalidRequest, CodeInvalidToken, CodeInsufficientScope,
 			CodeInvalidClient, CodeTooManyRequests, CodeTemporarilyUnavailable},
 		KeySets: keySets,
 		Clients: c.clients != nil,
@@ -95,7 +90,7 @@ func (t recorder) checkedClient(err error) {
 }
 
 // errorCode is the code recorded for a refusal: the *Error's Code,
-// codeUnauthorized for no credentials, and invalid_token for an error that
+// CodeUnauthorized for no credentials, and invalid_token for an error that
 // is no *Error (as Refusal answers it).
 func errorCode(err error) string {
 	e, ok := err.(*Error)
@@ -103,7 +98,7 @@ func errorCode(err error) string {
 		return CodeInvalidToken
 	}
 	if e.Code == "" {
-		return codeUnauthorized
+		return CodeUnauthorized
 	}
 	return e.Code
 }
