@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/keyward/keyward/internal/jsonobject"
 )
 
 // DecodeClaims decodes the token's verified claims into v as json.Unmarshal
@@ -45,14 +48,18 @@ func (p *Principal) DecodeClaims(v any) error {
 	if p == nil {
 		return errNilPrincipal
 	}
-	if err := checkNameCase(p.claims); err != nil {
-		return err
+	data := "null" // no token: v is checked, and left as it is
+	if p.payload != "" {
+		data = p.payload
+		// Most tokens' names are all plain and cannot differ only in
+		// case: only the others are decoded to be looked at closely.
+		if !jsonobject.PlainNames(data) {
+			if err := checkNameCase(p.decodedClaims()); err != nil {
+				return err
+			}
+		}
 	}
-	data, err := json.Marshal(p.claims) // numbers are json.Number: every digit kept
-	if err != nil {
-		return fmt.Errorf("dualauth: encoding the claims: %w", err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := json.Unmarshal(unsafe.Slice(unsafe.StringData(data), len(data)), v); err != nil { // read only
 		return fmt.Errorf("dualauth: decoding the claims: %w", err)
 	}
 	return nil
@@ -62,21 +69,12 @@ var errNilPrincipal = errors.New("dualauth: DecodeClaims called on a nil *Princi
 
 // checkNameCase refuses an object with two member names equal under
 // Unicode simple case folding (strings.EqualFold), which encoding/json
-// would both match to one field. Names of ASCII without capitals, most
-// claim names, cannot be equal so unless they are the same: the names are
-// only folded when one of them is otherwise.
+// would both match to one field.
 func checkNameCase(m map[string]any) error {
 	for _, v := range m {
 		if err := checkNestedNameCase(v); err != nil {
 			return err
 		}
-	}
-	plain := true
-	for k := range m {
-		plain = plain && isPlainName(k)
-	}
-	if plain {
-		return nil
 	}
 	seen := make(map[string]string, len(m))
 	for k := range m {
@@ -102,16 +100,6 @@ func checkNestedNameCase(v any) error {
 		}
 	}
 	return nil
-}
-
-// isPlainName reports whether s is ASCII without capital letters.
-func isPlainName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // foldName maps every rune of s to the least rune of its case-folding

@@ -72,8 +72,8 @@ func (a *Authenticator) verifyToken(ctx context.Context, raw string, bearer bool
 	var key tokenKey
 	if a.tokens != nil {
 		key = hashToken(raw)
-		if p := a.tokens.get(key); p != nil {
-			return p.clone(), true, nil
+		if p := a.tokens.get(key, a.core); p != nil {
+			return p, true, nil
 		}
 	}
 	p, err := a.verifyUncached(ctx, raw, bearer, key)
@@ -122,14 +122,14 @@ func (a *Authenticator) verifyUncached(ctx context.Context, raw string, bearer b
 	if e := checkConfirmation(t.claims); e != nil {
 		return nil, e
 	}
-	p, err := a.principal(issuer, t.claims, exp)
+	p, err := a.principal(issuer, t.claims, t.payload, exp)
 	if err != nil {
 		return nil, err
 	}
 	if a.tokens != nil {
-		a.tokens.put(key, p, nbf, issuer, generation)
+		a.tokens.put(key, p, nbf, issuer, generation) // keeps copies, not p
 	}
-	return p.clone(), nil
+	return p, nil
 }
 
 // errKeysUnavailable is the 503 of a token whose issuer's key set holds no
@@ -192,7 +192,7 @@ func (a *Authenticator) checkSignature(ctx context.Context, issuer *Issuer, t *t
 }
 
 // principal builds the caller from verified claims.
-func (a *Authenticator) principal(issuer *Issuer, claims jwt.MapClaims, exp time.Time) (*Principal, error) {
+func (a *Authenticator) principal(issuer *Issuer, claims jwt.MapClaims, payload string, exp time.Time) (*Principal, error) {
 	sub, err := claims.GetSubject()
 	if err != nil {
 		return nil, errInvalidToken("the access token's sub claim is malformed", err)
@@ -217,7 +217,7 @@ func (a *Authenticator) principal(issuer *Issuer, claims jwt.MapClaims, exp time
 		ClientID:  clientID,
 		Issuer:    issuer.Issuer,
 		Scopes:    granted,
-		claims:    claims,
+		payload:   payload,
 		ExpiresAt: exp,
 	}, nil
 }
@@ -344,6 +344,7 @@ type token struct {
 	raw          string
 	header       map[string]any // member names are case-sensitive (RFC 7515 §4); the last duplicate wins, as in golang-jwt
 	claims       jwt.MapClaims  // numbers as json.Number
+	payload      string         // the decoded claims set, as JSON
 	method       jwt.SigningMethod
 	signingInput string // header "." payload, as signed
 	signature    []byte // in buf
@@ -452,7 +453,10 @@ func (a *Authenticator) decode(t *token) *Error {
 	if err != nil {
 		return errInvalidToken("the access token's claims are malformed", causef("payload: %v", err))
 	}
-	if t.claims, err = jsonobject.Decode(payload); err != nil {
+	// The claims' strings are substrings of t.payload, which a cached
+	// token keeps as the whole of its claims (see Principal).
+	t.payload = string(payload)
+	if t.claims, err = jsonobject.DecodeString(t.payload); err != nil {
 		return errInvalidToken("the access token's claims are malformed", notObject("payload", payload))
 	}
 	if t.signature, err = decode(raw[dot+1:]); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyward/keyward/internal/jsonobject"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -26,9 +27,9 @@ const (
 //
 // Each request gets its own Principal: a handler may change its fields
 // without changing what another request sees. The token's claims are
-// read through Claim and Claims, which return copies, or decoded into a
-// type of your own by DecodeClaims, since one verified token's claims
-// serve every request that presents it.
+// read through Claim and Claims, or decoded into a type of your own by
+// DecodeClaims; each call decodes them afresh from the verified claims
+// set, so what it returns is the caller's own.
 type Principal struct {
 	// Method is how the caller authenticated.
 	Method Method `json:"method"`
@@ -45,45 +46,42 @@ type Principal struct {
 	// ExpiresAt is when the token expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 
-	claims map[string]any // read-only: shared with the cache and other requests
-	by     *core          // the authenticator that verified the caller
+	// payload is the token's verified claims set as JSON (a JSON object),
+	// empty when there is no token. The claims are kept in this form, one
+	// string shared by the cache and every request presenting the token,
+	// because it is the smallest: a decoded map costs several times its
+	// size in heap.
+	payload string
+	by      *core // the authenticator that verified the caller
 }
 
-// Claim returns a copy of the token's claim name (numbers as json.Number,
-// objects as map[string]any, arrays as []any) and whether the token has it.
+// Claim returns the token's claim name (numbers as json.Number, objects as
+// map[string]any, arrays as []any) and whether the token has it. Objects
+// and arrays are new on every call.
 func (p *Principal) Claim(name string) (any, bool) {
-	v, ok := p.claims[name]
-	return deepCopy(v), ok
+	if p.payload == "" {
+		return nil, false
+	}
+	v, found, _ := jsonobject.Member(p.payload, name) // verified: it decodes
+	return v, found
 }
 
-// Claims returns a copy of all the token's claims; it is empty, not nil,
-// for client credentials checked against a registry.
+// Claims returns all the token's claims, decoded anew on every call; it
+// is empty, not nil, for client credentials checked against a registry.
 func (p *Principal) Claims() map[string]any {
-	out := make(map[string]any, len(p.claims))
-	for k, v := range p.claims {
-		out[k] = deepCopy(v)
-	}
-	return out
+	return p.decodedClaims()
 }
 
-// deepCopy copies the objects and arrays of a decoded JSON value; the other
-// values (strings, numbers, booleans, null) cannot be changed in place.
-func deepCopy(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = deepCopy(e)
-		}
-		return out
+// decodedClaims decodes p's claims set into a new map, never nil.
+func (p *Principal) decodedClaims() map[string]any {
+	if p.payload == "" {
+		return map[string]any{}
 	}
-	return v
+	m, err := jsonobject.DecodeString(p.payload) // verified: it decodes
+	if err != nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // MarshalJSON encodes p with its claims.
@@ -96,7 +94,7 @@ func (p *Principal) MarshalJSON() ([]byte, error) {
 }
 
 // clone returns a copy of p for one request: its own Scopes, and the
-// read-only claims shared.
+// read-only claims set shared.
 func (p *Principal) clone() *Principal {
 	cp := *p
 	cp.Scopes = slices.Clone(p.Scopes)

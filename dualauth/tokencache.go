@@ -3,12 +3,17 @@ package dualauth
 import (
 	"cmp"
 	"crypto/sha256"
+	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/keyward/keyward/scopes"
 )
 
 // Defaults of TokenCache fields left zero.
@@ -78,21 +83,127 @@ type tokenCache struct {
 	maxTTL time.Duration
 
 	mu   sync.Mutex
-	max  int      // the most entries held
-	ring []string // keys by the slot they were stored in
-	next int      // once the ring is full, the slot the next entry takes
+	max  int            // the most entries held
+	ring []*cachedToken // entries by the slot they were stored in (a dropped one until its slot is taken)
+	next int            // once the ring is full, the slot the next entry takes
 
 	hits, misses, evictions atomic.Uint64
 }
 
-// cachedToken is one verified token.
+// cachedToken is one verified token: what a Principal is made of, less
+// what every token of its issuer shares. Its texts are one string: the
+// claims set (the Principal's payload) and, after it, whichever of the
+// subject, the client id and the scopes it does not already hold (most
+// tokens have them all in their claims, unescaped). Its times are Unix
+// nanoseconds, always within maxTTL of the clock.
 type cachedToken struct {
-	p          *Principal // read-only: every hit gets a clone
-	issuer     *Issuer
-	generation uint64    // of the issuer's key set before the token's key was looked up
-	notBefore  time.Time // nbf less the leeway
-	expires    time.Time // exp plus the leeway, or sooner by maxTTL
-	slot       int
+	texts                   string // at most maxCachedTexts bytes
+	payloadLen              uint16
+	subject, clientID, scop span // in texts; scop holds the scope tokens separated by spaces
+	issuer                  *Issuer
+	generation              uint64 // of the issuer's key set before the token's key was looked up
+	expiresAt               int64  // the token's exp, in Unix seconds
+	notBefore               int64  // nbf less the leeway, or math.MinInt64
+	expires                 int64  // exp plus the leeway, or sooner by maxTTL
+	key                     tokenKey
+}
+
+// maxCachedTexts bounds a cachedToken's texts, so that 16 bits place
+// anything in them: a token whose claims are larger is not cached.
+const maxCachedTexts = math.MaxUint16
+
+// span is a part of a cachedToken's texts.
+type span struct{ at, len uint16 }
+
+func (s span) of(texts string) string { return texts[s.at : s.at+s.len] }
+
+// mapKey is e's key in the map: a string over e.key, so that the map key
+// costs no allocation of its own.
+func (e *cachedToken) mapKey() string {
+	return unsafe.String(&e.key[0], len(e.key))
+}
+
+// newCachedToken keeps what p is made of, sharing p's claims set and
+// copying nothing it already holds; nil if that is over maxCachedTexts.
+func newCachedToken(p *Principal) *cachedToken {
+	if len(p.payload) > maxCachedTexts {
+		return nil
+	}
+	e := &cachedToken{texts: p.payload, payloadLen: uint16(len(p.payload))}
+	var extra []byte
+	place := func(s string) span {
+		if at, ok := within(s, p.payload); ok {
+			return span{uint16(at), uint16(len(s))}
+		}
+		at := len(p.payload) + len(extra)
+		extra = append(extra, s...)
+		return span{uint16(at), uint16(len(s))} // checked below
+	}
+	e.subject, e.clientID = place(p.Subject), place(p.ClientID)
+	if text, ok := scopeText(p.Scopes, p.payload); ok {
+		e.scop = place(text)
+	} else {
+		e.scop = place(strings.Join(p.Scopes, " "))
+	}
+	if len(extra) > 0 {
+		if len(p.payload)+len(extra) > maxCachedTexts {
+			return nil
+		}
+		e.texts = p.payload + string(extra)
+	}
+	return e
+}
+
+// scopeText returns the part of payload from the first to the last byte
+// of set's tokens, when they all lie in it and splitting it at spaces
+// gives set again (as one scope claim, spelled without escapes, does).
+func scopeText(set scopes.Set, payload string) (string, bool) {
+	if len(set) == 0 {
+		return "", true
+	}
+	lo, hi := len(payload), 0
+	for _, t := range set {
+		at, ok := within(t, payload)
+		if !ok {
+			return "", false
+		}
+		lo, hi = min(lo, at), max(hi, at+len(t))
+	}
+	text := payload[lo:hi]
+	for _, t := range set { // each token is a whole word of text…
+		at, _ := within(t, text)
+		if end := at + len(t); at > 0 && text[at-1] != ' ' || end < len(text) && text[end] != ' ' {
+			return "", false
+		}
+	}
+	for w := range strings.SplitSeq(text, " ") { // …and text has no other word
+		if _, found := slices.BinarySearch(set, w); !found && w != "" {
+			return "", false
+		}
+	}
+	return text, true
+}
+
+// scopeSet is the set of the scope tokens in text, separated by spaces.
+func scopeSet(text string) scopes.Set {
+	set := make(scopes.Set, 0, strings.Count(text, " ")+1)
+	for w := range strings.SplitSeq(text, " ") {
+		if w != "" {
+			set = append(set, w)
+		}
+	}
+	slices.Sort(set)
+	return slices.Compact(set)
+}
+
+// within reports whether s lies inside outer (its bytes are outer's own,
+// not equal ones elsewhere) and at which offset.
+func within(s, outer string) (int, bool) {
+	if s == "" {
+		return 0, true
+	}
+	at := int(uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(unsafe.Pointer(unsafe.StringData(outer))))
+	return at, at >= 0 && at <= len(outer)-len(s)
 }
 
 func newTokenCache(cfg TokenCache, leeway time.Duration, now func() time.Time) *tokenCache {
@@ -103,13 +214,13 @@ func newTokenCache(cfg TokenCache, leeway time.Duration, now func() time.Time) *
 		maxTTL: cmp.Or(cfg.MaxTTL, defaultTokenCacheTTL),
 		max:    cmp.Or(cfg.MaxEntries, defaultMaxCachedTokens),
 	}
-	c.ring = make([]string, 0, min(c.max, 1024))
+	c.ring = make([]*cachedToken, 0, min(c.max, 1024))
 	return c
 }
 
-// get returns the caller of the token hashed to key, if it is held and
-// still good now.
-func (c *tokenCache) get(key tokenKey) *Principal {
+// get returns a new Principal, verified by owner, for the token hashed to
+// key, if it is held and still good now.
+func (c *tokenCache) get(key tokenKey, owner *core) *Principal {
 	k := unsafe.String(&key[0], len(key)) // only looked up, never kept
 	v, ok := c.c.Get(k)
 	if !ok {
@@ -117,18 +228,27 @@ func (c *tokenCache) get(key tokenKey) *Principal {
 		return nil
 	}
 	e := v.(*cachedToken)
-	if !e.good(c.now()) {
+	if !e.good(c.now().UnixNano()) {
 		c.misses.Add(1)
 		c.drop(k, e)
 		return nil
 	}
 	c.hits.Add(1)
-	return e.p
+	return &Principal{
+		by:        owner,
+		Method:    MethodJWT,
+		Subject:   e.subject.of(e.texts),
+		ClientID:  e.clientID.of(e.texts),
+		Issuer:    e.issuer.Issuer,
+		Scopes:    scopeSet(e.scop.of(e.texts)),
+		ExpiresAt: time.Unix(e.expiresAt, 0),
+		payload:   e.texts[:e.payloadLen],
+	}
 }
 
-// good reports whether e may still be served at now.
-func (e *cachedToken) good(now time.Time) bool {
-	return !now.Before(e.notBefore) && now.Before(e.expires) && e.issuer.generation() == e.generation
+// good reports whether e may still be served at now (Unix nanoseconds).
+func (e *cachedToken) good(now int64) bool {
+	return now >= e.notBefore && now < e.expires && e.issuer.generation() == e.generation
 }
 
 // drop deletes the entry under k if it is still e.
@@ -139,39 +259,45 @@ func (c *tokenCache) drop(k string, e *cachedToken) {
 }
 
 // put remembers p, whose token's nbf is nbf (zero if none), verified with
-// a key of issuer's set at generation.
+// a key of issuer's set at generation. It keeps copies of what it needs,
+// not p.
 func (c *tokenCache) put(key tokenKey, p *Principal, nbf time.Time, issuer *Issuer, generation uint64) {
 	now := c.now()
-	e := &cachedToken{p: p, issuer: issuer, generation: generation, expires: now.Add(c.maxTTL)}
-	if exp := p.ExpiresAt.Add(c.leeway); exp.Before(e.expires) {
+	e := newCachedToken(p)
+	if e == nil {
+		return
+	}
+	e.issuer, e.generation, e.key = issuer, generation, key
+	e.expiresAt, e.notBefore, e.expires = p.ExpiresAt.Unix(), math.MinInt64, now.Add(c.maxTTL).UnixNano()
+	// exp and nbf were checked against now with the leeway, so both are
+	// within reach of now and of int64 nanoseconds.
+	if exp := p.ExpiresAt.Add(c.leeway).UnixNano(); exp < e.expires {
 		e.expires = exp
 	}
 	if !nbf.IsZero() {
-		e.notBefore = nbf.Add(-c.leeway)
+		e.notBefore = nbf.Add(-c.leeway).UnixNano()
 	}
-	if !e.good(now) {
+	if !e.good(now.UnixNano()) {
 		return
 	}
-	k := string(key[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.ring) < c.max {
-		e.slot = len(c.ring)
-		c.ring = append(c.ring, k)
+		c.ring = append(c.ring, e)
 	} else {
 		// The ring is full: the entry stored longest ago makes room, unless
-		// it was already dropped or stored again into a later slot.
-		e.slot = c.next
-		c.next = (c.next + 1) % c.max
-		if v, ok := c.c.Get(c.ring[e.slot]); ok && v.(*cachedToken).slot == e.slot {
-			if v.(*cachedToken).good(now) {
+		// it was already dropped or its token stored again since.
+		old := c.ring[c.next]
+		if v, ok := c.c.Get(old.mapKey()); ok && v == old {
+			if old.good(now.UnixNano()) {
 				c.evictions.Add(1)
 			}
-			c.c.Delete(c.ring[e.slot])
+			c.c.Delete(old.mapKey())
 		}
-		c.ring[e.slot] = k
+		c.ring[c.next] = e
+		c.next = (c.next + 1) % c.max
 	}
-	c.c.Set(k, e, gocache.NoExpiration)
+	c.c.Set(e.mapKey(), e, gocache.NoExpiration)
 }
 
 // generation is the version of iss's key set, which changes when a key

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -230,8 +232,8 @@ func TestTokenCacheBound(t *testing.T) {
 }
 
 // TestTokenCacheMemory measures the heap a full cache holds, per entry,
-// against the bound README states (4 KiB per entry for tokens with a
-// dozen claims).
+// against issue 15's goal of half a kilobyte for a token with a dozen
+// claims (1,909 bytes when each entry held its claims as a map).
 func TestTokenCacheMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mints 2000 tokens")
@@ -254,10 +256,11 @@ func TestTokenCacheMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	perEntry := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
 	t.Logf("heap per cached token: %d bytes", perEntry)
-	if perEntry > 4096 {
-		t.Fatalf("a cached token holds %d bytes of heap, over the 4 KiB README states", perEntry)
+	if perEntry > 512 {
+		t.Fatalf("a cached token holds %d bytes of heap, over 512", perEntry)
 	}
 	runtime.KeepAlive(s)
+	runtime.KeepAlive(tokens) // else freeing them during the loop offsets what the cache holds
 }
 
 // TestPrincipalChangesStayWithTheRequest: whatever a handler does to its
@@ -329,5 +332,93 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	}
 	if st := s.auth.TokenCacheStatus(); st.Entries > 4 || st.Hits == 0 {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestCachedPrincipalIsTheVerifiedOne: the caller served from the cache
+// is the one verification made — fields, claims and JSON form — however
+// the token spells its subject, client id and scopes (escaped, in an
+// array, unsorted, repeated, from several claims), and a token whose
+// claims are too large to place is verified every time instead.
+func TestCachedPrincipalIsTheVerifiedOne(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		claims jwt.MapClaims
+		cached bool
+	}{
+		{"plain", jwt.MapClaims{"scope": "bookings:read"}, true},
+		{"no scope", jwt.MapClaims{}, true},
+		{"unsorted and repeated scopes", jwt.MapClaims{"scope": "  b:w a:r  b:w c "}, true},
+		{"scope array", jwt.MapClaims{"scp": []string{"z", "a", "z"}}, true},
+		{"two scope claims", jwt.MapClaims{"scope": "b a", "scp": []string{"c", "a"}}, true},
+		{"scope claim then others", jwt.MapClaims{"scope": "a", "scopes": "a b"}, true},
+		{"escaped subject and client", jwt.MapClaims{"sub": "<sub>&\"x\"", "client_id": "caf\u00e9</c>", "scope": "r"}, true},
+		{"azp for client", jwt.MapClaims{"client_id": nil, "azp": "the-azp"}, true},
+		{"nested claims", jwt.MapClaims{"realm_access": map[string]any{"roles": []any{"a", map[string]any{"Deep": 1.5}}}, "n": json.Number("12345678901234567890")}, true},
+		{"claims over 64 KiB", jwt.MapClaims{"scope": "a", "pad": strings.Repeat("p", 70_000)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newCacheSetup(t, dualauth.TokenCache{})
+			a := s.iss.Authenticator(t, func(c *dualauth.Config) {
+				c.Issuers[0].Keys = s.keys
+				c.Now = s.clock.Now
+				c.MaxTokenBytes = 200_000
+			})
+			raw := s.iss.Token(t, tc.claims)
+			fresh, err := a.Verify(t.Context(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := s.keys.lookups.Load()
+			again, err := a.Verify(t.Context(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hit := s.keys.lookups.Load() == before; hit != tc.cached {
+				t.Fatalf("served from the cache: %v, want %v", hit, tc.cached)
+			}
+			if fresh.Subject != again.Subject || fresh.ClientID != again.ClientID || fresh.Issuer != again.Issuer ||
+				!slices.Equal(fresh.Scopes, again.Scopes) || !fresh.ExpiresAt.Equal(again.ExpiresAt) || fresh.Method != again.Method {
+				t.Fatalf("cached %+v, verified %+v", again, fresh)
+			}
+			if !reflect.DeepEqual(fresh.Claims(), again.Claims()) {
+				t.Fatalf("claims: cached %v, verified %v", again.Claims(), fresh.Claims())
+			}
+			want, _ := json.Marshal(fresh)
+			got, _ := json.Marshal(again)
+			if string(got) != string(want) {
+				t.Fatalf("JSON form: cached %s, verified %s", got, want)
+			}
+		})
+	}
+}
+
+// TestPrincipalJSON: the JSON form a handler returns (the examples'
+// /v1/whoami) has the fields and every claim as the token has them, and
+// claims of {} for a caller without a token.
+func TestPrincipalJSON(t *testing.T) {
+	s := newCacheSetup(t, dualauth.TokenCache{})
+	raw := s.iss.Token(t, jwt.MapClaims{"scope": "b a", "jti": "j", "iat": nil, "nbf": nil,
+		"big": json.Number("12345678901234567890"), "roles": []string{"x"}, "org": map[string]any{"id": 7}})
+	for range 2 { // verified, then from the cache
+		p, err := s.auth.Verify(t.Context(), raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(`{"method":"jwt","subject":"test-client","client_id":"test-client","issuer":%q,"scopes":["a","b"],`+
+			`"expires_at":%q,"claims":{"aud":"keyward-test","big":12345678901234567890,"client_id":"test-client","exp":%d,`+
+			`"iss":%q,"jti":"j","org":{"id":7},"roles":["x"],"scope":"b a","sub":"test-client"}}`,
+			s.iss.URL, p.ExpiresAt.Format(time.RFC3339Nano), p.ExpiresAt.Unix(), s.iss.URL)
+		if string(got) != want {
+			t.Fatalf("JSON form\n got %s\nwant %s", got, want)
+		}
+	}
+	none, err := json.Marshal(&dualauth.Principal{Method: dualauth.MethodCredentials, Subject: "c"})
+	if err != nil || !strings.Contains(string(none), `"claims":{}`) {
+		t.Fatalf("without a token: %s, %v", none, err)
 	}
 }

@@ -3,10 +3,10 @@
 package jsonobject
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ErrNotObject is the error of a document that is not one JSON object.
@@ -19,47 +19,80 @@ var ErrNotObject = errors.New("jsonobject: not a JSON object")
 // fraction of its cost for the flat objects tokens are.
 //
 // The document is first checked by json.Valid, so the scan below only
-// walks a well-formed object; a string with escapes or invalid UTF-8, and
-// every nested value, is decoded by encoding/json itself.
+// walks a well-formed document; a string with escapes or invalid UTF-8 is
+// decoded by encoding/json itself.
 func Decode(data []byte) (map[string]any, error) {
-	if !json.Valid(data) {
+	return decode(scanner{data: data})
+}
+
+// DecodeString is Decode of a document held in a string. The names and
+// the strings and numbers without escapes are substrings of data rather
+// than copies: they cost no allocation, and keep data alive.
+func DecodeString(data string) (map[string]any, error) {
+	// The scanner only reads: data stays as immutable as a string is.
+	return decode(scanner{data: unsafe.Slice(unsafe.StringData(data), len(data)), shared: true})
+}
+
+func decode(s scanner) (map[string]any, error) {
+	if !json.Valid(s.data) {
 		return nil, ErrNotObject
 	}
-	s := scanner{data: data}
+	s.space()
+	if s.peek() != '{' {
+		return nil, ErrNotObject
+	}
+	return s.object(12) // room for a typical claims set
+}
+
+// Member decodes the member name of the JSON object data as DecodeString
+// would (the last of duplicate names wins), without decoding the others.
+func Member(data, name string) (value any, found bool, err error) {
+	s := scanner{data: unsafe.Slice(unsafe.StringData(data), len(data)), shared: true} // read only
+	if !json.Valid(s.data) {
+		return nil, false, ErrNotObject
+	}
 	s.space()
 	if s.next() != '{' {
-		return nil, ErrNotObject
+		return nil, false, ErrNotObject
 	}
-	m := make(map[string]any, 12)
-	s.space()
-	if s.peek() == '}' {
-		return m, nil
-	}
-	for {
-		s.space()
+	at := -1
+	for s.space(); s.peek() == '"'; s.space() {
 		key, err := s.string()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		s.space()
 		s.next() // ':'
 		s.space()
-		v, err := s.value()
-		if err != nil {
-			return nil, err
+		if key == name {
+			at = s.i
 		}
-		m[key] = v
+		s.skipValue()
 		s.space()
-		if s.next() == '}' {
-			return m, nil
-		}
+		s.next() // ',' or '}'
 	}
+	if at < 0 {
+		return nil, false, nil
+	}
+	s.i = at
+	v, err := s.value()
+	return v, err == nil, err
 }
 
 // scanner walks a document json.Valid accepted.
 type scanner struct {
-	data []byte
-	i    int
+	data   []byte
+	i      int
+	shared bool // data is a string's bytes: strings may point into it
+}
+
+// text returns b, a part of s.data, as a string: the same bytes when
+// they are a string's, else a copy.
+func (s *scanner) text(b []byte) string {
+	if s.shared {
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	return string(b)
 }
 
 func (s *scanner) peek() byte {
@@ -96,7 +129,7 @@ func (s *scanner) string() (string, error) {
 		case c == '"':
 			raw := s.data[start:s.i]
 			if plain && utf8.Valid(raw) {
-				return string(raw[1 : len(raw)-1]), nil
+				return s.text(raw[1 : len(raw)-1]), nil
 			}
 			var out string
 			err := json.Unmarshal(raw, &out)
@@ -113,13 +146,24 @@ func (s *scanner) value() (any, error) {
 	switch c := s.peek(); c {
 	case '"':
 		return s.string()
-	case '{', '[':
-		raw := s.nested()
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		var v any
-		err := dec.Decode(&v)
-		return v, err
+	case '{':
+		return s.object(0)
+	case '[':
+		s.i++
+		a := []any{} // not nil, as encoding/json makes it
+		for s.space(); s.peek() != ']'; s.space() {
+			v, err := s.value()
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			s.space()
+			if s.peek() == ',' {
+				s.i++
+			}
+		}
+		s.i++ // ']'
+		return a, nil
 	case 't':
 		s.i += len("true")
 		return true, nil
@@ -134,7 +178,33 @@ func (s *scanner) value() (any, error) {
 	for s.i < len(s.data) && isNumberByte(s.data[s.i]) {
 		s.i++
 	}
-	return json.Number(s.data[start:s.i]), nil
+	return json.Number(s.text(s.data[start:s.i])), nil
+}
+
+// object decodes the object at s.i into a map with room for size members.
+func (s *scanner) object(size int) (map[string]any, error) {
+	s.i++ // '{'
+	m := make(map[string]any, size)
+	for s.space(); s.peek() == '"'; s.space() {
+		key, err := s.string()
+		if err != nil {
+			return nil, err
+		}
+		s.space()
+		s.next() // ':'
+		s.space()
+		v, err := s.value()
+		if err != nil {
+			return nil, err
+		}
+		m[key] = v
+		s.space()
+		if s.peek() == ',' {
+			s.i++
+		}
+	}
+	s.i++ // '}'
+	return m, nil
 }
 
 func isNumberByte(c byte) bool {
@@ -154,9 +224,23 @@ func (s *scanner) skipString() {
 	}
 }
 
-// nested returns the object or array at s.i, whole.
-func (s *scanner) nested() []byte {
-	start, depth := s.i, 0
+// skipValue moves past the value at s.i.
+func (s *scanner) skipValue() {
+	switch s.peek() {
+	case '"':
+		s.skipString()
+	case '{', '[':
+		s.nested()
+	default: // a number or a literal
+		for s.i < len(s.data) && isNumberByte(s.data[s.i]) || 'a' <= s.peek() && s.peek() <= 'z' {
+			s.i++
+		}
+	}
+}
+
+// nested moves past the object or array at s.i.
+func (s *scanner) nested() {
+	depth := 0
 	for {
 		switch s.peek() {
 		case '"':
@@ -169,7 +253,46 @@ func (s *scanner) nested() []byte {
 		}
 		s.i++
 		if depth == 0 {
-			return s.data[start:s.i]
+			return
 		}
 	}
+}
+
+// PlainNames reports whether every member name of the JSON document data,
+// at any depth, is ASCII without capital letters and without escapes: no
+// two such names are equal ignoring case unless they are the same. It
+// reports false for a document that is not valid JSON.
+func PlainNames(data string) bool {
+	b := unsafe.Slice(unsafe.StringData(data), len(data)) // read only
+	if !json.Valid(b) {
+		return false
+	}
+	s := scanner{data: b}
+	// In a valid document a string is a member name exactly when the next
+	// byte after it and any space is ':'.
+	for s.i < len(s.data) {
+		if s.data[s.i] != '"' {
+			s.i++
+			continue
+		}
+		start := s.i
+		s.skipString()
+		name := s.data[start+1 : s.i-1]
+		s.space()
+		if s.peek() == ':' && !isPlainName(name) {
+			return false
+		}
+	}
+	return true
+}
+
+// isPlainName reports whether the raw bytes of a JSON string are ASCII
+// without capital letters or escapes.
+func isPlainName(raw []byte) bool {
+	for _, c := range raw {
+		if c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

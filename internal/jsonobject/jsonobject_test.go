@@ -32,6 +32,8 @@ var objectSeeds = []string{
 	"{\"bad\":\"\xff\xfe\"}",
 	`{"nested":{"roles":["x",{"y":[1,2,{"z":"}]"}]}],"s":"]}"}}`,
 	`{"big":1e400,"neg":-1e400,"frac":0.000001}`,
+	`{"sub":"a","Sub":"b","s\u017fb":"c"}`, `{"x":{"Deep":[{"deeper":{"ID":1}}]},"e":[],"o":{}}`,
+	`{"n":-1.5E+3,"t":true , "f" :false,"z":null,"last":"v","last":[1,{"a":"}"}]}`,
 	`[1,2]`, `"s"`, `null`, `{"a":1} x`, `{"a":1}{}`, `{"a":}`, `{`, ``,
 }
 
@@ -59,4 +61,50 @@ func checkDecodeObject(t *testing.T, data []byte) {
 	if ok && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\n got %#v\nwant %#v", data, got, want)
 	}
+	shared, err := DecodeString(string(data))
+	if ok != (err == nil) || ok && !reflect.DeepEqual(shared, want) {
+		t.Fatalf("%q: DecodeString gives %#v, %v; want %#v", data, shared, err, want)
+	}
+	for name, v := range want {
+		if got, found, err := Member(string(data), name); !found || err != nil || !reflect.DeepEqual(got, v) {
+			t.Fatalf("%q: Member(%q) = %#v, %v, %v; want %#v", data, name, got, found, err, v)
+		}
+	}
+	if ok {
+		if _, found, err := Member(string(data), "\x00absent"); found || err != nil {
+			t.Fatalf("%q: Member finds an absent name (%v)", data, err)
+		}
+	}
+	if ok {
+		plain := PlainNames(string(data))
+		allPlain := namesArePlain(want)
+		if plain && !allPlain || allPlain && !bytes.ContainsRune(data, '\\') && !plain {
+			t.Fatalf("%q: PlainNames %v, names plain %v", data, plain, allPlain)
+		}
+	}
+}
+
+// namesArePlain is the reference for PlainNames: every name at every
+// depth is ASCII without capitals.
+func namesArePlain(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			for _, c := range []byte(k) {
+				if c >= 0x80 || 'A' <= c && c <= 'Z' {
+					return false
+				}
+			}
+			if !namesArePlain(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !namesArePlain(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
