@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"unicode"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/keyward/keyward/internal/jsonobject"
 )
@@ -59,7 +58,10 @@ func (p *Principal) DecodeClaims(v any) error {
 			}
 		}
 	}
-	if err := json.Unmarshal(unsafe.Slice(unsafe.StringData(data), len(data)), v); err != nil { // read only
+	// A copy: json.Unmarshal hands slices of its input to a target's
+	// UnmarshalJSON, which may write to them, and data is the cached
+	// token's, shared with every request that presents it.
+	if err := json.Unmarshal([]byte(data), v); err != nil {
 		return fmt.Errorf("dualauth: decoding the claims: %w", err)
 	}
 	return nil

@@ -209,6 +209,42 @@ func TestDecodeClaimsTypeError(t *testing.T) {
 	}
 }
 
+// lowering is a claim type whose UnmarshalJSON lower-cases its input where
+// it lies, as the json.Unmarshaler contract lets it.
+type lowering string
+
+func (l *lowering) UnmarshalJSON(b []byte) error {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	*l = lowering(b)
+	return nil
+}
+
+// TestDecodeClaimsLeavesTheCacheAlone: a target that writes to the JSON it
+// is handed changes nothing the next request with the same token sees.
+func TestDecodeClaimsLeavesTheCacheAlone(t *testing.T) {
+	s := newCacheSetup(t, dualauth.TokenCache{})
+	token := s.iss.Token(t, jwt.MapClaims{"role": "ADMIN"})
+	for i := range 2 {
+		p, err := s.auth.Verify(t.Context(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := p.Claim("role"); got != "ADMIN" {
+			t.Fatalf("use %d: role = %v, want ADMIN", i+1, got)
+		}
+		var c struct {
+			Role lowering `json:"role"`
+		}
+		if err := p.DecodeClaims(&c); err != nil || c.Role != `"admin"` {
+			t.Fatalf("use %d: DecodeClaims = %q, %v", i+1, c.Role, err)
+		}
+	}
+}
+
 // TestDecodeClaimsTargets: targets json.Unmarshal accepts work, others
 // are an error, never a panic.
 func TestDecodeClaimsTargets(t *testing.T) {

@@ -247,8 +247,9 @@ type RedisThrottle struct {
 	// or full): 0 refuses the check (503, retry in a second), except for
 	// pairs known to have verified; N ≥ 1 lets each process count in its
 	// own memory against 1/N of each budget, so that N replicas together
-	// never allow more than one budget. Set it to at least the number of
-	// replicas.
+	// allow one budget during the outage (at most two in a window that
+	// spans its start: what Redis counted is not seen in memory). Set it
+	// to at least the number of replicas.
 	Replicas int
 }
 

@@ -239,8 +239,11 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, d described, pe
 	// A preflight passes, under cors_preflight: pass, only where a route
 	// serves the method it asks about: on a path no route lists it is
 	// authenticated like any request. Passing it is the configuration's
-	// choice, so it is not read as the methods routes name.
-	preflight := h.cfg.passPreflight && req.Method == http.MethodOptions && h.preflightRoute(req, r) != nil
+	// choice, so it is not read as the methods routes name. A route that
+	// names no method is served for OPTIONS by the handler it protects:
+	// there a preflight is authenticated too.
+	preflight := h.cfg.passPreflight && req.Method == http.MethodOptions && h.preflightRoute(req, r) != nil &&
+		(rt == nil || rt.public || rt.method != "")
 	if rt == nil && h.cfg.unmatched == UnmatchedDeny {
 		h.deny(w, req, d.nginx, http.StatusForbidden, "access_denied", "no route allows this request")
 		return

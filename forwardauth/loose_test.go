@@ -59,6 +59,7 @@ func TestLooseReadingsAskNoLess(t *testing.T) {
 		{Pattern: "GET /v1/invoices", Require: scopes.All("billing:read")},
 		{Pattern: "/files/", Require: scopes.All("admin")},
 		{Pattern: "GET /stra\u00dfe", Require: scopes.All("admin")},
+		{Pattern: "/men\u00fc/", Require: scopes.All("admin")},
 		{Pattern: "/", Public: true},
 	}})
 	tests := []struct {
@@ -133,6 +134,9 @@ func TestLooseReadingsAskNoLess(t *testing.T) {
 		{"subtree, with a suffix", publicTree, "GET", "/v1/bookings.json", "", reader, 200},
 
 		{"dotless i, an i to Java", unicodeCase, "GET", "/adm%C4%B1n/secret", "", none, 400},
+		{"non-ASCII route, its own spelling", unicodeCase, "GET", "/men%C3%BC/x", "", none, 401},
+		{"non-ASCII route, capital escape", unicodeCase, "GET", "/MEN%C3%9C/x", "", none, 400},
+		{"non-ASCII route, lower-case escape hex", unicodeCase, "GET", "/men%c3%bc/x", "", none, 401},
 		{"dotted capital I, an i to Java", unicodeCase, "GET", "/ADM%C4%B0N/SECRET", "", none, 400},
 		{"dotless i in a method route", unicodeCase, "GET", "/v1/%C4%B1nvoices", "", none, 400},
 		{"dotless i, with a token", unicodeCase, "GET", "/adm%C4%B1n/secret", "", reader, 400},

@@ -8,6 +8,7 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/keywardtest"
+	"github.com/keyward/keyward/scopes"
 )
 
 // TestPreflights: issue 14 item 5. A request shaped like a CORS preflight
@@ -27,6 +28,11 @@ func TestPreflights(t *testing.T) {
 	}
 	byDefault, passing := handler(false, false), handler(true, false)
 	passingDespiteMiddleware := handler(true, true)
+	// A subtree that names no method: its handler serves OPTIONS too.
+	methodless := newHandler(t, dualAuthenticator(t, iss, nil), forwardauth.Config{PassCORSPreflight: true, Routes: []forwardauth.Route{
+		{Pattern: "/admin/", Require: scopes.All("admin")},
+		{Pattern: "/", Public: true},
+	}})
 	tests := []struct {
 		name   string
 		h      *forwardauth.Handler
@@ -48,6 +54,8 @@ func TestPreflights(t *testing.T) {
 		{"pass: no method asked about", passing, "/v1/whoami", []string{"Origin", "https://app.example"}, 401},
 		{"pass: a method not in upper case", passing, "/v1/whoami", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "get"}, 401},
 		{"pass: no preflight, on a path whose GET asks more", passing, "/v1/bookings", []string{"Origin", "https://app.example"}, 400},
+		{"pass: not on a route that names no method", methodless, "/admin/users", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 401},
+		{"pass: not on it with a reader's token either", methodless, "/admin/users", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET", "Authorization", token}, 403},
 		{"pass: the middleware's setting plays no part", passingDespiteMiddleware, "/v1/bookings", []string{"Origin", "https://app.example", "Access-Control-Request-Method", "GET"}, 200},
 	}
 	for _, tt := range tests {

@@ -116,6 +116,11 @@ func compileRoute(i int, r Route) (*route, error) {
 	if r.Public && !r.Require.IsZero() {
 		return nil, configErr(at+".Require", "a public route lets everyone through; it cannot require scopes")
 	}
+	if esc, ok := letterEscape(hostPath); ok {
+		// Readings fold the characters of a path, not the text of its
+		// escapes: a route written /caf%C3%A9/ would not meet /CAF%C3%89/.
+		return nil, configErr(at+".Pattern", "%s writes %s as an escape; write the character itself (only %%2F, %%25, %%7B and %%7D, which a pattern cannot spell otherwise, may be escaped)", excerpt.Quote(p), esc)
+	}
 	mux, err := register(rt.pattern)
 	if err != nil {
 		return nil, configErr(at+".Pattern", "%s is not a valid ServeMux pattern: %s", excerpt.Quote(p), err)
@@ -249,3 +254,20 @@ var checkMux = sync.OnceValue(func() error {
 	}
 	return configErr("Routes", "net/http's ServeMux does not read Go 1.22 patterns here (is GODEBUG=httpmuxgo121=1 set?); forward auth needs them")
 })
+
+// letterEscape returns the first percent-escape in path that stands for a
+// character a pattern can spell as itself: anything but "/", "%", "{" and
+// "}".
+func letterEscape(path string) (string, bool) {
+	for i := 0; i+3 <= len(path); i++ {
+		if path[i] != '%' {
+			continue
+		}
+		switch esc := strings.ToUpper(path[i : i+3]); esc {
+		case "%2F", "%25", "%7B", "%7D":
+		default:
+			return path[i : i+3], true
+		}
+	}
+	return "", false
+}

@@ -12,8 +12,9 @@
 // that the budgets hold across replicas. While a shared store cannot count a check
 // (Redis down, or full), a Throttle refuses the check (ErrStoreUnavailable)
 // unless Limits.Replicas gives each process a share of the budgets to count
-// in its own memory: never do the replicas together allow more than one
-// budget. The bound on checks in progress stays per process. Known
+// in its own memory, so that the replicas together allow one budget
+// during the outage (and so at most two in a window that spans its start:
+// what Redis counted before is not seen in memory). The bound on checks in progress stays per process. Known
 // remembers the pairs that verified, which skip the gate.
 package throttle
 
