@@ -1,8 +1,6 @@
 package config
 
 import (
-	"github.com/keyward/keyward/internal/excerpt"
-
 	"cmp"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/clientaddr"
+	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/scopes"
 )
 

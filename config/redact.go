@@ -52,6 +52,7 @@ func (f *File) redactURLs(msg string) string {
 func (f *File) redactor() *strings.Replacer {
 	type replacement struct{ old, new string }
 	var rs []replacement
+	const minLoneSecret = 6
 	add := func(old, new string) {
 		if old != "" {
 			rs = append(rs, replacement{old, new})
@@ -73,7 +74,12 @@ func (f *File) redactor() *strings.Replacer {
 		add(u.String(), safe)
 		add(u.Redacted(), safe)
 		for _, secret := range secrets {
-			add(secret, "…")
+			// Alone, only what could be a secret: a short or boolean
+			// value (protocol=3, skip_verify=true) would otherwise blot
+			// the same text out of every line logged.
+			if len(secret) >= minLoneSecret && secret != "true" && secret != "false" {
+				add(secret, "…")
+			}
 		}
 	}
 	if len(rs) == 0 {

@@ -13,10 +13,10 @@ import (
 // message, attributes of a record, of With and inside groups, errors and
 // other values printed as text; values that are not text stay as they are.
 func TestRedactingHandler(t *testing.T) {
-	const raw = "rediss://secretuser:secretpw@redis.internal:6380/2?password=secretq"
+	const raw = "rediss://secretuser:secretpw@redis.internal:6380/2?password=secretq&protocol=3&skip_verify=true"
 	f := &File{Credentials: &Credentials{Throttle: Throttle{Redis: &Redis{URL: raw}}}}
 	u, _ := url.Parse(raw)
-	const safe = "rediss://…@redis.internal:6380/2?password=…"
+	const safe = "rediss://…@redis.internal:6380/2?password=…&protocol=…&skip_verify=…"
 	tests := []struct {
 		name string
 		log  func(*slog.Logger)
@@ -31,6 +31,7 @@ func TestRedactingHandler(t *testing.T) {
 		{"value printed as text", func(l *slog.Logger) { l.Info("x", "u", u) }, `u="` + safe + `"`},
 		{"a part quoted alone", func(l *slog.Logger) { l.Info("x", "db", `"secretq"`) }, `db="\"…\""`},
 		{"numbers untouched", func(l *slog.Logger) { l.Info("x", "n", 6380, "ok", true) }, `n=6380 ok=true`},
+		{"short and boolean values left alone", func(l *slog.Logger) { l.Info("status 503 after 3 tries", "flag", "true") }, `msg="status 503 after 3 tries" flag=true`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,6 @@
 package forwardauth
 
 import (
-	"github.com/keyward/keyward/internal/excerpt"
-
 	"cmp"
 	"fmt"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"github.com/keyward/keyward/scopes"
 
 	"github.com/keyward/keyward/internal/clientaddr"
+	"github.com/keyward/keyward/internal/excerpt"
 )
 
 // Unmatched says what happens to a request no route matches.

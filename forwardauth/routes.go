@@ -1,14 +1,13 @@
 package forwardauth
 
 import (
-	"github.com/keyward/keyward/internal/excerpt"
-
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 
+	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/scopes"
 )
 

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,7 +369,7 @@ type Outcome struct {
 func (t *Recorder) Request(span trace.Span, o Outcome) {
 	if o.Code == "" {
 		t.allowed[o.Method].Add(1)
-	} else if i := t.codeIndex(o.Code); i >= 0 {
+	} else if i := slices.Index(t.codes, o.Code); i >= 0 {
 		t.refused[o.Method][i].Add(1)
 	} else {
 		t.mu.Lock()
@@ -403,16 +404,6 @@ func (t *Recorder) Request(span trace.Span, o Outcome) {
 		span.SetStatus(codes.Error, o.Code)
 	}
 	span.End()
-}
-
-// codeIndex is code's index in t.codes, or -1.
-func (t *Recorder) codeIndex(code string) int {
-	for i, c := range t.codes {
-		if c == code {
-			return i
-		}
-	}
-	return -1
 }
 
 // Timing reports whether verification times are recorded, so that the

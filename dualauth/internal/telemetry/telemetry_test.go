@@ -39,20 +39,6 @@ func requests(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
 	return out
 }
 
-func TestCodeIndex(t *testing.T) {
-	r := &Recorder{codes: []string{"unauthorized", "invalid_token", "invalid_client"}}
-	for i, code := range r.codes {
-		if got := r.codeIndex(code); got != i {
-			t.Errorf("codeIndex(%q) = %d, want %d", code, got, i)
-		}
-	}
-	for _, code := range []string{"custom", "", "invalid_tokens"} {
-		if got := r.codeIndex(code); got != -1 {
-			t.Errorf("codeIndex(%q) = %d, want -1", code, got)
-		}
-	}
-}
-
 // TestOtherCodes: a refusal with a code not in Config.Codes is counted
 // under that code, up to maxOtherCodes codes, then as "other"; the known
 // codes and allowed requests are counted by method.
