@@ -78,7 +78,11 @@ func checkDecodeObject(t *testing.T, data []byte) {
 	if ok {
 		plain := PlainNames(string(data))
 		allPlain := namesArePlain(want)
-		if plain && !allPlain || allPlain && !bytes.ContainsRune(data, '\\') && !plain {
+		// PlainNames reads every name written, duplicates that the decoder
+		// drops included, so it may say false where the decoded names are
+		// plain (the caller then looks closely); never true where they
+		// are not.
+		if plain && !allPlain {
 			t.Fatalf("%q: PlainNames %v, names plain %v", data, plain, allPlain)
 		}
 	}
