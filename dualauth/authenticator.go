@@ -34,23 +34,19 @@ package dualauth
 
 import (
 	"cmp"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
-	"slices"
 	"sync"
-	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/clientaddr"
+	"github.com/keyward/keyward/internal/clientcheck"
+	"github.com/keyward/keyward/internal/jwtverify"
+	"github.com/keyward/keyward/internal/shares"
 	"github.com/keyward/keyward/jwks"
-	"github.com/keyward/keyward/scopes"
 )
 
 // Authenticator verifies the credentials of requests. It is safe for
@@ -66,20 +62,14 @@ type Authenticator struct {
 
 // core is what every mode's view of one Authenticator shares.
 type core struct {
-	realm         string
-	issuers       map[string]*Issuer
-	algorithms    []string
-	scopeClaims   []string
-	requireType   string
-	maxTokenBytes int
-	methods       map[string]jwt.SigningMethod // the accepted algorithms
-	leeway        time.Duration
-	tokens        *tokenCache // nil when off
-	now           func() time.Time
-	logger        *slog.Logger
+	realm   string
+	logger  *slog.Logger
+	keySets map[string]jwks.Set // by issuer
 
-	// Client credentials; clients is nil when none are configured.
-	clients        *clientChecker
+	tokens *jwtverify.Verifier // the JWT method; trusts no issuer when none is configured
+
+	// The client-credentials method; clients is nil when none is configured.
+	clients        *clientcheck.Checker[*Principal]
 	exchange       *exchange.Client
 	basicOn        bool
 	idHeader       string
@@ -111,7 +101,7 @@ type core struct {
 // leaves the other's refreshing. Key sets and verifiers are told apart by
 // identity (a pointer, as *jwks.Remote is).
 func New(cfg Config) (*Authenticator, error) {
-	c := &core{closers: []func() error{hold(cfg.closables())}}
+	c := &core{closers: []func() error{cfg.closables().Hold()}}
 	a, err := c.build(cfg)
 	if err != nil {
 		_ = c.close() // the shares New took, and what build opened
@@ -120,50 +110,22 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// build checks cfg and fills in c from it. What it opens it adds to
-// c.closers, for New to close if build fails.
+// build checks cfg and fills in c from it, building its methods. What it
+// opens it adds to c.closers, for New to close if build fails.
 func (c *core) build(cfg Config) (*Authenticator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c.realm = cmp.Or(cfg.Realm, defaultRealm)
-	c.issuers = make(map[string]*Issuer, len(cfg.Issuers))
-	c.algorithms = slices.Clone(cfg.Algorithms)
-	c.scopeClaims = slices.Clone(cfg.ScopeClaims)
-	c.maxTokenBytes = cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes)
-	c.now = cfg.Now
 	c.authenticatePreflight = cfg.AuthenticatePreflight
 	c.logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	if len(c.algorithms) == 0 {
-		c.algorithms = slices.Clone(defaultAlgorithms)
+	var err error
+	if c.tokens, err = jwtverify.New(cfg.jwtConfig()); err != nil {
+		return nil, fieldErr("", err)
 	}
-	if len(c.scopeClaims) == 0 {
-		c.scopeClaims = scopes.DefaultClaims
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if cfg.RequireType != "" {
-		c.requireType = canonicalType(cfg.RequireType)
-	}
-	leeway := cmp.Or(cfg.Leeway, defaultLeeway)
-	if leeway < 0 {
-		leeway = 0 // NoLeeway
-	}
-	for i, iss := range cfg.Issuers {
-		if isNil(iss.Keys) {
-			return nil, configErr(fmt.Sprintf("Issuers[%d].Keys", i), "no key set")
-		}
-		iss.Audiences = slices.Clone(iss.Audiences)
-		c.issuers[iss.Issuer] = &iss
-	}
-	c.methods = make(map[string]jwt.SigningMethod, len(c.algorithms))
-	for _, alg := range c.algorithms {
-		c.methods[alg] = signingMethod(alg)
-	}
-	c.leeway = leeway
-	if !cfg.TokenCache.Disabled && len(c.issuers) > 0 {
-		c.tokens = newTokenCache(cfg.TokenCache, leeway, c.now)
+	c.keySets = make(map[string]jwks.Set, len(cfg.Issuers))
+	for _, iss := range cfg.Issuers {
+		c.keySets[iss.Issuer] = iss.Keys
 	}
 	a := &Authenticator{core: c}
 	if cred := cfg.Credentials; cred.Verifier != nil || cred.Exchange != nil {
@@ -172,19 +134,12 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 		c.secretHeader = cmp.Or(cred.ClientSecretHeader, DefaultClientSecretHeader)
 		c.addrFunc = cred.ClientAddr
 		c.trustedProxies = clientaddr.Normalize(cred.TrustedProxies)
-		verify, generation := a.exchangeVerify, func() uint64 { return 0 }
-		if cred.Exchange != nil {
-			c.exchange = cred.Exchange
-		} else {
-			verify = cred.Verifier.VerifyClient
-			if g, ok := cred.Verifier.(interface{ Generation() uint64 }); ok {
-				generation = g.Generation
-			}
-		}
-		var err error
-		if c.clients, err = newClientChecker(c, verify, generation, cred); err != nil {
+		c.exchange = cred.Exchange
+		if c.clients, err = a.newClients(cred, cfg.Now); err != nil {
 			return nil, err
 		}
+		c.closers = append(c.closers, c.clients.Close)
+		c.storeErrors = c.clients.StoreErrors
 	}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))
 	tel, err := newRecorder(a, cfg)
@@ -206,7 +161,7 @@ func (a *Authenticator) ForMode(mode Mode) (*Authenticator, error) {
 	switch {
 	case !mode.allowsJWT() && !mode.allowsCredentials():
 		return nil, fmt.Errorf("dualauth: unknown mode %q", mode)
-	case mode.allowsJWT() && len(a.issuers) == 0:
+	case mode.allowsJWT() && len(a.keySets) == 0:
 		return nil, fmt.Errorf("dualauth: mode %q needs trusted issuers, and none are configured", mode)
 	case mode.allowsCredentials() && a.clients == nil:
 		return nil, fmt.Errorf("dualauth: mode %q needs client credentials, and none are configured", mode)
@@ -214,18 +169,6 @@ func (a *Authenticator) ForMode(mode Mode) (*Authenticator, error) {
 	v := &Authenticator{core: a.core}
 	v.setMode(mode)
 	return v, nil
-}
-
-// signingMethod is golang-jwt's method for alg, except that RSASSA-PSS
-// signatures must use a salt as long as the hash (RFC 7518 §3.5), where
-// golang-jwt's own PS256/384/512 accept any salt length.
-func signingMethod(alg string) jwt.SigningMethod {
-	m := jwt.GetSigningMethod(alg)
-	if pss, ok := m.(*jwt.SigningMethodRSAPSS); ok {
-		exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-		return &jwt.SigningMethodRSAPSS{SigningMethodRSA: pss.SigningMethodRSA, Options: exact, VerifyOptions: exact}
-	}
-	return m
 }
 
 // setMode sets a's mode and the challenges it offers.
@@ -246,9 +189,9 @@ func (a *Authenticator) Mode() Mode { return a.mode }
 // KeyStatus reports the state of every trusted issuer's key set, keyed by
 // issuer, for health and readiness checks.
 func (a *Authenticator) KeyStatus() map[string]jwks.Status {
-	status := make(map[string]jwks.Status, len(a.issuers))
-	for name, iss := range a.issuers {
-		status[name] = iss.Keys.Status()
+	status := make(map[string]jwks.Status, len(a.keySets))
+	for name, keys := range a.keySets {
+		status[name] = keys.Status()
 	}
 	return status
 }
@@ -281,107 +224,19 @@ func (c *core) close() error {
 // for a program that stops before New. What an Authenticator holds is left
 // to it, so a deferred cfg.Close() is safe wherever New is called. The
 // Config may not be given to New afterwards.
-func (cfg Config) Close() error {
-	var free []closable
-	holders.Lock()
-	for _, c := range cfg.closables() {
-		if !c.shared() || holders.n[c.id] == 0 {
-			free = append(free, c)
-		}
-	}
-	holders.Unlock()
-	return closeAll(free)
-}
-
-// closable is a key set or verifier whose background work Close stops.
-type closable struct {
-	id    any // the key set or verifier
-	close func() error
-}
-
-// shared reports whether c can be told apart by identity, and so shared by
-// Authenticators; one that cannot is closed by whichever lets it go first.
-func (c closable) shared() bool { return reflect.ValueOf(c.id).Comparable() }
+func (cfg Config) Close() error { return cfg.closables().CloseUnheld() }
 
 // closables returns cfg's key sets that have a Close method and its
 // verifier if it has a Close() error method, each once.
-func (cfg Config) closables() []closable {
-	var cs []closable
-	add := func(id any, close func() error) {
-		if v := reflect.ValueOf(id); v.Kind() == reflect.Pointer && v.IsNil() {
-			return // New refuses a nil key set; a nil verifier has nothing to stop
-		}
-		for _, c := range cs {
-			if c.shared() && c.id == id {
-				return
-			}
-		}
-		cs = append(cs, closable{id: id, close: close})
-	}
+func (cfg Config) closables() shares.List {
+	var l shares.List
 	for _, iss := range cfg.Issuers {
 		if k, ok := iss.Keys.(interface{ Close() }); ok {
-			add(k, func() error { k.Close(); return nil })
+			l = l.Add(k, func() error { k.Close(); return nil })
 		}
 	}
 	if v, ok := cfg.Credentials.Verifier.(io.Closer); ok {
-		add(v, v.Close)
+		l = l.Add(v, v.Close)
 	}
-	return cs
-}
-
-// holders counts the Authenticators holding each shared closable.
-var holders = struct {
-	sync.Mutex
-	n map[any]int
-}{n: make(map[any]int)}
-
-// hold takes a share of each of cs and returns the function that gives
-// them back and closes each that no other Authenticator holds then.
-func hold(cs []closable) func() error {
-	holders.Lock()
-	for _, c := range cs {
-		if c.shared() {
-			holders.n[c.id]++
-		}
-	}
-	holders.Unlock()
-	return func() error {
-		var last []closable
-		holders.Lock()
-		for _, c := range cs {
-			if !c.shared() {
-				last = append(last, c)
-				continue
-			}
-			if holders.n[c.id]--; holders.n[c.id] == 0 {
-				delete(holders.n, c.id)
-				last = append(last, c)
-			}
-		}
-		holders.Unlock()
-		return closeAll(last)
-	}
-}
-
-// closeAll closes cs, outside the lock of holders, and joins their errors.
-func closeAll(cs []closable) error {
-	var errs []error
-	for _, c := range cs {
-		errs = append(errs, c.close())
-	}
-	return errors.Join(errs...)
-}
-
-// isNil reports whether set is nil or a nil *jwks.Remote or *jwks.Static, as
-// a key set returned with an error would be.
-func isNil(set jwks.Set) bool {
-	switch s := set.(type) {
-	case nil:
-		return true
-	case *jwks.Remote:
-		return s == nil
-	case *jwks.Static:
-		return s == nil
-	}
-	return false
+	return l
 }

@@ -1,8 +1,6 @@
 package dualauth
 
 import (
-	"github.com/keyward/keyward/internal/excerpt"
-
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -11,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +17,10 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/keyward/keyward/exchange"
+	"github.com/keyward/keyward/internal/clientcheck"
+	"github.com/keyward/keyward/internal/excerpt"
+	"github.com/keyward/keyward/internal/fielderr"
+	"github.com/keyward/keyward/internal/jwtverify"
 	"github.com/keyward/keyward/internal/throttle"
 	"github.com/keyward/keyward/jwks"
 )
@@ -51,7 +52,7 @@ const NoLeeway time.Duration = -1
 
 // MaxLeeway is the largest Config.Leeway: a larger clock skew would keep
 // expired tokens alive.
-const MaxLeeway = 5 * time.Minute
+const MaxLeeway = jwtverify.MaxLeeway
 
 // The client credential headers where Credentials names none.
 const (
@@ -59,27 +60,7 @@ const (
 	DefaultClientSecretHeader = "client_secret"
 )
 
-// Defaults used where a Config field is left zero.
-const (
-	defaultLeeway        = 30 * time.Second
-	defaultMaxTokenBytes = 8 << 10
-	defaultRealm         = "api"
-
-	defaultCacheTTL          = 5 * time.Minute
-	defaultMaxClientFailures = 10
-	defaultMaxAddrFailures   = 50
-	defaultThrottleWindow    = time.Minute
-)
-
-// defaultAlgorithms are the JWS algorithms accepted when Config.Algorithms
-// is empty, and the only ones it may name: the asymmetric ones of RFC 7518
-// and RFC 8037.
-var defaultAlgorithms = []string{
-	"RS256", "RS384", "RS512",
-	"PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512",
-	"EdDSA",
-}
+const defaultRealm = "api"
 
 // Config configures an Authenticator. The zero value of every field but
 // Issuers (or Credentials, in ModeCredentials) is useful.
@@ -253,22 +234,6 @@ type RedisThrottle struct {
 	Replicas int
 }
 
-// open returns the store of r, which connects on first use, or a
-// *ConfigError. The store on Redis is linked by package redisthrottle.
-func (r *RedisThrottle) open(logger *slog.Logger) (throttle.SharedStore, error) {
-	store, err := throttle.OpenRedis(throttle.RedisOptions{
-		URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TLSConfig: r.TLSConfig, Logger: logger,
-		MaxCounters: r.MaxCounters,
-	})
-	switch {
-	case errors.Is(err, throttle.ErrNoRedis):
-		return nil, configErr("Credentials.Throttle.Redis", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
-	case err != nil:
-		return nil, configErr("Credentials.Throttle.Redis.URL", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
-	}
-	return store, nil
-}
-
 // ClientVerifier checks a client id and secret and returns the caller, or
 // an error wrapping ErrInvalidClient when they are not good. Other errors
 // mean the check could not be made (answered 503; one wrapping
@@ -329,51 +294,31 @@ func (c Config) Validate() error {
 		}
 		return configErr("Issuers", "at least one issuer is required")
 	}
-	first := map[string]int{}
+	return fieldErr("", c.jwtConfig().Validate())
+}
+
+// jwtConfig is what the JWT method (package internal/jwtverify) is built
+// from.
+func (c Config) jwtConfig() jwtverify.Config {
+	issuers := make([]jwtverify.Issuer, len(c.Issuers))
 	for i, iss := range c.Issuers {
-		at := fmt.Sprintf("Issuers[%d]", i)
-		if iss.Issuer == "" {
-			return configErr(at+".Issuer", "is required: the exact \"iss\" value of the issuer's tokens")
-		}
-		if j, dup := first[iss.Issuer]; dup {
-			return configErr(at+".Issuer", "%s is already configured in Issuers[%d]", excerpt.Quote(iss.Issuer), j)
-		}
-		first[iss.Issuer] = i
-		if len(iss.Audiences) == 0 {
-			return configErr(at+".Audiences", "at least one audience is required, such as [my-api]")
-		}
-		if k := slices.Index(iss.Audiences, ""); k >= 0 {
-			return configErr(fmt.Sprintf("%s.Audiences[%d]", at, k), "an audience may not be empty")
-		}
+		issuers[i] = jwtverify.Issuer(iss)
 	}
-	for i, alg := range c.Algorithms {
-		field := fmt.Sprintf("Algorithms[%d]", i)
-		switch {
-		case slices.Contains(defaultAlgorithms, alg):
-		case strings.EqualFold(alg, "none"):
-			return configErr(field, "%q is never accepted: an unsigned token can be forged by anyone", alg)
-		case slices.ContainsFunc([]string{"HS256", "HS384", "HS512"}, func(hs string) bool { return strings.EqualFold(alg, hs) }):
-			return configErr(field, "%s is not accepted: HMAC needs the issuer's shared secret on every API, and whoever holds it can mint tokens; use an asymmetric algorithm such as RS256 or ES256", excerpt.Quote(alg))
-		default:
-			return configErr(field, "unknown algorithm %s (allowed, case-sensitive: %s)", excerpt.Quote(alg), strings.Join(defaultAlgorithms, ", "))
-		}
+	return jwtverify.Config{
+		Issuers: issuers, Algorithms: c.Algorithms, Leeway: c.Leeway, ScopeClaims: c.ScopeClaims,
+		RequireType: c.RequireType, MaxTokenBytes: c.MaxTokenBytes, Cache: jwtverify.CacheConfig(c.TokenCache),
+		Now: c.Now, Logger: c.Logger,
 	}
-	if c.Leeway > MaxLeeway {
-		return configErr("Leeway", "%s is outside 0s to %s", c.Leeway, MaxLeeway)
+}
+
+// fieldErr is err, a method's *fielderr.Error, as a *ConfigError of the
+// field under prefix; any other error as it is.
+func fieldErr(prefix string, err error) error {
+	var fe *fielderr.Error
+	if errors.As(err, &fe) {
+		return configErr(prefix+fe.Field, "%s", fe.Reason)
 	}
-	if i := slices.Index(c.ScopeClaims, ""); i >= 0 {
-		return configErr(fmt.Sprintf("ScopeClaims[%d]", i), "a claim name may not be empty")
-	}
-	if c.MaxTokenBytes < 0 {
-		return configErr("MaxTokenBytes", "may not be negative")
-	}
-	if c.TokenCache.MaxEntries < 0 {
-		return configErr("TokenCache.MaxEntries", "may not be negative")
-	}
-	if c.TokenCache.MaxTTL < 0 {
-		return configErr("TokenCache.MaxTTL", "may not be negative")
-	}
-	return nil
+	return err
 }
 
 // validate checks the credentials against the mode, which needs them
@@ -388,35 +333,8 @@ func (c Credentials) validate(mode Mode) error {
 	case !configured:
 		return nil
 	}
-	if r := c.Throttle.Redis; r != nil {
-		switch {
-		case r.Timeout < 0:
-			return configErr("Credentials.Throttle.Redis.Timeout", "may not be negative")
-		case len(r.PairKey) > 0 && len(r.PairKey) < throttle.MinPairKeyLen:
-			return configErr("Credentials.Throttle.Redis.PairKey", "is %d bytes; it needs at least %d", len(r.PairKey), throttle.MinPairKeyLen)
-		case r.MaxCounters < 0 || r.MaxCounters == 1:
-			return configErr("Credentials.Throttle.Redis.MaxCounters", "is %d; it needs at least 2 (or 0 for %d)", r.MaxCounters, throttle.MaxCounters)
-		case r.Replicas < 0:
-			return configErr("Credentials.Throttle.Redis.Replicas", "may not be negative")
-		}
-		// The URL is checked as New will read it; nothing connects yet.
-		store, err := r.open(nil)
-		if err != nil {
-			return err
-		}
-		_ = store.Close()
-	}
-	for _, n := range []struct {
-		field string
-		v     int64
-	}{
-		{"Credentials.Throttle.MaxClientFailures", int64(c.Throttle.MaxClientFailures)},
-		{"Credentials.Throttle.MaxAddrFailures", int64(c.Throttle.MaxAddrFailures)},
-		{"Credentials.Throttle.Window", int64(c.Throttle.Window)},
-	} {
-		if n.v < 0 {
-			return configErr(n.field, "may not be negative")
-		}
+	if err := c.checkerConfig(nil, nil, nil).Validate(); err != nil {
+		return fieldErr("Credentials.", err)
 	}
 	id := cmp.Or(c.ClientIDHeader, DefaultClientIDHeader)
 	secret := cmp.Or(c.ClientSecretHeader, DefaultClientSecretHeader)
@@ -448,4 +366,31 @@ func (c Credentials) validate(mode Mode) error {
 		}
 	}
 	return nil
+}
+
+// checkerConfig is what the client-credentials method (package
+// internal/clientcheck) is built from, around verify.
+func (c Credentials) checkerConfig(verify func(context.Context, string, string) (*Principal, error), now func() time.Time, logger *slog.Logger) clientcheck.Config[*Principal] {
+	cc := clientcheck.Config[*Principal]{
+		Verify:    verify,
+		ExpiresAt: func(p *Principal) time.Time { return p.ExpiresAt },
+		CacheTTL:  c.CacheTTL,
+		Limits: throttle.Limits{
+			MaxClientFailures: c.Throttle.MaxClientFailures,
+			MaxAddrFailures:   c.Throttle.MaxAddrFailures,
+			Window:            c.Throttle.Window,
+		},
+		Now: now,
+	}
+	if g, ok := c.Verifier.(interface{ Generation() uint64 }); ok {
+		cc.Generation = g.Generation
+	}
+	if r := c.Throttle.Redis; r != nil {
+		cc.Limits.Replicas, cc.PairKey = r.Replicas, r.PairKey
+		cc.Redis = &throttle.RedisOptions{
+			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, TLSConfig: r.TLSConfig, Logger: logger,
+			MaxCounters: r.MaxCounters,
+		}
+	}
+	return cc
 }

@@ -3,15 +3,12 @@ package dualauth
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -214,55 +211,6 @@ func (a *Authenticator) authorize(ctx context.Context, r *http.Request, req scop
 	return p, method, err
 }
 
-// VerifyClient checks a client id and secret as Authenticate checks client
-// credentials — through the configured verifier, with the verified-pair
-// cache, the failure throttle and the bounds on checks in flight — for a
-// server that receives the pair somewhere else than in request headers,
-// such as a token endpoint reading it from a form or JSON body. remoteAddr
-// is the caller's address as in http.Request.RemoteAddr, which failures
-// are counted against. Every failure is an *Error: invalid_client (401),
-// too_many_requests (429) or temporarily_unavailable (503). Each call is
-// counted in keyward.requests as a credentials request, with a span.
-func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
-	ctx, span := a.tel.Start(ctx)
-	p, err := a.verifyClient(ctx, id, secret, remoteAddr)
-	a.tel.request(span, methodCredentials, p, err)
-	return p, err
-}
-
-func (a *Authenticator) verifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
-	if a.clients == nil {
-		return nil, errUnavailable(errors.New("dualauth: client credentials are not configured"))
-	}
-	if id == "" || secret == "" {
-		return nil, errInvalidClient(nil)
-	}
-	return a.checkClient(ctx, id, secret, clientaddr.Key(remoteAddr))
-}
-
-// checkClient bounds the pair's size before any hashing, then checks it,
-// and counts the check.
-func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
-	var start time.Duration
-	timing := a.tel.timing(ctx)
-	if timing {
-		start = monotonic()
-	}
-	var p *Principal
-	var cached bool
-	var err error
-	if len(id) > MaxClientIDBytes || len(secret) > MaxSecretBytes {
-		err = errInvalidClient(nil)
-	} else {
-		p, cached, err = a.clients.check(ctx, id, secret, addr)
-	}
-	a.tel.checkedClient(err)
-	if timing {
-		a.tel.verified(ctx, methodCredentials, cached, start)
-	}
-	return p, err
-}
-
 // parseBasic decodes HTTP Basic credentials as RFC 6749 §2.3.1 sends them:
 // base64 of form-urlencoded id ":" form-urlencoded secret.
 func parseBasic(credentials string) (id, secret string, e *Error) {
@@ -306,12 +254,9 @@ func hasQueryToken(u *url.URL) bool {
 	return false
 }
 
-// isToken68 reports whether s has the b64token syntax of RFC 6750 §2.1:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isToken68(s string) bool { return notToken68At(s) < 0 }
-
 // notToken68At is the offset of the first byte of s that breaks the
-// b64token syntax, 0 when s is empty or only padding, and -1 when s has
+// b64token syntax of RFC 6750 §2.1,
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=", 0 when s is empty or only padding, and -1 when s has
 // the syntax.
 func notToken68At(s string) int {
 	end := len(s)

@@ -7,8 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/keyward/keyward/dualauth/internal/telemetry"
-	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/internal/telemetry"
 )
 
 // recorder is the core's hook into its telemetry (package
@@ -28,15 +27,11 @@ const (
 // newRecorder records a's core to the providers of cfg.
 func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
 	c := a.core
-	keySets := make(map[string]jwks.Set, len(c.issuers))
-	for name, iss := range c.issuers {
-		keySets[name] = iss.Keys
-	}
 	tc := telemetry.Config{
 		MeterProvider: cfg.MeterProvider, TracerProvider: cfg.TracerProvider,
 		Codes: []string{CodeUnauthorized, CodeInvalidRequest, CodeInvalidToken, CodeInsufficientScope,
 			CodeInvalidClient, CodeTooManyRequests, CodeTemporarilyUnavailable},
-		KeySets: keySets,
+		KeySets: c.keySets,
 		Clients: c.clients != nil,
 		StoreErrors: func() uint64 {
 			if f := c.storeErrors; f != nil {
@@ -45,7 +40,7 @@ func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
 			return 0
 		},
 	}
-	if c.tokens != nil {
+	if !cfg.TokenCache.Disabled && len(c.keySets) > 0 {
 		tc.TokenCache = func() (int, uint64, uint64) {
 			s := a.TokenCacheStatus()
 			return s.Entries, s.Hits, s.Misses

@@ -1,4 +1,4 @@
-package dualauth
+package jwtverify
 
 import (
 	"cmp"
@@ -22,45 +22,23 @@ const (
 	defaultTokenCacheTTL   = 10 * time.Minute
 )
 
-// TokenCache configures the cache of verified tokens. A client sends the
-// same token on every call for as long as it lives, so a token that passed
-// every check is remembered under its SHA-256 hash and answered from memory
-// when presented again: its exp and nbf are checked again (with the leeway)
-// on every use, and the entry is dropped once the key that verified it
-// leaves its issuer's key set. A token that failed is never remembered. The
-// zero value turns the cache on with the defaults.
-type TokenCache struct {
-	// Disabled turns the cache off.
-	Disabled bool
-	// MaxEntries bounds the tokens remembered; 0 means 100,000. At the bound
-	// the oldest entry makes room for the new one (counted in
-	// CacheStatus.Evictions).
-	MaxEntries int
-	// MaxTTL bounds how long one verification is reused; 0 means 10
-	// minutes. An entry never outlives its token's exp plus the leeway.
-	MaxTTL time.Duration
+// CacheConfig configures the cache of verified tokens (dualauth.TokenCache
+// documents its fields).
+type CacheConfig struct {
+	Disabled   bool
+	MaxEntries int           // 0: 100,000
+	MaxTTL     time.Duration // 0: 10 minutes
 }
 
-// CacheStatus reports the verified-token cache, for health routes and
-// metrics.
-type CacheStatus struct {
-	// Entries is the number of tokens held (at most TokenCache.MaxEntries).
-	Entries int `json:"entries"`
-	// Hits and Misses count the lookups answered from memory and not.
-	Hits   uint64 `json:"hits"`
-	Misses uint64 `json:"misses"`
-	// Evictions counts live entries dropped to make room at the bound.
-	Evictions uint64 `json:"evictions"`
-}
-
-// TokenCacheStatus reports the verified-token cache; all zero when it is
-// off.
-func (a *Authenticator) TokenCacheStatus() CacheStatus {
-	c := a.tokens
+// CacheStatus reports the cache: the entries held, the lookups answered
+// from memory and not, and the live entries dropped at the bound. All are
+// zero when the cache is off.
+func (v *Verifier) CacheStatus() (entries int, hits, misses, evictions uint64) {
+	c := v.cache
 	if c == nil {
-		return CacheStatus{}
+		return 0, 0, 0, 0
 	}
-	return CacheStatus{Entries: c.c.ItemCount(), Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load()}
+	return c.c.ItemCount(), c.hits.Load(), c.misses.Load(), c.evictions.Load()
 }
 
 // tokenKey is the SHA-256 hash of a raw token: the cache never holds tokens.
@@ -90,9 +68,9 @@ type tokenCache struct {
 	hits, misses, evictions atomic.Uint64
 }
 
-// cachedToken is one verified token: what a Principal is made of, less
-// what every token of its issuer shares. Its texts are one string: the
-// claims set (the Principal's payload) and, after it, whichever of the
+// cachedToken is one verified token: its Claims, less what every token of
+// its issuer shares. Its texts are one string: the
+// claims set (Claims.JSON) and, after it, whichever of the
 // subject, the client id and the scopes it does not already hold (most
 // tokens have them all in their claims, unescaped). Its times are Unix
 // nanoseconds, always within maxTTL of the clock.
@@ -123,33 +101,33 @@ func (e *cachedToken) mapKey() string {
 	return unsafe.String(&e.key[0], len(e.key))
 }
 
-// newCachedToken keeps what p is made of, sharing p's claims set and
-// copying nothing it already holds; nil if that is over maxCachedTexts.
-func newCachedToken(p *Principal) *cachedToken {
-	if len(p.payload) > maxCachedTexts {
+// newCachedToken keeps c, sharing its claims set and copying nothing it
+// already holds; nil if that is over maxCachedTexts.
+func newCachedToken(p Claims) *cachedToken {
+	if len(p.JSON) > maxCachedTexts {
 		return nil
 	}
-	e := &cachedToken{texts: p.payload, payloadLen: uint16(len(p.payload))}
+	e := &cachedToken{texts: p.JSON, payloadLen: uint16(len(p.JSON))}
 	var extra []byte
 	place := func(s string) span {
-		if at, ok := within(s, p.payload); ok {
+		if at, ok := within(s, p.JSON); ok {
 			return span{uint16(at), uint16(len(s))}
 		}
-		at := len(p.payload) + len(extra)
+		at := len(p.JSON) + len(extra)
 		extra = append(extra, s...)
 		return span{uint16(at), uint16(len(s))} // checked below
 	}
 	e.subject, e.clientID = place(p.Subject), place(p.ClientID)
-	if text, ok := scopeText(p.Scopes, p.payload); ok {
+	if text, ok := scopeText(p.Scopes, p.JSON); ok {
 		e.scop = place(text)
 	} else {
 		e.scop = place(strings.Join(p.Scopes, " "))
 	}
 	if len(extra) > 0 {
-		if len(p.payload)+len(extra) > maxCachedTexts {
+		if len(p.JSON)+len(extra) > maxCachedTexts {
 			return nil
 		}
-		e.texts = p.payload + string(extra)
+		e.texts = p.JSON + string(extra)
 	}
 	return e
 }
@@ -206,7 +184,7 @@ func within(s, outer string) (int, bool) {
 	return at, at >= 0 && at <= len(outer)-len(s)
 }
 
-func newTokenCache(cfg TokenCache, leeway time.Duration, now func() time.Time) *tokenCache {
+func newTokenCache(cfg CacheConfig, leeway time.Duration, now func() time.Time) *tokenCache {
 	c := &tokenCache{
 		c:      gocache.New(gocache.NoExpiration, 0),
 		now:    now,
@@ -218,32 +196,30 @@ func newTokenCache(cfg TokenCache, leeway time.Duration, now func() time.Time) *
 	return c
 }
 
-// get returns a new Principal, verified by owner, for the token hashed to
-// key, if it is held and still good now.
-func (c *tokenCache) get(key tokenKey, owner *core) *Principal {
+// get returns the claims of the token hashed to key, if it is held and
+// still good now.
+func (c *tokenCache) get(key tokenKey) (Claims, bool) {
 	k := unsafe.String(&key[0], len(key)) // only looked up, never kept
 	v, ok := c.c.Get(k)
 	if !ok {
 		c.misses.Add(1)
-		return nil
+		return Claims{}, false
 	}
 	e := v.(*cachedToken)
 	if !e.good(c.now().UnixNano()) {
 		c.misses.Add(1)
 		c.drop(k, e)
-		return nil
+		return Claims{}, false
 	}
 	c.hits.Add(1)
-	return &Principal{
-		by:        owner,
-		Method:    MethodJWT,
+	return Claims{
 		Subject:   e.subject.of(e.texts),
 		ClientID:  e.clientID.of(e.texts),
 		Issuer:    e.issuer.Issuer,
 		Scopes:    scopeSet(e.scop.of(e.texts)),
 		ExpiresAt: time.Unix(e.expiresAt, 0),
-		payload:   e.texts[:e.payloadLen],
-	}
+		JSON:      e.texts[:e.payloadLen],
+	}, true
 }
 
 // good reports whether e may still be served at now (Unix nanoseconds).
@@ -259,9 +235,8 @@ func (c *tokenCache) drop(k string, e *cachedToken) {
 }
 
 // put remembers p, whose token's nbf is nbf (zero if none), verified with
-// a key of issuer's set at generation. It keeps copies of what it needs,
-// not p.
-func (c *tokenCache) put(key tokenKey, p *Principal, nbf time.Time, issuer *Issuer, generation uint64) {
+// a key of issuer's set at generation.
+func (c *tokenCache) put(key tokenKey, p Claims, nbf time.Time, issuer *Issuer, generation uint64) {
 	now := c.now()
 	e := newCachedToken(p)
 	if e == nil {

@@ -1,4 +1,4 @@
-package dualauth
+package jwtverify
 
 import (
 	"fmt"
@@ -40,15 +40,15 @@ func checkConfirmation(claims jwt.MapClaims) *Error {
 	cnf, isObject := v.(map[string]any)
 	switch {
 	case !isObject:
-		return errInvalidToken("the access token's cnf claim is malformed", notA("cnf", "an object", v))
+		return invalid("the access token's cnf claim is malformed", notA("cnf", "an object", v))
 	case len(cnf) == 0:
-		return errInvalidToken("the access token's cnf claim is malformed", causef("cnf is an empty object: it binds the token to nothing"))
+		return invalid("the access token's cnf claim is malformed", causef("cnf is an empty object: it binds the token to nothing"))
 	}
 	methods := slices.Sorted(maps.Keys(cnf))
 	quoted := make([]string, 0, maxMethodsNamed)
 	for _, name := range methods[:min(len(methods), maxMethodsNamed)] {
 		quoted = append(quoted, fmt.Sprintf("%.32q", name))
 	}
-	return errInvalidToken("the access token is bound to a key (cnf), and this server cannot verify that binding",
+	return invalid("the access token is bound to a key (cnf), and this server cannot verify that binding",
 		fmt.Errorf("cnf names %d confirmation method(s) this server does not verify: %s", len(methods), strings.Join(quoted, ", ")))
 }

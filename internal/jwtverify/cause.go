@@ -1,4 +1,4 @@
-package dualauth
+package jwtverify
 
 import (
 	"encoding/json"
