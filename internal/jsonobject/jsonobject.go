@@ -41,8 +41,17 @@ func decode(s scanner) (map[string]any, error) {
 	if s.peek() != '{' {
 		return nil, ErrNotObject
 	}
-	return s.object(12) // room for a typical claims set
+	// Room for a typical JOSE header (a map of up to 8 entries costs two
+	// allocations), or for a typical claims set (up to 12, four).
+	if len(s.data) < maxHeaderLen {
+		return s.object(8)
+	}
+	return s.object(12)
 }
+
+// maxHeaderLen is the length below which a document is taken for a JOSE
+// header when sizing its map.
+const maxHeaderLen = 160
 
 // Member decodes the member name of the JSON object data as DecodeString
 // would (the last of duplicate names wins), without decoding the others.

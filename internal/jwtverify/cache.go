@@ -208,7 +208,7 @@ func (c *tokenCache) get(key tokenKey) (Claims, bool) {
 	e := v.(*cachedToken)
 	if !e.good(c.now().UnixNano()) {
 		c.misses.Add(1)
-		c.drop(k, e)
+		c.drop(e.mapKey(), e) // e's key, not k: k must not outlive this call
 		return Claims{}, false
 	}
 	c.hits.Add(1)

@@ -17,7 +17,6 @@ package jwtverify
 import (
 	"cmp"
 	"context"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -202,18 +201,6 @@ func isNil(set jwks.Set) bool {
 		return s == nil
 	}
 	return false
-}
-
-// signingMethod is golang-jwt's method for alg, except that RSASSA-PSS
-// signatures must use a salt as long as the hash (RFC 7518 §3.5), where
-// golang-jwt's own PS256/384/512 accept any salt length.
-func signingMethod(alg string) jwt.SigningMethod {
-	m := jwt.GetSigningMethod(alg)
-	if pss, ok := m.(*jwt.SigningMethodRSAPSS); ok {
-		exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-		return &jwt.SigningMethodRSAPSS{SigningMethodRSA: pss.SigningMethodRSA, Options: exact, VerifyOptions: exact}
-	}
-	return m
 }
 
 // Claims is what a verified token says of its caller.
@@ -529,20 +516,28 @@ type token struct {
 	buf          *[]byte
 }
 
-// buffers hold the decoded parts of tokens being verified.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
+// tokens are the tokens being verified, with buffers for their decoded
+// parts.
+var tokens = sync.Pool{New: func() any { return &token{buf: new([]byte)} }}
 
-// release returns t's buffer; t's signature is gone after it.
+// newToken returns a token for raw, with an empty buffer.
+func newToken(raw string) *token {
+	t := tokens.Get().(*token)
+	*t = token{raw: raw, buf: t.buf}
+	return t
+}
+
+// release returns t and its buffer to the pool; t is gone after it.
 func (t *token) release() {
-	t.signature = nil
-	buffers.Put(t.buf)
+	*t = token{buf: t.buf}
+	tokens.Put(t)
 }
 
 // parse decodes raw and checks its shape and header before any signature
 // work: cheap refusals for what can never verify, so that hostile input
 // costs little. Release the token when done with its signature.
 func (v *Verifier) parse(raw string) (*token, *Error) {
-	t := &token{raw: raw, buf: buffers.Get().(*[]byte)}
+	t := newToken(raw)
 	if e := v.decode(t); e != nil {
 		t.release()
 		return nil, e
@@ -590,7 +585,9 @@ func (v *Verifier) decode(t *token) *Error {
 	if err != nil {
 		return invalid("the access token's header is not base64url", causef("header: %v", err))
 	}
-	if t.header, err = jsonobject.Decode(data); err != nil {
+	// One copy out of the buffer, of which the header's names and values
+	// are substrings.
+	if t.header, err = jsonobject.DecodeString(string(data)); err != nil {
 		return invalid("the access token's header is malformed", notObject("header", data))
 	}
 	h := t.header
