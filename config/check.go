@@ -135,6 +135,11 @@ var fieldKeys = map[string]string{
 	"Credentials.DisableBasic":               "credentials.basic",
 	"Credentials.Verifier":                   "credentials.clients_file",
 	"Credentials.Exchange":                   "credentials.exchange",
+	"Credentials.Exchange.TokenURL":          "credentials.exchange.token_url",
+	"Credentials.Exchange.Style":             "credentials.exchange.style",
+	"Credentials.Exchange.Scope":             "credentials.exchange.scope",
+	"Credentials.Exchange.Timeout":           "credentials.exchange.timeout",
+	"Credentials.Exchange.Params":            "credentials.exchange.params",
 	"Credentials.CacheTTL":                   "credentials.cache_ttl",
 	"Credentials.Throttle":                   "credentials.throttle",
 	"Credentials.Throttle.MaxClientFailures": "credentials.throttle.max_client_failures",
@@ -168,7 +173,11 @@ func fileKey(field string) string {
 		for i, p := range parts[:n] {
 			keyParts[jwtPrefix+i] += strings.Join(index.FindAllString(p, -1), "")
 		}
-		return strings.Join(keyParts, ".")
+		key = strings.Join(keyParts, ".")
+		if strings.HasSuffix(key, ".params") && n < len(parts) {
+			key += "." + strings.Join(parts[n:], ".") // a parameter's name, as written
+		}
+		return key
 	}
 	return ""
 }
@@ -324,15 +333,6 @@ func (f *File) checkIssuer(i int) error {
 	return nil
 }
 
-// reservedExchangeParams are the body parameters exchange.Client sets
-// itself, with what to do instead.
-var reservedExchangeParams = map[string]string{
-	"grant_type":    "it is always client_credentials",
-	"client_id":     "it is the caller's client id",
-	"client_secret": "it is the caller's secret",
-	"scope":         "use credentials.exchange.scope",
-}
-
 // checkCredentials checks the credentials section against the mode and on
 // its own.
 func (f *File) checkCredentials() error {
@@ -423,43 +423,13 @@ func (f *File) checkCredentials() error {
 	return nil
 }
 
-// checkExchange checks credentials.exchange, in the file's terms; what
-// exchange.Client.Validate would refuse is refused here first.
+// checkExchange checks what only the file has of credentials.exchange;
+// exchange.Client.Validate checks the rest (see fileKey).
 func (f *File) checkExchange() error {
 	e := f.Credentials.Exchange
 	const at = "credentials.exchange"
 	if e.AllowInsecureHTTP {
 		return f.errorf(at+".allow_insecure_http", "is not supported for the token endpoint: client secrets are sent over http:// only to loopback hosts (127.0.0.1, ::1, localhost); use an https:// token_url")
-	}
-	if e.TokenURL == "" {
-		return f.errorf(at+".token_url", "is required: the URL of the authorization server's token endpoint")
-	}
-	if msg := urlProblem(e.TokenURL, urlrule.Rule{NoUserinfo: true}, "client secrets would cross the network in the clear; use https://"); msg != "" {
-		return f.errorf(at+".token_url", "%s", msg)
-	}
-	switch e.Style {
-	case "", exchange.StyleBasic, exchange.StyleJSON, exchange.StyleForm:
-	default:
-		return f.errorf(at+".style", "unknown style %s (use basic, json or form)", excerpt.Quote(string(e.Style)))
-	}
-	for _, r := range e.Scope {
-		// scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), joined by spaces.
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
-			return f.errorf(at+".scope", "%s holds a character scopes may not contain (RFC 6749 §3.3: printable ASCII without quotes or backslashes, space-separated)", excerpt.Quote(e.Scope))
-		}
-	}
-	names := make([]string, 0, len(e.Params))
-	for name := range e.Params {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if name == "" {
-			return f.errorf(at+".params", "a parameter name may not be empty")
-		}
-		if why, reserved := reservedExchangeParams[name]; reserved {
-			return f.errorf(at+".params."+name, "may not be set here: %s", why)
-		}
 	}
 	return f.checkDuration(at+".timeout", e.Timeout)
 }

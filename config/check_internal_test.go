@@ -33,7 +33,9 @@ func TestFileKey(t *testing.T) {
 		"Credentials.Throttle.MaxAddrFailures":   "credentials.throttle.max_address_failures",
 		"Credentials.Throttle.Window":            "credentials.throttle.window",
 		"Credentials.Exchange":                   "credentials.exchange",
-		"Credentials.Exchange.TokenURL":          "credentials.exchange",
+		"Credentials.Exchange.MaxBytes":          "credentials.exchange",
+		"Credentials.Exchange.TokenURL":          "credentials.exchange.token_url",
+		"Credentials.Exchange.Params.resource":   "credentials.exchange.params.resource",
 		"Now":                                    "",
 	} {
 		if got := fileKey(field); got != want {

@@ -153,7 +153,7 @@ func TestParseCredentialRules(t *testing.T) {
 		{"params value alias", ex + "    scope: &s bookings:read\n    params: {response_type: *s}\n", nil},
 		{"params grant_type", ex + "    params: {grant_type: password}\n", []string{"line 10: credentials.exchange.params.grant_type: may not be set here: it is always client_credentials"}},
 		{"params client_secret", ex + "    params: {client_secret: x}\n", []string{"line 10: credentials.exchange.params.client_secret: may not be set here"}},
-		{"params scope", ex + "    params: {scope: x}\n", []string{"line 10: credentials.exchange.params.scope: may not be set here: use credentials.exchange.scope"}},
+		{"params scope", ex + "    params: {scope: x}\n", []string{"line 10: credentials.exchange.params.scope: may not be set here: use the scope setting (Client.Scope; credentials.exchange.scope in a configuration file)"}},
 		{"params value bool", ex + "    params:\n      offline: true\n", []string{"line 11: credentials.exchange.params.offline: must be text, but YAML reads it as true or false; quote the value"}},
 		{"params value float", ex + "    params:\n      v: 1.0\n", []string{"line 11: credentials.exchange.params.v: must be text, but YAML reads it as a number"}},
 		{"params value null", ex + "    params:\n      v:\n", []string{`line 11: credentials.exchange.params.v: needs a value (write "" for an empty one)`}},

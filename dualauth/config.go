@@ -361,7 +361,10 @@ func (c Credentials) validate(mode Mode) error {
 		return configErr(field, "%s is also %s%s (header names ignore case); use two different headers", excerpt.Quote(cmp.Or(c.ClientSecretHeader, c.ClientIDHeader)), other, deflt)
 	}
 	if c.Exchange != nil {
-		if err := c.Exchange.Validate(); err != nil {
+		var ee *exchange.ConfigError
+		if err := c.Exchange.Validate(); errors.As(err, &ee) {
+			return configErr("Credentials.Exchange."+ee.Field, "%s", ee.Reason)
+		} else if err != nil {
 			return configErr("Credentials.Exchange", "%s", strings.TrimPrefix(err.Error(), "exchange: "))
 		}
 	}

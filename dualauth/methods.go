@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/clientcheck"
 	"github.com/keyward/keyward/internal/jwtverify"
+	"github.com/keyward/keyward/internal/telemetry"
 )
 
 // The core reaches its two methods through these: the JWT method (package
@@ -77,14 +78,14 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, err
 // verifies, and the syntax is only looked at then, so that a token the
 // cache holds costs no scan.
 func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*Principal, error) {
-	timing := a.tel.timing(ctx)
+	timing := a.tel.Timing(ctx)
 	var start time.Duration
 	if timing {
-		start = monotonic()
+		start = telemetry.Monotonic()
 	}
 	c, cached, err := a.tokens.Verify(ctx, raw)
 	if timing {
-		a.tel.verified(ctx, methodJWT, cached, start)
+		a.tel.Verified(ctx, methodJWT, cached, start)
 	}
 	if err != nil {
 		if at := notToken68At(raw); bearer && at >= 0 {
@@ -226,10 +227,10 @@ func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr
 // checkClient bounds the pair's size before any hashing, then checks it,
 // and counts the check.
 func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
-	timing := a.tel.timing(ctx)
+	timing := a.tel.Timing(ctx)
 	var start time.Duration
 	if timing {
-		start = monotonic()
+		start = telemetry.Monotonic()
 	}
 	var p *Principal
 	var cached bool
@@ -243,7 +244,7 @@ func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string
 	}
 	a.tel.checkedClient(err)
 	if timing {
-		a.tel.verified(ctx, methodCredentials, cached, start)
+		a.tel.Verified(ctx, methodCredentials, cached, start)
 	}
 	return p, err
 }

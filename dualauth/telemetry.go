@@ -1,9 +1,7 @@
 package dualauth
 
 import (
-	"context"
 	"errors"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -11,8 +9,8 @@ import (
 )
 
 // recorder is the core's hook into its telemetry (package
-// dualauth/internal/telemetry, see Config.MeterProvider): it turns the
-// core's errors and callers into what is recorded.
+// internal/telemetry, see Config.MeterProvider): it turns the core's errors
+// and callers into what is recorded.
 type recorder struct{ *telemetry.Recorder }
 
 // authMethod is the kind of credentials a request presented.
@@ -97,13 +95,3 @@ func errorCode(err error) string {
 	}
 	return e.Code
 }
-
-// timing and verified time a verification (keyward.verify.duration).
-func (t recorder) timing(ctx context.Context) bool { return t.Timing(ctx) }
-
-func (t recorder) verified(ctx context.Context, method authMethod, cached bool, start time.Duration) {
-	t.Verified(ctx, method, cached, start)
-}
-
-// monotonic is the start of a timed verification.
-func monotonic() time.Duration { return telemetry.Monotonic() }

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/internal/urlrule"
 )
 
@@ -82,11 +85,8 @@ type Token struct {
 	ExpiresIn    time.Duration // 0 if the endpoint did not say
 }
 
-// Validate reports whether c can be used: TokenURL absolute, https (or http
-// with a loopback host), without userinfo; Style known; Timeout and MaxBytes
-// not negative; Scope made of RFC 6749 scope characters; Params free of the
-// reserved names and, in StyleJSON, single-valued. It never contacts the
-// endpoint.
+// Validate checks c as Exchange would use it, without I/O. Its errors are
+// a *ConfigError naming the field at fault (a nil Client aside).
 func (c *Client) Validate() error {
 	if c == nil {
 		return errors.New("exchange: nil Client")
@@ -98,32 +98,56 @@ func (c *Client) Validate() error {
 	switch style {
 	case StyleBasic, StyleJSON, StyleForm:
 	default:
-		return fmt.Errorf("exchange: unknown Style %q (use %q, %q or %q)", string(c.Style), StyleBasic, StyleJSON, StyleForm)
+		return fieldErr("Style", "unknown style %s (use basic, json or form)", excerpt.Quote(string(c.Style)))
 	}
 	if c.Timeout < 0 {
-		return errors.New("exchange: negative Timeout")
+		return fieldErr("Timeout", "may not be negative")
 	}
 	if c.MaxBytes < 0 {
-		return errors.New("exchange: negative MaxBytes")
+		return fieldErr("MaxBytes", "may not be negative")
 	}
 	for _, r := range c.Scope {
 		// scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), joined by spaces.
 		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
-			return fmt.Errorf("exchange: Scope %q holds a character outside RFC 6749 §3.3", c.Scope)
+			return fieldErr("Scope", "%s holds a character scopes may not contain (RFC 6749 §3.3: printable ASCII without quotes or backslashes, space-separated)", excerpt.Quote(c.Scope))
 		}
 	}
-	for k, vs := range c.Params {
-		switch k {
-		case "":
-			return errors.New("exchange: Params holds an empty name")
-		case "grant_type", "client_id", "client_secret", "scope":
-			return fmt.Errorf("exchange: Params may not set %q", k)
+	for _, k := range slices.Sorted(maps.Keys(c.Params)) {
+		if k == "" {
+			return fieldErr("Params", "a parameter name may not be empty")
 		}
-		if style == StyleJSON && len(vs) != 1 {
-			return fmt.Errorf("exchange: Params %q must have exactly one value in the JSON style", k)
+		if why, reserved := reservedParams[k]; reserved {
+			return fieldErr("Params."+k, "may not be set here: %s", why)
+		}
+		if style == StyleJSON && len(c.Params[k]) != 1 {
+			return fieldErr("Params."+k, "must have exactly one value in the JSON style")
 		}
 	}
 	return nil
+}
+
+// reservedParams are the body parameters a Client sets itself, with what
+// to do instead.
+var reservedParams = map[string]string{
+	"grant_type":    "it is always client_credentials",
+	"client_id":     "it is the caller's client id",
+	"client_secret": "it is the caller's secret",
+	"scope":         "use the scope setting (Client.Scope; credentials.exchange.scope in a configuration file)",
+}
+
+// ConfigError is a field of a Client that Validate refuses.
+type ConfigError struct {
+	// Field is the field at fault: TokenURL, Style, Timeout, MaxBytes,
+	// Scope, Params, or Params.<name> for one parameter.
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "exchange: " + e.Field + ": " + e.Reason }
+
+func fieldErr(field, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
 func (c *Client) style() Style {
@@ -135,12 +159,16 @@ func (c *Client) style() Style {
 
 func checkTokenURL(raw string) error {
 	if raw == "" {
-		return errors.New("exchange: TokenURL is empty")
+		return fieldErr("TokenURL", "is required: the URL of the authorization server's token endpoint")
 	}
 	// NoUserinfo: net/http would turn userinfo into an Authorization header
 	// of its own; credentials go only where the Style puts them.
-	if _, err := (urlrule.Rule{NoUserinfo: true}).Check(raw); err != nil {
-		return fmt.Errorf("exchange: TokenURL %w", err)
+	u, err := (urlrule.Rule{NoUserinfo: true}).Check(raw)
+	switch {
+	case errors.Is(err, urlrule.ErrInsecureHTTP):
+		return fieldErr("TokenURL", "uses http:// for %s, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost); client secrets would cross the network in the clear; use https://", excerpt.Quote(u.Hostname()))
+	case err != nil:
+		return &ConfigError{Field: "TokenURL", Reason: err.Error()}
 	}
 	return nil
 }

@@ -611,8 +611,10 @@ func TestValidate(t *testing.T) {
 		{TokenURL: "https://auth.example.com/t", Style: exchange.StyleJSON, Params: url.Values{"resource": {}}},
 	}
 	for _, c := range bad {
-		if err := c.Validate(); err == nil {
-			t.Errorf("Validate(%+v) = nil, want an error", c)
+		err := c.Validate()
+		var ce *exchange.ConfigError
+		if !errors.As(err, &ce) || ce.Field == "" || ce.Reason == "" {
+			t.Errorf("Validate(%+v) = %v, want a *ConfigError naming a field", c, err)
 		}
 	}
 	var nilClient *exchange.Client
