@@ -10,9 +10,13 @@
 # (the plain commands in the README) measures the same thing on a quiet
 # machine.
 #
+# PARTS=load runs bench/README.md's "Load over loopback" commands instead
+# and writes results/load-*.txt (not part of the default run).
+#
 #   ./run.sh                          # 10 rounds, 1s per reused benchmark: about 25 minutes
 #   ROUNDS=8 FRESH_ROUNDS=6 CRED_ROUNDS=6 BENCHTIME=200ms ./run.sh
 #                                     # what bench/README.md's table was made with, about 7 minutes
+#   PARTS=load ./run.sh               # the load runs of bench/README.md, about 15 minutes
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,12 +25,16 @@ BENCHTIME=${BENCHTIME:-1s}          # reused tokens, harness, cached credentials
 FRESH_ROUNDS=${FRESH_ROUNDS:-$ROUNDS}
 CRED_ROUNDS=${CRED_ROUNDS:-$ROUNDS}
 OUT=${OUT:-results}
-PARTS=${PARTS:-reused fresh credentials} # which loops to run; the others' files are kept
+PARTS=${PARTS:-reused fresh credentials} # which parts to run (also: load); the others' files are kept
+LOAD_ROUNDS=${LOAD_ROUNDS:-3}       # load: rounds of the anchor and the targets in turn
+LOAD_ALGS=${LOAD_ALGS:-RS256 ES256 EdDSA}
 BENCHSTAT=${BENCHSTAT:-go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da}
 
 mkdir -p "$OUT"
-go test -c -o "$OUT/bench.test" .
 has() { [[ " $PARTS " == *" $1 "* ]]; }
+if has reused || has fresh || has credentials; then
+	go test -c -o "$OUT/bench.test" .
+fi
 has reused && : >"$OUT/jwt-reused.txt"
 has fresh && : >"$OUT/jwt-fresh.txt"
 has credentials && : >"$OUT/credentials.txt"
@@ -47,6 +55,29 @@ has credentials && for i in $(seq "$CRED_ROUNDS"); do
 		-test.benchmem -test.benchtime "$BENCHTIME" >>"$OUT/credentials.txt"
 done
 rm -f "$OUT/bench.test"
+
+# Load over loopback: 32 connections, medians of LOAD_ROUNDS rounds; fresh
+# tokens are minted for each run, after its warm-up and before it starts.
+if has load; then
+	go build -o "$OUT/load.bin" ./load
+	echo "load: reused tokens" >&2
+	"$OUT/load.bin" -compare -target keyward-nethttp,keyward-echo,auth0 -tokens reused \
+		-d 5s -rounds "$LOAD_ROUNDS" >"$OUT/load-reused.txt"
+	echo "load: client credentials" >&2
+	"$OUT/load.bin" -target keyward-nethttp,keyward-echo -tokens credentials -d 5s >"$OUT/load-credentials.txt"
+	for alg in $LOAD_ALGS; do
+		echo "load: fresh $alg tokens" >&2
+		"$OUT/load.bin" -compare -target keyward-nethttp,keyward-echo -tokens fresh -alg "$alg" \
+			-d 5s -rounds "$LOAD_ROUNDS" -memory >"$OUT/load-fresh-$alg.txt"
+	done
+	# Memory at the token cache's bound (100,000 entries): the anchor, which
+	# caches nothing, for comparison.
+	echo "load: memory per cached token, up to the bound" >&2
+	"$OUT/load.bin" -target anchor,keyward-nethttp,keyward-echo -tokens fresh -alg ES256 \
+		-pool 100000 -d 5m -memory >"$OUT/load-memory.txt"
+	rm -f "$OUT/load.bin"
+fi
+has reused || has fresh || has credentials || exit 0
 
 for f in jwt-reused jwt-fresh; do
 	$BENCHSTAT -col /impl "$OUT/$f.txt" >"$OUT/$f.benchstat"

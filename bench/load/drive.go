@@ -50,7 +50,14 @@ type result struct {
 	// ServerCPU is the CPU time the server's process used during the run,
 	// when it has a process of its own (else 0).
 	ServerCPU time.Duration
-	lat       []time.Duration // of every answered request, sorted
+	// Pool is the number of fresh tokens minted for the run (0 for none),
+	// and PoolRanOut tells that a pool sized from -d (not a -pool) ran out
+	// before -d had passed.
+	Pool       int
+	PoolRanOut bool
+	// Memory is the server's memory before and after the run, with -memory.
+	Memory *[2]memStats
+	lat    []time.Duration // of every answered request, sorted
 }
 
 // CPUPerRequest is the server's CPU time per answered request, or 0.

@@ -8,6 +8,7 @@
 //
 //	go run ./load                                  # keyward-nethttp, reused tokens
 //	go run ./load -compare -tokens fresh           # the anchor, then keyward-nethttp, and the ratio
+//	go run ./load -tokens fresh -alg ES256 -pool 100000 -memory   # memory per cached token
 //	go run ./load -compare -target keyward-nethttp,keyward-echo -tokens reused
 //	go run ./load -tokens credentials -target keyward-echo
 //
@@ -54,6 +55,7 @@ type options struct {
 	warmup   time.Duration
 	inproc   bool
 	noCache  bool
+	memory   bool
 
 	// For a URL target.
 	mintKey, iss, aud, scope, kid string
@@ -65,6 +67,7 @@ type options struct {
 const (
 	maxDuration = 10 * time.Minute
 	maxRequests = 100_000_000
+	maxPool     = 10_000_000
 )
 
 func main() {
@@ -95,8 +98,12 @@ func parseFlags(args []string) (*options, error) {
 		fmt.Fprintf(fs.Output(), `Usage: go run ./load [flags]
 
 Drives servers over loopback with -c concurrent keep-alive connections until
--d has passed or -n requests were sent (fresh tokens: or the -pool ran out),
+-d has passed or -n requests were sent (fresh tokens: or the pool ran out),
 after -warmup, and prints requests/s and p50/p99/max latency.
+
+With -tokens fresh, every measured run gets a pool of tokens minted for it
+alone, after its warm-up and before it starts: no server of the run, in any
+round, is sent a token sent before.
 
 Targets (-target, comma-separated):
   keyward-nethttp   Keyward's net/http middleware on a ServeMux (mode dual)
@@ -123,9 +130,10 @@ Flags:
 	fs.StringVar(&o.tokens, "tokens", "reused", "reused: one token for every request; fresh: a token never sent before for each request; credentials: client_id and client_secret headers (Keyward only)")
 	fs.StringVar(&o.route, "route", suite.BookingsRoute, "the route to request")
 	fs.StringVar(&o.alg, "alg", "RS256", "the signing algorithm of the tokens: RS256, PS256, ES256 or EdDSA")
-	fs.IntVar(&o.pool, "pool", 20000, "fresh tokens to mint before the run (RSA: about 1 ms each per core); a fresh run stops when they run out")
+	fs.IntVar(&o.pool, "pool", 0, "fresh tokens to mint for each measured run (each target, each round), after its warm-up; a run stops when they run out. 0: enough for -d at the rate the warm-up and earlier runs showed (RSA: about 1 ms a token per core)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "drive each server this long with the reused token (or the credentials) before measuring")
 	fs.BoolVar(&o.inproc, "inprocess", false, "serve built-in targets from this process instead of child processes")
+	fs.BoolVar(&o.memory, "memory", false, "with -tokens fresh, report each server child's resident memory (VmRSS, Linux) and live heap (after a GC), and Keyward's token cache entries, before and after the measured run, and the bytes per cached token")
 	fs.BoolVar(&o.noCache, "no-token-cache", false, "turn Keyward's verified-token cache off (dualauth.Config.TokenCache.Disabled), to see what it saves or costs")
 	fs.StringVar(&o.mintKey, "mint-key", "", "URL target: PEM private key (RSA, P-256 or Ed25519) to sign tokens with")
 	fs.StringVar(&o.iss, "iss", "", "URL target: iss of minted tokens")
@@ -176,8 +184,12 @@ Flags:
 		return nil, fmt.Errorf("-alg: one of %s", strings.Join(suite.Algs, ", "))
 	case o.tokens != "reused" && o.tokens != "fresh" && o.tokens != "credentials":
 		return nil, errors.New("-tokens: reused, fresh or credentials")
-	case o.tokens == "fresh" && (o.pool < 1 || o.pool > 10_000_000):
-		return nil, errors.New("-pool: between 1 and 10000000")
+	case o.pool < 0 || o.pool > maxPool:
+		return nil, fmt.Errorf("-pool: between 0 and %d", maxPool)
+	case o.memory && o.tokens != "fresh":
+		return nil, errors.New("-memory: with -tokens fresh (a reused token fills no cache)")
+	case o.memory && o.inproc:
+		return nil, errors.New("-memory: the servers need processes of their own (no -inprocess)")
 	case !strings.HasPrefix(o.route, "/"):
 		return nil, errors.New("-route: a path starting with /")
 	}
@@ -214,11 +226,11 @@ Flags:
 
 func isURL(t string) bool { return strings.Contains(t, "://") }
 
-// tokenSet is what requests carry: a reused token, a pool of fresh ones,
-// or client credentials.
+// tokenSet is what requests carry: a reused token, fresh ones minted for
+// each measured run, or client credentials.
 type tokenSet struct {
 	reused       string
-	fresh        []string
+	fresh        *freshTokens // with -tokens fresh
 	clientID     string
 	clientSecret string
 }
@@ -248,16 +260,17 @@ func run(o *options) error {
 		toks.reused = env.Reused(o.alg)
 		toks.clientID, toks.clientSecret = suite.ClientID, suite.ClientSecret
 		if o.tokens == "fresh" {
-			n := int(min(int64(o.pool), o.max))
-			fmt.Printf("load: minting %d fresh %s tokens… ", n, o.alg)
-			t0 := time.Now()
-			if toks.fresh, err = env.MintPool(o.alg, n); err != nil {
-				return err
-			}
-			fmt.Printf("%v\n", time.Since(t0).Round(time.Millisecond))
+			toks.fresh = newFreshTokens(o, func() (string, error) { return env.Mint(o.alg, nil) })
 		}
 	} else if err := mintForURL(o, &toks); err != nil {
 		return err
+	}
+	if toks.fresh != nil {
+		if o.pool > 0 {
+			fmt.Printf("load: %d fresh tokens minted for each measured run\n", o.pool)
+		} else {
+			fmt.Printf("load: fresh tokens minted for each measured run, enough for -d at the rate its warm-up and earlier runs showed\n")
+		}
 	}
 
 	var order []string
@@ -283,13 +296,18 @@ func run(o *options) error {
 	if o.compare {
 		summary(o, results)
 	}
+	if toks.fresh != nil {
+		fmt.Printf("\nload: %d fresh tokens minted in all, each sent once\n", toks.fresh.minted)
+	}
 	return nil
 }
 
-// driveTarget starts target (unless it is a URL), warms it up and drives it.
+// driveTarget starts target (unless it is a URL), warms it up with the
+// reused token (or the credentials), mints its fresh tokens if it needs
+// them, and drives it. Only the last drive is measured.
 func driveTarget(o *options, target string, cfg serveConfig, toks tokenSet) (*result, error) {
 	addr, host := "", ""
-	cpu := func() (time.Duration, bool) { return 0, false }
+	s := &server{stop: func() {}}
 	if isURL(target) {
 		u, _ := url.Parse(target)
 		addr, host = u.Host, u.Host
@@ -302,34 +320,52 @@ func driveTarget(o *options, target string, cfg serveConfig, toks tokenSet) (*re
 		if o.inproc {
 			start = startInProcess
 		}
-		s, err := start(cfg)
-		if err != nil {
+		var err error
+		if s, err = start(cfg); err != nil {
 			return nil, err
 		}
-		defer s.Close()
 		addr, host = s.Addr, s.Addr
-		cpu = s.CPU
 	}
+	defer s.Close()
 	warm := bearerSource(o.route, host, o.headers, toks.reused, nil)
 	src := warm
-	switch o.tokens {
-	case "fresh":
-		src = bearerSource(o.route, host, o.headers, "", toks.fresh)
-	case "credentials":
+	if o.tokens == "credentials" {
 		warm = credentialsSource(o.route, host, o.headers, toks.clientID, toks.clientSecret)
 		src = warm
 	}
+	var warmRPS float64
 	if o.warmup > 0 {
 		w := drive(addr, o.conns, o.warmup, o.max, warm)
 		if w.OK == 0 {
 			return nil, fmt.Errorf("%s: no request succeeded during the warm-up (statuses %v, %d errors)", target, w.Statuses, w.Errors)
 		}
+		warmRPS = w.RPS()
 	}
-	cpu0, ok0 := cpu()
+	var pool []string
+	if o.tokens == "fresh" {
+		var err error
+		if pool, err = toks.fresh.next(warmRPS); err != nil {
+			return nil, err
+		}
+		src = bearerSource(o.route, host, o.headers, "", pool)
+	}
+	var mem0 memStats
+	if o.memory {
+		mem0 = s.Memory()
+	}
+	cpu0, ok0 := s.CPU()
 	r := drive(addr, o.conns, o.duration, o.max, src)
 	r.Name = target
-	if cpu1, ok1 := cpu(); ok0 && ok1 {
+	if cpu1, ok1 := s.CPU(); ok0 && ok1 {
 		r.ServerCPU = cpu1 - cpu0
+	}
+	if pool != nil {
+		toks.fresh.observe(r)
+		r.Pool = len(pool)
+		r.PoolRanOut = o.pool == 0 && r.Requests >= int64(len(pool)) && r.Elapsed < o.duration
+	}
+	if o.memory {
+		r.Memory = &[2]memStats{mem0, s.Memory()}
 	}
 	return r, nil
 }
@@ -343,6 +379,12 @@ func report(r *result) {
 	}
 	if r.OK != r.Requests || r.Errors > 0 {
 		fmt.Printf("  statuses %v, %d connection errors\n", r.Statuses, r.Errors)
+	}
+	if r.PoolRanOut {
+		fmt.Printf("  its %d fresh tokens ran out before -d: a short run\n", r.Pool)
+	}
+	if r.Memory != nil {
+		reportMemory(r)
 	}
 }
 
@@ -369,6 +411,27 @@ func summary(o *options, results map[string][]*result) {
 				round(time.Duration(cpu)), round(time.Duration(anchorCPU)), anchorCPU/cpu)
 		}
 		fmt.Println(line)
+	}
+	if o.memory {
+		fmt.Println("memory per cached token (medians; runs of different lengths cache different numbers):")
+		for _, t := range o.targets {
+			if rs := results[t]; len(rs) > 0 && rs[0].Memory != nil && rs[0].Memory[1].Entries >= 0 {
+				fmt.Printf("  %-16s %s of live heap, %s resident\n", t, bytesOrNA(median(rs, liveHeapPerToken)), bytesOrNA(median(rs, residentPerToken)))
+			}
+		}
+	}
+	if o.rounds > 1 {
+		fmt.Println("each round (requests/s, and the ratio to the anchor's run of the same round):")
+		for _, t := range append([]string{suite.ImplAnchor}, o.targets...) {
+			line := fmt.Sprintf("  %-16s", t)
+			for i, r := range results[t] {
+				line += fmt.Sprintf(" %8.0f", r.RPS())
+				if a := results[suite.ImplAnchor]; t != suite.ImplAnchor && i < len(a) && a[i].RPS() > 0 {
+					line += fmt.Sprintf(" (%.2fx)", r.RPS()/a[i].RPS())
+				}
+			}
+			fmt.Println(line)
+		}
 	}
 }
 
@@ -438,15 +501,7 @@ func mintForURL(o *options, toks *tokenSet) error {
 		return err
 	}
 	if o.tokens == "fresh" {
-		n := int(min(int64(o.pool), o.max))
-		fmt.Printf("load: minting %d fresh tokens with %s… ", n, o.mintKey)
-		toks.fresh = make([]string, n)
-		for i := range toks.fresh {
-			if toks.fresh[i], err = mint(); err != nil {
-				return err
-			}
-		}
-		fmt.Println("done")
+		toks.fresh = newFreshTokens(o, mint)
 	}
 	return nil
 }

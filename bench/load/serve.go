@@ -57,8 +57,13 @@ func (c serveConfig) trust() (suite.Trust, error) {
 type server struct {
 	Addr string
 	stop func()
-	// cpu, if set, returns the CPU time the server's process has used.
-	cpu func() (time.Duration, bool)
+	// ask, for a server child, writes a command line to it and returns the
+	// fields of its answer.
+	ask func(cmd string) ([]string, bool)
+	// pid is a server child's process id.
+	pid int
+	// cache, for Keyward in this process, reports its token cache.
+	cache func() dualauth.CacheStatus
 }
 
 func (s *server) Close() { s.stop() }
@@ -66,10 +71,43 @@ func (s *server) Close() { s.stop() }
 // CPU returns the CPU time the server's process has used so far, if it
 // runs in a process of its own.
 func (s *server) CPU() (time.Duration, bool) {
-	if s.cpu == nil {
+	if s.ask == nil {
 		return 0, false
 	}
-	return s.cpu()
+	f, ok := s.ask("cpu")
+	if !ok || len(f) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return time.Duration(n), true
+}
+
+// Memory returns a server child's memory: its resident set, read from
+// /proc, and then the live heap after a collection and the token cache's
+// size, as the child reports them.
+func (s *server) Memory() memStats {
+	m := unknownMemory
+	if s.ask == nil {
+		return m
+	}
+	m.RSS = residentBytes(s.pid)
+	f, ok := s.ask("mem")
+	if !ok || len(f) != 3 {
+		return m
+	}
+	var v [3]int64
+	for i := range f {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return m
+		}
+		v[i] = n
+	}
+	m.LiveHeap, m.Entries, m.Evictions = v[0], v[1], v[2]
+	return m
 }
 
 // startInProcess serves cfg.Impl from this process.
@@ -78,7 +116,7 @@ func startInProcess(cfg serveConfig) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	impl, err := suite.Build(context.Background(), cfg.Impl, t, cfg.Alg)
+	impl, cache, err := build(cfg.Impl, t, cfg.Alg)
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +127,32 @@ func startInProcess(cfg serveConfig) (*server, error) {
 	}
 	srv := &http.Server{Handler: impl.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &server{Addr: ln.Addr().String(), stop: func() {
+	return &server{Addr: ln.Addr().String(), cache: cache, stop: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		impl.Close()
 	}}, nil
+}
+
+// build builds implementation name as suite.Build does, and for Keyward
+// also returns what reports its token cache (nil for the others).
+func build(name string, t suite.Trust, alg string) (*suite.Server, func() dualauth.CacheStatus, error) {
+	if name != suite.ImplKeywardNetHTTP && name != suite.ImplKeywardEcho {
+		impl, err := suite.Build(context.Background(), name, t, alg)
+		return impl, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := suite.NewKeyward(ctx, t)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	h := suite.KeywardNetHTTP(a)
+	if name == suite.ImplKeywardEcho {
+		h = suite.KeywardEcho(a)
+	}
+	return &suite.Server{Name: name, Handler: h, Close: func() { _ = a.Close(); cancel() }}, a.TokenCacheStatus, nil
 }
 
 // startChild serves cfg.Impl from a child process running this program, so
@@ -142,26 +200,30 @@ func startChild(cfg serveConfig) (*server, error) {
 		return nil, fmt.Errorf("server %s did not start (%q, %v)", cfg.Impl, line, err)
 	}
 	var mu sync.Mutex
-	cpu := func() (time.Duration, bool) {
+	ask := func(cmd string) ([]string, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if _, err := io.WriteString(stdin, "cpu\n"); err != nil {
-			return 0, false
+		if _, err := io.WriteString(stdin, cmd+"\n"); err != nil {
+			return nil, false
 		}
 		line, err := out.ReadString('\n')
-		v, ok := strings.CutPrefix(strings.TrimSpace(line), "cpu ")
-		n, perr := strconv.ParseInt(v, 10, 64)
-		if err != nil || !ok || perr != nil || n < 0 {
-			return 0, false
+		f := strings.Fields(line)
+		if err != nil || len(f) == 0 || f[0] != cmd {
+			return nil, false
 		}
-		return time.Duration(n), true
+		return f[1:], true
 	}
-	return &server{Addr: addr, stop: stop, cpu: cpu}, nil
+	return &server{Addr: addr, stop: stop, ask: ask, pid: cmd.Process.Pid}, nil
 }
 
-// childMain is main in a server child: serve, say where, answer each "cpu"
-// line on standard input with the CPU time used so far ("cpu NANOSECONDS"),
-// and stop when standard input closes (the parent closed it or went away).
+// childMain is main in a server child: serve, say where, and stop when
+// standard input closes (the parent closed it or went away). It answers
+// each line on standard input:
+//
+//	cpu   "cpu NANOSECONDS": the CPU time used so far (-1 if unknown)
+//	mem   "mem LIVE ENTRIES EVICTIONS": the live heap in bytes after a
+//	      collection, and Keyward's cached tokens and evictions (-1 -1 for
+//	      a server without a token cache)
 func childMain(js string) error {
 	var cfg serveConfig
 	if err := json.Unmarshal([]byte(js), &cfg); err != nil {
@@ -174,12 +236,20 @@ func childMain(js string) error {
 	fmt.Printf("listening %s\n", s.Addr)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		if in.Text() == "cpu" {
+		switch in.Text() {
+		case "cpu":
 			t, ok := suite.ProcessCPU()
 			if !ok {
 				t = -1
 			}
 			fmt.Printf("cpu %d\n", t.Nanoseconds())
+		case "mem":
+			entries, evictions := int64(-1), int64(-1)
+			if s.cache != nil {
+				st := s.cache()
+				entries, evictions = int64(st.Entries), int64(st.Evictions)
+			}
+			fmt.Printf("mem %d %d %d\n", liveHeap(), entries, evictions)
 		}
 	}
 	s.Close()
