@@ -28,6 +28,13 @@
 // pair through a ClientVerifier (a registry of hashed secrets) or a token
 // exchange, behind a cache of verified pairs and a throttle on failures.
 //
+// This package reads the request, asks the method it names and answers;
+// each method is a package of its own that knows nothing of requests:
+// internal/jwtverify verifies JWTs and caches them (its Verify reads top to
+// bottom), internal/clientcheck checks client ids and secrets behind its
+// cache and throttle. methods.go turns their answers into a Principal or
+// an *Error.
+//
 // Nothing here knows of a web framework: package middleware adapts it to
 // net/http, and middleware/echokw to Echo.
 package dualauth

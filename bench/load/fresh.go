@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"time"
+
+	"github.com/keyward/keyward/bench/internal/suite"
 )
 
 // freshTokens mints the tokens of each measured run with -tokens fresh,
@@ -66,7 +66,7 @@ func (f *freshTokens) size(warmRPS float64) int {
 func (f *freshTokens) next(warmRPS float64) ([]string, error) {
 	n := f.size(warmRPS)
 	t0 := time.Now()
-	pool, err := mintParallel(n, f.mint)
+	pool, err := suite.MintParallel(n, f.mint)
 	if err != nil {
 		return nil, err
 	}
@@ -78,29 +78,4 @@ func (f *freshTokens) next(warmRPS float64) ([]string, error) {
 // observe records the rate of a fresh run, to size the next pools.
 func (f *freshTokens) observe(r *result) {
 	f.fastest = max(f.fastest, r.RPS())
-}
-
-// mintParallel calls mint n times on every core and returns the tokens.
-func mintParallel(n int, mint func() (string, error)) ([]string, error) {
-	out := make([]string, n)
-	workers := min(runtime.GOMAXPROCS(0), max(n, 1))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				tok, err := mint()
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				out[i] = tok
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
 }

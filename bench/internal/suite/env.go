@@ -126,14 +126,19 @@ func (e *Env) Reused(alg string) string { return e.reused[alg] }
 // MintPool mints n distinct tokens (each has its own jti) with alg's key,
 // on every core.
 func (e *Env) MintPool(alg string, n int) ([]string, error) {
+	return MintParallel(n, func() (string, error) { return e.Mint(alg, nil) })
+}
+
+// MintParallel calls mint n times, on every core, and returns the tokens.
+func MintParallel(n int, mint func() (string, error)) ([]string, error) {
 	out := make([]string, n)
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), max(n, 1))
 	errs := make([]error, workers)
+	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				tok, err := e.Mint(alg, nil)
+				tok, err := mint()
 				if err != nil {
 					errs[w] = err
 					return
