@@ -120,10 +120,27 @@ func (c *Client) Validate() error {
 			return fieldErr("Params."+k, "may not be set here: %s", why)
 		}
 		if style == StyleJSON && len(c.Params[k]) != 1 {
+			if !plainName(k) {
+				return fieldErr("Params", "%s must have exactly one value in the JSON style", excerpt.Quote(k))
+			}
 			return fieldErr("Params."+k, "must have exactly one value in the JSON style")
 		}
 	}
 	return nil
+}
+
+// plainName reports whether a parameter name can be named as it is in a
+// field path: letters, digits, "_", "-" and "." only, at most 64 bytes.
+func plainName(name string) bool {
+	if len(name) > 64 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // reservedParams are the body parameters a Client sets itself, with what
@@ -138,7 +155,8 @@ var reservedParams = map[string]string{
 // ConfigError is a field of a Client that Validate refuses.
 type ConfigError struct {
 	// Field is the field at fault: TokenURL, Style, Timeout, MaxBytes,
-	// Scope, Params, or Params.<name> for one parameter.
+	// Scope, Params, or Params.<name> for one parameter whose name is
+	// plain (letters, digits, "_", "-", "."; another is quoted in Reason).
 	Field string
 	// Reason says what is wrong with it.
 	Reason string

@@ -701,3 +701,21 @@ func TestHTTPClientTransportUsedJarIgnored(t *testing.T) {
 		t.Error("a cookie from one exchange was sent with the next")
 	}
 }
+
+// TestValidateNamesParamsSafely: a parameter name is named in the error's
+// field only when it is plain; another is quoted, cut short, in the reason,
+// so that a line break in it cannot forge a log line.
+func TestValidateNamesParamsSafely(t *testing.T) {
+	for _, tt := range []struct {
+		name, field string
+	}{
+		{"resource", "Params.resource"},
+		{"x\nlevel=ERROR msg=forged" + strings.Repeat("y", 300), "Params"},
+	} {
+		c := exchange.Client{TokenURL: "https://auth.example.com/t", Style: exchange.StyleJSON, Params: url.Values{tt.name: {"1", "2"}}}
+		var ce *exchange.ConfigError
+		if err := c.Validate(); !errors.As(err, &ce) || ce.Field != tt.field || strings.ContainsAny(ce.Error(), "\n") || len(ce.Error()) > 200 {
+			t.Errorf("Validate with parameter %.20q = %v, want field %s, one short line", tt.name, err, tt.field)
+		}
+	}
+}

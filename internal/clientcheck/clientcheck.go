@@ -73,6 +73,23 @@ const (
 // Validate checks c as New does without connecting to anything. Every
 // error is a *fielderr.Error naming a field of dualauth.Credentials.
 func (c Config[P]) Validate() error {
+	if r := c.Redis; r != nil {
+		switch {
+		case r.Timeout < 0:
+			return fielderr.New("Throttle.Redis.Timeout", "may not be negative")
+		case len(c.PairKey) > 0 && len(c.PairKey) < throttle.MinPairKeyLen:
+			return fielderr.New("Throttle.Redis.PairKey", "is %d bytes; it needs at least %d", len(c.PairKey), throttle.MinPairKeyLen)
+		case r.MaxCounters < 0 || r.MaxCounters == 1:
+			return fielderr.New("Throttle.Redis.MaxCounters", "is %d; it needs at least 2 (or 0 for %d)", r.MaxCounters, throttle.MaxCounters)
+		case c.Limits.Replicas < 0:
+			return fielderr.New("Throttle.Redis.Replicas", "may not be negative")
+		}
+		store, err := openRedis(*r) // checks the URL; nothing connects yet
+		if err != nil {
+			return err
+		}
+		_ = store.Close()
+	}
 	for _, n := range []struct {
 		field string
 		v     int64
@@ -80,29 +97,12 @@ func (c Config[P]) Validate() error {
 		{"Throttle.MaxClientFailures", int64(c.Limits.MaxClientFailures)},
 		{"Throttle.MaxAddrFailures", int64(c.Limits.MaxAddrFailures)},
 		{"Throttle.Window", int64(c.Limits.Window)},
-		{"Throttle.Redis.Replicas", int64(c.Limits.Replicas)},
 	} {
 		if n.v < 0 {
 			return fielderr.New(n.field, "may not be negative")
 		}
 	}
-	r := c.Redis
-	if r == nil {
-		return nil
-	}
-	switch {
-	case r.Timeout < 0:
-		return fielderr.New("Throttle.Redis.Timeout", "may not be negative")
-	case len(c.PairKey) > 0 && len(c.PairKey) < throttle.MinPairKeyLen:
-		return fielderr.New("Throttle.Redis.PairKey", "is %d bytes; it needs at least %d", len(c.PairKey), throttle.MinPairKeyLen)
-	case r.MaxCounters < 0 || r.MaxCounters == 1:
-		return fielderr.New("Throttle.Redis.MaxCounters", "is %d; it needs at least 2 (or 0 for %d)", r.MaxCounters, throttle.MaxCounters)
-	}
-	store, err := openRedis(*r) // checks the URL; nothing connects yet
-	if err != nil {
-		return err
-	}
-	return store.Close()
+	return nil
 }
 
 // openRedis opens the store of opts, or returns a *fielderr.Error.
