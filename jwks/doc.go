@@ -33,9 +33,9 @@
 // token's: a resource server answers 503 rather than 401. The first load that
 // succeeds after failures is logged at info level.
 //
-// [Remote.Key] and [Static.Key] (the [KeyLookup] interface) find a key for a
-// request without building a [jwt.Keyfunc], allocating nothing unless they
-// wait.
+// [Remote.Key] and [Static.Key] (the [KeyLookup] interface) find the key for
+// a token's "alg" and "kid" without a [jwt.Keyfunc] or a [jwt.Token],
+// allocating nothing unless they wait.
 //
 // JWK Set members are read and validated with github.com/MicahParks/jwkset.
 // Each load builds an immutable index of the keys, so that a request does at
@@ -96,11 +96,14 @@ type Status struct {
 }
 
 // KeyLookup is implemented by the sets of this package, [Remote] and
-// [Static]: Key(ctx, token) gives the answer Keyfunc(ctx)(token) gives,
-// without building a function for the request, so that a caller verifying
-// many tokens allocates nothing to find a key.
+// [Static]: Key(ctx, alg, kid) gives the answer Keyfunc(ctx)(token) gives
+// for a token whose header has that "alg" and that "kid" ("" when it has
+// none), without building a function for the request or a jwt.Token, so
+// that a caller verifying many tokens allocates nothing to find a key. A
+// header whose "alg" or "kid" is not a string has no answer here: ask
+// Keyfunc.
 type KeyLookup interface {
-	Key(ctx context.Context, token *jwt.Token) (any, error)
+	Key(ctx context.Context, alg, kid string) (any, error)
 }
 
 var (

@@ -419,3 +419,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// algKID returns the "alg" and "kid" of tok's header ("" when absent), as
+// a verifier passes them to Key.
+func algKID(tok *jwt.Token) (alg, kid string) {
+	alg, _ = tok.Header["alg"].(string)
+	kid, _ = tok.Header["kid"].(string)
+	return alg, kid
+}

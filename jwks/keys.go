@@ -155,7 +155,7 @@ type keySet struct {
 	generation uint64  // see Remote.Generation
 
 	// unique holds the JWK of every kid that one key alone has, for
-	// keyfunc (see Remote.lookup).
+	// keyfunc (see Remote.forKID).
 	unique map[string]jwkset.JWK
 }
 
@@ -226,7 +226,7 @@ func countKID(entries []entry, kid string) (n int) {
 
 // keyStore is the jwkset.Storage keyfunc reads keys from: the index of a
 // Remote's current keys. keyfunc's Keyfunc calls KeyRead alone, and only
-// for a kid one key alone has (see Remote.lookup); the set's keys are
+// for a kid one key alone has (see Remote.forKID); the set's keys are
 // written by replacing the index, never through the Storage methods.
 type keyStore struct {
 	jwkset.Storage // the methods keyfunc does not call; nil

@@ -246,25 +246,38 @@ func start(ctx context.Context, source string, o Options, res resolver) (*Remote
 }
 
 // Keyfunc returns the function golang-jwt calls to pick the key for a token,
-// for a request with ctx: Key(ctx, token). For a ctx that never ends (such as
-// context.Background()), or when Options.UnknownKIDWait is negative, it is
-// the same function for every request and allocates nothing; otherwise it
-// is built for ctx, which costs one small allocation per call of Keyfunc.
-// Callers that can call Key directly save that allocation.
+// for a request with ctx: the answer of Key for the token's "alg" and "kid"
+// header parameters, or an error if either is not a string. For a ctx that
+// never ends (such as context.Background()), or when
+// Options.UnknownKIDWait is negative, it is the same function for every
+// request and allocates nothing; otherwise it is built for ctx, which costs
+// one small allocation per call of Keyfunc. Callers that can call Key
+// directly save that allocation.
 func (r *Remote) Keyfunc(ctx context.Context) jwt.Keyfunc {
 	if ctx == nil || r.opts.UnknownKIDWait < 0 || ctx.Done() == nil {
 		return r.keyfunc
 	}
-	return func(token *jwt.Token) (any, error) { return r.Key(ctx, token) }
+	return func(token *jwt.Token) (any, error) { return r.tokenKey(ctx, token) }
 }
 
 // lookup is the function Keyfunc returns for a context that never ends.
 func (r *Remote) lookup(token *jwt.Token) (any, error) {
-	return r.Key(context.Background(), token)
+	return r.tokenKey(context.Background(), token)
 }
 
-// Key returns the key for token, for a request with ctx. It does not
-// allocate unless it waits.
+// tokenKey is Key for token's header, which keyfunc reads for a kid one
+// key alone has.
+func (r *Remote) tokenKey(ctx context.Context, token *jwt.Token) (any, error) {
+	alg, kid, err := parseHeader(token)
+	if err != nil {
+		return nil, err
+	}
+	return r.key(ctx, alg, kid, token)
+}
+
+// Key returns the key for a token whose header has alg and kid ("" when
+// it has none), for a request with ctx. It does not allocate unless it
+// waits.
 //
 // A token with a "kid" gets the key of that kid if it fits the token's "alg"
 // and the JWK's own "alg", if any (several keys if several with that kid
@@ -284,21 +297,26 @@ func (r *Remote) lookup(token *jwt.Token) (any, error) {
 // it), for at most Options.UnknownKIDWait and no longer than ctx lasts, and
 // answers from the keys held then. A lookup that can start no refresh and
 // finds none to join is answered at once.
-func (r *Remote) Key(ctx context.Context, token *jwt.Token) (any, error) {
-	key, fetched, err := r.find(token, true)
+func (r *Remote) Key(ctx context.Context, alg, kid string) (any, error) {
+	return r.key(ctx, alg, kid, nil)
+}
+
+// key is Key, for token when it comes through Keyfunc (nil otherwise).
+func (r *Remote) key(ctx context.Context, alg, kid string, token *jwt.Token) (any, error) {
+	key, fetched, err := r.find(alg, kid, token, true)
 	if fetched == closedChan { // a load replaced the keys meanwhile: look again
-		key, fetched, err = r.find(token, true)
+		key, fetched, err = r.find(alg, kid, token, true)
 	}
 	if fetched == nil {
 		return key, err
 	}
-	return r.await(ctx, token, fetched)
+	return r.await(ctx, alg, kid, token, fetched)
 }
 
 // await waits for the fetch that closes fetched, for at most
 // Options.UnknownKIDWait, as long as ctx lasts and the Remote runs, then
-// looks token's key up again.
-func (r *Remote) await(ctx context.Context, token *jwt.Token, fetched <-chan struct{}) (any, error) {
+// looks the key up again.
+func (r *Remote) await(ctx context.Context, alg, kid string, token *jwt.Token, fetched <-chan struct{}) (any, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -310,19 +328,16 @@ func (r *Remote) await(ctx context.Context, token *jwt.Token, fetched <-chan str
 	case <-r.ctx.Done():
 	}
 	timer.Stop()
-	key, _, err := r.find(token, false)
+	key, _, err := r.find(alg, kid, token, false)
 	return key, err
 }
 
-// find is one look at the current key index. If request is true and the
-// token's kid is unknown (or the set is empty), it may ask for a refresh;
+// find is one look at the current key index for alg and kid (token is
+// theirs when the lookup comes through Keyfunc, else nil). If request is
+// true and kid is unknown (or the set is empty), it may ask for a refresh;
 // fetched is then the channel closed when the fetch that looks for the kid
 // has ended, if the lookup is to wait for it, or nil.
-func (r *Remote) find(token *jwt.Token, request bool) (key any, fetched <-chan struct{}, err error) {
-	alg, kid, err := parseHeader(token)
-	if err != nil {
-		return nil, nil, err
-	}
+func (r *Remote) find(alg, kid string, token *jwt.Token, request bool) (key any, fetched <-chan struct{}, err error) {
 	ks := r.keys.Load()
 	switch {
 	case ks.n == 0:
@@ -345,12 +360,14 @@ func (r *Remote) find(token *jwt.Token, request bool) (key any, fetched <-chan s
 }
 
 // forKID returns the key of kid in ks that fits alg, or ErrUnknownKey or
-// ErrKeyMismatch.
+// ErrKeyMismatch. The index answers, unless the lookup comes through
+// Keyfunc with a token whose kid one key alone has: keyfunc answers then,
+// from the same index, as it does for golang-jwt's users.
 func (r *Remote) forKID(ks *keySet, token *jwt.Token, alg, kid string) (any, error) {
-	if _, unique := ks.unique[kid]; !unique {
+	if _, unique := ks.unique[kid]; !unique || token == nil {
 		// Several keys share the kid (RFC 7517 allows it across key
-		// types), or none has it: keyfunc reads one key per kid, so the
-		// index answers.
+		// types), or none has it (keyfunc reads one key per kid), or
+		// there is no jwt.Token to hand keyfunc: the index answers.
 		return ks.forKID(alg, kid)
 	}
 	// keyfunc reads the key from the index and checks the JWK's "alg"

@@ -2,11 +2,14 @@ package jwks_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyward/keyward/jwks"
@@ -184,10 +187,11 @@ func TestKeyAllocatesNothing(t *testing.T) {
 		{Header: map[string]any{"alg": "ES256", "kid": "ec"}},
 		{Header: map[string]any{"alg": "ES256"}},
 	} {
-		if _, err := r.Key(ctx, tok); err != nil {
+		alg, kid := algKID(tok)
+		if _, err := r.Key(ctx, alg, kid); err != nil {
 			t.Fatalf("%v: %v", tok.Header, err)
 		}
-		if n := testing.AllocsPerRun(100, func() { _, _ = r.Key(ctx, tok) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { _, _ = r.Key(ctx, alg, kid) }); n != 0 {
 			t.Errorf("Key %v: %v allocations", tok.Header, n)
 		}
 		kf := r.Keyfunc(context.Background())
@@ -195,4 +199,54 @@ func TestKeyAllocatesNothing(t *testing.T) {
 			t.Errorf("Keyfunc(Background) %v: %v allocations", tok.Header, n)
 		}
 	}
+}
+
+// TestKeyAgreesWithKeyfunc: Key(ctx, alg, kid), which reads the index
+// alone, gives the answer Keyfunc gives for a token with that header
+// (where keyfunc reads a kid one key alone has), for every alg and kid:
+// unique kids with and without a JWK "alg", a kid shared by two keys, an
+// unknown kid, no kid, and algorithms the keys do not fit.
+func TestKeyAgreesWithKeyfunc(t *testing.T) {
+	p := newIDP(t)
+	p.serveJSON("/jwks", jwksJSON(t,
+		jwk{key: rsaA(), kid: "rsa"},
+		jwk{key: rsaB(), kid: "rsa-256", alg: jwkset.AlgRS256},
+		jwk{key: ecP256(), kid: "ec", alg: jwkset.AlgES256},
+		jwk{key: ecP384(), kid: "shared"},
+		jwk{key: edKey(), kid: "shared"},
+	))
+	r := newRemote(t, p.url("/jwks"), jwks.Options{UnknownKIDWait: -1})
+	st, err := jwks.NewStatic("static", rsaA().Public(), ecP256().Public())
+	wantOK(t, err)
+	for _, alg := range []string{"RS256", "RS384", "PS256", "ES256", "ES384", "EdDSA", "HS256", ""} {
+		for _, kid := range []string{"", "rsa", "rsa-256", "ec", "shared", "unknown"} {
+			header := map[string]any{"alg": alg}
+			if kid != "" {
+				header["kid"] = kid
+			}
+			for name, set := range map[string]interface {
+				jwks.Set
+				jwks.KeyLookup
+			}{"remote": r, "static": st} {
+				want, wantErr := set.Keyfunc(context.Background())(&jwt.Token{Header: header})
+				got, gotErr := set.Key(context.Background(), alg, kid)
+				if !reflect.DeepEqual(got, want) || sentinel(gotErr) != sentinel(wantErr) {
+					t.Errorf("%s alg %q kid %q: Key = %v, %v; Keyfunc = %v, %v", name, alg, kid, got, gotErr, want, wantErr)
+				}
+			}
+		}
+	}
+}
+
+// sentinel is the error of this package that err is, or err's text.
+func sentinel(err error) string {
+	for _, e := range []error{jwks.ErrUnknownKey, jwks.ErrKeyMismatch, jwks.ErrNoKeys, jwks.ErrUnavailable} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
 }

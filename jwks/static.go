@@ -89,9 +89,10 @@ func checkStaticKey(key crypto.PublicKey) error {
 // is the same for every request.
 func (s *Static) Keyfunc(context.Context) jwt.Keyfunc { return s.keyfunc }
 
-// Key returns the key for token as the function Keyfunc returns does; ctx is
-// not used. It never blocks and allocates nothing.
-func (s *Static) Key(_ context.Context, token *jwt.Token) (any, error) { return s.lookup(token) }
+// Key returns the key for a token whose header has alg, as the function
+// Keyfunc returns does: kid and ctx are not used. It never blocks and
+// allocates nothing.
+func (s *Static) Key(_ context.Context, alg, _ string) (any, error) { return s.keys.forAlg(alg) }
 
 func (s *Static) lookup(token *jwt.Token) (any, error) {
 	if token == nil {

@@ -1,8 +1,11 @@
 // Package jsonobject decodes the JSON objects of JWT headers and claims
-// sets as encoding/json with UseNumber would, at a fraction of the cost.
+// sets as encoding/json with UseNumber would, at a fraction of the cost:
+// into a map (Decode), or member by member without decoding the values a
+// caller does not read (Members).
 package jsonobject
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
@@ -18,9 +21,9 @@ var ErrNotObject = errors.New("jsonobject: not a JSON object")
 // and arrays as []any — what encoding/json with UseNumber gives, at a
 // fraction of its cost for the flat objects tokens are.
 //
-// The document is first checked by json.Valid, so the scan below only
-// walks a well-formed document; a string with escapes or invalid UTF-8 is
-// decoded by encoding/json itself.
+// The document is first checked as json.Valid would check it (see valid),
+// so the scan below only walks a well-formed document; a string with
+// escapes or invalid UTF-8 is decoded by encoding/json itself.
 func Decode(data []byte) (map[string]any, error) {
 	return decode(scanner{data: data})
 }
@@ -34,7 +37,7 @@ func DecodeString(data string) (map[string]any, error) {
 }
 
 func decode(s scanner) (map[string]any, error) {
-	if !json.Valid(s.data) {
+	if !valid(s.data) {
 		return nil, ErrNotObject
 	}
 	s.space()
@@ -56,39 +59,19 @@ const maxHeaderLen = 160
 // Member decodes the member name of the JSON object data as DecodeString
 // would (the last of duplicate names wins), without decoding the others.
 func Member(data, name string) (value any, found bool, err error) {
-	s := scanner{data: unsafe.Slice(unsafe.StringData(data), len(data)), shared: true} // read only
-	if !json.Valid(s.data) {
-		return nil, false, ErrNotObject
-	}
-	s.space()
-	if s.next() != '{' {
-		return nil, false, ErrNotObject
-	}
-	at := -1
-	for s.space(); s.peek() == '"'; s.space() {
-		key, err := s.string()
-		if err != nil {
-			return nil, false, err
+	var last Value
+	err = Members(data, func(n string, v Value) {
+		if n == name {
+			last = v
 		}
-		s.space()
-		s.next() // ':'
-		s.space()
-		if key == name {
-			at = s.i
-		}
-		s.skipValue()
-		s.space()
-		s.next() // ',' or '}'
+	})
+	if err != nil || last.kind == Absent {
+		return nil, false, err
 	}
-	if at < 0 {
-		return nil, false, nil
-	}
-	s.i = at
-	v, err := s.value()
-	return v, err == nil, err
+	return last.Decode(), true, nil
 }
 
-// scanner walks a document json.Valid accepted.
+// scanner walks a document valid accepted.
 type scanner struct {
 	data   []byte
 	i      int
@@ -131,23 +114,14 @@ func (s *scanner) space() {
 // string decodes the string at s.i.
 func (s *scanner) string() (string, error) {
 	start := s.i
-	s.i++ // '"'
-	plain := true
-	for {
-		switch c := s.next(); {
-		case c == '"':
-			raw := s.data[start:s.i]
-			if plain && utf8.Valid(raw) {
-				return s.text(raw[1 : len(raw)-1]), nil
-			}
-			var out string
-			err := json.Unmarshal(raw, &out)
-			return out, err
-		case c == '\\':
-			plain = false
-			s.i++ // the escaped byte; \uXXXX's hex digits are plain
-		}
+	escaped := s.skipString()
+	raw := s.data[start:s.i]
+	if !escaped && utf8.Valid(raw) {
+		return s.text(raw[1 : len(raw)-1]), nil
 	}
+	var out string
+	err := json.Unmarshal(raw, &out)
+	return out, err
 }
 
 // value decodes the value at s.i.
@@ -220,16 +194,25 @@ func isNumberByte(c byte) bool {
 	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
-// skipString moves past the string at s.i.
-func (s *scanner) skipString() {
+// skipString moves past the string at s.i and reports whether it has
+// escapes. It looks for quotes and backslashes with bytes.IndexByte,
+// many bytes at a time.
+func (s *scanner) skipString() (escaped bool) {
 	s.i++ // '"'
 	for {
-		switch s.next() {
-		case '"':
-			return
-		case '\\':
-			s.i++
+		rest := s.data[s.i:]
+		quote := bytes.IndexByte(rest, '"')
+		if quote < 0 { // not reached in a valid document
+			s.i = len(s.data)
+			return escaped
 		}
+		backslash := bytes.IndexByte(rest[:quote], '\\')
+		if backslash < 0 {
+			s.i += quote + 1
+			return escaped
+		}
+		escaped = true
+		s.i += backslash + 2 // past the backslash and the byte it escapes; \uXXXX's hex digits are plain
 	}
 }
 
@@ -273,7 +256,7 @@ func (s *scanner) nested() {
 // reports false for a document that is not valid JSON.
 func PlainNames(data string) bool {
 	b := unsafe.Slice(unsafe.StringData(data), len(data)) // read only
-	if !json.Valid(b) {
+	if !valid(b) {
 		return false
 	}
 	s := scanner{data: b}

@@ -3,6 +3,7 @@ package jsonobject
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"testing"
@@ -75,6 +76,7 @@ func checkDecodeObject(t *testing.T, data []byte) {
 			t.Fatalf("%q: Member finds an absent name (%v)", data, err)
 		}
 	}
+	checkMembers(t, string(data), want, ok)
 	if ok {
 		plain := PlainNames(string(data))
 		allPlain := namesArePlain(want)
@@ -111,4 +113,92 @@ func namesArePlain(v any) bool {
 		}
 	}
 	return true
+}
+
+// checkMembers: Members accepts what Decode accepts, and the values it
+// gives, the last of each name kept, are the decoded map's: by Decode, by
+// Text for strings, element by element for arrays, and of the right Kind.
+func checkMembers(t *testing.T, data string, want map[string]any, ok bool) {
+	got := map[string]any{}
+	var values []Value
+	err := Members(data, func(name string, v Value) {
+		got[name] = v.Decode()
+		values = append(values, v)
+	})
+	if ok != (err == nil) || ok && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: Members gives %#v, %v; want %#v", data, got, err, want)
+	}
+	for _, v := range values {
+		checkValue(t, data, v)
+	}
+}
+
+func checkValue(t *testing.T, data string, v Value) {
+	d := v.Decode()
+	text, isText := v.Text()
+	if s, isString := d.(string); isString != isText || s != text || isString != (v.Kind() == String) {
+		t.Fatalf("%q: value %s: Text %q, %v; decoded %#v", data, v.Raw(), text, isText, d)
+	}
+	kind := map[Kind]string{Null: "<nil>", Bool: "bool", Number: "json.Number", String: "string", Array: "[]interface {}", Object: "map[string]interface {}"}[v.Kind()]
+	if got := fmt.Sprintf("%T", d); got != kind {
+		t.Fatalf("%q: value %s of kind %v decodes to a %s", data, v.Raw(), v.Kind(), got)
+	}
+	var elements []any
+	for e := range v.Elements {
+		elements = append(elements, e.Decode())
+		checkValue(t, data, e)
+	}
+	if a, isArray := d.([]any); isArray && !reflect.DeepEqual(elements, a) && len(a)+len(elements) > 0 {
+		t.Fatalf("%q: elements of %s: %#v, want %#v", data, v.Raw(), elements, a)
+	}
+}
+
+func TestAbsentValue(t *testing.T) {
+	var v Value
+	if v.Kind() != Absent || v.Decode() != nil || v.Raw() != "" {
+		t.Fatalf("zero Value: kind %v, decoded %#v", v.Kind(), v.Decode())
+	}
+	if _, ok := v.Text(); ok {
+		t.Fatal("zero Value has a Text")
+	}
+	for range v.Elements {
+		t.Fatal("zero Value has elements")
+	}
+}
+
+// benchClaims is a typical access token's claims set.
+const benchClaims = `{"iss":"https://issuer.example.com/","sub":"user-1234567890","aud":["bookings-api","reports"],"exp":1700000600,"nbf":1700000000,"iat":1700000000,"jti":"5f0c2b7e9a8d4c1e","client_id":"web-app","scope":"bookings:read bookings:write profile"}`
+
+func BenchmarkDecodeString(b *testing.B) {
+	for b.Loop() {
+		if _, err := DecodeString(benchClaims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMembers(b *testing.B) {
+	for b.Loop() {
+		n := 0
+		if err := Members(benchClaims, func(string, Value) { n++ }); err != nil || n != 9 {
+			b.Fatal(err, n)
+		}
+	}
+}
+
+func BenchmarkValid(b *testing.B) {
+	b.Run("valid", func(b *testing.B) {
+		for b.Loop() {
+			if !valid([]byte(benchClaims)) {
+				b.Fatal("not valid")
+			}
+		}
+	})
+	b.Run("json.Valid", func(b *testing.B) {
+		for b.Loop() {
+			if !json.Valid([]byte(benchClaims)) {
+				b.Fatal("not valid")
+			}
+		}
+	})
 }

@@ -5,8 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxMethodsNamed bounds the confirmation methods a cause names.
@@ -31,12 +29,9 @@ const maxMethodsNamed = 4
 //   - anything else (null, a string, an array…): malformed.
 //
 // Refusing on the presence of the name alone makes duplicates harmless:
-// whichever member a decoder keeps, the token is refused.
-func checkConfirmation(claims jwt.MapClaims) *Error {
-	v, present := claims["cnf"]
-	if !present {
-		return nil
-	}
+// whichever member a decoder keeps, the token is refused. v is the cnf
+// claim's value, decoded (the last of duplicates).
+func checkConfirmation(v any) *Error {
 	cnf, isObject := v.(map[string]any)
 	switch {
 	case !isObject:

@@ -18,12 +18,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -274,7 +274,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, key tokenKey) (Claims
 	defer t.release()
 
 	// The unverified "iss" only selects the key set; the signature decides.
-	iss, _ := t.claims["iss"].(string)
+	iss, _ := t.claims.iss.Text()
 	issuer := v.issuers[iss]
 	if issuer == nil {
 		return Claims{}, v.refuse(ctx, fmt.Errorf("%w: %.80q", errUntrustedIssuer, iss))
@@ -288,20 +288,20 @@ func (v *Verifier) verify(ctx context.Context, raw string, key tokenKey) (Claims
 	}
 
 	// The claims, now that they are the issuer's.
-	exp, nbf, err := v.checkTimes(t.claims)
+	exp, nbf, err := v.checkTimes(&t.claims)
 	if err != nil {
 		return Claims{}, v.refuse(ctx, err)
 	}
-	if iss, _ := t.claims["iss"].(string); iss != issuer.Issuer {
+	if iss != issuer.Issuer {
 		return Claims{}, invalid("the access token's issuer is not trusted",
 			causef("the verified iss is not the issuer whose key verified the token"))
 	}
-	if !audienceOK(t.claims["aud"], issuer.Audiences) {
+	if !audienceOK(t.claims.aud, issuer.Audiences) {
 		return Claims{}, invalid("the access token is not meant for this API",
-			causef("aud %s names none of %q", claimValue{t.claims["aud"]}, issuer.Audiences))
+			causef("aud %s names none of %q", claimValue{t.claims.aud.Decode()}, issuer.Audiences))
 	}
-	if e := checkConfirmation(t.claims); e != nil { // before caching: a cached token passed every check
-		return Claims{}, e
+	if cnf := t.claims.cnf; cnf.Kind() != jsonobject.Absent { // before caching: a cached token passed every check
+		return Claims{}, checkConfirmation(cnf.Decode())
 	}
 	c, e := v.caller(issuer, t, exp)
 	if e != nil {
@@ -341,13 +341,17 @@ func (v *Verifier) refuse(ctx context.Context, err error) *Error {
 // checkSignature verifies t's signature with the key its issuer's set
 // gives for it, through golang-jwt's signing method for its algorithm.
 func (v *Verifier) checkSignature(ctx context.Context, issuer *Issuer, t *token) error {
-	t.jwt = jwt.Token{Raw: t.raw, Header: t.header, Method: t.method, Claims: t.claims}
 	var key any
 	var err error
-	if kl, ok := issuer.Keys.(jwks.KeyLookup); ok {
-		key, err = kl.Key(ctx, &t.jwt) // no closure per request
+	kl, isLookup := issuer.Keys.(jwks.KeyLookup)
+	kid, kidString := t.header.kid.Text()
+	if isLookup && (kidString || t.header.kid.Kind() == jsonobject.Absent) {
+		key, err = kl.Key(ctx, t.header.alg, kid) // no closure, no jwt.Token
 	} else {
-		key, err = issuer.Keys.Keyfunc(ctx)(&t.jwt)
+		// Another kind of set, or a kid that is not a string, which only a
+		// Keyfunc can judge (a Remote refuses it, a Static ignores it):
+		// the token as golang-jwt would hand it over.
+		key, err = issuer.Keys.Keyfunc(ctx)(t.jwtToken())
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", jwt.ErrTokenUnverifiable, err)
@@ -373,21 +377,23 @@ func (v *Verifier) checkSignature(ctx context.Context, issuer *Issuer, t *token)
 
 // caller reads the caller from t's verified claims.
 func (v *Verifier) caller(issuer *Issuer, t *token, exp time.Time) (Claims, *Error) {
-	claims := t.claims
-	sub, err := claims.GetSubject()
-	if err != nil {
+	c := &t.claims
+	sub, ok := c.sub.Text()
+	if !ok && c.sub.Kind() != jsonobject.Absent {
+		// golang-jwt's error, as MapClaims.GetSubject words it.
+		_, err := jwt.MapClaims{"sub": c.sub.Decode()}.GetSubject()
 		return Claims{}, invalid("the access token's sub claim is malformed", err)
 	}
-	clientID, ok := stringClaim(claims, "client_id")
+	clientID, ok := stringClaim(c.clientID)
 	if !ok {
-		return Claims{}, invalid("the access token's client_id claim is malformed", notA("client_id", "a string", claims["client_id"]))
+		return Claims{}, invalid("the access token's client_id claim is malformed", notA("client_id", "a string", c.clientID.Decode()))
 	}
 	if clientID == "" {
-		if clientID, ok = stringClaim(claims, "azp"); !ok {
-			return Claims{}, invalid("the access token's azp claim is malformed", notA("azp", "a string", claims["azp"]))
+		if clientID, ok = stringClaim(c.azp); !ok {
+			return Claims{}, invalid("the access token's azp claim is malformed", notA("azp", "a string", c.azp.Decode()))
 		}
 	}
-	granted, err := scopes.Parse(claims, v.scopeClaims)
+	granted, err := readScopes(v.scopeClaims, c.scopes)
 	if err != nil {
 		return Claims{}, invalid("the access token's scope claim is malformed", err)
 	}
@@ -401,21 +407,44 @@ func (v *Verifier) caller(issuer *Issuer, t *token, exp time.Time) (Claims, *Err
 // first. A value that is not a number is malformed, and one outside 0 to
 // the year 9999 is out of range before anything else (as a time it would
 // differ between platforms).
-func (v *Verifier) checkTimes(claims jwt.MapClaims) (exp, nbf time.Time, err error) {
+func (v *Verifier) checkTimes(claims *claimSet) (exp, nbf time.Time, err error) {
+	var dates [3]dateClaim
+	for i, value := range [...]jsonobject.Value{claims.exp, claims.nbf, claims.iat} {
+		switch value.Kind() {
+		case jsonobject.Absent:
+		case jsonobject.Number:
+			f, err := strconv.ParseFloat(value.Raw(), 64) // as json.Number's Float64; valid JSON: an error only says ±Inf
+			dates[i] = dateClaim{present: true, number: true, value: f, err: err}
+		default:
+			dates[i] = dateClaim{present: true}
+		}
+	}
+	return v.checkDates(dates)
+}
+
+// dateClaim is a date claim as read: present or not, a number or not, and
+// a number's value and the error of parsing it.
+type dateClaim struct {
+	present, number bool
+	value           float64
+	err             error
+}
+
+// checkDates is checkTimes for exp, nbf and iat as read.
+func (v *Verifier) checkDates(dates [3]dateClaim) (exp, nbf time.Time, err error) {
 	var at [3]time.Time // exp, nbf, iat
 	var present [3]bool
 	var outOfRange string
 	for i, name := range [...]string{"exp", "nbf", "iat"} {
-		v, ok := claims[name]
-		if !ok {
+		d := dates[i]
+		if !d.present {
 			continue
 		}
-		n, isNumber := v.(json.Number)
-		if !isNumber {
+		if !d.number {
 			return time.Time{}, time.Time{}, fmt.Errorf("%w: %w: %s", jwt.ErrTokenInvalidClaims, jwt.ErrInvalidType, name)
 		}
-		f, ferr := n.Float64() // valid JSON: an error only says ±Inf
-		if ferr != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		f := d.value
+		if d.err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
 			outOfRange = cmp.Or(outOfRange, name)
 			continue
 		}
@@ -447,14 +476,15 @@ func (e *outOfRangeError) Error() string {
 
 // audienceOK reports whether aud (a string or an array of strings, RFC
 // 7519 §4.1.3) names one of want.
-func audienceOK(aud any, want []string) bool {
-	switch aud := aud.(type) {
-	case string:
-		return slices.Contains(want, aud)
-	case []any:
+func audienceOK(aud jsonobject.Value, want []string) bool {
+	switch aud.Kind() {
+	case jsonobject.String:
+		s, _ := aud.Text()
+		return slices.Contains(want, s)
+	case jsonobject.Array:
 		found := false
-		for _, v := range aud {
-			s, ok := v.(string)
+		for e := range aud.Elements {
+			s, ok := e.Text()
 			if !ok {
 				return false // a malformed array names nobody
 			}
@@ -466,13 +496,12 @@ func audienceOK(aud any, want []string) bool {
 }
 
 // stringClaim returns a claim that must be a string when present.
-func stringClaim(claims jwt.MapClaims, name string) (string, bool) {
-	v, present := claims[name]
-	if !present || v == nil {
+func stringClaim(v jsonobject.Value) (string, bool) {
+	switch v.Kind() {
+	case jsonobject.Absent, jsonobject.Null:
 		return "", true
 	}
-	s, ok := v.(string)
-	return s, ok
+	return v.Text()
 }
 
 // describe turns a verification error into a description safe to send.
@@ -505,15 +534,25 @@ func describe(err error) string {
 
 // token is a JWS in compact form, each part decoded once.
 type token struct {
-	jwt          jwt.Token // what a key set's Keyfunc reads
 	raw          string
-	header       map[string]any // member names are case-sensitive (RFC 7515 §4); the last duplicate wins, as in golang-jwt
-	claims       jwt.MapClaims  // numbers as json.Number
-	payload      string         // the decoded claims set, as JSON
+	header       header
+	claims       claimSet
+	payload      string // the decoded claims set, as JSON
 	method       jwt.SigningMethod
 	signingInput string // header "." payload, as signed
 	signature    []byte // in buf
 	buf          *[]byte
+}
+
+// jwtToken is t as golang-jwt hands a token to a Keyfunc, its header and
+// claims decoded into maps: for a key set that is no jwks.KeyLookup.
+func (t *token) jwtToken() *jwt.Token {
+	h, _ := jsonobject.DecodeString(t.header.json)
+	var claims jwt.MapClaims
+	if t.payload != "" {
+		claims, _ = jsonobject.DecodeString(t.payload)
+	}
+	return &jwt.Token{Raw: t.raw, Header: h, Method: t.method, Claims: claims}
 }
 
 // tokens are the tokens being verified, with buffers for their decoded
@@ -523,13 +562,14 @@ var tokens = sync.Pool{New: func() any { return &token{buf: new([]byte)} }}
 // newToken returns a token for raw, with an empty buffer.
 func newToken(raw string) *token {
 	t := tokens.Get().(*token)
-	*t = token{raw: raw, buf: t.buf}
+	*t = token{raw: raw, buf: t.buf, claims: claimSet{scopes: t.claims.scopes[:0]}}
 	return t
 }
 
 // release returns t and its buffer to the pool; t is gone after it.
 func (t *token) release() {
-	*t = token{buf: t.buf}
+	clear(t.claims.scopes)
+	*t = token{buf: t.buf, claims: claimSet{scopes: t.claims.scopes[:0]}}
 	tokens.Put(t)
 }
 
@@ -571,7 +611,7 @@ func (v *Verifier) decode(t *token) *Error {
 	}
 	buf := (*t.buf)[:cap(*t.buf)]
 	decode := func(part string) ([]byte, error) {
-		if strings.ContainsAny(part, "\r\n") {
+		if strings.IndexByte(part, '\r') >= 0 || strings.IndexByte(part, '\n') >= 0 { // two vector scans, where ContainsAny walks byte by byte
 			// encoding/base64 skips line breaks even in Strict mode: one
 			// token would have several spellings.
 			return nil, base64.CorruptInputError(strings.IndexAny(part, "\r\n"))
@@ -587,39 +627,38 @@ func (v *Verifier) decode(t *token) *Error {
 	}
 	// One copy out of the buffer, of which the header's names and values
 	// are substrings.
-	if t.header, err = jsonobject.DecodeString(string(data)); err != nil {
+	h := &t.header
+	if err = h.read(string(data)); err != nil {
 		return invalid("the access token's header is malformed", notObject("header", data))
 	}
-	h := t.header
-	algValue, hasAlg := h["alg"]
-	alg, isString := algValue.(string)
-	has := func(name string) bool { _, ok := h[name]; return ok }
+	alg := h.alg
 	switch {
-	case !hasAlg:
+	case h.algValue.Kind() == jsonobject.Absent:
 		return invalid("the access token's header names no algorithm", causef("the header has no alg"))
-	case !isString && algValue != nil:
-		return invalid("the access token's header is malformed", notA("alg", "a string", algValue))
+	case h.algValue.Kind() != jsonobject.String && h.algValue.Kind() != jsonobject.Null:
+		return invalid("the access token's header is malformed", notA("alg", "a string", h.algValue.Decode()))
 	case v.methods[alg] == nil:
 		return invalid("the access token's signing algorithm is not accepted",
 			causef("alg %.32q is none of %q", alg, v.algorithms))
-	case has("crit"):
+	case h.crit.Kind() != jsonobject.Absent:
 		// RFC 7515 §4.1.11: a recipient must reject a token whose critical
 		// extensions it does not understand; this one understands none.
 		return invalid("the access token has critical header extensions this server does not support",
-			causef("the header has crit %s", claimValue{h["crit"]}))
-	case has("zip") || has("enc"):
+			causef("the header has crit %s", claimValue{h.crit.Decode()}))
+	case h.zip || h.enc:
 		return invalid("encrypted or compressed tokens are not accepted", causef("the header has zip or enc"))
-	case has("b64"):
+	case h.b64:
 		// RFC 7797: b64 changes what the signature covers; it is only
 		// meaningful as a critical extension, and none is supported.
 		return invalid("the access token uses the unencoded payload option (b64), which this server does not support",
 			causef("the header has b64"))
-	case isNestedJWT(h["cty"]):
+	case isNestedJWT(h.cty):
 		// RFC 7519 §5.2: the payload would be another JWT, not claims.
-		return invalid("nested tokens (cty JWT) are not accepted", causef("the header has cty %s", claimValue{h["cty"]}))
+		cty, _ := h.cty.Text()
+		return invalid("nested tokens (cty JWT) are not accepted", causef("the header has cty %s", claimValue{cty}))
 	}
 	t.method = v.methods[alg]
-	if e := v.checkType(h["typ"]); e != nil {
+	if e := v.checkType(h.typ); e != nil {
 		return e
 	}
 	// RFC 7519 §7.2: the claims are one complete JSON object, and nothing
@@ -631,7 +670,7 @@ func (v *Verifier) decode(t *token) *Error {
 	// The claims' strings are substrings of t.payload, which a cached
 	// token keeps as the whole of its claims (see Claims.JSON).
 	t.payload = string(payload)
-	if t.claims, err = jsonobject.DecodeString(t.payload); err != nil {
+	if err = t.claims.read(t.payload, v.scopeClaims); err != nil {
 		return invalid("the access token's claims are malformed", notObject("payload", payload))
 	}
 	if t.signature, err = decode(raw[dot+1:]); err != nil {
@@ -642,8 +681,8 @@ func (v *Verifier) decode(t *token) *Error {
 
 // isNestedJWT reports whether a cty header value says the payload is a JWT
 // (RFC 7519 §5.2; the "application/" prefix and case are ignored).
-func isNestedJWT(cty any) bool {
-	s, _ := cty.(string)
+func isNestedJWT(cty jsonobject.Value) bool {
+	s, _ := cty.Text()
 	return canonicalType(s) == "jwt"
 }
 
@@ -652,10 +691,10 @@ func isNestedJWT(cty any) bool {
 // "at+jwt", and any other "+jwt" type (an ID token, a logout token, a DPoP
 // proof…) is refused so that tokens of other kinds are never taken for access
 // tokens.
-func (v *Verifier) checkType(value any) *Error {
-	typ, ok := value.(string)
-	if !ok && value != nil {
-		return invalid("the access token's typ header is malformed", notA("typ", "a string", value))
+func (v *Verifier) checkType(value jsonobject.Value) *Error {
+	typ, ok := value.Text()
+	if !ok && value.Kind() != jsonobject.Absent && value.Kind() != jsonobject.Null {
+		return invalid("the access token's typ header is malformed", notA("typ", "a string", value.Decode()))
 	}
 	t := canonicalType(typ)
 	if v.requireType != "" {

@@ -269,7 +269,7 @@ func signatureLayer(ctx context.Context, t *testing.T, a *Verifier, iss *Issuer,
 		// Past every header check, the payload is not a claims set:
 		// decode again, keep what it read, and go on below parse.
 		tok = newToken(raw)
-		if e := a.decode(tok); e == nil || e.Description != claimsMalformed || tok.method == nil || tok.header == nil {
+		if e := a.decode(tok); e == nil || e.Description != claimsMalformed || tok.method == nil || tok.header.json == "" {
 			t.Fatalf("decode after parse refused the claims: %v, method %v", e, tok.method)
 		}
 		dot := strings.LastIndexByte(raw, '.')
