@@ -276,7 +276,7 @@ func compareHeader(t *testing.T, data string) {
 		if e == nil {
 			// The token a Keyfunc gets carries the header as its map.
 			want, _ := jsonobject.DecodeString(data)
-			if got := tok.jwtToken(); !reflect.DeepEqual(got.Header, want) || got.Method != tok.method {
+			if got := tok.jwtToken(); !reflect.DeepEqual(got.Header, want) || got.Method != golangMethod(tok.method) {
 				t.Fatalf("header %q: the jwt.Token has %v, want %v", data, got.Header, want)
 			}
 		}

@@ -27,19 +27,39 @@ import (
 //     copies the input, allocates the hash and turns R and S into big.Ints
 //     that crypto/ecdsa then encodes as DER itself (13 allocations an ES256
 //     token).
+//
+// A key set that is no jwks.KeyLookup sees golang-jwt's own method in the
+// token its Keyfunc gets (see golangMethod): a Keyfunc that checks the
+// method's type, as golang-jwt's documentation shows, finds the type it
+// expects.
 func signingMethod(alg string) jwt.SigningMethod {
 	switch m := jwt.GetSigningMethod(alg).(type) {
 	case *jwt.SigningMethodRSA:
-		return &rsaMethod{SigningMethodRSA: m}
+		return &rsaMethod{SigningMethod: m, hash: m.Hash}
 	case *jwt.SigningMethodRSAPSS:
 		exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-		return &rsaMethod{SigningMethodRSA: m.SigningMethodRSA, pss: exact}
+		pss := &jwt.SigningMethodRSAPSS{SigningMethodRSA: m.SigningMethodRSA, Options: exact, VerifyOptions: exact}
+		return &rsaMethod{SigningMethod: pss, hash: m.Hash, pss: exact}
 	case *jwt.SigningMethodECDSA:
 		return &ecdsaMethod{m}
 	case *jwt.SigningMethodEd25519:
 		return &ed25519Method{m}
 	}
 	return nil // Validate admits no other algorithm
+}
+
+// golangMethod is golang-jwt's method of which m verifies the signatures,
+// for a Keyfunc to look at.
+func golangMethod(m jwt.SigningMethod) jwt.SigningMethod {
+	switch m := m.(type) {
+	case *rsaMethod:
+		return m.SigningMethod
+	case *ecdsaMethod:
+		return m.SigningMethodECDSA
+	case *ed25519Method:
+		return m.SigningMethodEd25519
+	}
+	return m
 }
 
 // bytesOf views s as bytes, for reading only.
@@ -60,9 +80,12 @@ func digest(h crypto.Hash, signingInput string) (d [sha512.Size]byte, n int) {
 	return sha512.Sum512(in), sha512.Size
 }
 
+// rsaMethod verifies RS256/384/512 and, with pss, PS256/384/512; its name
+// and signing are those of the golang-jwt method it holds.
 type rsaMethod struct {
-	*jwt.SigningMethodRSA
-	pss *rsa.PSSOptions // nil for RSASSA-PKCS1-v1_5
+	jwt.SigningMethod
+	hash crypto.Hash
+	pss  *rsa.PSSOptions // nil for RSASSA-PKCS1-v1_5
 }
 
 func (m *rsaMethod) Verify(signingInput string, sig []byte, key any) error {
@@ -70,11 +93,11 @@ func (m *rsaMethod) Verify(signingInput string, sig []byte, key any) error {
 	if !ok {
 		return fmt.Errorf("%w: RSA verify expects *rsa.PublicKey", jwt.ErrInvalidKeyType)
 	}
-	d, n := digest(m.Hash, signingInput)
+	d, n := digest(m.hash, signingInput)
 	if m.pss != nil {
-		return rsa.VerifyPSS(pub, m.Hash, d[:n], sig, m.pss)
+		return rsa.VerifyPSS(pub, m.hash, d[:n], sig, m.pss)
 	}
-	return rsa.VerifyPKCS1v15(pub, m.Hash, d[:n], sig)
+	return rsa.VerifyPKCS1v15(pub, m.hash, d[:n], sig)
 }
 
 type ecdsaMethod struct{ *jwt.SigningMethodECDSA }

@@ -2,10 +2,23 @@ package jwtverify
 
 import (
 	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	cryptorand "crypto/rand"
+	"crypto/rsa"
 	"encoding/asn1"
+	"errors"
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyward/keyward/jwks"
 )
 
 // TestAppendDER holds the DER appendDER writes for an ECDSA signature's R
@@ -47,3 +60,51 @@ func TestAppendDER(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyfuncSeesGolangJWTMethods: a key set of the user's own (no
+// jwks.KeyLookup) gets, in the token its Keyfunc reads, golang-jwt's method
+// types, as golang-jwt's documentation has a Keyfunc check them, while our
+// Verify checks the signature: every algorithm verifies.
+func TestKeyfuncSeesGolangJWTMethods(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(cryptorand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	edPub, edKey, _ := ed25519.GenerateKey(cryptorand.Reader)
+	for _, tt := range []struct {
+		alg       string
+		sign, pub any
+		ok        func(jwt.SigningMethod) bool
+	}{
+		{"RS256", rsaKey, &rsaKey.PublicKey, func(m jwt.SigningMethod) bool { _, ok := m.(*jwt.SigningMethodRSA); return ok }},
+		{"PS256", rsaKey, &rsaKey.PublicKey, func(m jwt.SigningMethod) bool { _, ok := m.(*jwt.SigningMethodRSAPSS); return ok }},
+		{"ES256", ecKey, &ecKey.PublicKey, func(m jwt.SigningMethod) bool { _, ok := m.(*jwt.SigningMethodECDSA); return ok }},
+		{"EdDSA", edKey, edPub, func(m jwt.SigningMethod) bool { _, ok := m.(*jwt.SigningMethodEd25519); return ok }},
+	} {
+		t.Run(tt.alg, func(t *testing.T) {
+			keys := keyfuncSet(func(tok *jwt.Token) (any, error) {
+				if !tt.ok(tok.Method) {
+					return nil, fmt.Errorf("unexpected signing method %T", tok.Method)
+				}
+				return tt.pub, nil
+			})
+			v, err := New(Config{Issuers: []Issuer{{Issuer: "https://issuer.example", Audiences: []string{"api"}, Keys: keys}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := jwt.NewWithClaims(jwt.GetSigningMethod(tt.alg), jwt.MapClaims{
+				"iss": "https://issuer.example", "aud": "api", "sub": "u", "exp": time.Now().Add(time.Hour).Unix(),
+			}).SignedString(tt.sign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := v.Verify(context.Background(), raw); err != nil {
+				t.Fatalf("Verify: %v (%v)", err, errors.Unwrap(err))
+			}
+		})
+	}
+}
+
+// keyfuncSet is a key set of a user's own: a Keyfunc, no jwks.KeyLookup.
+type keyfuncSet jwt.Keyfunc
+
+func (k keyfuncSet) Keyfunc(context.Context) jwt.Keyfunc { return jwt.Keyfunc(k) }
+func (k keyfuncSet) Status() jwks.Status                 { return jwks.Status{} }

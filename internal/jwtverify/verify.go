@@ -552,7 +552,7 @@ func (t *token) jwtToken() *jwt.Token {
 	if t.payload != "" {
 		claims, _ = jsonobject.DecodeString(t.payload)
 	}
-	return &jwt.Token{Raw: t.raw, Header: h, Method: t.method, Claims: claims}
+	return &jwt.Token{Raw: t.raw, Header: h, Method: golangMethod(t.method), Claims: claims}
 }
 
 // tokens are the tokens being verified, with buffers for their decoded
