@@ -17,8 +17,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/singleflight"
 
@@ -169,6 +172,7 @@ type Checker[P any] struct {
 	ttl        time.Duration
 	now        func() time.Time
 	hmacKey    [32]byte
+	macs       sync.Pool // *pooledMAC under hmacKey
 	verified   *clockcache.Cache // cache key → cached[P]
 	known      *throttle.Known   // pairs verified within knownTTL, not failed since
 	throttle   *throttle.Throttle
@@ -224,6 +228,7 @@ func New[P any](cfg Config[P]) (*Checker[P], error) {
 	c.known = known
 	c.throttle = throttle.NewWithStore(limits, store, now)
 	_, _ = rand.Read(c.hmacKey[:]) // crypto/rand.Read never fails
+	c.macs.New = func() any { return &pooledMAC{h: hmac.New(sha256.New, c.hmacKey[:])} }
 	return c, nil
 }
 
@@ -373,11 +378,23 @@ func canceled(err error) bool {
 // cache never holds a secret, nor a hash of one that could be attacked
 // offline. The id's length is written first, so "a"+"bc" and "ab"+"c"
 // differ.
+//
+// The HMACs are pooled, with room for their sums, and the id and secret
+// are hashed where they lie: a key costs one allocation, its string.
 func (c *Checker[P]) cacheKey(id, secret string) string {
-	mac := hmac.New(sha256.New, c.hmacKey[:])
+	m := c.macs.Get().(*pooledMAC)
+	m.h.Reset()
 	var n [binary.MaxVarintLen64]byte
-	mac.Write(n[:binary.PutUvarint(n[:], uint64(len(id)))])
-	mac.Write([]byte(id))
-	mac.Write([]byte(secret))
-	return string(mac.Sum(nil))
+	m.h.Write(n[:binary.PutUvarint(n[:], uint64(len(id)))])
+	m.h.Write(unsafe.Slice(unsafe.StringData(id), len(id)))         // read only
+	m.h.Write(unsafe.Slice(unsafe.StringData(secret), len(secret))) // read only
+	key := string(m.h.Sum(m.sum[:0]))
+	c.macs.Put(m)
+	return key
+}
+
+// pooledMAC is an HMAC of a Checker's key and room for its sum.
+type pooledMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
