@@ -7,7 +7,7 @@ import (
 )
 
 // clientAddr is the key failed credential checks of r are counted under
-// (clientaddr.Key: the IP, IPv6 by its /64): Credentials.ClientAddr's
+// (clientaddr.Key: the IP, IPv6 by its /64): Config.ClientAddr's
 // answer if it is set; else the address r comes from through the trusted
 // proxies (clientaddr.Proxies.Of); else r.RemoteAddr as it is.
 func (a *Authenticator) clientAddr(r *http.Request) string {

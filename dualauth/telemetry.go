@@ -29,7 +29,6 @@ func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
 		MeterProvider: cfg.MeterProvider, TracerProvider: cfg.TracerProvider,
 		Codes: []string{CodeUnauthorized, CodeInvalidRequest, CodeInvalidToken, CodeInsufficientScope,
 			CodeInvalidClient, CodeTooManyRequests, CodeTemporarilyUnavailable},
-		KeySets: c.keySets,
 		Clients: c.clients != nil,
 		StoreErrors: func() uint64 {
 			if f := c.storeErrors; f != nil {
@@ -38,9 +37,12 @@ func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
 			return 0
 		},
 	}
-	if !cfg.TokenCache.Disabled && len(c.keySets) > 0 {
+	if k, ok := c.tokens.(keyReporter); ok {
+		tc.KeyStatus = k.KeyStatus
+	}
+	if cs, ok := c.tokens.(cacheReporter); ok {
 		tc.TokenCache = func() (int, uint64, uint64) {
-			s := a.TokenCacheStatus()
+			s := cs.CacheStatus()
 			return s.Entries, s.Hits, s.Misses
 		}
 	}

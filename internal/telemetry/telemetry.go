@@ -135,8 +135,10 @@ type Config struct {
 	// Codes are the refusal codes counted without a lock; others are
 	// counted under their own name too, up to maxOtherCodes of them.
 	Codes []string
-	// KeySets are the trusted issuers' key sets, by issuer.
-	KeySets map[string]jwks.Set
+	// KeyStatus, if set, reports the trusted issuers' key sets, by issuer.
+	// A set that has loaded keys (jwks.Status.Refreshes or RefreshErrors
+	// not zero) has its loads reported too.
+	KeyStatus func() map[string]jwks.Status
 	// TokenCache reports the verified-token cache; nil when it is off.
 	TokenCache func() (entries int, hits, misses uint64)
 	// Clients is set when client credentials are configured: checks and
@@ -257,16 +259,13 @@ func New(c Config) (*Recorder, error) {
 	for r := range numChecks {
 		checked[r] = obs(attribute.String("result", checkNames[r]))
 	}
-	type issuerAttrs struct {
-		keys              jwks.Set
-		loads             bool // the set loads keys again: not a jwks.Static
-		all, ok, failures []metric.ObserveOption
-	}
-	var issuers []issuerAttrs
-	for name, set := range c.KeySets {
-		is := attribute.String("issuer", name)
-		_, static := set.(*jwks.Static)
-		issuers = append(issuers, issuerAttrs{set, !static, obs(is), obs(is, attribute.String("result", "ok")), obs(is, attribute.String("result", "error"))})
+	type issuerAttrs struct{ all, ok, failures []metric.ObserveOption }
+	issuers := map[string]issuerAttrs{}
+	if c.KeyStatus != nil {
+		for name := range c.KeyStatus() {
+			is := attribute.String("issuer", name)
+			issuers[name] = issuerAttrs{obs(is), obs(is, attribute.String("result", "ok")), obs(is, attribute.String("result", "error"))}
+		}
 	}
 	hit, miss := obs(attribute.String("result", "hit")), obs(attribute.String("result", "miss"))
 
@@ -297,10 +296,13 @@ func New(c Config) (*Recorder, error) {
 			observe(requests, n, obs(method(k.method), attribute.String("outcome", "refused"), attribute.String("code", k.code)))
 		}
 		t.mu.Unlock()
-		for _, is := range issuers {
-			st := is.keys.Status()
+		for name, st := range keyStatus(c.KeyStatus) {
+			is, ok := issuers[name]
+			if !ok {
+				continue
+			}
 			o.ObserveInt64(keys, int64(st.Keys), is.all...)
-			if is.loads {
+			if st.Refreshes+st.RefreshErrors > 0 { // not a static set
 				o.ObserveInt64(refreshes, int64(st.Refreshes), is.ok...)
 				o.ObserveInt64(refreshes, int64(st.RefreshErrors), is.failures...)
 			}
@@ -327,6 +329,14 @@ func New(c Config) (*Recorder, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// keyStatus is f's answer, or none when f is nil.
+func keyStatus(f func() map[string]jwks.Status) map[string]jwks.Status {
+	if f == nil {
+		return nil
+	}
+	return f()
 }
 
 // isGlobalDefault reports whether tp, the global TracerProvider, is still
