@@ -1,31 +1,21 @@
 // Package dualauth is Keyward's framework-free core: it takes an
-// *http.Request, finds the caller's credentials, verifies them and returns
-// the verified caller as a *Principal, or an *Error that says, in RFC 6750
-// terms, what was wrong and how to answer.
+// *http.Request, finds the caller's credentials, has the method they belong
+// to verify them, and returns the caller as a *Principal, or an *Error that
+// says, in RFC 6750 terms, what was wrong and how to answer.
 //
-// A program builds a Config (in Go, or from a YAML file with package
-// config), turns it into an Authenticator with New and hands that to package
-// middleware:
+// The mode decides what a route accepts: ModeJWT a Bearer JWT, ModeCredentials
+// a client id and secret (two headers, or HTTP Basic), ModeDual either. The
+// methods are packages of their own behind the interfaces TokenVerifier and
+// ClientChecker: jwtauth verifies JWTs, clientauth checks client ids and
+// secrets. Package config builds all three from a YAML file:
 //
 //	cfg, err := config.Load(ctx, "keyward.yaml", config.Options{Logger: logger})
 //	...
-//	a, err := dualauth.New(cfg) // cfg.Tokens: jwtauth.New(...), cfg.Clients: clientauth.New(...)
+//	a, err := dualauth.New(cfg) // or Config{Tokens: jwtauth.New(…), Clients: clientauth.New(…)}
 //	...
 //	defer a.Close()
 //	kw := middleware.New(a, middleware.Options{Logger: logger})
 //	mux.Handle("GET /v1/bookings", kw.Require(scopes.All("bookings:read"))(h))
-//
-// The mode decides what a route accepts: ModeJWT a Bearer JWT, ModeCredentials
-// a client id and secret (two headers, or HTTP Basic), ModeDual either.
-//
-// The methods are packages of their own, which the core reaches through
-// the small interfaces it defines (TokenVerifier, ClientChecker): package
-// jwtauth verifies Bearer JWTs against the key sets of trusted issuers and
-// remembers those that passed; package clientauth checks client ids and
-// secrets through a registry of hashed secrets (package clients) or a
-// token exchange, behind a cache of verified pairs and a throttle on
-// failures. This package reads the request, asks the method it names,
-// and answers.
 //
 // Nothing here knows of a web framework: package middleware adapts it to
 // net/http, and middleware/echokw to Echo.
@@ -36,10 +26,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"sync"
 
+	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/shares"
 )
@@ -57,8 +47,7 @@ type Authenticator struct {
 
 // core is what every mode's view of one Authenticator shares.
 type core struct {
-	realm  string
-	logger *slog.Logger
+	realm string
 
 	tokens  TokenVerifier // nil when none is configured
 	clients ClientChecker // nil when none is configured
@@ -71,28 +60,30 @@ type core struct {
 
 	authenticatePreflight bool
 
-	tel recorder
-	// storeErrors, if set, returns the errors the throttle's store has
-	// returned so far, reported as keyward.throttle.store_errors (0 while
-	// nil). Set it before New registers the telemetry.
-	storeErrors func() uint64
+	tel         recorder
+	storeErrors func() uint64 // Clients' StoreErrors, if it has one
 
-	closers   []func() error
-	closeOnce sync.Once
-	closeErr  error
+	closers []func() error
+	close   func() error // runs closers, once
 }
 
 // New checks cfg (see Config.Validate) and returns an Authenticator for it.
 //
-// New takes a share of cfg.Tokens and cfg.Clients where they have a
-// Close() error method (as a *jwtauth.Verifier and a *clientauth.Checker
-// have), whether it succeeds or fails: each is closed when the last
+// New takes a share of cfg.Tokens and cfg.Clients that have a Close()
+// error method, whether it succeeds or fails: each is closed when the last
 // Authenticator holding it is closed, or at once if New fails and no other
-// Authenticator holds it. So two Authenticators built from one Config
-// share its methods (and their key sets), and closing one leaves the
-// other's refreshing. Methods are told apart by identity (a pointer).
+// holds it. So Authenticators built from one Config share its methods (and
+// their key sets) until the last is closed. Methods are told apart by
+// identity (a pointer).
 func New(cfg Config) (*Authenticator, error) {
 	c := &core{closers: []func() error{cfg.closables().Hold()}}
+	c.close = sync.OnceValue(func() error {
+		errs := make([]error, len(c.closers))
+		for i, stop := range c.closers {
+			errs[i] = stop()
+		}
+		return errors.Join(errs...)
+	})
 	a, err := c.build(cfg)
 	if err != nil {
 		_ = c.close() // the shares New took, and what build opened
@@ -101,15 +92,13 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// build checks cfg and fills in c from it. What it opens it adds to
-// c.closers, for New to close if build fails.
+// build checks cfg and fills in c; New closes c.closers if it fails.
 func (c *core) build(cfg Config) (*Authenticator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c.realm = cmp.Or(cfg.Realm, defaultRealm)
 	c.authenticatePreflight = cfg.AuthenticatePreflight
-	c.logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	c.tokens, c.clients = cfg.Tokens, cfg.Clients
 	if c.clients != nil {
 		c.basicOn = !cfg.DisableBasic
@@ -123,7 +112,7 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 	}
 	a := &Authenticator{core: c}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))
-	tel, err := newRecorder(a, cfg)
+	tel, err := newRecorder(c, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dualauth: telemetry: %w", err)
 	}
@@ -133,11 +122,10 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 }
 
 // ForMode returns an Authenticator for routes that accept only the methods
-// of mode, whatever the configured mode: for example an admin route that
-// takes only JWTs in a dual-mode API. It shares a's key sets, caches and
-// throttle, and a caller verified by either is taken on trust by the other
-// where its method is accepted. It fails if a cannot serve mode: Bearer
-// tokens need Config.Tokens, client credentials Config.Clients.
+// of mode, such as an admin route that takes only JWTs in a dual-mode API.
+// It shares a's methods, and a caller verified by either is taken on trust
+// by the other where its method is accepted. It fails if a cannot serve
+// mode: Bearer tokens need Config.Tokens, client credentials Config.Clients.
 func (a *Authenticator) ForMode(mode Mode) (*Authenticator, error) {
 	switch {
 	case !mode.allowsJWT() && !mode.allowsCredentials():
@@ -157,47 +145,31 @@ func (a *Authenticator) setMode(mode Mode) {
 	a.mode = mode
 	a.bearer, a.basic = "", ""
 	if mode.allowsJWT() {
-		a.bearer = challenge("Bearer", a.realm)
+		a.bearer = authheader.Challenge("Bearer", a.realm)
 	}
 	if mode.allowsCredentials() && a.clients != nil && a.basicOn {
-		a.basic = challenge("Basic", a.realm)
+		a.basic = authheader.Challenge("Basic", a.realm)
 	}
 }
 
 // Mode is the mode whose methods a accepts.
 func (a *Authenticator) Mode() Mode { return a.mode }
 
-// Close gives back a's share of Config.Tokens and Config.Clients and
-// closes each that no other Authenticator holds, which stops their
-// background work (a key set's refreshes, the watcher of a clients file,
-// a Redis throttle store) and waits for it to end; it also unregisters
-// the callback of a's observable metrics. Closing one mode's view closes
-// them all. Requests can still be verified afterwards with the keys and
-// clients held. Close is idempotent.
+// Close gives back a's share of Config.Tokens and Config.Clients, closing
+// each that no other Authenticator holds (which stops key refreshes, a
+// clients file watcher, a Redis store, and waits), and unregisters a's
+// observable metrics. Closing one mode's view closes them all. Requests can
+// still be verified afterwards with what is held. Close is idempotent.
 func (a *Authenticator) Close() error { return a.close() }
 
-// close runs c's closers once and returns their errors.
-func (c *core) close() error {
-	c.closeOnce.Do(func() {
-		var errs []error
-		for _, stop := range c.closers {
-			errs = append(errs, stop())
-		}
-		c.closeErr = errors.Join(errs...)
-	})
-	return c.closeErr
-}
-
-// Close closes cfg.Tokens and cfg.Clients (those New would take a share
-// of, see there) where no Authenticator holds them, and waits for their
-// background work to end: for a Config never given to New, such as one
-// config.Load built for a program that stops before New. What an
-// Authenticator holds is left to it, so a deferred cfg.Close() is safe
-// wherever New is called. The Config may not be given to New afterwards.
+// Close closes cfg.Tokens and cfg.Clients where no Authenticator holds
+// them, and waits: for a Config never given to New, such as one
+// config.Load built for a program that stops before New. A deferred
+// cfg.Close() is safe wherever New is called; the Config may not be given
+// to New afterwards.
 func (cfg Config) Close() error { return cfg.closables().CloseUnheld() }
 
-// closables returns cfg's methods that have a Close() error method, each
-// once.
+// closables returns cfg's methods that have a Close() error method.
 func (cfg Config) closables() shares.List {
 	var l shares.List
 	for _, m := range []any{cfg.Tokens, cfg.Clients} {

@@ -10,8 +10,8 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/net/http/httpguts"
 
+	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/excerpt"
 )
 
@@ -46,22 +46,19 @@ const (
 const defaultRealm = "api"
 
 // Config configures an Authenticator: its mode and the methods that serve
-// it, Tokens (a *jwtauth.Verifier) for Bearer JWTs and Clients (a
-// *clientauth.Checker) for client credentials, each configured in its own
-// package. The zero value of every other field is useful.
+// it, Tokens (a *jwtauth.Verifier) and Clients (a *clientauth.Checker).
+// The zero value of every other field is useful.
 type Config struct {
 	// Mode is which methods are accepted; "" means ModeJWT.
 	Mode Mode
 	// Realm is the realm named in WWW-Authenticate challenges; "" means "api".
 	Realm string
 	// Tokens verifies Bearer tokens: required unless Mode is
-	// ModeCredentials. If it has a Close() error method it is closed when
-	// the last Authenticator holding it is closed (see New).
+	// ModeCredentials. New takes a share of it (see there).
 	Tokens TokenVerifier
 	// Clients checks client ids and secrets, presented in two request
-	// headers (as Decentro's APIs take them) or in HTTP Basic (RFC 6749
-	// §2.3.1): required by ModeCredentials and ModeDual. It is closed as
-	// Tokens is.
+	// headers or in HTTP Basic (RFC 6749 §2.3.1): required by
+	// ModeCredentials and ModeDual. New takes a share of it too.
 	Clients ClientChecker
 	// ClientIDHeader and ClientSecretHeader name the client credential
 	// headers; "" means "client_id" and "client_secret".
@@ -70,12 +67,10 @@ type Config struct {
 	// DisableBasic turns off "Authorization: Basic" for client
 	// credentials, which is accepted by default.
 	DisableBasic bool
-	// TrustedProxies are the proxies and load balancers in front of the
-	// API. When a request comes from one of them, its failed credential
-	// checks are counted against the client address the proxies forwarded
-	// (X-Forwarded-For: the right-most address that is not a trusted
-	// proxy) instead of the proxy's. Empty: the peer address is always
-	// used.
+	// TrustedProxies are the proxies in front of the API: the failed
+	// credential checks of a request from one of them count against the
+	// address they forwarded (X-Forwarded-For: the right-most address that
+	// is not a trusted proxy). Empty: the peer address is always used.
 	TrustedProxies []netip.Prefix
 	// ClientAddr, if set, returns the address failures are counted against
 	// instead (normalized like the others: IPv4-mapped IPv6 as IPv4, IPv6 by
@@ -86,8 +81,8 @@ type Config struct {
 	// other. By default they pass unauthenticated, since browsers send them
 	// without credentials (Fetch standard); see Authenticator.Preflight.
 	AuthenticatePreflight bool
-	// Logger receives the Authenticator's own messages (never tokens or
-	// secrets); nil means no logging. The methods log to their own.
+	// Logger is for the core's own messages, of which there are none yet:
+	// the methods log to the Loggers of their Configs.
 	Logger *slog.Logger
 	// MeterProvider receives the Authenticator's metrics (keyward.requests
 	// and the others README lists); nil means the global one
@@ -95,21 +90,18 @@ type Config struct {
 	// sets one. No exporter comes with this package.
 	//
 	// keyward.requests counts each request once, when the Authenticator
-	// first decides on it: in Authenticate, in Authorize when the request's
-	// context holds no Principal this Authenticator (in any mode) verified,
-	// and in VerifyClient. So Authorize after Authenticate on one request
-	// adds nothing, even when it refuses the caller's scopes: that request
-	// stays counted as allowed. A route protected by Authorize (middleware
-	// Require) alone counts its insufficient_scope refusals.
+	// first decides on it: in Authenticate, in Authorize when the context
+	// holds no Principal it (in any mode) verified, and in VerifyClient. So
+	// a request counted as allowed by Authenticate stays so when Authorize
+	// refuses its scopes; a route behind Authorize alone counts them.
 	MeterProvider metric.MeterProvider
 	// TracerProvider receives a span named keyward.authenticate for each
 	// request counted in keyward.requests, with the attributes
 	// keyward.auth_method, keyward.outcome, keyward.code (when refused)
 	// and, from the verified caller only, keyward.issuer and
 	// keyward.client_id; never a token, a secret or a header. nil means the
-	// global one
-	// (otel.GetTracerProvider): no span is started until the application
-	// sets it, nor with a no-op provider.
+	// global one (otel.GetTracerProvider): no span is started until the
+	// application sets it, nor with a no-op provider.
 	TracerProvider trace.TracerProvider
 }
 
@@ -157,11 +149,8 @@ func (c Config) Validate() error {
 	id := cmp.Or(c.ClientIDHeader, DefaultClientIDHeader)
 	secret := cmp.Or(c.ClientSecretHeader, DefaultClientSecretHeader)
 	for _, h := range []struct{ field, name string }{{"ClientIDHeader", id}, {"ClientSecretHeader", secret}} {
-		switch {
-		case !httpguts.ValidHeaderFieldName(h.name):
-			return configErr(h.field, "%s is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", excerpt.Quote(h.name))
-		case strings.EqualFold(h.name, "Authorization"):
-			return configErr(h.field, "may not be Authorization, which carries Bearer tokens and HTTP Basic")
+		if problem := authheader.NameProblem(h.name); problem != "" {
+			return configErr(h.field, "%s", problem)
 		}
 	}
 	if strings.EqualFold(id, secret) {

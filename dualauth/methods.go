@@ -4,56 +4,41 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/clientaddr"
-	"github.com/keyward/keyward/internal/telemetry"
 	"github.com/keyward/keyward/jwks"
 )
 
-// The core reaches its methods through these interfaces: package jwtauth
-// verifies Bearer JWTs, package clientauth checks client ids and secrets.
-// Each builds its Principals with NewPrincipal and refuses with an *Error
-// of its own.
-
 // TokenVerifier verifies Bearer tokens (Config.Tokens; a *jwtauth.Verifier
-// is one). VerifyToken returns the caller raw names, in a Principal of the
-// caller's own for every call (the core marks it as its own before handing
-// it out), and whether it was answered from the verifier's cache (for
-// keyward.verify.duration). Every refusal is an *Error: 401 invalid_token
-// with its cause in Err, or 503 temporarily_unavailable when the token
-// cannot be checked now; any other error is answered as invalid_token.
-//
-// A verifier may also have these methods, which the core uses: KeyStatus()
-// map[string]jwks.Status (Authenticator.KeyStatus and the key set metrics),
-// CacheStatus() CacheStatus (Authenticator.TokenCacheStatus and the cache
-// metrics) and Close() error (see New).
+// is one). VerifyToken returns the caller raw names in a new Principal on
+// every call, which the core marks as its own, and whether the verifier's
+// cache answered. Every refusal is an *Error: 401 invalid_token, or 503
+// temporarily_unavailable when the token cannot be checked now; any other
+// error is answered as invalid_token. The core also uses the methods
+// KeyStatus() map[string]jwks.Status, CacheStatus() CacheStatus and Close()
+// error of a verifier that has them.
 type TokenVerifier interface {
 	VerifyToken(ctx context.Context, raw string) (p *Principal, cached bool, err error)
 }
 
 // ClientChecker checks client ids and secrets (Config.Clients; a
 // *clientauth.Checker is one). CheckClient returns the caller that id and
-// secret name, for a request from addr (the address failures are counted
-// against: an IP, IPv6 by its /64), and whether it was answered from the
-// checker's cache. The Principal may be shared with other calls: the core
-// copies it before handing it out. Every refusal is an *Error:
+// secret name, for a request from addr (failures count against it: an IP,
+// IPv6 by its /64), and whether the checker's cache answered; the core
+// copies the Principal, which may be shared. Every refusal is an *Error:
 // invalid_client (401), too_many_requests (429) or temporarily_unavailable
-// (503, its Err wrapping ErrVerifierBusy when the check could not run for
-// want of capacity); any other error is answered as 503.
-//
-// A checker may also have the methods StoreErrors() uint64 (the errors of
-// its shared throttle store, keyward.throttle.store_errors) and Close()
-// error (see New).
+// (503; its Err wraps ErrVerifierBusy when the check found no capacity);
+// any other error is answered as 503. The core also uses the methods
+// StoreErrors() uint64 (keyward.throttle.store_errors) and Close() error
+// of a checker that has them.
 type ClientChecker interface {
 	CheckClient(ctx context.Context, id, secret, addr string) (p *Principal, cached bool, err error)
 }
 
-// NewPrincipal returns a Principal of method for a method's verifier to
-// fill in: claims is the verified claims set as a JSON object, "" when
-// there is none (client credentials checked against a registry). claims
-// is kept as it is and never changed: Principal.Claim, Claims and
-// DecodeClaims decode it afresh on every call.
+// NewPrincipal returns a Principal of method for a method to fill in;
+// claims is the verified claims set as a JSON object ("" for none), which
+// Principal.Claim, Claims and DecodeClaims decode afresh on every call.
 func NewPrincipal(method Method, claims string) *Principal {
 	return &Principal{Method: method, payload: claims}
 }
@@ -62,14 +47,12 @@ func NewPrincipal(method Method, claims string) *Principal {
 var (
 	// ErrInvalidClient is wrapped by every verifier error that means the
 	// client id and secret are not good (unknown client, wrong secret,
-	// disabled client). The response never says which. A clients.Registry's
-	// errors wrap it.
+	// disabled client); the response never says which.
 	ErrInvalidClient = errors.New("invalid client")
 	// ErrVerifierBusy is wrapped by a verifier error that means the check
-	// could not run for want of capacity (such as a registry whose hash
-	// slots stayed taken). It is answered 503 with Retry-After, and, unlike
-	// other errors, does not count against the caller's failure budget:
-	// nothing was checked.
+	// could not run for want of capacity (a registry whose hash slots stayed
+	// taken): answered 503 with Retry-After, and, as nothing was checked,
+	// not counted against the caller's failure budget.
 	ErrVerifierBusy = errors.New("dualauth: too many credential checks in progress")
 )
 
@@ -126,26 +109,19 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, err
 	return a.verify(ctx, raw, false)
 }
 
-// verify is Verify, its duration recorded in keyward.verify.duration. For
-// a value from an Authorization header (bearer), a refused token outside
-// RFC 6750's b64token syntax is invalid_request: such a token never
-// verifies, and the syntax is only looked at then, so that a token the
-// cache holds costs no scan.
+// verify is Verify, timed in keyward.verify.duration. A refused value of an
+// Authorization header (bearer) outside RFC 6750's b64token syntax is
+// invalid_request; the syntax is only looked at then, so that a cached
+// token costs no scan.
 func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*Principal, error) {
 	if a.tokens == nil {
 		return nil, errInvalidToken("Bearer tokens are not accepted here", errors.New("dualauth: no token verifier is configured"))
 	}
-	timing := a.tel.Timing(ctx)
-	var start time.Duration
-	if timing {
-		start = telemetry.Monotonic()
-	}
+	start := a.tel.Begin(ctx)
 	p, cached, err := a.tokens.VerifyToken(ctx, raw)
-	if timing {
-		a.tel.Verified(ctx, methodJWT, cached, start)
-	}
+	a.tel.Verified(ctx, methodJWT, cached, start)
 	if err != nil {
-		if at := notToken68At(raw); bearer && at >= 0 {
+		if at := authheader.NotToken68At(raw); bearer && at >= 0 {
 			e := errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
 			e.Err = fmt.Errorf("byte %d of the %d-byte Bearer value is outside the b64token syntax", at, len(raw))
 			return nil, e
@@ -164,14 +140,12 @@ func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*P
 }
 
 // VerifyClient checks a client id and secret as Authenticate checks client
-// credentials — through Config.Clients, with its verified-pair cache,
-// failure throttle and bounds on checks in flight — for a server that
-// receives the pair somewhere else than in request headers, such as a
-// token endpoint reading it from a form or JSON body. remoteAddr is the
-// caller's address as in http.Request.RemoteAddr, which failures are
-// counted against. Every failure is an *Error: invalid_client (401),
-// too_many_requests (429) or temporarily_unavailable (503). Each call is
-// counted in keyward.requests as a credentials request, with a span.
+// credentials (through Config.Clients, its cache and throttle), for a
+// server that receives them elsewhere than in headers, such as a token
+// endpoint reading a form. remoteAddr, as in http.Request.RemoteAddr, is
+// what failures count against. Every failure is an *Error: invalid_client
+// (401), too_many_requests (429) or temporarily_unavailable (503). Each
+// call is counted in keyward.requests as a credentials request, with a span.
 func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr string) (*Principal, error) {
 	ctx, span := a.tel.Start(ctx)
 	var p *Principal
@@ -191,11 +165,7 @@ func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr
 // checkClient bounds the pair's size before any hashing, then checks it,
 // and counts the check.
 func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
-	timing := a.tel.Timing(ctx)
-	var start time.Duration
-	if timing {
-		start = telemetry.Monotonic()
-	}
+	start := a.tel.Begin(ctx)
 	var p *Principal
 	var cached bool
 	var err error
@@ -214,8 +184,6 @@ func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string
 		p.by = a.core
 	}
 	a.tel.checkedClient(err)
-	if timing {
-		a.tel.Verified(ctx, methodCredentials, cached, start)
-	}
+	a.tel.Verified(ctx, methodCredentials, cached, start)
 	return p, err
 }

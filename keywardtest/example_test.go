@@ -8,8 +8,8 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
-	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/jwtauth"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // In a test, keywardtest.NewIssuer(t) does this and closes the issuer when

@@ -124,6 +124,23 @@ const (
 
 var checkNames = [numChecks]string{"ok", "refused", "throttled", "busy", "error"}
 
+// CheckOf is the result of a client credentials check refused with the
+// error code code ("" when it passed); busy reports a refusal for want of
+// the verifier's capacity.
+func CheckOf(code string, busy bool) Check {
+	switch {
+	case code == "":
+		return CheckOK
+	case code == "invalid_client":
+		return CheckRefused
+	case code == "too_many_requests":
+		return CheckThrottled
+	case busy:
+		return CheckBusy
+	}
+	return CheckError
+}
+
 // Config is what a Recorder records to and what its observable instruments
 // read.
 type Config struct {
@@ -416,9 +433,15 @@ func (t *Recorder) Request(span trace.Span, o Outcome) {
 	span.End()
 }
 
-// Timing reports whether verification times are recorded, so that the
-// clock is read only then.
-func (t *Recorder) Timing(ctx context.Context) bool { return t.duration.Enabled(ctx) }
+// Begin is the start of a verification for Verified: a Monotonic reading
+// when verification times are recorded, else -1, so that the clock is read
+// only then.
+func (t *Recorder) Begin(ctx context.Context) time.Duration {
+	if !t.duration.Enabled(ctx) {
+		return -1
+	}
+	return Monotonic()
+}
 
 // epoch is the origin of Monotonic: reading the time since it costs one
 // clock read where time.Now costs two.
@@ -429,8 +452,11 @@ var epoch = time.Now()
 func Monotonic() time.Duration { return time.Since(epoch) }
 
 // Verified records the duration of a verification that began at start (a
-// Monotonic reading).
+// Begin reading), if it was timed.
 func (t *Recorder) Verified(ctx context.Context, method Method, cached bool, start time.Duration) {
+	if start < 0 {
+		return
+	}
 	i := 0
 	if cached {
 		i = 1
