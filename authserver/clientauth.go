@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 )
@@ -24,15 +25,15 @@ type clientAuth struct {
 // against the registry, before the outcome is used (tests: a reload in the
 // middle of a verification).
 func newClientAuth(registry *clients.Registry, now func() time.Time, afterVerify func(id string)) (*clientAuth, error) {
-	var verifier dualauth.ClientVerifier = registry
+	var verifier clientauth.Verifier = registry
 	if gv, ok := verifier.(generationVerifier); ok && afterVerify != nil {
 		verifier = hookedVerifier{gv, afterVerify}
 	}
-	a, err := dualauth.New(dualauth.Config{
-		Mode:        dualauth.ModeCredentials,
-		Credentials: dualauth.Credentials{Verifier: verifier},
-		Now:         now,
-	})
+	checker, err := clientauth.New(clientauth.Config{Verifier: verifier, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Clients: checker})
 	if err != nil {
 		return nil, err
 	}
@@ -71,10 +72,10 @@ func (a *clientAuth) authenticate(ctx context.Context, id, secret, addr string) 
 	return clients.Client{}, e
 }
 
-// generationVerifier is a ClientVerifier whose cached answers are dropped
+// generationVerifier is a clientauth.Verifier whose cached answers are dropped
 // when its generation changes, as a clients.Registry's are.
 type generationVerifier interface {
-	dualauth.ClientVerifier
+	clientauth.Verifier
 	Generation() uint64
 }
 

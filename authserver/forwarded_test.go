@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/syncbuf"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
+	"github.com/keyward/keyward/keywardtest"
 )
 
 // via is an X-Forwarded-For header naming addrs.
@@ -228,16 +231,16 @@ func TestExchangeModeGuesserCannotLockOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := dualauth.New(dualauth.Config{
-		Mode:    dualauth.ModeCredentials,
-		Issuers: []dualauth.Issuer{{Issuer: ts.URL, Audiences: []string{"bookings-api"}, Keys: keys}},
-		Credentials: dualauth.Credentials{
+	api, err := keywardtest.Config{
+		Config: dualauth.Config{Mode: dualauth.ModeCredentials},
+		JWT:    jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: ts.URL, Audiences: []string{"bookings-api"}, Keys: keys}}},
+		Clients: clientauth.Config{
 			Exchange: &exchange.Client{TokenURL: ts.URL + authserver.PathTokenV2, Style: exchange.StyleBasic, Scope: "bookings:read"},
 			// The API's own gate is wide, so that the authorization
 			// server's answers are what this test sees.
-			Throttle: dualauth.Throttle{MaxClientFailures: 1000, MaxAddrFailures: 1000},
+			Throttle: clientauth.Throttle{MaxClientFailures: 1000, MaxAddrFailures: 1000},
 		},
-	})
+	}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

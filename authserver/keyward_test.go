@@ -12,6 +12,8 @@ import (
 	"github.com/keyward/keyward/authserver"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/scopes"
 	"golang.org/x/oauth2"
@@ -28,11 +30,13 @@ func resourceServer(t *testing.T, ts *testServer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := dualauth.New(dualauth.Config{
-		Realm:       "bookings-api",
-		Issuers:     []dualauth.Issuer{{Issuer: ts.URL, Audiences: []string{"bookings-api"}, Keys: keys}},
-		RequireType: "at+jwt",
-	})
+	a, err := keywardtest.Config{
+		Config: dualauth.Config{Realm: "bookings-api"},
+		JWT: jwtauth.Config{
+			Issuers:     []jwtauth.Issuer{{Issuer: ts.URL, Audiences: []string{"bookings-api"}, Keys: keys}},
+			RequireType: "at+jwt",
+		},
+	}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

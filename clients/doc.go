@@ -38,8 +38,8 @@
 // immutable snapshot in atomically; Registry.Generation tells callers that
 // cache verifications when to drop them.
 //
-// A *Registry is a dualauth.ClientVerifier (Registry.VerifyClient):
-// dualauth.Credentials{Verifier: registry} authenticates clients against
+// A *Registry is a clientauth.Verifier (Registry.VerifyClient):
+// clientauth.Config{Verifier: registry} authenticates clients against
 // it. Besides package dualauth, it depends on golang.org/x/crypto and
 // go.yaml.in/yaml/v3, which a program links only when it imports this
 // package.

@@ -17,7 +17,7 @@ import (
 // logs, and telling them apart to a caller would let it enumerate client ids.
 var (
 	// ErrInvalidClient is wrapped by every error of a failed Verify. It is
-	// dualauth.ErrInvalidClient, which a dualauth.ClientVerifier wraps when
+	// dualauth.ErrInvalidClient, which a clientauth.Verifier wraps when
 	// the pair is not good.
 	ErrInvalidClient = dualauth.ErrInvalidClient
 	// ErrUnknownClient is the cause when no client has the id (or the id is
@@ -104,11 +104,11 @@ func precheck(clientID, secret string) error {
 	return nil
 }
 
-// VerifyClient makes a Registry a dualauth.ClientVerifier
-// (dualauth.Credentials{Verifier: registry}): it checks the pair with
+// VerifyClient makes a Registry a clientauth.Verifier
+// (clientauth.Config{Verifier: registry}): it checks the pair with
 // Verify, and the caller is the client, with the client's scopes. ErrBusy
 // comes wrapped in dualauth.ErrVerifierBusy, answered 503 without counting
-// against the caller. An Authenticator drops its cached verifications
+// against the caller. A clientauth.Checker drops its cached verifications
 // whenever Generation changes.
 func (r *Registry) VerifyClient(ctx context.Context, clientID, secret string) (*dualauth.Principal, error) {
 	c, err := r.Verify(ctx, clientID, secret)

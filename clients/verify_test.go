@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 )
@@ -302,14 +303,14 @@ func TestVerifyConcurrentSlots(t *testing.T) {
 	}
 }
 
-// TestVerifyClient: a Registry is a dualauth.ClientVerifier. A good pair
+// TestVerifyClient: a Registry is a clientauth.Verifier. A good pair
 // is the client with its scopes; every refusal wraps
 // dualauth.ErrInvalidClient; a check that found no hash slot wraps
 // dualauth.ErrVerifierBusy (answered 503, not counted against the caller)
 // and not ErrInvalidClient.
 func TestVerifyClient(t *testing.T) {
 	t.Parallel()
-	var _ dualauth.ClientVerifier = (*clients.Registry)(nil)
+	var _ clientauth.Verifier = (*clients.Registry)(nil)
 	r, _ := openFile(t, clients.Options{HashWait: 10 * time.Millisecond},
 		spec{id: "acme", secret: "s3cret", scopes: []string{"bookings:read"}}, spec{id: "off", secret: "s", disabled: true})
 	for _, tc := range []struct {

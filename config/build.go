@@ -12,10 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/throttle"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	_ "github.com/keyward/keyward/redisthrottle" // the store of credentials.throttle.redis
 )
 
@@ -34,48 +36,80 @@ import (
 // registry (clients.Registry.VerifyClient). With credentials.exchange it builds the
 // exchange.Client instead.
 //
+// Config builds the methods the file describes: a jwtauth.Verifier over
+// the key sets (Tokens; also the verifier of the exchanged tokens) and a
+// clientauth.Checker over the registry or the exchange (Clients), and
+// returns the dualauth.Config that holds them.
+//
 // What Config starts runs until ctx ends or it is closed: the remote key
-// sets (Issuers[i].Keys, each a *jwks.Remote) and the registry's watcher
-// (Credentials.Verifier). dualauth.New takes both over, whether it succeeds
-// or fails, and closing the last Authenticator built from them stops them
-// and waits for them; a Config never given to New is stopped with its
-// Close method. If Config fails, it has stopped whatever it started.
+// sets (held by Tokens) and the registry's watcher (held by Clients).
+// dualauth.New takes both methods over, whether it succeeds or fails, and
+// closing the last Authenticator built from them stops them and waits for
+// them; a Config never given to New is stopped with its Close method. If
+// Config fails, it has stopped whatever it started.
 func (f *File) Config(ctx context.Context, opts Options) (dualauth.Config, error) {
-	cfg, err := f.checked()
+	cfg, _, err := f.build(ctx, opts)
+	return cfg, err
+}
+
+// build is Config, which also returns the Configs it built the methods
+// from.
+func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts, error) {
+	p, err := f.checked()
 	if err != nil {
-		return dualauth.Config{}, err
+		return dualauth.Config{}, parts{}, err
 	}
 	opts.Logger = f.redactLogger(opts.Logger) // for everything Config starts
-	cfg.Logger = opts.Logger
+	p.core.Logger, p.jwt.Logger = opts.Logger, opts.Logger
+	if p.clients != nil {
+		p.clients.Logger = opts.Logger
+	}
 	// The registry is a file too: read before any fetch starts.
 	reg, err := f.openClients(opts)
 	if err != nil {
-		return dualauth.Config{}, err
+		return dualauth.Config{}, parts{}, err
 	}
-	if err := f.redisFiles(&cfg); err != nil {
-		return dualauth.Config{}, err // nothing has started yet
+	if err := f.redisFiles(p.clients); err != nil {
+		return dualauth.Config{}, parts{}, err // nothing has started yet
 	}
 	keys, err := f.keys(ctx, opts.Logger)
 	if err != nil {
-		return dualauth.Config{}, err
+		return dualauth.Config{}, parts{}, err
 	}
-	for i := range cfg.Issuers {
-		cfg.Issuers[i].Keys = keys[i]
+	for i := range p.jwt.Issuers {
+		p.jwt.Issuers[i].Keys = keys[i]
 	}
-	if reg != nil {
-		cfg.Credentials.Verifier = watch(ctx, reg, opts.ReloadOnSIGHUP)
+	cfg := p.core
+	if len(p.jwt.Issuers) > 0 {
+		tokens, err := jwtauth.New(p.jwt) // closes the key sets if it fails
+		if err != nil {
+			return dualauth.Config{}, parts{}, f.validateError(err)
+		}
+		cfg.Tokens = tokens
 	}
-	return cfg, nil
+	if p.clients != nil {
+		if reg != nil {
+			p.clients.Verifier = watch(ctx, reg, opts.ReloadOnSIGHUP)
+		}
+		p.clients.Tokens = cfg.Tokens
+		clients, err := clientauth.New(*p.clients) // closes the watcher if it fails
+		if err != nil {
+			_ = cfg.Close()
+			return dualauth.Config{}, parts{}, f.validateError(err)
+		}
+		cfg.Clients = clients
+	}
+	return cfg, p, nil
 }
 
 // redisFiles reads credentials.throttle.redis's pair key and CA files into
-// cfg.
-func (f *File) redisFiles(cfg *dualauth.Config) error {
-	c := f.Credentials
-	if c == nil || c.Throttle.Redis == nil {
+// c.
+func (f *File) redisFiles(c *clientauth.Config) error {
+	fc := f.Credentials
+	if fc == nil || fc.Throttle.Redis == nil {
 		return nil
 	}
-	r, out := c.Throttle.Redis, cfg.Credentials.Throttle.Redis
+	r, out := fc.Throttle.Redis, c.Throttle.Redis
 	if r.PairKeyFile != "" {
 		key, err := throttle.LoadPairKey(f.resolve(r.PairKeyFile))
 		if err != nil {
@@ -195,11 +229,11 @@ func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error
 	return keys, nil
 }
 
-// watchedRegistry is the Credentials.Verifier of a clients_file: the
+// watchedRegistry is the clientauth.Config.Verifier of a clients_file: the
 // registry, and the goroutine that keeps the
 // registry in step with its file, which Close stops.
 type watchedRegistry struct {
-	dualauth.ClientVerifier
+	clientauth.Verifier
 	reg  *clients.Registry
 	stop context.CancelFunc
 	done chan struct{}
@@ -209,7 +243,7 @@ type watchedRegistry struct {
 // returned verifier is closed.
 func watch(ctx context.Context, reg *clients.Registry, sighup bool) *watchedRegistry {
 	ctx, stop := context.WithCancel(ctx)
-	v := &watchedRegistry{ClientVerifier: reg, reg: reg, stop: stop, done: make(chan struct{})}
+	v := &watchedRegistry{Verifier: reg, reg: reg, stop: stop, done: make(chan struct{})}
 	var signals []os.Signal
 	if sighup {
 		signals = append(signals, syscall.SIGHUP)

@@ -15,65 +15,117 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/urlrule"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 )
 
-// checked checks f, by the rules of the file's own keys and then by
-// dualauth.Config.Validate, and returns the Config it describes without key
-// sets, and with a stand-in for the registry of clients_file: the part of
-// the Config that takes no I/O to build.
-func (f *File) checked() (dualauth.Config, error) {
-	if err := f.checkFile(); err != nil {
-		return dualauth.Config{}, err
-	}
-	cfg := f.config()
-	if err := cfg.Validate(); err != nil {
-		return dualauth.Config{}, f.validateError(err)
-	}
-	return cfg, nil
+// parts is what a File describes, one Config per package: the core's,
+// and the JWT and client-credentials methods' that Tokens and Clients are
+// built from.
+type parts struct {
+	core    dualauth.Config
+	jwt     jwtauth.Config     // no Issuers: no JWT method
+	clients *clientauth.Config // nil: no client credentials
 }
 
-// config returns the Config f describes, without I/O: see checked.
-func (f *File) config() dualauth.Config {
+// checked checks f, by the rules of the file's own keys and then by the
+// Validate methods of the Configs it describes, and returns them without
+// key sets, and with a stand-in for the registry of clients_file: the part
+// that takes no I/O to build.
+func (f *File) checked() (parts, error) {
+	if err := f.checkFile(); err != nil {
+		return parts{}, err
+	}
+	p := f.parts()
+	if err := p.validate(f.Mode); err != nil {
+		return parts{}, f.validateError(err)
+	}
+	return p, nil
+}
+
+// validate checks p: the core (mode, realm, client headers), the client
+// credentials, then the issuers, which every mode that takes Bearer tokens
+// and an exchange need.
+func (p parts) validate(mode dualauth.Mode) error {
+	core := p.core
+	core.Tokens = unbuiltTokens{} // checked below, with the words of the file
+	if p.clients != nil {
+		core.Clients = unbuiltClients{}
+	}
+	if err := core.Validate(); err != nil {
+		return err
+	}
+	exchanges := p.clients != nil && p.clients.Exchange != nil
+	if p.clients != nil {
+		c := *p.clients
+		c.Tokens = unbuiltTokens{}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(p.jwt.Issuers) > 0 {
+		return p.jwt.Validate()
+	}
+	missing := func(why string) error {
+		return &dualauth.ConfigError{Package: "jwtauth", Field: "Issuers", Reason: "at least one issuer is required" + why}
+	}
+	switch m := cmp.Or(mode, dualauth.ModeJWT); {
+	case exchanges:
+		return missing(": the token credentials.exchange obtains is verified through them")
+	case m == dualauth.ModeDual:
+		return missing(": mode dual accepts Bearer tokens too")
+	case m == dualauth.ModeJWT:
+		return missing("")
+	}
+	return nil
+}
+
+// parts returns the Configs f describes, without I/O: see checked.
+func (f *File) parts() parts {
 	j := f.JWT
-	cfg := dualauth.Config{
-		Mode:                  f.Mode,
-		Realm:                 f.Realm,
-		Algorithms:            slices.Clone(j.Algorithms),
-		ScopeClaims:           slices.Clone(j.ScopeClaims),
-		RequireType:           j.RequireType,
-		MaxTokenBytes:         j.MaxTokenBytes,
-		AuthenticatePreflight: f.CORSPreflight == "authenticate",
-		TokenCache: dualauth.TokenCache{
-			Disabled:   j.Cache.Enabled != nil && !*j.Cache.Enabled,
-			MaxEntries: j.Cache.MaxEntries,
-			MaxTTL:     time.Duration(j.Cache.MaxTTL),
+	p := parts{
+		core: dualauth.Config{
+			Mode:                  f.Mode,
+			Realm:                 f.Realm,
+			AuthenticatePreflight: f.CORSPreflight == "authenticate",
+		},
+		jwt: jwtauth.Config{
+			Algorithms:    slices.Clone(j.Algorithms),
+			ScopeClaims:   slices.Clone(j.ScopeClaims),
+			RequireType:   j.RequireType,
+			MaxTokenBytes: j.MaxTokenBytes,
+			TokenCache: jwtauth.TokenCache{
+				Disabled:   j.Cache.Enabled != nil && !*j.Cache.Enabled,
+				MaxEntries: j.Cache.MaxEntries,
+				MaxTTL:     time.Duration(j.Cache.MaxTTL),
+			},
 		},
 	}
 	if j.Leeway != nil {
-		cfg.Leeway = time.Duration(*j.Leeway)
-		if cfg.Leeway == 0 {
-			cfg.Leeway = dualauth.NoLeeway // Config reads 0 as the default
+		p.jwt.Leeway = time.Duration(*j.Leeway)
+		if p.jwt.Leeway == 0 {
+			p.jwt.Leeway = jwtauth.NoLeeway // Config reads 0 as the default
 		}
 	}
 	for _, iss := range j.Issuers {
-		cfg.Issuers = append(cfg.Issuers, dualauth.Issuer{Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences)})
+		p.jwt.Issuers = append(p.jwt.Issuers, jwtauth.Issuer{Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences)})
 	}
 	c := f.Credentials
 	if c == nil {
-		return cfg
+		return p
 	}
-	cfg.Credentials = dualauth.Credentials{
-		TrustedProxies:     proxyPrefixes(c.TrustedProxies),
-		ClientIDHeader:     c.ClientIDHeader,
-		ClientSecretHeader: c.ClientSecretHeader,
-		DisableBasic:       c.Basic != nil && !*c.Basic,
-		CacheTTL:           time.Duration(c.CacheTTL),
-		Throttle: dualauth.Throttle{
+	p.core.TrustedProxies = proxyPrefixes(c.TrustedProxies)
+	p.core.ClientIDHeader = c.ClientIDHeader
+	p.core.ClientSecretHeader = c.ClientSecretHeader
+	p.core.DisableBasic = c.Basic != nil && !*c.Basic
+	p.clients = &clientauth.Config{
+		CacheTTL: time.Duration(c.CacheTTL),
+		Throttle: clientauth.Throttle{
 			MaxClientFailures: c.Throttle.MaxClientFailures,
 			MaxAddrFailures:   c.Throttle.MaxAddressFailures,
 			Window:            time.Duration(c.Throttle.Window),
@@ -81,13 +133,13 @@ func (f *File) config() dualauth.Config {
 	}
 	if r := c.Throttle.Redis; r != nil {
 		// The pair key and CA files are read by Config.
-		cfg.Credentials.Throttle.Redis = &dualauth.RedisThrottle{
+		p.clients.Throttle.Redis = &clientauth.RedisThrottle{
 			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: time.Duration(r.Timeout),
 			MaxCounters: r.MaxCounters, Replicas: r.Replicas,
 		}
 	}
 	if c.ClientsFile != "" {
-		cfg.Credentials.Verifier = unopened{}
+		p.clients.Verifier = unopened{}
 	}
 	if e := c.Exchange; e != nil {
 		client := &exchange.Client{
@@ -102,9 +154,9 @@ func (f *File) config() dualauth.Config {
 				client.Params.Set(k, v)
 			}
 		}
-		cfg.Credentials.Exchange = client
+		p.clients.Exchange = client
 	}
-	return cfg
+	return p
 }
 
 // unopened stands for the registry of clients_file until it is opened.
@@ -114,8 +166,25 @@ func (unopened) VerifyClient(context.Context, string, string) (*dualauth.Princip
 	return nil, errors.New("config: the clients file is not open")
 }
 
-// fieldKeys are the keys of the file that dualauth.Config fields come from,
-// by field path without indices.
+// unbuiltTokens and unbuiltClients stand for the methods while the Configs
+// are checked, before any is built.
+type (
+	unbuiltTokens  struct{}
+	unbuiltClients struct{}
+)
+
+func (unbuiltTokens) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+	return nil, false, errors.New("config: the token verifier is not built")
+}
+
+func (unbuiltClients) CheckClient(context.Context, string, string, string) (*dualauth.Principal, bool, error) {
+	return nil, false, errors.New("config: the client checker is not built")
+}
+
+// fieldKeys are the keys of the file that Config fields come from, by
+// field path without indices: the fields of jwtauth.Config as they are,
+// those of clientauth.Config and the client header fields of
+// dualauth.Config under "Credentials." (see fieldPath).
 var fieldKeys = map[string]string{
 	"Mode":                                   "mode",
 	"Realm":                                  "realm",
@@ -133,6 +202,7 @@ var fieldKeys = map[string]string{
 	"Credentials.ClientIDHeader":             "credentials.client_id_header",
 	"Credentials.ClientSecretHeader":         "credentials.client_secret_header",
 	"Credentials.DisableBasic":               "credentials.basic",
+	"Credentials.TrustedProxies":             "credentials.trusted_proxies",
 	"Credentials.Verifier":                   "credentials.clients_file",
 	"Credentials.Exchange":                   "credentials.exchange",
 	"Credentials.Exchange.TokenURL":          "credentials.exchange.token_url",
@@ -182,15 +252,30 @@ func fileKey(field string) string {
 	return ""
 }
 
-// validateError reports an error of dualauth.Config.Validate at the key and
-// line of the file it comes from.
+// fieldPath is the path of fieldKeys that the field of ce is found under.
+func fieldPath(ce *dualauth.ConfigError) string {
+	switch ce.Package {
+	case "clientauth":
+		return "Credentials." + ce.Field
+	case "":
+		switch ce.Field {
+		case "ClientIDHeader", "ClientSecretHeader", "DisableBasic", "TrustedProxies":
+			return "Credentials." + ce.Field
+		}
+	}
+	return ce.Field
+}
+
+// validateError reports an error of the Configs' Validate methods at the
+// key and line of the file it comes from.
 func (f *File) validateError(err error) error {
 	var ce *dualauth.ConfigError
 	if !errors.As(err, &ce) {
 		msg, err := f.redactError(err.Error(), err)
 		return &fileError{file: f.file, msg: msg, err: err}
 	}
-	key := cmp.Or(fileKey(ce.Field), ce.Field)
+	field := fieldPath(ce)
+	key := cmp.Or(fileKey(field), field)
 	line := f.lineOf(key)
 	if ce.Field == "Issuers" {
 		// Issuers are missing: point at what needs them.
@@ -255,7 +340,7 @@ func (f *File) checkFile() error {
 		}
 	}
 	if j.Leeway != nil && *j.Leeway < 0 {
-		return f.errorf("jwt.leeway", "%s is outside 0s to %s", j.Leeway, dualauth.MaxLeeway)
+		return f.errorf("jwt.leeway", "%s is outside 0s to %s", j.Leeway, jwtauth.MaxLeeway)
 	}
 	if err := f.checkSize("jwt.max_token_bytes", int64(j.MaxTokenBytes), MaxTokenBytes, "64 KiB"); err != nil {
 		return err

@@ -36,6 +36,7 @@ func TestFileKey(t *testing.T) {
 		"Credentials.Exchange.MaxBytes":          "credentials.exchange",
 		"Credentials.Exchange.TokenURL":          "credentials.exchange.token_url",
 		"Credentials.Exchange.Params.resource":   "credentials.exchange.params.resource",
+		"Credentials.TrustedProxies":             "credentials.trusted_proxies",
 		"Now":                                    "",
 	} {
 		if got := fileKey(field); got != want {
@@ -67,14 +68,14 @@ func TestConfigProxiesAndPreflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := f.config()
+	cfg := f.parts().core
 	want := []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
 		netip.MustParsePrefix("192.0.2.1/32"),
 		netip.MustParsePrefix("198.51.100.7/32"),
 		netip.MustParsePrefix("2001:db8::/32"),
 	}
-	if !slices.Equal(cfg.Credentials.TrustedProxies, want) || !cfg.AuthenticatePreflight {
-		t.Fatalf("TrustedProxies %v, AuthenticatePreflight %v", cfg.Credentials.TrustedProxies, cfg.AuthenticatePreflight)
+	if !slices.Equal(cfg.TrustedProxies, want) || !cfg.AuthenticatePreflight {
+		t.Fatalf("TrustedProxies %v, AuthenticatePreflight %v", cfg.TrustedProxies, cfg.AuthenticatePreflight)
 	}
 }

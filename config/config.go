@@ -1,6 +1,8 @@
 // Package config reads Keyward's YAML configuration file and builds the
-// dualauth.Config it describes. The file has this shape, where an omitted
-// key means the default of dualauth.Config or jwks.Options:
+// dualauth.Config it describes, with its methods: a jwtauth.Verifier
+// (Tokens) and a clientauth.Checker (Clients). The file has this shape,
+// where an omitted key means the default of the Config of dualauth,
+// jwtauth or clientauth, or of jwks.Options:
 //
 //	mode: dual                # jwt (the default) | credentials | dual
 //	realm: bookings-api       # realm in WWW-Authenticate
@@ -62,14 +64,15 @@
 //	config: keyward.yaml: line 8: jwt.jwks.timeout: "10" is not a duration (use Go syntax such as 10s)
 //
 // The rules of the file's own keys (key sources, URLs, durations of at
-// least 1s, sizes) are checked here; the rules of the Config it makes are
-// dualauth's (Config.Validate), reported at the key and line they come from.
+// least 1s, sizes) are checked here; the rules of the Configs it makes are
+// those of dualauth, jwtauth and clientauth (their Validate methods),
+// reported at the key and line they come from.
 //
 // Load reads a file and builds its Config; Read (or Parse) and File.Config
-// do the same in two steps. The Config holds what Load started — the
-// issuers' remote key sets and the watcher of the clients file — until ctx
-// ends or they are closed: dualauth.New takes them over (and stops them if
-// it fails), Authenticator.Close stops them and waits for them, and a
+// do the same in two steps. The Config's methods hold what Load started —
+// the issuers' remote key sets and the watcher of the clients file — until
+// ctx ends or they are closed: dualauth.New takes them over (and stops them
+// if it fails), Authenticator.Close stops them and waits for them, and a
 // Config never given to New is stopped by its Close method:
 //
 //	cfg, err := config.Load(ctx, "keyward.yaml", config.Options{Logger: logger, ReloadOnSIGHUP: true})
@@ -159,8 +162,8 @@ type JWT struct {
 	// all of them.
 	Algorithms []string `yaml:"algorithms,omitempty"`
 	// Leeway is the clock skew allowed on exp, nbf and iat, from 0s to 5m; nil
-	// means dualauth's default (30s). An explicit 0s means no leeway
-	// (dualauth.Config.Leeway is then dualauth.NoLeeway, since a zero
+	// means jwtauth's default (30s). An explicit 0s means no leeway
+	// (jwtauth.Config.Leeway is then jwtauth.NoLeeway, since a zero
 	// Config.Leeway means the default).
 	Leeway *Duration `yaml:"leeway,omitempty"`
 	// ScopeClaims are the claims scopes are read from; empty means the
@@ -170,16 +173,16 @@ type JWT struct {
 	// "at+jwt".
 	RequireType string `yaml:"require_type,omitempty"`
 	// MaxTokenBytes caps a token's size, at most MaxTokenBytes; 0 means
-	// dualauth's default, 8 KiB (an explicit 0 in a file is an error).
+	// jwtauth's default, 8 KiB (an explicit 0 in a file is an error).
 	MaxTokenBytes int `yaml:"max_token_bytes,omitempty"`
 	// JWKS tunes the remote key sets of all issuers.
 	JWKS JWKS `yaml:"jwks,omitempty"`
-	// Cache tunes the cache of verified tokens (dualauth.TokenCache).
+	// Cache tunes the cache of verified tokens (jwtauth.TokenCache).
 	Cache Cache `yaml:"cache,omitempty"`
 }
 
 // Cache is the jwt.cache section: the cache of verified tokens. Omitted
-// keys mean dualauth's defaults (on, 100,000 entries, 10m).
+// keys mean jwtauth's defaults (on, 100,000 entries, 10m).
 type Cache struct {
 	// Enabled turns the cache on or off; nil means on.
 	Enabled *bool `yaml:"enabled,omitempty"`
@@ -233,7 +236,7 @@ type JWKS struct {
 // Credentials is the credentials section: client-credential
 // authentication, which the credentials and dual modes need. Exactly one of
 // ClientsFile and Exchange must be set. Zero values mean the defaults of
-// dualauth.Credentials.
+// clientauth.Config and the client fields of dualauth.Config.
 type Credentials struct {
 	// ClientIDHeader and ClientSecretHeader name the request headers that
 	// carry the client id and secret; "" means client_id and client_secret.
@@ -262,7 +265,7 @@ type Credentials struct {
 	Throttle Throttle `yaml:"throttle,omitempty"`
 	// TrustedProxies are the proxies in front of the API, as addresses or
 	// CIDR ranges: behind them failures count against the client address
-	// they forward (dualauth.Credentials.TrustedProxies).
+	// they forward (dualauth.Config.TrustedProxies).
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
 }
 
@@ -304,7 +307,7 @@ type Throttle struct {
 }
 
 // Redis is the credentials.throttle.redis section
-// (dualauth.RedisThrottle).
+// (clientauth.RedisThrottle).
 type Redis struct {
 	// URL is redis://[user:password@]host[:port][/db] or rediss:// (TLS);
 	// required. Its user information and query values are never shown in
@@ -326,7 +329,7 @@ type Redis struct {
 	MaxCounters int `yaml:"max_counters,omitempty"`
 	// Replicas, while Redis cannot count a check: 0 refuses it (503);
 	// N lets each replica count in its own memory against 1/N of each
-	// budget (dualauth.RedisThrottle.Replicas).
+	// budget (clientauth.RedisThrottle.Replicas).
 	Replicas int `yaml:"replicas,omitempty"`
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -44,11 +45,11 @@ func writeConfig(t *testing.T, dir, text string) string {
 
 // loadConfig runs Load with a context that ends with the test, and closes
 // what it started when the test ends.
-func loadConfig(t *testing.T, path string) dualauth.Config {
+func loadConfig(t *testing.T, path string) config.Parts {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg, err := config.Load(ctx, path, config.Options{})
+	cfg, err := config.LoadParts(ctx, path, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,19 +57,12 @@ func loadConfig(t *testing.T, path string) dualauth.Config {
 	return cfg
 }
 
-// closeConfig closes what Load started for cfg: its remote key sets and its
-// clients file watcher.
-func closeConfig(t *testing.T, cfg dualauth.Config) {
+// closeConfig closes what Load started for cfg (its remote key sets and
+// its clients file watcher) that no Authenticator holds.
+func closeConfig(t *testing.T, cfg interface{ Close() error }) {
 	t.Helper()
-	for _, iss := range cfg.Issuers {
-		if r, ok := iss.Keys.(*jwks.Remote); ok {
-			r.Close()
-		}
-	}
-	if c, ok := cfg.Credentials.Verifier.(interface{ Close() error }); ok {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
+	if err := cfg.Close(); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -415,11 +409,11 @@ func TestFileSamplePEM(t *testing.T) {
 	}
 	t.Chdir(t.TempDir())
 	cfg := loadConfig(t, abs)
-	st := cfg.Issuers[0].Keys.Status()
+	st := cfg.JWT.Issuers[0].Keys.Status()
 	if st.Keys != 1 || !strings.HasSuffix(st.Source, filepath.Join("testdata", "config", "issuer.pem")) {
 		t.Errorf("status %+v", st)
 	}
-	newFromConfig(t, cfg)
+	newFromConfig(t, cfg.Config)
 }
 
 // TestFileRoundTrip builds the jwt.yaml sample, pointed at a real
@@ -436,16 +430,17 @@ func TestFileRoundTrip(t *testing.T) {
 	path := writeConfig(t, t.TempDir(), text)
 
 	cfg := loadConfig(t, path)
-	if _, ok := cfg.Issuers[0].Keys.(*jwks.Remote); !ok {
-		t.Errorf("key set is %T, want *jwks.Remote", cfg.Issuers[0].Keys)
+	if _, ok := cfg.JWT.Issuers[0].Keys.(*jwks.Remote); !ok {
+		t.Errorf("key set is %T, want *jwks.Remote", cfg.JWT.Issuers[0].Keys)
 	}
-	got := cfg
-	got.Issuers = slices.Clone(cfg.Issuers)
+	if cfg.Mode != dualauth.ModeJWT || cfg.Realm != "bookings-api" || cfg.Config.Clients != nil {
+		t.Errorf("config %+v", cfg.Config)
+	}
+	got := cfg.JWT
+	got.Issuers = slices.Clone(cfg.JWT.Issuers)
 	got.Issuers[0].Keys = nil
-	want := dualauth.Config{
-		Mode:          dualauth.ModeJWT,
-		Realm:         "bookings-api",
-		Issuers:       []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{"bookings-api", iss.Audience}}},
+	want := jwtauth.Config{
+		Issuers:       []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{"bookings-api", iss.Audience}}},
 		Algorithms:    []string{"RS256", "ES256"},
 		Leeway:        30 * time.Second,
 		ScopeClaims:   []string{"permissions"},
@@ -456,7 +451,7 @@ func TestFileRoundTrip(t *testing.T) {
 		t.Errorf("config\n got %+v\nwant %+v", got, want)
 	}
 
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	raw := iss.Sign(t, iss.Key(), map[string]any{"typ": "at+jwt"}, iss.Claims(jwt.MapClaims{"permissions": "bookings:read"}))
 	p, err := a.Verify(context.Background(), raw)
 	if err != nil {
@@ -491,7 +486,7 @@ func TestFileJWKSAndDiscovery(t *testing.T) {
 		"    - issuer: https://pem.example.com\n      public_key_file: keys/issuer.pem\n      audiences: [pem-api]\n" +
 		"  jwks:\n    refresh_interval: 10m\n    unknown_kid_interval: 1m\n    timeout: 5s\n    max_bytes: 65536\n"
 	cfg := loadConfig(t, writeConfig(t, dir, text))
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	ctx := context.Background()
 
 	for _, iss := range []*keywardtest.Issuer{byURL, byDiscovery} {
@@ -511,8 +506,8 @@ func TestFileJWKSAndDiscovery(t *testing.T) {
 	if _, err := a.Verify(ctx, other.sign(t, "https://pem.example.com", "pem-api")); err == nil {
 		t.Error("token signed by an unknown key accepted")
 	}
-	if _, ok := cfg.Issuers[2].Keys.(*jwks.Static); !ok {
-		t.Errorf("PEM key set is %T", cfg.Issuers[2].Keys)
+	if _, ok := cfg.JWT.Issuers[2].Keys.(*jwks.Static); !ok {
+		t.Errorf("PEM key set is %T", cfg.JWT.Issuers[2].Keys)
 	}
 }
 
@@ -529,14 +524,14 @@ func TestFileLeewayZero(t *testing.T) {
 		ok     bool
 	}{
 		{"", 0, true}, // default 30s leeway
-		{"  leeway: 0s\n", dualauth.NoLeeway, false}, // none
+		{"  leeway: 0s\n", jwtauth.NoLeeway, false}, // none
 		{"  leeway: 1m\n", time.Minute, true},
 	} {
 		cfg := loadConfig(t, writeConfig(t, dir, base+tt.extra))
-		if cfg.Leeway != tt.leeway {
-			t.Errorf("%q: Leeway %v, want %v", tt.extra, cfg.Leeway, tt.leeway)
+		if cfg.JWT.Leeway != tt.leeway {
+			t.Errorf("%q: Leeway %v, want %v", tt.extra, cfg.JWT.Leeway, tt.leeway)
 		}
-		_, err := newFromConfig(t, cfg).Verify(context.Background(), expired)
+		_, err := newFromConfig(t, cfg.Config).Verify(context.Background(), expired)
 		if (err == nil) != tt.ok {
 			t.Errorf("%q: token expired 10s ago: error %v", tt.extra, err)
 		}
@@ -552,18 +547,18 @@ func TestFileTokenCache(t *testing.T) {
 	token := iss.Token(t, nil)
 	for _, tt := range []struct {
 		extra string
-		want  dualauth.TokenCache
+		want  jwtauth.TokenCache
 		hits  uint64
 	}{
-		{"", dualauth.TokenCache{}, 1},
-		{"  cache:\n    max_entries: 7\n    max_ttl: 2m\n", dualauth.TokenCache{MaxEntries: 7, MaxTTL: 2 * time.Minute}, 1},
-		{"  cache:\n    enabled: false\n", dualauth.TokenCache{Disabled: true}, 0},
+		{"", jwtauth.TokenCache{}, 1},
+		{"  cache:\n    max_entries: 7\n    max_ttl: 2m\n", jwtauth.TokenCache{MaxEntries: 7, MaxTTL: 2 * time.Minute}, 1},
+		{"  cache:\n    enabled: false\n", jwtauth.TokenCache{Disabled: true}, 0},
 	} {
 		cfg := loadConfig(t, writeConfig(t, dir, base+tt.extra))
-		if cfg.TokenCache != tt.want {
-			t.Errorf("%q: TokenCache %+v, want %+v", tt.extra, cfg.TokenCache, tt.want)
+		if cfg.JWT.TokenCache != tt.want {
+			t.Errorf("%q: TokenCache %+v, want %+v", tt.extra, cfg.JWT.TokenCache, tt.want)
 		}
-		a := newFromConfig(t, cfg)
+		a := newFromConfig(t, cfg.Config)
 		for range 2 {
 			if _, err := a.Verify(context.Background(), token); err != nil {
 				t.Fatal(err)
@@ -584,12 +579,12 @@ func TestFileKeyServerDown(t *testing.T) {
 	text := "jwt:\n  issuers:\n    - issuer: " + url + "\n      jwks_url: " + url + "/jwks.json\n      audiences: [api]\n" +
 		"    - issuer: " + url + "/tenant\n      discovery: true\n      audiences: [api]\n"
 	cfg := loadConfig(t, writeConfig(t, t.TempDir(), text))
-	for _, iss := range cfg.Issuers {
+	for _, iss := range cfg.JWT.Issuers {
 		if st := iss.Keys.Status(); st.Keys != 0 || st.LastError == "" {
 			t.Errorf("%s: status %+v, want no keys and an error", iss.Issuer, st)
 		}
 	}
-	newFromConfig(t, cfg)
+	newFromConfig(t, cfg.Config)
 }
 
 // TestFileContextStopsRefresh checks that ending Config's context
@@ -602,11 +597,11 @@ func TestFileContextStopsRefresh(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := f.Config(ctx, config.Options{})
+	cfg, err := config.ConfigParts(ctx, f, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote := cfg.Issuers[0].Keys.(*jwks.Remote)
+	remote := cfg.JWT.Issuers[0].Keys.(*jwks.Remote)
 	t.Cleanup(remote.Close)
 	before := iss.Fetches()
 	if err := remote.Refresh(context.Background()); err != nil {
@@ -653,14 +648,14 @@ func TestFileInCode(t *testing.T) {
 	}}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := f.Config(ctx, config.Options{})
+	cfg, err := config.ConfigParts(ctx, f, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Leeway != 0 || cfg.MaxTokenBytes != 0 || cfg.Algorithms != nil || cfg.ScopeClaims != nil || cfg.Mode != "" {
+	if cfg.JWT.Leeway != 0 || cfg.JWT.MaxTokenBytes != 0 || cfg.JWT.Algorithms != nil || cfg.JWT.ScopeClaims != nil || cfg.Mode != "" {
 		t.Errorf("zero values not kept: %+v", cfg)
 	}
-	if _, err := newFromConfig(t, cfg).Verify(ctx, iss.Token(t, nil)); err != nil {
+	if _, err := newFromConfig(t, cfg.Config).Verify(ctx, iss.Token(t, nil)); err != nil {
 		t.Error(err)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
@@ -383,29 +384,30 @@ func copySample(t *testing.T, name string, replace ...string) string {
 // authenticates the registry's clients with headers and with Basic.
 func TestFileCredentialsEndToEnd(t *testing.T) {
 	cfg := loadConfig(t, filepath.Join(configDir, "credentials.yaml"))
-	if cfg.Mode != dualauth.ModeCredentials || len(cfg.Issuers) != 0 {
-		t.Errorf("mode %q, %d issuers", cfg.Mode, len(cfg.Issuers))
+	if cfg.Mode != dualauth.ModeCredentials || len(cfg.JWT.Issuers) != 0 {
+		t.Errorf("mode %q, %d issuers", cfg.Mode, len(cfg.JWT.Issuers))
 	}
-	c := cfg.Credentials
+	c := cfg.Clients
 	if c.Verifier == nil || c.Exchange != nil {
 		t.Fatalf("verifier %v exchange %v", c.Verifier, c.Exchange)
 	}
 	if _, ok := c.Verifier.(interface{ Generation() uint64 }); !ok {
 		t.Errorf("verifier %T does not report generations, so the cache would outlive reloads", c.Verifier)
 	}
+	if cfg.ClientIDHeader != "client_id" || cfg.ClientSecretHeader != "client_secret" || cfg.DisableBasic {
+		t.Errorf("headers %q and %q, DisableBasic %v", cfg.ClientIDHeader, cfg.ClientSecretHeader, cfg.DisableBasic)
+	}
 	got := c
-	got.Verifier = nil
-	want := dualauth.Credentials{
-		ClientIDHeader:     "client_id",
-		ClientSecretHeader: "client_secret",
-		CacheTTL:           5 * time.Minute,
-		Throttle:           dualauth.Throttle{MaxClientFailures: 10, MaxAddrFailures: 50, Window: time.Minute},
+	got.Verifier, got.Logger = nil, nil
+	want := clientauth.Config{
+		CacheTTL: 5 * time.Minute,
+		Throttle: clientauth.Throttle{MaxClientFailures: 10, MaxAddrFailures: 50, Window: time.Minute},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("credentials\n got %+v\nwant %+v", got, want)
 	}
 
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	wantCaller(t, a, headerRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex", "bookings:read", "bookings:create")
 	wantCaller(t, a, basicRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex", "bookings:read")
 	wantCaller(t, a, basicRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme", "reports:read")
@@ -427,10 +429,10 @@ func TestFileCredentialsBasicOff(t *testing.T) {
 	path := writeConfig(t, t.TempDir(), "mode: credentials\ncredentials:\n  clients_file: "+abs+
 		"\n  basic: false\n  client_id_header: X-Client-Id\n  client_secret_header: X-Client-Secret\n")
 	cfg := loadConfig(t, path)
-	if !cfg.Credentials.DisableBasic {
+	if !cfg.DisableBasic {
 		t.Error("basic: false did not set DisableBasic")
 	}
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("X-Client-Id", "acme")
 	r.Header.Set("X-Client-Secret", "acme-secret")
@@ -445,10 +447,10 @@ func TestFileDualEndToEnd(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	path := copySample(t, "dual.yaml", "http://127.0.0.1:9000", iss.URL, "[bookings-api]", "[bookings-api, "+iss.Audience+"]")
 	cfg := loadConfig(t, path)
-	if cfg.Mode != dualauth.ModeDual || len(cfg.Issuers) != 1 || cfg.Credentials.Verifier == nil {
+	if cfg.Mode != dualauth.ModeDual || len(cfg.JWT.Issuers) != 1 || cfg.Clients.Verifier == nil {
 		t.Fatalf("config %+v", cfg)
 	}
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	p := wantCaller(t, a, bearerRequest(iss.Token(t, jwt.MapClaims{"client_id": "tokens", "scope": "reports:read"})), dualauth.MethodJWT, "tokens", "reports:read")
 	if p.Issuer != iss.URL {
 		t.Errorf("issuer %q", p.Issuer)
@@ -463,7 +465,7 @@ func TestFileDualEndToEnd(t *testing.T) {
 // examples can run with to show both methods.
 func TestFileQuickstartDual(t *testing.T) {
 	cfg := loadConfig(t, filepath.Join(configDir, "quickstart-dual.yaml"))
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	if a.Mode() != dualauth.ModeDual {
 		t.Errorf("mode %q", a.Mode())
 	}
@@ -511,9 +513,9 @@ func TestFileExchangeEndToEnd(t *testing.T) {
 		"http://127.0.0.1:9000", iss.URL,
 		"[bookings-api]", "["+iss.Audience+"]")
 	cfg := loadConfig(t, path)
-	ex := cfg.Credentials.Exchange
-	if ex == nil || cfg.Credentials.Verifier != nil {
-		t.Fatalf("credentials %+v", cfg.Credentials)
+	ex := cfg.Clients.Exchange
+	if ex == nil || cfg.Clients.Verifier != nil {
+		t.Fatalf("credentials %+v", cfg.Clients)
 	}
 	want := &exchange.Client{
 		TokenURL: endpoint.URL + "/connect/token",
@@ -525,11 +527,11 @@ func TestFileExchangeEndToEnd(t *testing.T) {
 	if !reflect.DeepEqual(ex, want) {
 		t.Errorf("exchange client\n got %+v\nwant %+v", ex, want)
 	}
-	if !cfg.Credentials.DisableBasic || cfg.Credentials.CacheTTL != 10*time.Minute {
-		t.Errorf("credentials %+v", cfg.Credentials)
+	if !cfg.DisableBasic || cfg.Clients.CacheTTL != 10*time.Minute {
+		t.Errorf("credentials %+v", cfg.Clients)
 	}
 
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	for range 2 {
 		p := wantCaller(t, a, headerRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex", "bookings:read")
 		if p.Issuer != iss.URL {
@@ -583,7 +585,7 @@ func TestFileClientsReload(t *testing.T) {
 	path := writeConfig(t, dir, "mode: credentials\ncredentials:\n  clients_file: clients.yaml\n  reload_interval: 1s\n  cache_ttl: 1h\n")
 	t.Chdir(t.TempDir())
 	cfg, reloads := loadWatched(t, path, config.Options{})
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	wantCaller(t, a, headerRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex")
 
 	replaceFile(t, filepath.Join(dir, "clients.yaml"), globexRegistry(t, true))
@@ -604,7 +606,7 @@ func globexRegistry(t *testing.T, disabled bool) []byte {
 // loadWatched loads the configuration file at path as Load does, with its
 // clients registry reporting every reload attempt on the returned channel.
 // What it started is closed when the test ends.
-func loadWatched(t *testing.T, path string, opts config.Options) (dualauth.Config, <-chan error) {
+func loadWatched(t *testing.T, path string, opts config.Options) (config.Parts, <-chan error) {
 	t.Helper()
 	f, err := config.Read(path)
 	if err != nil {
@@ -614,7 +616,7 @@ func loadWatched(t *testing.T, path string, opts config.Options) (dualauth.Confi
 	config.OnClientsReload(f, func(err error) { reloads <- err })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg, err := f.Config(ctx, opts)
+	cfg, err := config.ConfigParts(ctx, f, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,15 +674,15 @@ func TestFileCredentialsInCode(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f := &config.File{Mode: dualauth.ModeCredentials, Credentials: &config.Credentials{ClientsFile: abs}}
-	cfg, err := f.Config(ctx, config.Options{})
+	cfg, err := config.ConfigParts(ctx, f, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := cfg.Credentials
-	if c.Verifier == nil || c.ClientIDHeader != "" || c.DisableBasic || c.CacheTTL != 0 || c.Throttle != (dualauth.Throttle{}) {
+	c := cfg.Clients
+	if c.Verifier == nil || cfg.ClientIDHeader != "" || cfg.DisableBasic || c.CacheTTL != 0 || c.Throttle != (clientauth.Throttle{}) {
 		t.Errorf("zero values not kept: %+v", c)
 	}
-	wantCaller(t, newFromConfig(t, cfg), basicRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme")
+	wantCaller(t, newFromConfig(t, cfg.Config), basicRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme")
 
 	for _, tt := range []struct {
 		edit func(*config.File)
@@ -734,7 +736,7 @@ func TestRedisThrottleKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := loadConfig(t, writeConfig(t, dir, "mode: credentials\ncredentials:\n  clients_file: clients.yaml\n  throttle:\n    redis: {url: \"redis://127.0.0.1:1/0\", max_counters: 5000, replicas: 3}\n"))
-	r := cfg.Credentials.Throttle.Redis
+	r := cfg.Clients.Throttle.Redis
 	if r == nil || r.MaxCounters != 5000 || r.Replicas != 3 {
 		t.Fatalf("Throttle.Redis = %+v, want MaxCounters 5000 and Replicas 3", r)
 	}

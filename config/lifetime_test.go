@@ -46,19 +46,19 @@ func TestConfigClose(t *testing.T) {
 	path := copySample(t, "dual.yaml", "http://127.0.0.1:9000", iss.URL, "[bookings-api]", "[bookings-api, "+iss.Audience+"]")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := config.Load(ctx, path, config.Options{ReloadOnSIGHUP: true})
+	cfg, err := config.LoadParts(ctx, path, config.Options{ReloadOnSIGHUP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote, ok := cfg.Issuers[0].Keys.(*jwks.Remote)
+	remote, ok := cfg.JWT.Issuers[0].Keys.(*jwks.Remote)
 	if !ok {
-		t.Fatalf("key set %T, want *jwks.Remote", cfg.Issuers[0].Keys)
+		t.Fatalf("key set %T, want *jwks.Remote", cfg.JWT.Issuers[0].Keys)
 	}
-	watcher, ok := cfg.Credentials.Verifier.(interface{ Close() error })
+	watcher, ok := cfg.Clients.Verifier.(interface{ Close() error })
 	if !ok {
-		t.Fatalf("verifier %T has no Close method", cfg.Credentials.Verifier)
+		t.Fatalf("verifier %T has no Close method", cfg.Clients.Verifier)
 	}
-	a, err := dualauth.New(cfg)
+	a, err := dualauth.New(cfg.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,13 +90,13 @@ func TestConfigContextStopsWatcher(t *testing.T) {
 	}
 	f := &config.File{Mode: dualauth.ModeCredentials, Credentials: &config.Credentials{ClientsFile: abs}}
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg, err := f.Config(ctx, config.Options{})
+	cfg, err := config.ConfigParts(ctx, f, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancel()
 	closed := make(chan error)
-	go func() { closed <- cfg.Credentials.Verifier.(interface{ Close() error }).Close() }()
+	go func() { closed <- cfg.Clients.Verifier.(interface{ Close() error }).Close() }()
 	select {
 	case err := <-closed:
 		if err != nil {

@@ -50,7 +50,7 @@ func sighup(t *testing.T, hup <-chan os.Signal) {
 func TestConfigSIGHUPOptIn(t *testing.T) {
 	registry, path, hup := sighupSetup(t)
 	cfg, reloads := loadWatched(t, path, config.Options{ReloadOnSIGHUP: true})
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	wantCaller(t, a, headerRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex")
 
 	replaceFile(t, registry, globexRegistry(t, true))
@@ -87,6 +87,6 @@ func TestConfigSIGHUPDefault(t *testing.T) {
 		t.Fatalf("the clients file was reloaded on SIGHUP (%v) without ReloadOnSIGHUP", err)
 	default:
 	}
-	a := newFromConfig(t, cfg)
+	a := newFromConfig(t, cfg.Config)
 	wantCaller(t, a, headerRequest("globex", "globex-secret"), dualauth.MethodCredentials, "globex")
 }

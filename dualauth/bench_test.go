@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/scopes"
@@ -45,7 +46,7 @@ func BenchmarkCredentials(b *testing.B) {
 			ttl  time.Duration
 		}{{"cached", 0}, {"uncached", -1}} {
 			b.Run(name+"/"+cache.name, func(b *testing.B) {
-				a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{
+				a, err := build(testConfig{Mode: dualauth.ModeCredentials, Credentials: credentials{
 					Verifier: reg, CacheTTL: cache.ttl,
 				}})
 				if err != nil {
@@ -76,10 +77,10 @@ func BenchmarkVerify(b *testing.B) {
 		raw := iss.Token(b, jwt.MapClaims{"scope": "bookings:read"})
 		for _, tc := range []struct {
 			name  string
-			cache dualauth.TokenCache
-		}{{"reused", dualauth.TokenCache{}}, {"new", dualauth.TokenCache{Disabled: true}}} {
+			cache jwtauth.TokenCache
+		}{{"reused", jwtauth.TokenCache{}}, {"new", jwtauth.TokenCache{Disabled: true}}} {
 			b.Run(alg+"/"+tc.name, func(b *testing.B) {
-				a := iss.Authenticator(b, func(c *dualauth.Config) { c.TokenCache = tc.cache })
+				a := authenticatorFor(b, iss, func(c *testConfig) { c.TokenCache = tc.cache })
 				ctx := context.Background()
 				if _, err := a.Verify(ctx, raw); err != nil {
 					b.Fatal(err)
@@ -109,17 +110,17 @@ func BenchmarkTelemetry(b *testing.B) {
 	need := scopes.All("bookings:read")
 	setups := []struct {
 		name string
-		edit func(*dualauth.Config)
+		edit func(*testConfig)
 	}{
-		{"off", func(c *dualauth.Config) {
+		{"off", func(c *testConfig) {
 			c.MeterProvider, c.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
 		}},
 		{"global", nil},
-		{"metrics", func(c *dualauth.Config) {
+		{"metrics", func(c *testConfig) {
 			c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 			c.TracerProvider = tracenoop.NewTracerProvider()
 		}},
-		{"metrics+traces", func(c *dualauth.Config) {
+		{"metrics+traces", func(c *testConfig) {
 			c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter())))
 			b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -129,7 +130,7 @@ func BenchmarkTelemetry(b *testing.B) {
 	for _, path := range []string{"Verify", "Authorize", "NetHTTP"} {
 		for _, s := range setups {
 			b.Run(path+"/"+s.name, func(b *testing.B) {
-				a := iss.Authenticator(b, s.edit)
+				a := authenticatorFor(b, iss, s.edit)
 				b.Cleanup(func() { _ = a.Close() })
 				ctx := context.Background()
 				r := httptest.NewRequest(http.MethodGet, "/bookings", nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 )
@@ -28,8 +29,8 @@ import (
 func ExamplePrincipal_DecodeClaims() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	keys, _ := jwks.NewStatic("issuer.pem", key.Public())
-	authn, _ := dualauth.New(dualauth.Config{
-		Issuers: []dualauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
+	authn, _ := build(testConfig{
+		Issuers: []jwtauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
 	})
 	raw, _ := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
 		"iss": "https://auth.example.com", "aud": []string{"bookings-api", "reports-api"}, "sub": "user-42",
@@ -160,7 +161,7 @@ func TestDecodeClaims(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newCacheSetup(t, dualauth.TokenCache{})
+			s := newCacheSetup(t, jwtauth.TokenCache{})
 			raw := s.iss.Token(t, tc.claims)
 			for _, use := range []string{"fresh", "cached"} {
 				p, err := s.auth.Verify(t.Context(), raw)
@@ -197,7 +198,7 @@ func TestDecodeClaims(t *testing.T) {
 // TestDecodeClaimsTypeError: a claim of the wrong type is reported as
 // encoding/json reports it, reachable through errors.As.
 func TestDecodeClaimsTypeError(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	p, err := s.auth.Verify(t.Context(), s.iss.Token(t, jwt.MapClaims{"account": "not a number"}))
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ func (l *lowering) UnmarshalJSON(b []byte) error {
 // TestDecodeClaimsLeavesTheCacheAlone: a target that writes to the JSON it
 // is handed changes nothing the next request with the same token sees.
 func TestDecodeClaimsLeavesTheCacheAlone(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	token := s.iss.Token(t, jwt.MapClaims{"role": "ADMIN"})
 	for i := range 2 {
 		p, err := s.auth.Verify(t.Context(), token)
@@ -248,7 +249,7 @@ func TestDecodeClaimsLeavesTheCacheAlone(t *testing.T) {
 // TestDecodeClaimsTargets: targets json.Unmarshal accepts work, others
 // are an error, never a panic.
 func TestDecodeClaimsTargets(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	p, err := s.auth.Verify(t.Context(), s.iss.Token(t, jwt.MapClaims{"tenant_id": "t-7", "account": 12}))
 	if err != nil {
 		t.Fatal(err)
@@ -297,10 +298,10 @@ func TestDecodeClaimsCredentials(t *testing.T) {
 		TenantID string `json:"tenant_id"`
 	}
 	registry := newCredSetup(t, dualauth.ModeDual, nil).auth
-	iss := newCacheSetup(t, dualauth.TokenCache{}).iss
+	iss := newCacheSetup(t, jwtauth.TokenCache{}).iss
 	var calls, status atomic.Int64
 	endpoint := tokenEndpoint(t, iss, exchange.StyleBasic, &calls, &status)
-	exchanged := newAuthenticator(t, func(c *dualauth.Config) {
+	exchanged := newAuthenticator(t, func(c *testConfig) {
 		c.Mode = dualauth.ModeDual
 		c.Credentials.Exchange = &exchange.Client{TokenURL: endpoint.URL, Style: exchange.StyleBasic}
 	}, iss)
@@ -336,7 +337,7 @@ func TestDecodeClaimsCredentials(t *testing.T) {
 // custom claims by walking the map, for comparison.
 func BenchmarkDecodeClaims(b *testing.B) {
 	iss := keywardtest.NewIssuer(b, "ES256")
-	a := iss.Authenticator(b, nil)
+	a := authenticatorFor(b, iss, nil)
 	raw := iss.Token(b, jwt.MapClaims{"scope": "bookings:read bookings:create", "tenant_id": "t-7", "roles": []string{"agent", "admin"}})
 	p, err := a.Verify(b.Context(), raw)
 	if err != nil {

@@ -8,15 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
 // closingVerifier records whether Close reached it.
 type closingVerifier struct {
-	dualauth.ClientVerifier
+	clientauth.Verifier
 	closed atomic.Int32
 }
 
@@ -43,11 +45,11 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier := &closingVerifier{ClientVerifier: reg}
-	a, err := dualauth.New(dualauth.Config{
+	verifier := &closingVerifier{Verifier: reg}
+	a, err := build(testConfig{
 		Mode:        dualauth.ModeDual,
-		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: set}},
-		Credentials: dualauth.Credentials{Verifier: verifier},
+		Issuers:     []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: set}},
+		Credentials: credentials{Verifier: verifier},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
 )
 
 // TestVerifyRefusesSenderConstrainedTokens: a token carrying cnf (RFC 7800)
@@ -18,7 +19,7 @@ import (
 // the token again checks it again. Tokens signed by the issuer's published
 // key (a real JWKS over loopback).
 func TestVerifyRefusesSenderConstrainedTokens(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	claims, err := json.Marshal(s.iss.Claims(nil))
 	if err != nil {
 		t.Fatal(err)

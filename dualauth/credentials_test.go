@@ -16,8 +16,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -59,17 +61,17 @@ func registryFile(t *testing.T, dir string, secrets map[string]string, disabled 
 // countingVerifier counts the checks that reach the real verifier, to see
 // what the cache answers.
 type countingVerifier struct {
-	dualauth.ClientVerifier
+	clientauth.Verifier
 	calls atomic.Int64
 }
 
 func (c *countingVerifier) VerifyClient(ctx context.Context, id, secret string) (*dualauth.Principal, error) {
 	c.calls.Add(1)
-	return c.ClientVerifier.VerifyClient(ctx, id, secret)
+	return c.Verifier.VerifyClient(ctx, id, secret)
 }
 
 func (c *countingVerifier) Generation() uint64 {
-	return c.ClientVerifier.(interface{ Generation() uint64 }).Generation()
+	return c.Verifier.(interface{ Generation() uint64 }).Generation()
 }
 
 type credSetup struct {
@@ -80,7 +82,7 @@ type credSetup struct {
 	verifier *countingVerifier
 }
 
-func newCredSetup(t *testing.T, mode dualauth.Mode, edit func(*dualauth.Config)) *credSetup {
+func newCredSetup(t *testing.T, mode dualauth.Mode, edit func(*testConfig)) *credSetup {
 	t.Helper()
 	s := &credSetup{iss: keywardtest.NewIssuer(t)}
 	s.path = registryFile(t, t.TempDir(), testClients)
@@ -88,8 +90,8 @@ func newCredSetup(t *testing.T, mode dualauth.Mode, edit func(*dualauth.Config))
 	if s.registry, err = clients.Open(s.path, clients.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	s.verifier = &countingVerifier{ClientVerifier: s.registry}
-	s.auth = newAuthenticator(t, func(c *dualauth.Config) {
+	s.verifier = &countingVerifier{Verifier: s.registry}
+	s.auth = newAuthenticator(t, func(c *testConfig) {
 		c.Mode = mode
 		c.Credentials.Verifier = s.verifier
 		if edit != nil {
@@ -217,7 +219,7 @@ func TestCredentialModes(t *testing.T) {
 }
 
 func TestCredentialHeaderNames(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *testConfig) {
 		c.Credentials.ClientIDHeader = "X-Client-Id"
 		c.Credentials.ClientSecretHeader = "X-Client-Secret"
 		c.Credentials.DisableBasic = true
@@ -304,8 +306,8 @@ func TestCredentialCacheDroppedOnReload(t *testing.T) {
 }
 
 func TestCredentialThrottle(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeDual, func(c *dualauth.Config) {
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
+	s := newCredSetup(t, dualauth.ModeDual, func(c *testConfig) {
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
 	})
 	const guesser = "198.51.100.7:1000"
 	guess := func(id, remote string) *dualauth.Error {
@@ -346,8 +348,8 @@ func TestCredentialThrottle(t *testing.T) {
 // and its address is throttled, so a guesser sharing the address (a NAT, a
 // proxy) cannot lock the real client out.
 func TestCredentialThrottleKnownPair(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeDual, func(c *dualauth.Config) {
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 2, MaxAddrFailures: 2}
+	s := newCredSetup(t, dualauth.ModeDual, func(c *testConfig) {
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 2, MaxAddrFailures: 2}
 	})
 	const shared = "203.0.113.9:1"
 	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: shared}
@@ -373,8 +375,8 @@ func TestCredentialThrottleKnownPair(t *testing.T) {
 // TestCredentialThrottleConcurrent: concurrent guesses from one address
 // cannot all slip through before the first failure is counted.
 func TestCredentialThrottleConcurrent(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *testConfig) {
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
 	})
 	var wg sync.WaitGroup
 	for i := range 60 {
@@ -436,26 +438,26 @@ func TestCredentialPrincipalIsACopy(t *testing.T) {
 func TestCredentialNewRejects(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	keys := remoteSet(t, iss)
-	issuers := []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{"a"}, Keys: keys}}
+	issuers := []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{"a"}, Keys: keys}}
 	reg, err := clients.Open(registryFile(t, t.TempDir(), map[string]string{"acme": "acme-secret"}), clients.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := reg
-	for name, cfg := range map[string]dualauth.Config{
+	for name, cfg := range map[string]testConfig{
 		"credentials without verifier": {Mode: dualauth.ModeCredentials},
 		"dual without verifier":        {Mode: dualauth.ModeDual, Issuers: issuers},
-		"dual without issuers":         {Mode: dualauth.ModeDual, Credentials: dualauth.Credentials{Verifier: v}},
-		"same header twice":            {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "X-A", ClientSecretHeader: "x-a"}},
-		"authorization as header":      {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "Authorization"}},
-		"bad header name":              {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, ClientIDHeader: "client id"}},
-		"negative window":              {Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v, Throttle: dualauth.Throttle{Window: -1}}},
+		"dual without issuers":         {Mode: dualauth.ModeDual, Credentials: credentials{Verifier: v}},
+		"same header twice":            {Mode: dualauth.ModeCredentials, Credentials: credentials{Verifier: v, ClientIDHeader: "X-A", ClientSecretHeader: "x-a"}},
+		"authorization as header":      {Mode: dualauth.ModeCredentials, Credentials: credentials{Verifier: v, ClientIDHeader: "Authorization"}},
+		"bad header name":              {Mode: dualauth.ModeCredentials, Credentials: credentials{Verifier: v, ClientIDHeader: "client id"}},
+		"negative window":              {Mode: dualauth.ModeCredentials, Credentials: credentials{Verifier: v, Throttle: clientauth.Throttle{Window: -1}}},
 	} {
-		if _, err := dualauth.New(cfg); err == nil {
+		if _, err := build(cfg); err == nil {
 			t.Errorf("%s: New accepted the config", name)
 		}
 	}
-	a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: v}})
+	a, err := build(testConfig{Mode: dualauth.ModeCredentials, Credentials: credentials{Verifier: v}})
 	if err != nil {
 		t.Fatalf("credentials-only config: %v", err)
 	}
@@ -469,8 +471,8 @@ func TestCredentialNewRejects(t *testing.T) {
 // TestCredentialThrottleIPv6Network: addresses of one IPv6 /64 share a
 // failure budget, so rotating through a host's /64 buys no guesses.
 func TestCredentialThrottleIPv6Network(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 100, MaxAddrFailures: 3}
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *testConfig) {
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 100, MaxAddrFailures: 3}
 	})
 	statuses := []int{}
 	for i := range 5 {
@@ -494,8 +496,8 @@ func TestCredentialThrottleIPv6Network(t *testing.T) {
 // behind the same proxy is not locked out; from an untrusted peer a forged
 // X-Forwarded-For buys no fresh budget.
 func TestCredentialThrottleBehindProxy(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50}
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *testConfig) {
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50}
 		c.Credentials.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	})
 	via := func(peer, forwarded, secret string) int {
@@ -534,8 +536,8 @@ func TestCredentialThrottleBehindProxy(t *testing.T) {
 // was then revoked loses its exemption from the failure gate at its first
 // failure.
 func TestCredentialRevokedKnownPairIsThrottled(t *testing.T) {
-	s := newCredSetup(t, dualauth.ModeCredentials, func(c *dualauth.Config) {
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
+	s := newCredSetup(t, dualauth.ModeCredentials, func(c *testConfig) {
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 5}
 	})
 	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}, remote: "192.0.2.8:1"}
 	if _, err := s.auth.Authenticate(good.build()); err != nil {
@@ -561,7 +563,7 @@ func TestCredentialRevokedKnownPairIsThrottled(t *testing.T) {
 // gatedVerifier holds each check until the test lets it go, or until the
 // check's context ends.
 type gatedVerifier struct {
-	dualauth.ClientVerifier
+	clientauth.Verifier
 	entered chan struct{}
 	gate    chan struct{}
 }
@@ -573,7 +575,7 @@ func (g *gatedVerifier) VerifyClient(ctx context.Context, id, secret string) (*d
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return g.ClientVerifier.VerifyClient(ctx, id, secret)
+	return g.Verifier.VerifyClient(ctx, id, secret)
 }
 
 // TestCredentialWaiterOutlivesTheLeader: when the request whose check
@@ -581,11 +583,11 @@ func (g *gatedVerifier) VerifyClient(ctx context.Context, id, secret string) (*d
 // again instead of failing, and the leaver is not counted as a failure.
 func TestCredentialWaiterOutlivesTheLeader(t *testing.T) {
 	s := newCredSetup(t, dualauth.ModeCredentials, nil)
-	gated := &gatedVerifier{ClientVerifier: s.verifier, entered: make(chan struct{}, 2), gate: make(chan struct{})}
-	a := newAuthenticator(t, func(c *dualauth.Config) {
+	gated := &gatedVerifier{Verifier: s.verifier, entered: make(chan struct{}, 2), gate: make(chan struct{})}
+	a := newAuthenticator(t, func(c *testConfig) {
 		c.Mode = dualauth.ModeCredentials
 		c.Credentials.Verifier = gated
-		c.Credentials.Throttle = dualauth.Throttle{MaxClientFailures: 1}
+		c.Credentials.Throttle = clientauth.Throttle{MaxClientFailures: 1}
 	}, s.iss)
 	good := request{headers: map[string]string{"client_id": "acme", "client_secret": "acme-secret"}}
 

@@ -9,7 +9,7 @@ import (
 )
 
 // TestJWTProgramLinksNoMethodDependencies: a program that verifies JWTs on
-// net/http (middleware, dualauth, jwks) links none of the modules that only
+// net/http (middleware, dualauth, jwks, jwtauth) links none of the modules that only
 // other methods and other frameworks need: the Redis client (the shared
 // throttle, linked by package redisthrottle), YAML and x/crypto (the
 // clients registry and the config file), Echo.
@@ -22,7 +22,7 @@ func TestJWTProgramLinksNoMethodDependencies(t *testing.T) {
 		t.Skipf("no go command on PATH: %v", err)
 	}
 	out, err := exec.Command(goCmd, "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}",
-		"github.com/keyward/keyward/middleware", "github.com/keyward/keyward/dualauth", "github.com/keyward/keyward/jwks").Output()
+		"github.com/keyward/keyward/middleware", "github.com/keyward/keyward/dualauth", "github.com/keyward/keyward/jwks", "github.com/keyward/keyward/jwtauth").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -39,7 +39,7 @@ func TestJWTProgramLinksNoMethodDependencies(t *testing.T) {
 	} {
 		for _, m := range modules {
 			if strings.HasPrefix(m, forbidden.prefix) {
-				t.Errorf("middleware + dualauth + jwks link %s, which only %s needs", m, forbidden.why)
+				t.Errorf("middleware + dualauth + jwks + jwtauth link %s, which only %s needs", m, forbidden.why)
 			}
 		}
 	}

@@ -3,10 +3,9 @@ package dualauth
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 	"time"
+
+	"github.com/keyward/keyward/internal/authheader"
 )
 
 // Error codes used in responses (RFC 6750 §3.1 and RFC 6749 §5.2).
@@ -63,15 +62,20 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Descriptions used when an error has none.
-const (
-	descNoCredentials     = "authentication is required"
-	descInvalidRequest    = "the request is malformed"
-	descInvalidToken      = "the request could not be authenticated"
-	descInsufficientScope = "the access token lacks a scope this request requires"
-	descInvalidClient     = "the client credentials are not valid"
-	descRetryLater        = "the request cannot be authenticated right now; retry later"
-)
+// answers are the status each error code is answered with (RFC 6750 §3.1,
+// RFC 6749 §5.2) and the description of a refusal that has none.
+var answers = map[string]struct {
+	status      int
+	description string
+}{
+	"":                         {http.StatusUnauthorized, "authentication is required"},
+	CodeInvalidRequest:         {http.StatusBadRequest, "the request is malformed"},
+	CodeInvalidToken:           {http.StatusUnauthorized, "the request could not be authenticated"},
+	CodeInsufficientScope:      {http.StatusForbidden, "the access token lacks a scope this request requires"},
+	CodeInvalidClient:          {http.StatusUnauthorized, "the client credentials are not valid"},
+	CodeTooManyRequests:        {http.StatusTooManyRequests, "the request cannot be authenticated right now; retry later"},
+	CodeTemporarilyUnavailable: {http.StatusServiceUnavailable, "the request cannot be authenticated right now; retry later"},
+}
 
 // Refusal returns how to answer a request refused with err on a's routes: a
 // copy of the *Error in err with the status of its code (400, 401, 403, 429
@@ -101,83 +105,21 @@ func (a *Authenticator) Refusal(r *http.Request, err error) *Error {
 		src = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Err: err}
 	}
 	e := *src
+	answer, known := answers[e.Code]
+	if !known {
+		answer = answers[CodeInvalidToken]
+	}
 	if e.Code == "" {
 		// No credentials: RFC 6750 §3.1 makes this a 401 without error code.
 		e.Status, e.Scope = http.StatusUnauthorized, ""
-	} else if status, known := statusOf(e.Code); known || e.Status < 400 || e.Status > 499 {
-		e.Status = status
+	} else if known || e.Status < 400 || e.Status > 499 {
+		e.Status = answer.status
 	}
-	if e.Description == "" || a.quotesCredentials(r, e.Description) {
-		e.Description = defaultDescription(e.Code)
+	if e.Description == "" || authheader.QuotesCredentials(r, a.secretHeader, e.Description) {
+		e.Description = answer.description
 	}
 	e.Challenges = a.challenges(r, &e)
 	return &e
-}
-
-// quotesCredentials reports whether s quotes a credential of r: the
-// credentials of an Authorization header (the whole value if it names no
-// scheme), the client secret header, or an access_token query parameter.
-// Credentials shorter than 8 bytes are not looked for: they would match
-// innocent text.
-func (a *Authenticator) quotesCredentials(r *http.Request, s string) bool {
-	if r == nil {
-		return false
-	}
-	quotes := func(cred string) bool {
-		cred = strings.TrimSpace(cred)
-		return len(cred) >= 8 && strings.Contains(s, cred)
-	}
-	for _, v := range r.Header.Values("Authorization") {
-		v = strings.TrimSpace(v)
-		if _, cred, ok := strings.Cut(v, " "); ok {
-			v = cred
-		}
-		if quotes(v) {
-			return true
-		}
-	}
-	if a.secretHeader != "" && slices.ContainsFunc(r.Header.Values(a.secretHeader), quotes) {
-		return true
-	}
-	if r.URL != nil && strings.Contains(r.URL.RawQuery, "access_token") {
-		q, _ := url.ParseQuery(r.URL.RawQuery)
-		return slices.ContainsFunc(q["access_token"], quotes)
-	}
-	return false
-}
-
-// statusOf is the status each error code is answered with (RFC 6750 §3.1,
-// RFC 6749 §5.2), and whether the code is one of this package's.
-func statusOf(code string) (int, bool) {
-	switch code {
-	case CodeInvalidRequest:
-		return http.StatusBadRequest, true
-	case CodeInsufficientScope:
-		return http.StatusForbidden, true
-	case CodeInvalidToken, CodeInvalidClient:
-		return http.StatusUnauthorized, true
-	case CodeTooManyRequests:
-		return http.StatusTooManyRequests, true
-	case CodeTemporarilyUnavailable:
-		return http.StatusServiceUnavailable, true
-	}
-	return http.StatusUnauthorized, false
-}
-
-func defaultDescription(code string) string {
-	switch code {
-	case "":
-		return descNoCredentials
-	case CodeInvalidRequest:
-		return descInvalidRequest
-	case CodeInsufficientScope:
-		return descInsufficientScope
-	case CodeInvalidClient:
-		return descInvalidClient
-	case CodeTooManyRequests, CodeTemporarilyUnavailable:
-		return descRetryLater
-	}
-	return descInvalidToken
 }
 
 // challenges builds the WWW-Authenticate values for e, the refusal of r, on
@@ -219,57 +161,13 @@ func (a *Authenticator) challenges(r *http.Request, e *Error) []string {
 			add(a.basic)
 			break
 		}
-		var b strings.Builder
-		b.WriteString(a.bearer)
-		writeParam(&b, "error", e.Code)
-		writeParam(&b, "error_description", e.Description)
+		params := []string{"error", e.Code, "error_description", e.Description}
 		if e.Scope != "" {
-			writeParam(&b, "scope", e.Scope)
+			params = append(params, "scope", e.Scope)
 		}
-		add(b.String())
+		add(authheader.Challenge("Bearer", a.realm, params...))
 	}
 	return out
-}
-
-// challenge is `<scheme> realm="<realm>"`.
-func challenge(scheme, realm string) string {
-	var b strings.Builder
-	b.WriteString(scheme)
-	b.WriteString(" realm=")
-	writeQuoted(&b, realm)
-	return b.String()
-}
-
-// writeParam appends `, name="value"`.
-func writeParam(b *strings.Builder, name, value string) {
-	b.WriteString(", ")
-	b.WriteString(name)
-	b.WriteByte('=')
-	writeQuoted(b, value)
-}
-
-// writeQuoted appends value as an RFC 9110 §5.6.4 quoted-string: '"' and '\'
-// are backslash-escaped, and anything but printable ASCII (control
-// characters, line breaks, non-ASCII) becomes '?', so that no value can break
-// out of its parameter or the header.
-func writeQuoted(b *strings.Builder, value string) {
-	b.WriteByte('"')
-	for _, c := range value {
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(byte(c))
-		case c < 0x20 || c > 0x7e:
-			b.WriteByte('?')
-		default:
-			b.WriteByte(byte(c))
-		}
-	}
-	b.WriteByte('"')
-}
-
-func errNoCredentials() *Error {
-	return &Error{Status: http.StatusUnauthorized, Description: descNoCredentials}
 }
 
 func errInvalidRequest(description string) *Error {
@@ -281,7 +179,7 @@ func errInvalidToken(description string, cause error) *Error {
 }
 
 func errInvalidClient(cause error) *Error {
-	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Description: descInvalidClient, Err: cause}
+	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Description: answers[CodeInvalidClient].description, Err: cause}
 }
 
 func errUnavailable(cause error) *Error {
@@ -291,14 +189,5 @@ func errUnavailable(cause error) *Error {
 		Description: "the credentials cannot be checked right now; retry later",
 		RetryAfter:  5 * time.Second,
 		Err:         cause,
-	}
-}
-
-func errTooMany(retry time.Duration) *Error {
-	return &Error{
-		Status:      http.StatusTooManyRequests,
-		Code:        CodeTooManyRequests,
-		Description: "too many failed authentication attempts; retry later",
-		RetryAfter:  retry,
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -25,9 +26,9 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	authn, err := dualauth.New(dualauth.Config{
+	authn, err := build(testConfig{
 		Realm:   "bookings-api",
-		Issuers: []dualauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
+		Issuers: []jwtauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
 	})
 	if err != nil {
 		panic(err)
@@ -55,8 +56,8 @@ func ExampleNew() {
 func ExampleAuthenticator_Authenticate() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	keys, _ := jwks.NewStatic("issuer.pem", key.Public())
-	authn, _ := dualauth.New(dualauth.Config{
-		Issuers: []dualauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
+	authn, _ := build(testConfig{
+		Issuers: []jwtauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
 	})
 
 	for _, header := range []string{"", "Bearer not-a-jwt", "Bearer a b"} {
@@ -79,8 +80,8 @@ func ExampleAuthenticator_Authenticate() {
 func ExampleFromContext() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	keys, _ := jwks.NewStatic("issuer.pem", key.Public())
-	authn, _ := dualauth.New(dualauth.Config{
-		Issuers: []dualauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
+	authn, _ := build(testConfig{
+		Issuers: []jwtauth.Issuer{{Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys}},
 	})
 	raw, _ := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
 		"iss": "https://auth.example.com", "aud": "bookings-api", "sub": "user-42", "client_id": "acme",

@@ -59,7 +59,7 @@ func TestCredentialExchange(t *testing.T) {
 			iss := keywardtest.NewIssuer(t)
 			var calls, status atomic.Int64
 			endpoint := tokenEndpoint(t, iss, style, &calls, &status)
-			a := newAuthenticator(t, func(c *dualauth.Config) {
+			a := newAuthenticator(t, func(c *testConfig) {
 				c.Mode = dualauth.ModeDual
 				c.Credentials.Exchange = &exchange.Client{TokenURL: endpoint.URL, Style: style}
 			}, iss)
@@ -106,7 +106,7 @@ func exchangeCalls(t *testing.T, lifetime, cacheTTL, after time.Duration) int64 
 	clock.Store(&now)
 	var calls, status atomic.Int64
 	endpoint := tokenEndpoint(t, iss, exchange.StyleForm, &calls, &status)
-	a := newAuthenticator(t, func(c *dualauth.Config) {
+	a := newAuthenticator(t, func(c *testConfig) {
 		c.Mode = dualauth.ModeCredentials
 		c.Credentials.Exchange = &exchange.Client{TokenURL: endpoint.URL, Style: exchange.StyleForm}
 		c.Credentials.CacheTTL = cacheTTL

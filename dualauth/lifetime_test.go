@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -120,14 +120,25 @@ func loadFile(t *testing.T, iss *keywardtest.Issuer) dualauth.Config {
 	return cfg
 }
 
-// remoteOf returns cfg's only key set.
+// remoteOf returns the key set of cfg's only issuer.
 func remoteOf(t *testing.T, cfg dualauth.Config) *jwks.Remote {
 	t.Helper()
-	remote, ok := cfg.Issuers[0].Keys.(*jwks.Remote)
+	tokens, ok := cfg.Tokens.(*jwtauth.Verifier)
 	if !ok {
-		t.Fatalf("key set %T, want *jwks.Remote", cfg.Issuers[0].Keys)
+		t.Fatalf("Tokens %T, want a *jwtauth.Verifier", cfg.Tokens)
 	}
-	return remote
+	status := tokens.KeyStatus()
+	if len(status) != 1 {
+		t.Fatalf("%d issuers, want 1", len(status))
+	}
+	for issuer := range status {
+		set, _ := tokens.KeySet(issuer)
+		if remote, ok := set.(*jwks.Remote); ok {
+			return remote
+		}
+		t.Fatalf("key set %T, want *jwks.Remote", set)
+	}
+	return nil
 }
 
 // TestConfigCloseWithoutNew: what config.Load started stops with the
@@ -171,7 +182,8 @@ func TestConfigCloseWithoutNew(t *testing.T) {
 
 // TestFailedNewLeavesNoGoroutine: when New fails on a Config from
 // config.Load, it stops what Load started (key refreshes, the clients file
-// watcher) before it returns, whatever step failed.
+// watcher) before it returns, whatever step failed. (A key set missing
+// fails jwtauth.New, inside config.Load: see jwtauth's TestFailedNewClosesKeySets.)
 func TestFailedNewLeavesNoGoroutine(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	// An SDK view summing gauges fails New's gauges: a sum is no gauge's
@@ -184,9 +196,7 @@ func TestFailedNewLeavesNoGoroutine(t *testing.T) {
 		want string
 	}{
 		{"invalid config", func(c *dualauth.Config) { c.Realm = `"api"` }, "Realm"},
-		{"nil key set", func(c *dualauth.Config) {
-			c.Issuers = append(slices.Clone(c.Issuers), dualauth.Issuer{Issuer: "https://other.example", Audiences: []string{"api"}})
-		}, "Issuers[1].Keys"},
+		{"invalid header", func(c *dualauth.Config) { c.ClientIDHeader = "Authorization" }, "ClientIDHeader"},
 		{"telemetry", func(c *dualauth.Config) {
 			c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()), sdkmetric.WithView(badView))
 		}, "telemetry"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -40,7 +41,7 @@ func TestKeyServerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(set.Close)
-	a, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: set}}})
+	a, err := build(testConfig{Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: set}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package dualauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -46,11 +48,9 @@ type Principal struct {
 	// ExpiresAt is when the token expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 
-	// payload is the token's verified claims set as JSON (a JSON object),
-	// empty when there is no token. The claims are kept in this form, one
+	// payload is the verified claims set (a JSON object), "" for none: one
 	// string shared by the cache and every request presenting the token,
-	// because it is the smallest: a decoded map costs several times its
-	// size in heap.
+	// the smallest form (a decoded map costs several times its size).
 	payload string
 	by      *core // the authenticator that verified the caller
 }
@@ -69,11 +69,6 @@ func (p *Principal) Claim(name string) (any, bool) {
 // Claims returns all the token's claims, decoded anew on every call; it
 // is empty, not nil, for client credentials checked against a registry.
 func (p *Principal) Claims() map[string]any {
-	return p.decodedClaims()
-}
-
-// decodedClaims decodes p's claims set into a new map, never nil.
-func (p *Principal) decodedClaims() map[string]any {
 	if p.payload == "" {
 		return map[string]any{}
 	}
@@ -92,6 +87,65 @@ func (p *Principal) MarshalJSON() ([]byte, error) {
 		Claims map[string]any `json:"claims"`
 	}{(*fields)(p), p.Claims()})
 }
+
+// DecodeClaims decodes the token's verified claims into v as json.Unmarshal
+// decodes a JSON object, typically into a struct of your own:
+//
+//	var c struct {
+//		TenantID string           `json:"tenant_id"`
+//		Roles    []string         `json:"roles"`
+//		Audience jwt.ClaimStrings `json:"aud"` // a string or an array
+//	}
+//	if err := p.DecodeClaims(&c); err != nil { … }
+//
+// v must be a non-nil pointer; anything else is an error, never a panic.
+// Claims v has no field for are ignored, and a field whose claim is absent
+// keeps its value (use a pointer to tell absent from empty). A claim of
+// another JSON type than its field's is an error (*json.UnmarshalTypeError)
+// after the other fields are set. Numbers keep every digit, as int64,
+// float64, json.Number or jwt.NumericDate (exp, nbf, iat). Registered claims
+// decode as golang-jwt's jwt.RegisteredClaims reads them (embed it to have
+// them all); aud may be one string or an array of strings (RFC 7519
+// §4.1.3), which jwt.ClaimStrings accepts both of and []string does not.
+//
+// Names match as in encoding/json, exactly or else ignoring case, so claims
+// whose names differ only in case (at any depth) are refused with an error:
+// which one a field would get is not decided by the token.
+//
+// Each call decodes afresh into values of its own: nothing is kept on the
+// Principal, so a cached token costs no memory for it, and changing what v
+// holds changes nothing another request sees. A caller of client
+// credentials has the claims of the token its credentials were exchanged
+// for, and none when checked against a registry: v is then left as it is,
+// and the error is nil.
+//
+// It is a method rather than a generic function so that v can be any
+// target json.Unmarshal takes, with its defaults filled in beforehand.
+func (p *Principal) DecodeClaims(v any) error {
+	if p == nil {
+		return errNilPrincipal
+	}
+	data := "null" // no token: v is checked, and left as it is
+	if p.payload != "" {
+		data = p.payload
+		// Most tokens' names are all plain and cannot differ only in
+		// case: only the others are decoded to be looked at closely.
+		if !jsonobject.PlainNames(data) {
+			if a, b, found := jsonobject.CaseTwins(p.Claims()); found {
+				return fmt.Errorf("dualauth: the claims have names that differ only in case (%.40q and %.40q)", a, b)
+			}
+		}
+	}
+	// A copy: json.Unmarshal hands slices of its input to a target's
+	// UnmarshalJSON, which may write to them, and data is the cached
+	// token's, shared with every request that presents it.
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		return fmt.Errorf("dualauth: decoding the claims: %w", err)
+	}
+	return nil
+}
+
+var errNilPrincipal = errors.New("dualauth: DecodeClaims called on a nil *Principal")
 
 // clone returns a copy of p for one request: its own Scopes, and the
 // read-only claims set shared.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/testredis"
@@ -45,11 +46,11 @@ func testReplicasShareTheThrottle(t *testing.T, replicas, downMax int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := dualauth.New(dualauth.Config{
+		a, err := build(testConfig{
 			Mode: dualauth.ModeCredentials,
-			Credentials: dualauth.Credentials{
+			Credentials: credentials{
 				Verifier: reg,
-				Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &dualauth.RedisThrottle{
+				Throttle: clientauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 50, Redis: &clientauth.RedisThrottle{
 					URL: srv.URL(), KeyPrefix: "t:", Timeout: 5 * time.Second, Replicas: replicas,
 				}},
 			},

@@ -2,13 +2,12 @@ package dualauth
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -17,21 +16,18 @@ import (
 // to answer it.
 //
 // Bearer tokens are read only from the Authorization header (RFC 6750 §2.1):
-// one in the URI query is refused with invalid_request, one in a form body is
-// not looked for. Client credentials are read from the two client headers or
-// from HTTP Basic, whose id and secret are form-urlencoded before base64 (RFC
-// 6749 §2.3.1). Scheme names are case-insensitive (RFC 7235 §2.1).
-//
-// A method the mode does not accept counts as no credentials. A request that
-// carries two accepted methods at once (Bearer and client headers, Basic and
-// client headers), two Authorization headers, or half a client pair is
-// invalid_request: the authenticator never guesses which was meant.
+// one in the URI query is invalid_request, one in a form body is not looked
+// for. Client credentials are read from the two client headers or HTTP Basic
+// (id and secret form-urlencoded, RFC 6749 §2.3.1). A method the mode does
+// not accept counts as no credentials. Two accepted methods at once, two
+// Authorization headers or half a client pair are invalid_request: the
+// authenticator never guesses which was meant.
 //
 // The request is counted in keyward.requests, with a span, unless its
 // context already holds a Principal a verified (see Config.MeterProvider).
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	ctx := r.Context()
-	if a.decided(ctx) {
+	if held, ok := FromContext(ctx); ok && held.by == a.core { // counted when it was verified
 		p, _, err := a.authenticate(ctx, r)
 		return p, err
 	}
@@ -39,13 +35,6 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	p, method, err := a.authenticate(ctx, r)
 	a.tel.request(span, method, p, err)
 	return p, err
-}
-
-// decided reports whether ctx holds a Principal a's core verified: the
-// request was counted then.
-func (a *Authenticator) decided(ctx context.Context) bool {
-	p, ok := FromContext(ctx)
-	return ok && p.by == a.core
 }
 
 // authenticate is Authenticate with the request's context ctx; method is
@@ -58,7 +47,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 	if len(values) > 1 {
 		return nil, methodNone, errInvalidRequest("the request has more than one Authorization header")
 	}
-	if jwtOK && hasQueryToken(r.URL) {
+	if jwtOK && authheader.HasQueryToken(r.URL) {
 		return nil, methodJWT, errInvalidRequest("access tokens are accepted only in the Authorization header")
 	}
 
@@ -101,14 +90,14 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 		p, err := a.verify(ctx, bearer, true)
 		return p, methodJWT, err
 	case hasBasic:
-		var e *Error
-		if id, secret, e = parseBasic(basic); e != nil {
-			return nil, methodCredentials, e
+		var problem string
+		if id, secret, problem = authheader.ParseBasic(basic); problem != "" {
+			return nil, methodCredentials, errInvalidRequest(problem)
 		}
 	case !hasHeaders:
-		return nil, methodNone, errNoCredentials()
+		return nil, methodNone, &Error{Status: http.StatusUnauthorized, Description: answers[""].description}
 	}
-	p, err := a.checkClient(ctx, id, secret, a.clientAddr(r))
+	p, err := a.checkClient(ctx, id, secret, a.trustedProxies.KeyOf(r, a.addrFunc))
 	return p, methodCredentials, err
 }
 
@@ -173,8 +162,7 @@ func (a *Authenticator) Preflight(r *http.Request) bool {
 // *Error of Principal.Require.
 //
 // A request whose context holds no Principal a verified is counted in
-// keyward.requests, with a span, with the outcome of both checks; one that
-// holds one was counted when it was verified (see Config.MeterProvider).
+// keyward.requests, with a span (see Config.MeterProvider).
 func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Principal, error) {
 	ctx := r.Context()
 	held, ok := FromContext(ctx)
@@ -191,7 +179,10 @@ func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Pri
 	if !counted {
 		ctx, span = a.tel.Start(ctx)
 	}
-	p, method, err := a.authorize(ctx, r, req)
+	p, method, err := a.authenticate(ctx, r)
+	if err == nil {
+		err = p.Require(req) // p stays the verified caller, for the telemetry
+	}
 	if !counted {
 		a.tel.request(span, method, p, err)
 	}
@@ -200,84 +191,3 @@ func (a *Authenticator) Authorize(r *http.Request, req scopes.Requirement) (*Pri
 	}
 	return p, nil
 }
-
-// authorize authenticates r with ctx and checks the caller's scopes; p is
-// the verified caller even when err refuses its scopes.
-func (a *Authenticator) authorize(ctx context.Context, r *http.Request, req scopes.Requirement) (p *Principal, method authMethod, err error) {
-	p, method, err = a.authenticate(ctx, r)
-	if err == nil {
-		err = p.Require(req)
-	}
-	return p, method, err
-}
-
-// parseBasic decodes HTTP Basic credentials as RFC 6749 §2.3.1 sends them:
-// base64 of form-urlencoded id ":" form-urlencoded secret.
-func parseBasic(credentials string) (id, secret string, e *Error) {
-	raw, err := base64.StdEncoding.DecodeString(credentials)
-	if err != nil {
-		return "", "", errInvalidRequest("the Basic credentials are not base64")
-	}
-	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
-	if !ok {
-		return "", "", errInvalidRequest("the Basic credentials have no ':' between client id and secret")
-	}
-	if id, err = url.QueryUnescape(rawID); err == nil {
-		secret, err = url.QueryUnescape(rawSecret)
-	}
-	if err != nil {
-		return "", "", errInvalidRequest("the Basic credentials are not form-urlencoded (RFC 6749 §2.3.1)")
-	}
-	if id == "" || secret == "" {
-		return "", "", errInvalidRequest("the Basic credentials have an empty client id or secret")
-	}
-	return id, secret, nil
-}
-
-// hasQueryToken reports whether the URI query carries an access_token
-// parameter (RFC 6750 §2.3), which this server does not accept. Pairs split
-// on '&' or ';' are each looked at, with the name unescaped where it can be,
-// so that neither encoding tricks nor a malformed neighbour hide one.
-func hasQueryToken(u *url.URL) bool {
-	if u == nil || u.RawQuery == "" {
-		return false
-	}
-	for pair := range strings.FieldsFuncSeq(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
-		name, _, _ := strings.Cut(pair, "=")
-		if unescaped, err := url.QueryUnescape(name); err == nil {
-			name = unescaped
-		}
-		if strings.EqualFold(strings.TrimSpace(name), "access_token") {
-			return true
-		}
-	}
-	return false
-}
-
-// notToken68At is the offset of the first byte of s that breaks the
-// b64token syntax of RFC 6750 §2.1,
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=", 0 when s is empty or only padding, and -1 when s has
-// the syntax.
-func notToken68At(s string) int {
-	end := len(s)
-	for end > 0 && s[end-1] == '=' {
-		end--
-	}
-	if end == 0 {
-		return 0
-	}
-	for i := 0; i < end; i++ {
-		if !token68Chars[s[i]] {
-			return i
-		}
-	}
-	return -1
-}
-
-// token68Chars are the bytes of b64token before its "=" padding.
-var token68Chars = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
-		t[c] = true
-	}
-	return t
-}()

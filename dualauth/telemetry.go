@@ -9,8 +9,7 @@ import (
 )
 
 // recorder is the core's hook into its telemetry (package
-// internal/telemetry, see Config.MeterProvider): it turns the core's errors
-// and callers into what is recorded.
+// internal/telemetry, see Config.MeterProvider).
 type recorder struct{ *telemetry.Recorder }
 
 // authMethod is the kind of credentials a request presented.
@@ -22,41 +21,39 @@ const (
 	methodCredentials = telemetry.Credentials
 )
 
-// newRecorder records a's core to the providers of cfg.
-func newRecorder(a *Authenticator, cfg Config) (recorder, error) {
-	c := a.core
+// newRecorder records c, and what its methods report, to cfg's providers.
+func newRecorder(c *core, cfg Config) (recorder, error) {
 	tc := telemetry.Config{
 		MeterProvider: cfg.MeterProvider, TracerProvider: cfg.TracerProvider,
 		Codes: []string{CodeUnauthorized, CodeInvalidRequest, CodeInvalidToken, CodeInsufficientScope,
 			CodeInvalidClient, CodeTooManyRequests, CodeTemporarilyUnavailable},
-		KeySets: c.keySets,
-		Clients: c.clients != nil,
-		StoreErrors: func() uint64 {
-			if f := c.storeErrors; f != nil {
-				return f()
-			}
-			return 0
-		},
+		Clients:     c.clients != nil,
+		StoreErrors: func() uint64 { return call(c.storeErrors) },
 	}
-	if !cfg.TokenCache.Disabled && len(c.keySets) > 0 {
-		tc.TokenCache = func() (int, uint64, uint64) {
-			s := a.TokenCacheStatus()
-			return s.Entries, s.Hits, s.Misses
-		}
+	if k, ok := c.tokens.(keyReporter); ok {
+		tc.KeyStatus = k.KeyStatus
+	}
+	if cs, ok := c.tokens.(cacheReporter); ok {
+		tc.TokenCache = func() (int, uint64, uint64) { s := cs.CacheStatus(); return s.Entries, s.Hits, s.Misses }
 	}
 	r, err := telemetry.New(tc)
 	return recorder{r}, err
+}
+
+// call is f's answer, 0 when f is nil.
+func call(f func() uint64) uint64 {
+	if f == nil {
+		return 0
+	}
+	return f()
 }
 
 // request counts a request decided with err (nil: allowed) and ends its
 // span. p is the verified caller, if any, even when err refuses it for its
 // scopes: only what was verified is recorded.
 func (t recorder) request(span trace.Span, method authMethod, p *Principal, err error) {
-	o := telemetry.Outcome{Method: method}
-	if err != nil {
-		o.Code = errorCode(err)
-		o.ServerFault = o.Code == CodeTemporarilyUnavailable
-	}
+	o := telemetry.Outcome{Method: method, Code: errorCode(err)}
+	o.ServerFault = o.Code == CodeTemporarilyUnavailable
 	if p != nil {
 		o.Issuer, o.ClientID = p.Issuer, p.ClientID
 	}
@@ -65,32 +62,20 @@ func (t recorder) request(span trace.Span, method authMethod, p *Principal, err 
 
 // checkedClient counts a credentials check that ended with err.
 func (t recorder) checkedClient(err error) {
-	r := telemetry.CheckOK
-	if err != nil {
-		switch errorCode(err) {
-		case CodeInvalidClient:
-			r = telemetry.CheckRefused
-		case CodeTooManyRequests:
-			r = telemetry.CheckThrottled
-		default:
-			r = telemetry.CheckError
-			if errors.Is(err, ErrVerifierBusy) {
-				r = telemetry.CheckBusy
-			}
-		}
-	}
-	t.Checked(r)
+	t.Checked(telemetry.CheckOf(errorCode(err), errors.Is(err, ErrVerifierBusy)))
 }
 
-// errorCode is the code recorded for a refusal: the *Error's Code,
+// errorCode is the code recorded for err: "" for none, the *Error's Code,
 // CodeUnauthorized for no credentials, and invalid_token for an error that
 // is no *Error (as Refusal answers it).
 func errorCode(err error) string {
 	e, ok := err.(*Error)
-	if !ok && !errors.As(err, &e) || e == nil {
+	switch {
+	case err == nil:
+		return ""
+	case !ok && !errors.As(err, &e) || e == nil:
 		return CodeInvalidToken
-	}
-	if e.Code == "" {
+	case e.Code == "":
 		return CodeUnauthorized
 	}
 	return e.Code

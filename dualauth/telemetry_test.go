@@ -134,7 +134,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := iss.Authenticator(t, func(c *dualauth.Config) {
+	a := authenticatorFor(t, iss, func(c *testConfig) {
 		c.Mode = dualauth.ModeDual
 		c.Credentials.Verifier = reg
 		c.Credentials.Throttle.MaxClientFailures = 2
@@ -340,8 +340,8 @@ func TestMetrics(t *testing.T) {
 func TestMetricsCostNothingWhenOff(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	token := iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
-	allocs := func(edit func(*dualauth.Config)) float64 {
-		a := iss.Authenticator(t, edit)
+	allocs := func(edit func(*testConfig)) float64 {
+		a := authenticatorFor(t, iss, edit)
 		t.Cleanup(func() { _ = a.Close() })
 		r := request{authorization: []string{"Bearer " + token}}.build()
 		if _, err := a.Authenticate(r); err != nil {
@@ -353,7 +353,7 @@ func TestMetricsCostNothingWhenOff(t *testing.T) {
 			}
 		})
 	}
-	noop := allocs(func(c *dualauth.Config) {
+	noop := allocs(func(c *testConfig) {
 		c.MeterProvider, c.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
 	})
 	global := allocs(nil)
@@ -365,7 +365,7 @@ func TestMetricsCostNothingWhenOff(t *testing.T) {
 		t.Errorf("cached Authenticate allocates %v times with no-op providers", noop)
 	}
 	reader := sdkmetric.NewManualReader()
-	sdk := allocs(func(c *dualauth.Config) {
+	sdk := allocs(func(c *testConfig) {
 		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	})
 	if sdk != noop {
@@ -387,7 +387,7 @@ func TestGlobalProviders(t *testing.T) {
 		return
 	}
 	iss := keywardtest.NewIssuer(t, "ES256")
-	a := iss.Authenticator(t, nil)
+	a := authenticatorFor(t, iss, nil)
 	t.Cleanup(func() { _ = a.Close() })
 	r := request{authorization: []string{"Bearer " + iss.Token(t, nil)}}.build()
 	if _, err := a.Authenticate(r); err != nil {
@@ -439,9 +439,9 @@ func TestVerifierFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			reader := sdkmetric.NewManualReader()
 			spans := tracetest.NewSpanRecorder()
-			a, err := dualauth.New(dualauth.Config{
+			a, err := build(testConfig{
 				Mode:           dualauth.ModeCredentials,
-				Credentials:    dualauth.Credentials{Verifier: failingVerifier{tc.err}},
+				Credentials:    credentials{Verifier: failingVerifier{tc.err}},
 				MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
 			})

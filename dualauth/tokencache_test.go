@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -64,11 +65,11 @@ type cacheSetup struct {
 	auth  *dualauth.Authenticator
 }
 
-func newCacheSetup(t *testing.T, cache dualauth.TokenCache) *cacheSetup {
+func newCacheSetup(t *testing.T, cache jwtauth.TokenCache) *cacheSetup {
 	t.Helper()
 	s := &cacheSetup{iss: keywardtest.NewIssuer(t, "ES256"), clock: newClock()}
 	s.iss.Now = s.clock.Now
-	s.auth = s.iss.Authenticator(t, func(c *dualauth.Config) {
+	s.auth = authenticatorFor(t, s.iss, func(c *testConfig) {
 		s.keys = &countingKeys{Set: c.Issuers[0].Keys}
 		c.Issuers[0].Keys = s.keys
 		c.Now = s.clock.Now
@@ -128,7 +129,7 @@ func TestTokenCacheLifetime(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newCacheSetup(t, dualauth.TokenCache{MaxTTL: tc.maxTTL})
+			s := newCacheSetup(t, jwtauth.TokenCache{MaxTTL: tc.maxTTL})
 			start := s.clock.Now()
 			claims := jwt.MapClaims{}
 			for k, v := range tc.claims {
@@ -149,7 +150,7 @@ func TestTokenCacheLifetime(t *testing.T) {
 // time it comes, and a good token seen after a refused one is still
 // verified on its own.
 func TestTokenCacheNeverHoldsFailures(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	for name, raw := range map[string]string{
 		"forged":    s.iss.ForgedToken(t, nil),
 		"wrong aud": s.iss.Token(t, jwt.MapClaims{"aud": "another-api"}),
@@ -171,7 +172,7 @@ func TestTokenCacheNeverHoldsFailures(t *testing.T) {
 // signed by a key no longer published, is refused); a token of the key
 // that stayed is checked once again and then served from memory.
 func TestTokenCacheDropsRemovedKey(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	old := s.iss.Key()
 	oldToken := s.iss.Token(t, nil)
 	if ok, _ := s.verify(t, oldToken); !ok {
@@ -205,7 +206,7 @@ func TestTokenCacheDropsRemovedKey(t *testing.T) {
 // served from memory.
 func TestTokenCacheBound(t *testing.T) {
 	const max = 50
-	s := newCacheSetup(t, dualauth.TokenCache{MaxEntries: max})
+	s := newCacheSetup(t, jwtauth.TokenCache{MaxEntries: max})
 	var tokens []string
 	for range 3 * max {
 		raw := s.iss.Token(t, nil)
@@ -239,7 +240,7 @@ func TestTokenCacheMemory(t *testing.T) {
 		t.Skip("mints 2000 tokens")
 	}
 	const n = 2000
-	s := newCacheSetup(t, dualauth.TokenCache{MaxEntries: n})
+	s := newCacheSetup(t, jwtauth.TokenCache{MaxEntries: n})
 	tokens := make([]string, n)
 	for i := range tokens {
 		tokens[i] = s.iss.Token(t, jwt.MapClaims{"scope": "bookings:read bookings:create reports:read", "realm_access": map[string]any{"roles": []string{"a", "b"}}})
@@ -267,7 +268,7 @@ func TestTokenCacheMemory(t *testing.T) {
 // Principal — its Scopes, a nested claim inside a value from Claim or
 // Claims — the next request with the same (cached) token sees the original.
 func TestPrincipalChangesStayWithTheRequest(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	raw := s.iss.Token(t, jwt.MapClaims{"scope": "bookings:read", "realm_access": map[string]any{"roles": []any{"user"}}})
 	want := func(p *dualauth.Principal) {
 		t.Helper()
@@ -303,7 +304,7 @@ func TestPrincipalChangesStayWithTheRequest(t *testing.T) {
 // TestTokenCacheConcurrent: many goroutines verifying a few tokens, some
 // good and some not, while the bound evicts; run with -race.
 func TestTokenCacheConcurrent(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{MaxEntries: 4})
+	s := newCacheSetup(t, jwtauth.TokenCache{MaxEntries: 4})
 	good := make([]string, 8)
 	for i := range good {
 		good[i] = s.iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
@@ -358,8 +359,8 @@ func TestCachedPrincipalIsTheVerifiedOne(t *testing.T) {
 		{"claims over 64 KiB", jwt.MapClaims{"scope": "a", "pad": strings.Repeat("p", 70_000)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newCacheSetup(t, dualauth.TokenCache{})
-			a := s.iss.Authenticator(t, func(c *dualauth.Config) {
+			s := newCacheSetup(t, jwtauth.TokenCache{})
+			a := authenticatorFor(t, s.iss, func(c *testConfig) {
 				c.Issuers[0].Keys = s.keys
 				c.Now = s.clock.Now
 				c.MaxTokenBytes = 200_000
@@ -397,7 +398,7 @@ func TestCachedPrincipalIsTheVerifiedOne(t *testing.T) {
 // /v1/whoami) has the fields and every claim as the token has them, and
 // claims of {} for a caller without a token.
 func TestPrincipalJSON(t *testing.T) {
-	s := newCacheSetup(t, dualauth.TokenCache{})
+	s := newCacheSetup(t, jwtauth.TokenCache{})
 	raw := s.iss.Token(t, jwt.MapClaims{"scope": "b a", "jti": "j", "iat": nil, "nbf": nil,
 		"big": json.Number("12345678901234567890"), "roles": []string{"x"}, "org": map[string]any{"id": 7}})
 	for range 2 { // verified, then from the cache

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -95,8 +96,8 @@ func TestVerifySeed002Token(t *testing.T) {
 		t.Fatal(err)
 	}
 	const aud = "9b1e82a7-0a59-4e7e-add5-b9ffa37aade1"
-	a, err := dualauth.New(dualauth.Config{
-		Issuers: []dualauth.Issuer{{Issuer: "https://partner.example", Audiences: []string{aud}, Keys: static}},
+	a, err := build(testConfig{
+		Issuers: []jwtauth.Issuer{{Issuer: "https://partner.example", Audiences: []string{aud}, Keys: static}},
 		Now:     func() time.Time { return time.Unix(1710220100, 0) },
 	})
 	if err != nil {
@@ -254,7 +255,7 @@ func TestVerifyLeeway(t *testing.T) {
 
 func TestVerifyAlgorithmAllowlist(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "RS256")
-	a := newAuthenticator(t, func(c *dualauth.Config) { c.Algorithms = []string{"ES256"} }, iss)
+	a := newAuthenticator(t, func(c *testConfig) { c.Algorithms = []string{"ES256"} }, iss)
 	_, err := a.Verify(context.Background(), iss.Token(t, nil))
 	if e := asError(t, err); !strings.Contains(e.Description, "algorithm is not accepted") {
 		t.Fatalf("description = %q", e.Description)
@@ -263,7 +264,7 @@ func TestVerifyAlgorithmAllowlist(t *testing.T) {
 
 func TestVerifyRequireType(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
-	a := newAuthenticator(t, func(c *dualauth.Config) { c.RequireType = "at+jwt" }, iss)
+	a := newAuthenticator(t, func(c *testConfig) { c.RequireType = "at+jwt" }, iss)
 	for typ, ok := range map[string]bool{"at+jwt": true, "application/AT+JWT": true, "JWT": false, "": false} {
 		header := map[string]any{"typ": typ}
 		if typ == "" {
@@ -310,28 +311,28 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := dualauth.Issuer{Issuer: "https://a", Audiences: []string{"api"}, Keys: static}
-	tests := map[string]dualauth.Config{
+	good := jwtauth.Issuer{Issuer: "https://a", Audiences: []string{"api"}, Keys: static}
+	tests := map[string]testConfig{
 		"no issuers":         {},
-		"empty issuer":       {Issuers: []dualauth.Issuer{{Audiences: []string{"api"}, Keys: static}}},
-		"no audience":        {Issuers: []dualauth.Issuer{{Issuer: "https://a", Keys: static}}},
-		"empty audience":     {Issuers: []dualauth.Issuer{{Issuer: "https://a", Audiences: []string{""}, Keys: static}}},
-		"no keys":            {Issuers: []dualauth.Issuer{{Issuer: "https://a", Audiences: []string{"api"}}}},
-		"typed nil keys":     {Issuers: []dualauth.Issuer{{Issuer: "https://a", Audiences: []string{"api"}, Keys: (*jwks.Remote)(nil)}}},
-		"duplicate issuer":   {Issuers: []dualauth.Issuer{good, good}},
-		"HS256":              {Issuers: []dualauth.Issuer{good}, Algorithms: []string{"HS256"}},
-		"none":               {Issuers: []dualauth.Issuer{good}, Algorithms: []string{"none"}},
-		"huge leeway":        {Issuers: []dualauth.Issuer{good}, Leeway: time.Hour},
-		"quote in realm":     {Issuers: []dualauth.Issuer{good}, Realm: `a"b`},
-		"negative max bytes": {Issuers: []dualauth.Issuer{good}, MaxTokenBytes: -1},
-		"unknown mode":       {Issuers: []dualauth.Issuer{good}, Mode: "magic"},
+		"empty issuer":       {Issuers: []jwtauth.Issuer{{Audiences: []string{"api"}, Keys: static}}},
+		"no audience":        {Issuers: []jwtauth.Issuer{{Issuer: "https://a", Keys: static}}},
+		"empty audience":     {Issuers: []jwtauth.Issuer{{Issuer: "https://a", Audiences: []string{""}, Keys: static}}},
+		"no keys":            {Issuers: []jwtauth.Issuer{{Issuer: "https://a", Audiences: []string{"api"}}}},
+		"typed nil keys":     {Issuers: []jwtauth.Issuer{{Issuer: "https://a", Audiences: []string{"api"}, Keys: (*jwks.Remote)(nil)}}},
+		"duplicate issuer":   {Issuers: []jwtauth.Issuer{good, good}},
+		"HS256":              {Issuers: []jwtauth.Issuer{good}, Algorithms: []string{"HS256"}},
+		"none":               {Issuers: []jwtauth.Issuer{good}, Algorithms: []string{"none"}},
+		"huge leeway":        {Issuers: []jwtauth.Issuer{good}, Leeway: time.Hour},
+		"quote in realm":     {Issuers: []jwtauth.Issuer{good}, Realm: `a"b`},
+		"negative max bytes": {Issuers: []jwtauth.Issuer{good}, MaxTokenBytes: -1},
+		"unknown mode":       {Issuers: []jwtauth.Issuer{good}, Mode: "magic"},
 	}
 	for name, cfg := range tests {
-		if _, err := dualauth.New(cfg); err == nil {
+		if _, err := build(cfg); err == nil {
 			t.Errorf("%s: New accepted the config", name)
 		}
 	}
-	if _, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{good}}); err != nil {
+	if _, err := build(testConfig{Issuers: []jwtauth.Issuer{good}}); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
 }
@@ -397,7 +398,7 @@ func TestVerifyRejectsHostileEncodings(t *testing.T) {
 
 func TestVerifyNoLeeway(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
-	a := newAuthenticator(t, func(c *dualauth.Config) { c.Leeway = dualauth.NoLeeway }, iss)
+	a := newAuthenticator(t, func(c *testConfig) { c.Leeway = jwtauth.NoLeeway }, iss)
 	_, err := a.Verify(context.Background(), iss.Token(t, jwt.MapClaims{"exp": time.Now().Add(-2 * time.Second).Unix()}))
 	if e := asError(t, err); !strings.Contains(e.Description, "expired") {
 		t.Fatalf("a token expired 2s ago with NoLeeway: %v", err)

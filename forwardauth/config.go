@@ -131,7 +131,7 @@ type Config struct {
 	PassCORSPreflight bool
 	// ClientIDHeader and ClientSecretHeader name the client credential
 	// headers copied into the request authenticated, as
-	// dualauth.Credentials names them; "" means dualauth.DefaultClientIDHeader
+	// dualauth.Config names them; "" means dualauth.DefaultClientIDHeader
 	// and dualauth.DefaultClientSecretHeader.
 	ClientIDHeader     string
 	ClientSecretHeader string

@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/scopes"
@@ -433,7 +434,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(keys.Close)
-	authn, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{{Issuer: "https://down.example", Audiences: []string{"a"}, Keys: keys}}})
+	authn, err := keywardtest.Config{JWT: jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: "https://down.example", Audiences: []string{"a"}, Keys: keys}}}}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

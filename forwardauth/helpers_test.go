@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/keywardtest"
@@ -34,14 +35,14 @@ var testClients = clientsStub{
 // dualAuthenticator is a dual-mode authenticator trusting iss, with the
 // test clients, a throttle of 3 failures per client and address, and edit
 // applied.
-func dualAuthenticator(t testing.TB, iss *keywardtest.Issuer, edit func(*dualauth.Config)) *dualauth.Authenticator {
+func dualAuthenticator(t testing.TB, iss *keywardtest.Issuer, edit func(*keywardtest.Config)) *dualauth.Authenticator {
 	t.Helper()
-	return iss.Authenticator(t, func(cfg *dualauth.Config) {
+	return iss.Authenticator(t, func(cfg *keywardtest.Config) {
 		cfg.Mode = dualauth.ModeDual
 		cfg.Realm = "bookings-api"
-		cfg.Credentials = dualauth.Credentials{
+		cfg.Clients = clientauth.Config{
 			Verifier: testClients,
-			Throttle: dualauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 10},
+			Throttle: clientauth.Throttle{MaxClientFailures: 3, MaxAddrFailures: 10},
 		}
 		if edit != nil {
 			edit(cfg)

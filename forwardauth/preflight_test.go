@@ -5,7 +5,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/scopes"
@@ -23,7 +22,7 @@ func TestPreflights(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	token := "Bearer " + iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
 	handler := func(pass, middlewareAuthenticates bool) *forwardauth.Handler {
-		authn := dualAuthenticator(t, iss, func(c *dualauth.Config) { c.AuthenticatePreflight = middlewareAuthenticates })
+		authn := dualAuthenticator(t, iss, func(c *keywardtest.Config) { c.AuthenticatePreflight = middlewareAuthenticates })
 		return newHandler(t, authn, forwardauth.Config{Routes: issueRoutes, Unmatched: forwardauth.UnmatchedAuthenticate, PassCORSPreflight: pass})
 	}
 	byDefault, passing := handler(false, false), handler(true, false)

@@ -11,9 +11,11 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -63,10 +65,10 @@ func TestReadiness(t *testing.T) {
 		return keys
 	}
 	firstSet, secondSet := remote(firstKeys), remote(secondKeys) // both down: nothing loaded
-	authn, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{
+	authn, err := keywardtest.Config{JWT: jwtauth.Config{Issuers: []jwtauth.Issuer{
 		{Issuer: first.URL, Audiences: []string{first.Audience}, Keys: firstSet},
 		{Issuer: second.URL, Audiences: []string{second.Audience}, Keys: secondSet},
-	}})
+	}}}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestReadiness(t *testing.T) {
 // is nothing to wait for.
 func TestReadyWithoutKeySets(t *testing.T) {
 	t.Parallel()
-	authn, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: testClients}})
+	authn, err := keywardtest.Config{Config: dualauth.Config{Mode: dualauth.ModeCredentials}, Clients: clientauth.Config{Verifier: testClients}}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

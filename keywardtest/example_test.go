@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -26,12 +27,17 @@ func ExampleStartIssuer() {
 	if err != nil {
 		panic(err)
 	}
-	authn, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{
+	tokens, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{
 		{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys},
 	}})
 	if err != nil {
 		panic(err)
 	}
+	authn, err := dualauth.New(dualauth.Config{Tokens: tokens})
+	if err != nil {
+		panic(err)
+	}
+	defer authn.Close()
 
 	raw, err := iss.Key().Sign(iss.Claims(jwt.MapClaims{"sub": "acme", "scope": "bookings:read"}), nil)
 	if err != nil {

@@ -125,7 +125,7 @@ func TestNewKeyRejectsUnknownAlg(t *testing.T) {
 
 func TestIssuerAuthenticator(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "ES256")
-	a := iss.Authenticator(t, func(c *dualauth.Config) { c.RequireType = "" })
+	a := iss.Authenticator(t, func(c *keywardtest.Config) { c.JWT.RequireType = "" })
 	ctx := t.Context()
 	if _, err := a.Verify(ctx, iss.Token(t, jwt.MapClaims{"scope": "x"})); err != nil {
 		t.Fatalf("Token: %v", err)
@@ -140,7 +140,7 @@ func TestIssuerAuthenticator(t *testing.T) {
 			t.Errorf("%s token: %v, want invalid_token", name, err)
 		}
 	}
-	if cfg := iss.Config(t); cfg.Issuers[0].Issuer != iss.URL || cfg.Issuers[0].Audiences[0] != iss.Audience {
+	if cfg := iss.Config(t); cfg.JWT.Issuers[0].Issuer != iss.URL || cfg.JWT.Issuers[0].Audiences[0] != iss.Audience {
 		t.Fatalf("Config = %+v", cfg)
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/middleware/echokw"
@@ -29,24 +31,22 @@ type credFixture struct {
 	auth *dualauth.Authenticator
 }
 
-func newCredFixture(t *testing.T, mode dualauth.Mode, edit func(*dualauth.Credentials)) *credFixture {
+func newCredFixture(t *testing.T, mode dualauth.Mode, edit func(*keywardtest.Config)) *credFixture {
 	t.Helper()
 	f := newFixture(t)
 	reg, err := clients.Open("../testdata/clients/clients.yaml", clients.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred := dualauth.Credentials{Verifier: reg, Throttle: dualauth.Throttle{MaxClientFailures: 2}}
-	if edit != nil {
-		edit(&cred)
+	cfg := keywardtest.Config{
+		Config:  dualauth.Config{Mode: mode, Realm: realm},
+		JWT:     jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience}, Keys: f.keys}}},
+		Clients: clientauth.Config{Verifier: reg, Throttle: clientauth.Throttle{MaxClientFailures: 2}},
 	}
-	keys := f.keys
-	a, err := dualauth.New(dualauth.Config{
-		Mode:        mode,
-		Realm:       realm,
-		Issuers:     []dualauth.Issuer{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience}, Keys: keys}},
-		Credentials: cred,
-	})
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := cfg.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +89,8 @@ func TestCredentialResponses(t *testing.T) {
 	}
 	dual := newCredFixture(t, dualauth.ModeDual, nil)
 	credOnly := newCredFixture(t, dualauth.ModeCredentials, nil)
-	noBasic := newCredFixture(t, dualauth.ModeCredentials, func(c *dualauth.Credentials) { c.DisableBasic = true })
-	dualNoBasic := newCredFixture(t, dualauth.ModeDual, func(c *dualauth.Credentials) { c.DisableBasic = true })
+	noBasic := newCredFixture(t, dualauth.ModeCredentials, func(c *keywardtest.Config) { c.DisableBasic = true })
+	dualNoBasic := newCredFixture(t, dualauth.ModeDual, func(c *keywardtest.Config) { c.DisableBasic = true })
 	headers := func(id, secret string) map[string]string {
 		return map[string]string{"client_id": id, "client_secret": secret}
 	}
@@ -163,7 +163,7 @@ func TestCredentialResponses(t *testing.T) {
 func TestInsufficientScopeChallenge(t *testing.T) {
 	dual := newCredFixture(t, dualauth.ModeDual, nil)
 	credOnly := newCredFixture(t, dualauth.ModeCredentials, nil)
-	dualNoBasic := newCredFixture(t, dualauth.ModeDual, func(c *dualauth.Credentials) { c.DisableBasic = true })
+	dualNoBasic := newCredFixture(t, dualauth.ModeDual, func(c *keywardtest.Config) { c.DisableBasic = true })
 	headers := func(r *http.Request) {
 		r.Header.Set("client_id", "globex")
 		r.Header.Set("client_secret", "globex-secret")
@@ -277,7 +277,7 @@ func TestOnlyRestrictsARoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noIssuers, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Credentials: dualauth.Credentials{Verifier: reg}})
+	noIssuers, err := keywardtest.Config{Config: dualauth.Config{Mode: dualauth.ModeCredentials}, Clients: clientauth.Config{Verifier: reg}}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

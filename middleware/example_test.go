@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/scopes"
 )
@@ -29,14 +30,15 @@ func exampleAuthenticator(scope string) (*dualauth.Authenticator, string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := dualauth.New(dualauth.Config{
-		Realm: "bookings-api",
-		Issuers: []dualauth.Issuer{{
-			Issuer:    "https://issuer.example",
-			Audiences: []string{"bookings-api"},
-			Keys:      keys,
-		}},
-	})
+	tokens, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{
+		Issuer:    "https://issuer.example",
+		Audiences: []string{"bookings-api"},
+		Keys:      keys,
+	}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := dualauth.New(dualauth.Config{Realm: "bookings-api", Tokens: tokens})
 	if err != nil {
 		log.Fatal(err)
 	}

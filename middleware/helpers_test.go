@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/middleware/echokw"
@@ -66,10 +67,10 @@ func newFixture(tb testing.TB, algs ...string) *fixture {
 		tb.Fatalf("jwks.Remote loaded no keys: %+v", st)
 	}
 	keys := &countingSet{Set: remote}
-	a, err := dualauth.New(dualauth.Config{
-		Realm:   realm,
-		Issuers: []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
-	})
+	a, err := keywardtest.Config{
+		Config: dualauth.Config{Realm: realm},
+		JWT:    jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}}},
+	}.Build()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
+	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/middleware/echokw"
 	"github.com/keyward/keyward/scopes"
@@ -435,11 +437,10 @@ func TestNewNil(t *testing.T) {
 // not.
 func TestPreflightAndSkip(t *testing.T) {
 	f := newFixture(t, "ES256")
-	strict, err := dualauth.New(dualauth.Config{
-		Realm:                 realm,
-		Issuers:               []dualauth.Issuer{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience}, Keys: f.keys}},
-		AuthenticatePreflight: true,
-	})
+	strict, err := keywardtest.Config{
+		Config: dualauth.Config{Realm: realm, AuthenticatePreflight: true},
+		JWT:    jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: f.iss.URL, Audiences: []string{f.iss.Audience}, Keys: f.keys}}},
+	}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ Flags:
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "drive each server this long with the reused token (or the credentials) before measuring")
 	fs.BoolVar(&o.inproc, "inprocess", false, "serve built-in targets from this process instead of child processes")
 	fs.BoolVar(&o.memory, "memory", false, "with -tokens fresh, report each server child's resident memory (VmRSS, Linux) and live heap (after a GC), and Keyward's token cache entries, before and after the measured run, and the bytes per cached token")
-	fs.BoolVar(&o.noCache, "no-token-cache", false, "turn Keyward's verified-token cache off (dualauth.Config.TokenCache.Disabled), to see what it saves or costs")
+	fs.BoolVar(&o.noCache, "no-token-cache", false, "turn Keyward's verified-token cache off (jwtauth.Config.TokenCache.Disabled), to see what it saves or costs")
 	fs.StringVar(&o.mintKey, "mint-key", "", "URL target: PEM private key (RSA, P-256 or Ed25519) to sign tokens with")
 	fs.StringVar(&o.iss, "iss", "", "URL target: iss of minted tokens")
 	fs.StringVar(&o.aud, "aud", suite.Audience, "URL target: aud of minted tokens")

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/bench/internal/suite"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
 )
 
 // serveEnv names the environment variable that makes this program a server
@@ -41,7 +42,7 @@ type serveConfig struct {
 func (c serveConfig) trust() (suite.Trust, error) {
 	t := suite.Trust{Issuer: c.Issuer, JWKSURL: c.JWKSURL, Audience: c.Audience}
 	if c.NoTokenCache {
-		t.EditKeyward = func(cfg *dualauth.Config) { cfg.TokenCache.Disabled = true }
+		t.EditKeyward = func(cfg *jwtauth.Config) { cfg.TokenCache.Disabled = true }
 	}
 	if len(c.ClientsYAML) > 0 && strings.HasPrefix(c.Impl, "keyward-") {
 		reg, err := clients.Parse(c.ClientsYAML)

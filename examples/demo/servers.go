@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/examples/internal/bookings"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -54,13 +56,7 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 		authSrv.Close()
 		return nil, err
 	}
-	authn, err := dualauth.New(dualauth.Config{
-		Mode:        dualauth.ModeDual,
-		Realm:       "bookings-api",
-		Issuers:     []dualauth.Issuer{{Issuer: authURL, Audiences: []string{"bookings-api"}, Keys: keys}},
-		RequireType: "at+jwt",
-		Credentials: dualauth.Credentials{Verifier: registry},
-	})
+	authn, err := newAuthenticator(authURL, keys, registry)
 	if err != nil {
 		cancel()
 		authSrv.Close()
@@ -86,6 +82,24 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 			cancel()
 		},
 	}, nil
+}
+
+// newAuthenticator accepts the demo issuer's tokens and the registry's
+// clients.
+func newAuthenticator(issuer string, keys jwks.Set, registry *clients.Registry) (*dualauth.Authenticator, error) {
+	tokens, err := jwtauth.New(jwtauth.Config{
+		Issuers:     []jwtauth.Issuer{{Issuer: issuer, Audiences: []string{"bookings-api"}, Keys: keys}},
+		RequireType: "at+jwt",
+	})
+	if err != nil {
+		return nil, err
+	}
+	checker, err := clientauth.New(clientauth.Config{Verifier: registry})
+	if err != nil {
+		_ = tokens.Close()
+		return nil, err
+	}
+	return dualauth.New(dualauth.Config{Mode: dualauth.ModeDual, Realm: "bookings-api", Tokens: tokens, Clients: checker})
 }
 
 func serve(srv *http.Server, ln net.Listener) {

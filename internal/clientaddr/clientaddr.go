@@ -105,6 +105,19 @@ func (ps Proxies) Of(r *http.Request) (addr netip.Addr, forwarded, ok bool) {
 }
 
 // forwardedHops lists the X-Forwarded-For entries in order, empty ones
+// KeyOf is the key failed credential checks of r are counted under (Key:
+// the IP, IPv6 by its /64): f's answer if f is set; else the address r
+// comes from through ps (Of); else r.RemoteAddr as it is.
+func (ps Proxies) KeyOf(r *http.Request, f func(r *http.Request) string) string {
+	if f != nil {
+		return Key(f(r))
+	}
+	if addr, _, ok := ps.Of(r); ok {
+		return Key(addr.String())
+	}
+	return Key(r.RemoteAddr)
+}
+
 // left out.
 func forwardedHops(h http.Header) []string {
 	var hops []string
@@ -148,7 +161,7 @@ func ParseAddr(s string) (netip.Addr, bool) {
 // prefix 64:ff9b:1::/48 (RFC 8215) is its own key: where its IPv4 address
 // lies depends on the length of the prefix its translator uses, and every
 // other bit is fixed by the translator. Translators with prefixes of their
-// own are not known here: a Credentials.ClientAddr function can key them.
+// own are not known here: a dualauth.Config.ClientAddr function can key them.
 func Key(s string) string {
 	a, ok := ParseAddr(s)
 	switch {

@@ -1,10 +1,10 @@
 // Package clientcheck is the client-credentials method of package
-// dualauth: it checks a client id and secret through a verifier (a
+// clientauth: it checks a client id and secret through a verifier (a
 // registry of hashed secrets, or a token exchange) behind a cache of
 // verified pairs, coalesces concurrent checks of one pair, bounds the
 // checks in flight, and throttles failures per client and address, in
 // memory or, shared by replicas, on Redis. It knows nothing of requests nor
-// of dualauth's Principal: a Checker is generic over the caller type P its
+// of Principals: a Checker is generic over the caller type P its
 // verifier returns.
 package clientcheck
 
@@ -25,17 +25,17 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/exchange"
 	"github.com/keyward/keyward/internal/clockcache"
 	"github.com/keyward/keyward/internal/fielderr"
 	"github.com/keyward/keyward/internal/throttle"
 )
 
-// Errors a verifier wraps (dualauth.ErrInvalidClient and
-// dualauth.ErrVerifierBusy are these, and document them).
+// Errors a verifier wraps (dualauth documents them).
 var (
-	ErrInvalidClient = errors.New("invalid client")
-	ErrVerifierBusy  = errors.New("dualauth: too many credential checks in progress")
+	ErrInvalidClient = dualauth.ErrInvalidClient
+	ErrVerifierBusy  = dualauth.ErrVerifierBusy
 )
 
 // Config configures a Checker.
@@ -74,7 +74,7 @@ const (
 )
 
 // Validate checks c as New does without connecting to anything. Every
-// error is a *fielderr.Error naming a field of dualauth.Credentials.
+// error is a *fielderr.Error naming a field of clientauth.Config.
 func (c Config[P]) Validate() error {
 	if r := c.Redis; r != nil {
 		switch {

@@ -22,7 +22,7 @@ const (
 	defaultTokenCacheTTL   = 10 * time.Minute
 )
 
-// CacheConfig configures the cache of verified tokens (dualauth.TokenCache
+// CacheConfig configures the cache of verified tokens (jwtauth.TokenCache
 // documents its fields).
 type CacheConfig struct {
 	Disabled   bool

@@ -1,4 +1,4 @@
-// Package jwtverify is the JWT method of package dualauth: it verifies JWT
+// Package jwtverify is the JWT method of package jwtauth: it verifies JWT
 // access tokens (RFC 9068, with the checks of RFC 8725) against the key sets
 // of trusted issuers, and remembers the tokens that passed (cache.go). It
 // knows nothing of requests, nor of dualauth's Principal: Verify returns the
@@ -46,7 +46,7 @@ type Issuer struct {
 }
 
 // Config says what a Verifier accepts. Its fields mean what the fields of
-// the same names in dualauth.Config mean (their documentation is there).
+// the same names in jwtauth.Config mean (their documentation is there).
 type Config struct {
 	Issuers       []Issuer
 	Algorithms    []string      // empty: DefaultAlgorithms

@@ -124,6 +124,23 @@ const (
 
 var checkNames = [numChecks]string{"ok", "refused", "throttled", "busy", "error"}
 
+// CheckOf is the result of a client credentials check refused with the
+// error code code ("" when it passed); busy reports a refusal for want of
+// the verifier's capacity.
+func CheckOf(code string, busy bool) Check {
+	switch {
+	case code == "":
+		return CheckOK
+	case code == "invalid_client":
+		return CheckRefused
+	case code == "too_many_requests":
+		return CheckThrottled
+	case busy:
+		return CheckBusy
+	}
+	return CheckError
+}
+
 // Config is what a Recorder records to and what its observable instruments
 // read.
 type Config struct {
@@ -135,8 +152,10 @@ type Config struct {
 	// Codes are the refusal codes counted without a lock; others are
 	// counted under their own name too, up to maxOtherCodes of them.
 	Codes []string
-	// KeySets are the trusted issuers' key sets, by issuer.
-	KeySets map[string]jwks.Set
+	// KeyStatus, if set, reports the trusted issuers' key sets, by issuer.
+	// A set that has loaded keys (jwks.Status.Refreshes or RefreshErrors
+	// not zero) has its loads reported too.
+	KeyStatus func() map[string]jwks.Status
 	// TokenCache reports the verified-token cache; nil when it is off.
 	TokenCache func() (entries int, hits, misses uint64)
 	// Clients is set when client credentials are configured: checks and
@@ -257,16 +276,13 @@ func New(c Config) (*Recorder, error) {
 	for r := range numChecks {
 		checked[r] = obs(attribute.String("result", checkNames[r]))
 	}
-	type issuerAttrs struct {
-		keys              jwks.Set
-		loads             bool // the set loads keys again: not a jwks.Static
-		all, ok, failures []metric.ObserveOption
-	}
-	var issuers []issuerAttrs
-	for name, set := range c.KeySets {
-		is := attribute.String("issuer", name)
-		_, static := set.(*jwks.Static)
-		issuers = append(issuers, issuerAttrs{set, !static, obs(is), obs(is, attribute.String("result", "ok")), obs(is, attribute.String("result", "error"))})
+	type issuerAttrs struct{ all, ok, failures []metric.ObserveOption }
+	issuers := map[string]issuerAttrs{}
+	if c.KeyStatus != nil {
+		for name := range c.KeyStatus() {
+			is := attribute.String("issuer", name)
+			issuers[name] = issuerAttrs{obs(is), obs(is, attribute.String("result", "ok")), obs(is, attribute.String("result", "error"))}
+		}
 	}
 	hit, miss := obs(attribute.String("result", "hit")), obs(attribute.String("result", "miss"))
 
@@ -297,10 +313,13 @@ func New(c Config) (*Recorder, error) {
 			observe(requests, n, obs(method(k.method), attribute.String("outcome", "refused"), attribute.String("code", k.code)))
 		}
 		t.mu.Unlock()
-		for _, is := range issuers {
-			st := is.keys.Status()
+		for name, st := range keyStatus(c.KeyStatus) {
+			is, ok := issuers[name]
+			if !ok {
+				continue
+			}
 			o.ObserveInt64(keys, int64(st.Keys), is.all...)
-			if is.loads {
+			if st.Refreshes+st.RefreshErrors > 0 { // not a static set
 				o.ObserveInt64(refreshes, int64(st.Refreshes), is.ok...)
 				o.ObserveInt64(refreshes, int64(st.RefreshErrors), is.failures...)
 			}
@@ -327,6 +346,14 @@ func New(c Config) (*Recorder, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// keyStatus is f's answer, or none when f is nil.
+func keyStatus(f func() map[string]jwks.Status) map[string]jwks.Status {
+	if f == nil {
+		return nil
+	}
+	return f()
 }
 
 // isGlobalDefault reports whether tp, the global TracerProvider, is still
@@ -406,9 +433,15 @@ func (t *Recorder) Request(span trace.Span, o Outcome) {
 	span.End()
 }
 
-// Timing reports whether verification times are recorded, so that the
-// clock is read only then.
-func (t *Recorder) Timing(ctx context.Context) bool { return t.duration.Enabled(ctx) }
+// Begin is the start of a verification for Verified: a Monotonic reading
+// when verification times are recorded, else -1, so that the clock is read
+// only then.
+func (t *Recorder) Begin(ctx context.Context) time.Duration {
+	if !t.duration.Enabled(ctx) {
+		return -1
+	}
+	return Monotonic()
+}
 
 // epoch is the origin of Monotonic: reading the time since it costs one
 // clock read where time.Now costs two.
@@ -419,8 +452,11 @@ var epoch = time.Now()
 func Monotonic() time.Duration { return time.Since(epoch) }
 
 // Verified records the duration of a verification that began at start (a
-// Monotonic reading).
+// Begin reading), if it was timed.
 func (t *Recorder) Verified(ctx context.Context, method Method, cached bool, start time.Duration) {
+	if start < 0 {
+		return
+	}
 	i := 0
 	if cached {
 		i = 1

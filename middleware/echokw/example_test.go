@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/middleware/echokw"
@@ -46,10 +47,13 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := dualauth.New(dualauth.Config{
-		Realm:   "bookings-api",
-		Issuers: []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
+	tokens, err := jwtauth.New(jwtauth.Config{
+		Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := dualauth.New(dualauth.Config{Realm: "bookings-api", Tokens: tokens})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -16,9 +16,11 @@ import (
 	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/middleware"
 	"github.com/keyward/keyward/middleware/echokw"
 	"github.com/keyward/keyward/scopes"
@@ -56,11 +58,12 @@ type Trust struct {
 	// Clients, if set, turns on client credentials (mode dual) for Keyward;
 	// the peers have no such thing.
 	Clients *clients.Registry
-	// CredentialsCacheTTL is dualauth.Credentials.CacheTTL: 0 means the
+	// CredentialsCacheTTL is clientauth.Config.CacheTTL: 0 means the
 	// default (5 minutes), negative turns the cache of verified pairs off.
 	CredentialsCacheTTL time.Duration
-	// EditKeyward, if set, changes Keyward's config before dualauth.New.
-	EditKeyward func(*dualauth.Config)
+	// EditKeyward, if set, changes the config of Keyward's JWT method
+	// before jwtauth.New.
+	EditKeyward func(*jwtauth.Config)
 }
 
 // Server is a built implementation: its handler and what stops its
@@ -150,24 +153,25 @@ func NewKeyward(ctx context.Context, t Trust) (*dualauth.Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := dualauth.Config{
-		Mode:    dualauth.ModeJWT,
-		Realm:   "bookings-api",
-		Issuers: []dualauth.Issuer{{Issuer: t.Issuer, Audiences: []string{t.Audience}, Keys: keys}},
-	}
-	if t.Clients != nil {
-		cfg.Mode = dualauth.ModeDual
-		cfg.Credentials = dualauth.Credentials{
-			Verifier: t.Clients,
-			CacheTTL: t.CredentialsCacheTTL,
-		}
-	}
+	jwtCfg := jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: t.Issuer, Audiences: []string{t.Audience}, Keys: keys}}}
 	if t.EditKeyward != nil {
-		t.EditKeyward(&cfg)
+		t.EditKeyward(&jwtCfg)
 	}
-	a, err := dualauth.New(cfg)
+	tokens, err := jwtauth.New(jwtCfg) // closes keys if it fails
 	if err != nil {
-		keys.Close()
+		return nil, err
+	}
+	cfg := dualauth.Config{Mode: dualauth.ModeJWT, Realm: "bookings-api", Tokens: tokens}
+	if t.Clients != nil {
+		checker, err := clientauth.New(clientauth.Config{Verifier: t.Clients, CacheTTL: t.CredentialsCacheTTL})
+		if err != nil {
+			_ = tokens.Close()
+			return nil, err
+		}
+		cfg.Mode, cfg.Clients = dualauth.ModeDual, checker
+	}
+	a, err := dualauth.New(cfg) // closes Tokens and Clients if it fails
+	if err != nil {
 		return nil, err
 	}
 	if st := a.KeyStatus()[t.Issuer]; st.Keys == 0 {

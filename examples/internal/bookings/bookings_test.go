@@ -12,12 +12,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/examples/internal/bookings"
 	"github.com/keyward/keyward/examples/internal/server"
 	"github.com/keyward/keyward/internal/promexport"
 	"github.com/keyward/keyward/jwks"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/middleware"
 )
@@ -46,10 +48,10 @@ func checkRoutes(t *testing.T, routes server.Routes, scopeAfterAuth bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn := iss.Authenticator(t, func(c *dualauth.Config) {
+	authn := iss.Authenticator(t, func(c *keywardtest.Config) {
 		c.Mode = dualauth.ModeDual
 		c.Realm = "bookings-api"
-		c.Credentials.Verifier = registry
+		c.Clients.Verifier = registry
 		c.MeterProvider = metrics.Provider
 	})
 	srv := httptest.NewServer(server.Handler(routes(middleware.New(authn, middleware.Options{})), metrics))
@@ -234,11 +236,11 @@ func checkReadiness(t *testing.T, routes server.Routes) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn, err := dualauth.New(dualauth.Config{
-		Mode:        dualauth.ModeDual,
-		Issuers:     []dualauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}},
-		Credentials: dualauth.Credentials{Verifier: registry},
-	})
+	authn, err := keywardtest.Config{
+		Config:  dualauth.Config{Mode: dualauth.ModeDual},
+		JWT:     jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: keys}}},
+		Clients: clientauth.Config{Verifier: registry},
+	}.Build()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/internal/syncbuf"
 	"github.com/keyward/keyward/jwks"
 
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/middleware"
 )
 
@@ -132,7 +133,11 @@ func TestHealthWithoutKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keys.Close()
-	a, err := dualauth.New(dualauth.Config{Issuers: []dualauth.Issuer{{Issuer: "https://issuer.test", Audiences: []string{"api"}, Keys: keys}}})
+	tokens, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: "https://issuer.test", Audiences: []string{"api"}, Keys: keys}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := dualauth.New(dualauth.Config{Tokens: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package dualauth
+package clientaddr
 
 import (
 	"net/http"
@@ -7,14 +7,17 @@ import (
 	"testing"
 )
 
-func TestClientAddr(t *testing.T) {
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ff::/48")}
-	withProxies := &Authenticator{core: &core{trustedProxies: proxies}}
-	noProxies := &Authenticator{core: &core{}}
-	byFunc := &Authenticator{core: &core{addrFunc: func(r *http.Request) string { return r.Header.Get("X-Real-IP") }}}
+func TestKeyOf(t *testing.T) {
+	type keyer struct {
+		proxies Proxies
+		f       func(*http.Request) string
+	}
+	withProxies := keyer{proxies: Normalize([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ff::/48")})}
+	noProxies := keyer{}
+	byFunc := keyer{f: func(r *http.Request) string { return r.Header.Get("X-Real-IP") }}
 	for _, tc := range []struct {
 		name   string
-		a      *Authenticator
+		a      keyer
 		peer   string
 		header map[string][]string
 		want   string
@@ -45,8 +48,8 @@ func TestClientAddr(t *testing.T) {
 					r.Header.Add(k, v)
 				}
 			}
-			if got := tc.a.clientAddr(r); got != tc.want {
-				t.Fatalf("clientAddr = %q, want %q", got, tc.want)
+			if got := tc.a.proxies.KeyOf(r, tc.a.f); got != tc.want {
+				t.Fatalf("KeyOf = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -1,0 +1,261 @@
+// Package jwtauth is Keyward's Bearer JWT method: it verifies JWT access
+// tokens (RFC 9068, with the checks of RFC 8725) against the key sets of
+// trusted issuers, remembers the tokens that passed, and answers package
+// dualauth's core (dualauth.Config.Tokens) with a *dualauth.Principal or a
+// *dualauth.Error.
+//
+// A token is checked in this order, each step cheaper than the next: its
+// size and form (a JWS in compact form; a JWE is refused), its header
+// (algorithm allowlist, explicit type, no critical extensions), the key set
+// of the issuer its unverified "iss" names, the signature with the key the
+// set gives for its "kid", and then the claims: exp (required), nbf and iat
+// with the leeway, iss exactly, aud naming a configured audience, and no cnf
+// (a sender-constrained token, RFC 7800, whose proof of possession is not
+// checked here).
+//
+//	tokens, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{
+//		Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys,
+//	}}})
+//	...
+//	a, err := dualauth.New(dualauth.Config{Tokens: tokens})
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/fielderr"
+	"github.com/keyward/keyward/internal/jwtverify"
+	"github.com/keyward/keyward/internal/shares"
+	"github.com/keyward/keyward/jwks"
+)
+
+// NoLeeway, as Config.Leeway, allows no clock skew at all.
+const NoLeeway time.Duration = -1
+
+// MaxLeeway is the largest Config.Leeway: a larger clock skew would keep
+// expired tokens alive.
+const MaxLeeway = jwtverify.MaxLeeway
+
+// Config configures a Verifier. The zero value of every field but Issuers
+// is useful.
+type Config struct {
+	// Issuers are the trusted token issuers, each with its own key set; at
+	// least one is required.
+	Issuers []Issuer
+	// Algorithms is the JWS "alg" allowlist, a subset of RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA; empty means
+	// all of them. "none" and the HMAC algorithms are never accepted.
+	Algorithms []string
+	// Leeway is the clock skew allowed on exp, nbf and iat; 0 means 30
+	// seconds and NoLeeway (any negative value) means none. It may not
+	// exceed 5 minutes.
+	Leeway time.Duration
+	// ScopeClaims are the claims scopes are read from; empty means
+	// scopes.DefaultClaims ("scope", "scp", "scopes").
+	ScopeClaims []string
+	// RequireType, if set, is the media type the token's "typ" header must
+	// name, such as "at+jwt" (RFC 9068 §4); the "application/" prefix is
+	// optional and case is ignored.
+	RequireType string
+	// MaxTokenBytes caps a token's size, checked before any parsing; 0 means
+	// 8 KiB.
+	MaxTokenBytes int
+	// TokenCache configures the cache of verified tokens, on by default.
+	TokenCache TokenCache
+	// Now is the clock of token expiry and cache lifetimes; nil means
+	// time.Now.
+	Now func() time.Time
+	// Logger receives verification failures at debug level (never tokens);
+	// nil means no logging.
+	Logger *slog.Logger
+}
+
+// Issuer is one trusted authorization server.
+type Issuer struct {
+	// Issuer is the exact "iss" value its tokens carry.
+	Issuer string
+	// Audiences are the "aud" values this API accepts from the issuer; a
+	// token's aud must contain at least one of them.
+	Audiences []string
+	// Keys verifies the issuer's signatures. If it has a Close method, as a
+	// *jwks.Remote has, it is closed when the last Verifier holding it is
+	// closed, or by a New that fails (see New).
+	Keys jwks.Set
+}
+
+// TokenCache configures the cache of verified tokens. A client sends the
+// same token on every call for as long as it lives, so a token that passed
+// every check is remembered under its SHA-256 hash and answered from memory
+// when presented again: its exp and nbf are checked again (with the leeway)
+// on every use, and the entry is dropped once the key that verified it
+// leaves its issuer's key set. A token that failed is never remembered. The
+// zero value turns the cache on with the defaults.
+type TokenCache struct {
+	// Disabled turns the cache off.
+	Disabled bool
+	// MaxEntries bounds the tokens remembered; 0 means 100,000. At the bound
+	// the oldest entry makes room for the new one (counted in
+	// dualauth.CacheStatus.Evictions).
+	MaxEntries int
+	// MaxTTL bounds how long one verification is reused; 0 means 10
+	// minutes. An entry never outlives its token's exp plus the leeway.
+	MaxTTL time.Duration
+}
+
+// Validate checks c as New does, without building anything; Issuer.Keys
+// may still be nil (New refuses that). Every error is a
+// *dualauth.ConfigError whose Package is "jwtauth".
+func (c Config) Validate() error {
+	if len(c.Issuers) == 0 {
+		return &dualauth.ConfigError{Package: "jwtauth", Field: "Issuers", Reason: "at least one issuer is required"}
+	}
+	return configError(c.internal().Validate())
+}
+
+// internal is what package internal/jwtverify is built from.
+func (c Config) internal() jwtverify.Config {
+	issuers := make([]jwtverify.Issuer, len(c.Issuers))
+	for i, iss := range c.Issuers {
+		issuers[i] = jwtverify.Issuer(iss)
+	}
+	return jwtverify.Config{
+		Issuers: issuers, Algorithms: c.Algorithms, Leeway: c.Leeway, ScopeClaims: c.ScopeClaims,
+		RequireType: c.RequireType, MaxTokenBytes: c.MaxTokenBytes, Cache: jwtverify.CacheConfig(c.TokenCache),
+		Now: c.Now, Logger: c.Logger,
+	}
+}
+
+// configError is err, a *fielderr.Error, as a *dualauth.ConfigError; any
+// other error as it is.
+func configError(err error) error {
+	var fe *fielderr.Error
+	if errors.As(err, &fe) {
+		return &dualauth.ConfigError{Package: "jwtauth", Field: fe.Field, Reason: fe.Reason}
+	}
+	return err
+}
+
+// Verifier verifies Bearer JWTs for dualauth (a dualauth.TokenVerifier).
+// It is safe for concurrent use; Close it when done.
+type Verifier struct {
+	v       *jwtverify.Verifier
+	keySets map[string]jwks.Set // by issuer
+	release func() error        // gives back the shares of the key sets
+}
+
+// New checks cfg (see Validate; every Issuers[i].Keys must be set) and
+// returns a Verifier for it.
+//
+// New takes a share of cfg's key sets that have a Close method (as
+// *jwks.Remote has), whether it succeeds or fails: each is closed when the
+// last Verifier holding it is closed, or at once if New fails and no other
+// Verifier holds it. Key sets are told apart by identity (a pointer, as
+// *jwks.Remote is).
+func New(cfg Config) (*Verifier, error) {
+	var keys shares.List
+	for _, iss := range cfg.Issuers {
+		if k, ok := iss.Keys.(interface{ Close() }); ok {
+			keys = keys.Add(k, func() error { k.Close(); return nil })
+		}
+	}
+	release := sync.OnceValue(keys.Hold())
+	if err := cfg.Validate(); err != nil {
+		_ = release()
+		return nil, err
+	}
+	v, err := jwtverify.New(cfg.internal())
+	if err != nil {
+		_ = release()
+		return nil, configError(err)
+	}
+	keySets := make(map[string]jwks.Set, len(cfg.Issuers))
+	for _, iss := range cfg.Issuers {
+		keySets[iss.Issuer] = iss.Keys
+	}
+	return &Verifier{v: v, keySets: keySets, release: release}, nil
+}
+
+var _ interface {
+	dualauth.TokenVerifier
+	io.Closer
+} = (*Verifier)(nil)
+
+// VerifyToken checks a raw Bearer token and returns the caller it names,
+// a new Principal on every call; cached reports whether the cache of
+// verified tokens answered. Every failure is a *dualauth.Error: 401
+// invalid_token with its cause in Err for logs, or 503
+// temporarily_unavailable when the issuer's keys cannot be fetched. A token
+// with a cnf claim (a DPoP or certificate-bound token, RFC 7800) is
+// refused: this server does not check the proof of possession such a token
+// needs.
+//
+// A token that passed every check is remembered (see TokenCache) and, when
+// presented again, answered from memory after its exp and nbf are checked
+// again, as long as the key that verified it is still in its issuer's set.
+func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*dualauth.Principal, bool, error) {
+	c, cached, err := v.v.Verify(ctx, raw)
+	if err != nil {
+		return nil, cached, refusal(err)
+	}
+	p := dualauth.NewPrincipal(dualauth.MethodJWT, c.JSON)
+	p.Subject, p.ClientID, p.Issuer, p.Scopes, p.ExpiresAt = c.Subject, c.ClientID, c.Issuer, c.Scopes, c.ExpiresAt
+	return p, cached, nil
+}
+
+// refusal is the *dualauth.Error of a token refused with err.
+func refusal(err error) *dualauth.Error {
+	e := &dualauth.Error{Status: http.StatusUnauthorized, Code: dualauth.CodeInvalidToken, Err: err}
+	var ve *jwtverify.Error
+	switch {
+	case !errors.As(err, &ve):
+	case ve.Unavailable:
+		e.Status, e.Code = http.StatusServiceUnavailable, dualauth.CodeTemporarilyUnavailable
+		e.Description, e.RetryAfter, e.Err = ve.Description, ve.RetryAfter, ve.Err
+	default:
+		e.Description, e.Err = ve.Description, ve.Err
+	}
+	return e
+}
+
+// KeyStatus reports the state of every trusted issuer's key set, keyed by
+// issuer, for health and readiness checks.
+func (v *Verifier) KeyStatus() map[string]jwks.Status {
+	status := make(map[string]jwks.Status, len(v.keySets))
+	for name, keys := range v.keySets {
+		status[name] = keys.Status()
+	}
+	return status
+}
+
+// KeySet returns the key set of issuer, and whether issuer is trusted:
+// for a program that refreshes it on a notice from the issuer
+// (jwks.Remote.Refresh), say.
+func (v *Verifier) KeySet(issuer string) (jwks.Set, bool) {
+	set, ok := v.keySets[issuer]
+	return set, ok
+}
+
+// CacheStatus reports the verified-token cache; all zero when it is off.
+func (v *Verifier) CacheStatus() dualauth.CacheStatus {
+	var s dualauth.CacheStatus
+	s.Entries, s.Hits, s.Misses, s.Evictions = v.v.CacheStatus()
+	return s
+}
+
+// Close gives back v's share of its key sets and stops the refreshes of
+// each that no other Verifier holds, waiting for them to end. Tokens can
+// still be verified afterwards with the keys held. Close is idempotent.
+func (v *Verifier) Close() error {
+	if err := v.release(); err != nil {
+		return fmt.Errorf("jwtauth: %w", err)
+	}
+	return nil
+}
