@@ -172,7 +172,7 @@ type Checker[P any] struct {
 	ttl        time.Duration
 	now        func() time.Time
 	hmacKey    [32]byte
-	macs       sync.Pool // *pooledMAC under hmacKey
+	macs       sync.Pool         // *pooledMAC under hmacKey
 	verified   *clockcache.Cache // cache key → cached[P]
 	known      *throttle.Known   // pairs verified within knownTTL, not failed since
 	throttle   *throttle.Throttle
