@@ -48,9 +48,8 @@ func call(f func() uint64) uint64 {
 	return f()
 }
 
-// request counts a request decided with err (nil: allowed) and ends its
-// span. p is the verified caller, if any, even when err refuses it for its
-// scopes: only what was verified is recorded.
+// request counts a request decided with err (nil: allowed) and ends its span;
+// p is the verified caller, if any, even one refused for its scopes.
 func (t recorder) request(span trace.Span, method authMethod, p *Principal, err error) {
 	o := telemetry.Outcome{Method: method, Code: errorCode(err)}
 	o.ServerFault = o.Code == CodeTemporarilyUnavailable
@@ -65,14 +64,15 @@ func (t recorder) checkedClient(err error) {
 	t.Checked(telemetry.CheckOf(errorCode(err), errors.Is(err, ErrVerifierBusy)))
 }
 
-// errorCode is the code recorded for err: "" for none, the *Error's Code,
-// CodeUnauthorized for no credentials, and invalid_token for an error that
-// is no *Error (as Refusal answers it).
+// errorCode is the code recorded for err: "" for none (checked first, so that
+// no e escapes for errors.As), the *Error's Code, CodeUnauthorized for no
+// credentials, invalid_token for any other error (as Refusal answers it).
 func errorCode(err error) string {
+	if err == nil {
+		return ""
+	}
 	e, ok := err.(*Error)
 	switch {
-	case err == nil:
-		return ""
 	case !ok && !errors.As(err, &e) || e == nil:
 		return CodeInvalidToken
 	case e.Code == "":
