@@ -62,7 +62,8 @@ type Config struct {
 	// the same Principal.
 	Exchange *exchange.Client
 	// Tokens verifies the tokens Exchange obtains (a *jwtauth.Verifier
-	// trusting the exchange's issuer): required with Exchange.
+	// trusting the exchange's issuer): required with Exchange. New takes a
+	// share of it, as of Verifier.
 	Tokens dualauth.TokenVerifier
 	// CacheTTL is how long a verified id and secret are remembered (under an
 	// HMAC keyed with a per-process random key, never in the clear); 0 means
@@ -219,13 +220,17 @@ var _ interface {
 // throttle store it opens connects on first use.
 //
 // New takes a share of cfg.Verifier if it has a Close() error method (as
-// the one package config builds has), whether it succeeds or fails: it is
-// closed when the last Checker holding it is closed, or at once if New
-// fails and no other Checker holds it.
+// the one package config builds has), and with an Exchange of cfg.Tokens
+// (as a *jwtauth.Verifier has), whether it succeeds or fails: each is
+// closed when the last holder (a Checker, an Authenticator) lets it go, or
+// at once if New fails and nothing else holds it.
 func New(cfg Config) (*Checker, error) {
 	var l shares.List
 	if v, ok := cfg.Verifier.(io.Closer); ok {
 		l = l.Add(v, v.Close)
+	}
+	if t, ok := cfg.Tokens.(io.Closer); ok && cfg.Exchange != nil {
+		l = l.Add(t, t.Close) // the exchange verifies through it: closing another holder must not stop it
 	}
 	c := &Checker{exchange: cfg.Exchange, tokens: cfg.Tokens, release: sync.OnceValue(l.Hold())}
 	if err := cfg.Validate(); err != nil {
@@ -311,10 +316,10 @@ func (c *Checker) exchangeVerify(ctx context.Context, id, secret string) (*duala
 	if err != nil {
 		// The endpoint issued a token this server does not accept: a
 		// configuration fault, not the client's.
-		return nil, errUnavailable(fmt.Errorf("dualauth: the exchanged token did not verify: %w", err))
+		return nil, errUnavailable(fmt.Errorf("clientauth: the exchanged token did not verify: %w", err))
 	}
 	if p.ClientID != "" && p.ClientID != id {
-		return nil, errUnavailable(errors.New("dualauth: the exchanged token names another client"))
+		return nil, errUnavailable(errors.New("clientauth: the exchanged token names another client"))
 	}
 	p.ClientID = id
 	return p, nil

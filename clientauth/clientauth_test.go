@@ -104,3 +104,38 @@ func TestChecker(t *testing.T) {
 		t.Fatalf("a failed New closed the verifier %d times, want 1", n)
 	}
 }
+
+// closingTokens is a token verifier that counts its closes.
+type closingTokens struct{ closes atomic.Int32 }
+
+func (*closingTokens) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+	return nil, false, &dualauth.Error{Code: dualauth.CodeInvalidToken}
+}
+func (t *closingTokens) Close() error { t.closes.Add(1); return nil }
+
+// TestExchangeHoldsItsTokens: a Checker with an Exchange takes a share of
+// the Tokens it verifies through, so that an exchange-only Authenticator
+// closes them when it is closed, and closing another holder first does not.
+func TestExchangeHoldsItsTokens(t *testing.T) {
+	tokens := &closingTokens{}
+	checker, err := clientauth.New(clientauth.Config{Exchange: &exchange.Client{TokenURL: "https://a.example/token"}, Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := dualauth.New(dualauth.Config{Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := dualauth.New(dualauth.Config{Mode: dualauth.ModeCredentials, Clients: checker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Close()
+	if n := tokens.closes.Load(); n != 0 {
+		t.Fatalf("closing another Authenticator closed the exchange's Tokens (%d closes)", n)
+	}
+	_ = a.Close()
+	if n := tokens.closes.Load(); n != 1 {
+		t.Fatalf("after the last holder: %d closes of the Tokens, want 1", n)
+	}
+}

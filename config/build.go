@@ -60,7 +60,7 @@ func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts,
 		return dualauth.Config{}, parts{}, err
 	}
 	opts.Logger = f.redactLogger(opts.Logger) // for everything Config starts
-	p.core.Logger, p.jwt.Logger = opts.Logger, opts.Logger
+	p.jwt.Logger = opts.Logger
 	if p.clients != nil {
 		p.clients.Logger = opts.Logger
 	}

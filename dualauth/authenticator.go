@@ -11,7 +11,7 @@
 //
 //	cfg, err := config.Load(ctx, "keyward.yaml", config.Options{Logger: logger})
 //	...
-//	a, err := dualauth.New(cfg) // or Config{Tokens: jwtauth.New(…), Clients: clientauth.New(…)}
+//	a, err := dualauth.New(cfg) // or Config{Tokens: t, Clients: c} from jwtauth.New, clientauth.New
 //	...
 //	defer a.Close()
 //	kw := middleware.New(a, middleware.Options{Logger: logger})

@@ -3,9 +3,9 @@ package dualauth
 import (
 	"cmp"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 
 	"go.opentelemetry.io/otel/metric"
@@ -31,8 +31,7 @@ const (
 func (m Mode) allowsJWT() bool         { return m == ModeJWT || m == ModeDual }
 func (m Mode) allowsCredentials() bool { return m == ModeCredentials || m == ModeDual }
 
-// allows reports whether a route in mode m accepts a caller who
-// authenticated with method.
+// allows reports whether a route in mode m accepts a caller of method.
 func (m Mode) allows(method Method) bool {
 	return method == MethodJWT && m.allowsJWT() || method == MethodCredentials && m.allowsCredentials()
 }
@@ -81,27 +80,19 @@ type Config struct {
 	// other. By default they pass unauthenticated, since browsers send them
 	// without credentials (Fetch standard); see Authenticator.Preflight.
 	AuthenticatePreflight bool
-	// Logger is for the core's own messages, of which there are none yet:
-	// the methods log to the Loggers of their Configs.
-	Logger *slog.Logger
-	// MeterProvider receives the Authenticator's metrics (keyward.requests
-	// and the others README lists); nil means the global one
-	// (otel.GetMeterProvider), which records nothing until the application
-	// sets one. No exporter comes with this package.
-	//
-	// keyward.requests counts each request once, when the Authenticator
-	// first decides on it: in Authenticate, in Authorize when the context
-	// holds no Principal it (in any mode) verified, and in VerifyClient. So
-	// a request counted as allowed by Authenticate stays so when Authorize
-	// refuses its scopes; a route behind Authorize alone counts them.
+	// MeterProvider receives the metrics (keyward.requests and the others
+	// README lists); nil means otel.GetMeterProvider(), which records
+	// nothing until the application sets one. keyward.requests counts each
+	// request once, when first decided: in Authenticate, in Authorize when
+	// the context holds no Principal this Authenticator verified, and in
+	// VerifyClient (so Authorize refusing scopes after Authenticate allowed
+	// the request is not counted again).
 	MeterProvider metric.MeterProvider
-	// TracerProvider receives a span named keyward.authenticate for each
-	// request counted in keyward.requests, with the attributes
-	// keyward.auth_method, keyward.outcome, keyward.code (when refused)
-	// and, from the verified caller only, keyward.issuer and
-	// keyward.client_id; never a token, a secret or a header. nil means the
-	// global one (otel.GetTracerProvider): no span is started until the
-	// application sets it, nor with a no-op provider.
+	// TracerProvider receives a span keyward.authenticate for each request
+	// counted, with keyward.auth_method, keyward.outcome, keyward.code (when
+	// refused) and, from a verified caller, keyward.issuer and
+	// keyward.client_id; never a token, secret or header. nil means
+	// otel.GetTracerProvider(): no span until the application sets one.
 	TracerProvider trace.TracerProvider
 }
 
@@ -139,6 +130,10 @@ func (c Config) Validate() error {
 		return configErr("Mode", "unknown mode %s (use jwt, credentials or dual)", excerpt.Quote(string(c.Mode)))
 	case strings.ContainsAny(c.Realm, "\"\\\r\n"):
 		return configErr("Realm", "may not contain quotes, backslashes or line breaks")
+	case c.Tokens != nil && nilPointer(c.Tokens):
+		return configErr("Tokens", "is a nil pointer, as a failed jwtauth.New returns")
+	case c.Clients != nil && nilPointer(c.Clients):
+		return configErr("Clients", "is a nil pointer, as a failed clientauth.New returns")
 	case mode.allowsJWT() && c.Tokens == nil:
 		return configErr("Tokens", "is required with mode %s: set a token verifier (jwtauth.New)", mode)
 	case mode.allowsCredentials() && c.Clients == nil:
@@ -165,4 +160,10 @@ func (c Config) Validate() error {
 		return configErr(field, "%s is also %s%s (header names ignore case); use two different headers", excerpt.Quote(cmp.Or(c.ClientSecretHeader, c.ClientIDHeader)), other, deflt)
 	}
 	return nil
+}
+
+// nilPointer reports whether m holds a nil pointer.
+func nilPointer(m any) bool {
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

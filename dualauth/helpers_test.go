@@ -109,7 +109,7 @@ func (c testConfig) split() keywardtest.Config {
 	cr := c.Credentials
 	return keywardtest.Config{
 		Config: dualauth.Config{
-			Mode: c.Mode, Realm: c.Realm, AuthenticatePreflight: c.AuthenticatePreflight, Logger: c.Logger,
+			Mode: c.Mode, Realm: c.Realm, AuthenticatePreflight: c.AuthenticatePreflight,
 			MeterProvider: c.MeterProvider, TracerProvider: c.TracerProvider,
 			ClientIDHeader: cr.ClientIDHeader, ClientSecretHeader: cr.ClientSecretHeader, DisableBasic: cr.DisableBasic,
 			TrustedProxies: cr.TrustedProxies, ClientAddr: cr.ClientAddr,

@@ -11,9 +11,10 @@ import (
 )
 
 // TokenVerifier verifies Bearer tokens (Config.Tokens; a *jwtauth.Verifier
-// is one). VerifyToken returns the caller raw names in a new Principal on
-// every call, which the core marks as its own, and whether the verifier's
-// cache answered. Every refusal is an *Error: 401 invalid_token, or 503
+// is one). VerifyToken returns the caller raw names and whether its cache
+// answered; the Principal must be new on every call (the core writes to it,
+// unlike a ClientChecker's, which it copies), and the core sets its Method
+// to MethodJWT. Every refusal is an *Error: 401 invalid_token, or 503
 // temporarily_unavailable when the token cannot be checked now; any other
 // error is answered as invalid_token. The core also uses the methods
 // KeyStatus() map[string]jwks.Status, CacheStatus() CacheStatus and Close()
@@ -25,13 +26,13 @@ type TokenVerifier interface {
 // ClientChecker checks client ids and secrets (Config.Clients; a
 // *clientauth.Checker is one). CheckClient returns the caller that id and
 // secret name, for a request from addr (failures count against it: an IP,
-// IPv6 by its /64), and whether the checker's cache answered; the core
-// copies the Principal, which may be shared. Every refusal is an *Error:
-// invalid_client (401), too_many_requests (429) or temporarily_unavailable
-// (503; its Err wraps ErrVerifierBusy when the check found no capacity);
-// any other error is answered as 503. The core also uses the methods
-// StoreErrors() uint64 (keyward.throttle.store_errors) and Close() error
-// of a checker that has them.
+// IPv6 by its /64), and whether its cache answered; the Principal may be
+// shared (the core copies it and sets the copy's Method to
+// MethodCredentials). Every refusal is an *Error: invalid_client (401),
+// too_many_requests (429) or temporarily_unavailable (503; its Err wraps
+// ErrVerifierBusy when no capacity was left); any other error is answered
+// as 503. The core also uses StoreErrors() uint64 and Close() error of a
+// checker that has them.
 type ClientChecker interface {
 	CheckClient(ctx context.Context, id, secret, addr string) (p *Principal, cached bool, err error)
 }
@@ -63,8 +64,7 @@ const (
 	MaxSecretBytes   = 1024
 )
 
-// CacheStatus reports a verified-token cache, for health routes and
-// metrics.
+// CacheStatus reports a verified-token cache (health routes, metrics).
 type CacheStatus struct {
 	// Entries is the number of tokens held.
 	Entries int `json:"entries"`
@@ -75,8 +75,7 @@ type CacheStatus struct {
 	Evictions uint64 `json:"evictions"`
 }
 
-// cacheReporter and keyReporter are what the core reads of a token
-// verifier that has them.
+// cacheReporter and keyReporter are what the core reads of a verifier.
 type (
 	cacheReporter interface{ CacheStatus() CacheStatus }
 	keyReporter   interface{ KeyStatus() map[string]jwks.Status }
@@ -135,7 +134,7 @@ func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*P
 	if p == nil {
 		return nil, errInvalidToken("", errors.New("dualauth: the token verifier returned no caller"))
 	}
-	p.by = a.core
+	p.by, p.Method = a.core, MethodJWT // the core says how, whatever the verifier wrote
 	return p, nil
 }
 
@@ -181,7 +180,7 @@ func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string
 		err = errUnavailable(errors.New("dualauth: the client checker returned no caller"))
 	} else {
 		p = p.clone() // the checker's may be shared
-		p.by = a.core
+		p.by, p.Method = a.core, MethodCredentials
 	}
 	a.tel.checkedClient(err)
 	a.tel.Verified(ctx, methodCredentials, cached, start)

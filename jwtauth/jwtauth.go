@@ -42,7 +42,7 @@ const NoLeeway time.Duration = -1
 
 // MaxLeeway is the largest Config.Leeway: a larger clock skew would keep
 // expired tokens alive.
-const MaxLeeway = jwtverify.MaxLeeway
+const MaxLeeway = 5 * time.Minute
 
 // Config configures a Verifier. The zero value of every field but Issuers
 // is useful.
@@ -162,8 +162,11 @@ type Verifier struct {
 func New(cfg Config) (*Verifier, error) {
 	var keys shares.List
 	for _, iss := range cfg.Issuers {
-		if k, ok := iss.Keys.(interface{ Close() }); ok {
+		switch k := iss.Keys.(type) {
+		case interface{ Close() }: // as *jwks.Remote has
 			keys = keys.Add(k, func() error { k.Close(); return nil })
+		case io.Closer:
+			keys = keys.Add(k, k.Close)
 		}
 	}
 	release := sync.OnceValue(keys.Hold())
@@ -237,7 +240,8 @@ func (v *Verifier) KeyStatus() map[string]jwks.Status {
 
 // KeySet returns the key set of issuer, and whether issuer is trusted:
 // for a program that refreshes it on a notice from the issuer
-// (jwks.Remote.Refresh), say.
+// (jwks.Remote.Refresh), say. The set stays the Verifier's: do not close
+// it (Verifier.Close does when no one else holds it).
 func (v *Verifier) KeySet(issuer string) (jwks.Set, bool) {
 	set, ok := v.keySets[issuer]
 	return set, ok

@@ -1,11 +1,13 @@
 package keywardtest
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/shares"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/jwtauth"
 )
@@ -22,6 +24,47 @@ type Config struct {
 	// built when it sets a Verifier or an Exchange. Its Tokens, if nil,
 	// is the JWT method.
 	Clients clientauth.Config
+}
+
+// Validate checks the method configurations c would build (the core's
+// is checked by Build, once the methods it names exist). It shadows the
+// embedded dualauth.Config's, which would ask for Tokens and Clients that
+// only Build makes.
+func (c Config) Validate() error {
+	if len(c.JWT.Issuers) > 0 {
+		if err := c.JWT.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Clients.Verifier != nil || c.Clients.Exchange != nil {
+		cc := c.Clients
+		if cc.Tokens == nil && len(c.JWT.Issuers) > 0 {
+			cc.Tokens = stand{} // Build sets the JWT method here
+		}
+		return cc.Validate()
+	}
+	return nil
+}
+
+// stand stands for the JWT method Build will make, for Validate.
+type stand struct{}
+
+func (stand) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+	return nil, false, errors.New("keywardtest: not built")
+}
+
+// Close closes the key sets of c.JWT that have a Close method and that no
+// Authenticator built from c holds, as dualauth.Config.Close does for
+// built methods; it shadows the embedded Config's, which holds none. (The
+// key sets Issuer.Config makes also stop when the test ends.)
+func (c Config) Close() error {
+	var l shares.List
+	for _, iss := range c.JWT.Issuers {
+		if k, ok := iss.Keys.(interface{ Close() }); ok {
+			l = l.Add(k, func() error { k.Close(); return nil })
+		}
+	}
+	return l.CloseUnheld()
 }
 
 // Build builds the methods c configures (the JWT method when JWT has

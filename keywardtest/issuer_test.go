@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/keywardtest"
 )
 
@@ -151,5 +152,28 @@ func TestRotateRefreshesConfigKeySets(t *testing.T) {
 	iss.Rotate(t, "EdDSA")
 	if _, err := a.Verify(t.Context(), iss.Token(t, nil)); err != nil {
 		t.Fatalf("first token after Rotate: %v", err)
+	}
+}
+
+// TestConfigValidateAndClose: a Config from Issuer.Config validates (the
+// embedded dualauth.Config's Validate would ask for the Tokens only Build
+// makes), and Close stops its key set when nothing built from it holds it.
+func TestConfigValidateAndClose(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	cfg := iss.Config(t)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate of a good Config: %v", err)
+	}
+	bad := iss.Config(t)
+	bad.JWT.Issuers[0].Audiences = nil
+	if err := bad.Validate(); err == nil {
+		t.Fatal("Validate accepted an issuer without audiences")
+	}
+	remote := cfg.JWT.Issuers[0].Keys.(*jwks.Remote)
+	if err := cfg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Refresh(t.Context()); err == nil {
+		t.Fatal("the key set still refreshes after Config.Close")
 	}
 }
