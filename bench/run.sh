@@ -17,6 +17,8 @@
 #   ROUNDS=8 FRESH_ROUNDS=6 CRED_ROUNDS=6 BENCHTIME=200ms ./run.sh
 #                                     # what bench/README.md's table was made with, about 7 minutes
 #   PARTS=load ./run.sh               # the load runs of bench/README.md, about 15 minutes
+#   PARTS=grpc GRPC_ROUNDS=6 BENCHTIME=200ms ./run.sh
+#                                     # the gRPC interceptor's cost alone (results/grpc.txt), under a minute
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,20 +26,22 @@ ROUNDS=${ROUNDS:-10}
 BENCHTIME=${BENCHTIME:-1s}          # reused tokens, harness, cached credentials
 FRESH_ROUNDS=${FRESH_ROUNDS:-$ROUNDS}
 CRED_ROUNDS=${CRED_ROUNDS:-$ROUNDS}
+GRPC_ROUNDS=${GRPC_ROUNDS:-$ROUNDS}
 OUT=${OUT:-results}
-PARTS=${PARTS:-reused fresh credentials} # which parts to run (also: load); the others' files are kept
+PARTS=${PARTS:-reused fresh credentials grpc} # which parts to run (also: load); the others' files are kept
 LOAD_ROUNDS=${LOAD_ROUNDS:-3}       # load: rounds of the anchor and the targets in turn
 LOAD_ALGS=${LOAD_ALGS:-RS256 ES256 EdDSA}
 BENCHSTAT=${BENCHSTAT:-go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da}
 
 mkdir -p "$OUT"
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-if has reused || has fresh || has credentials; then
+if has reused || has fresh || has credentials || has grpc; then
 	go test -c -o "$OUT/bench.test" .
 fi
 has reused && : >"$OUT/jwt-reused.txt"
 has fresh && : >"$OUT/jwt-fresh.txt"
 has credentials && : >"$OUT/credentials.txt"
+has grpc && : >"$OUT/grpc.txt"
 
 has reused && for i in $(seq "$ROUNDS"); do
 	echo "round $i/$ROUNDS: reused tokens" >&2
@@ -53,6 +57,13 @@ has credentials && for i in $(seq "$CRED_ROUNDS"); do
 	echo "round $i/$CRED_ROUNDS: client credentials" >&2
 	"$OUT/bench.test" -test.run '^$' -test.bench 'Credentials|Harness' \
 		-test.benchmem -test.benchtime "$BENCHTIME" >>"$OUT/credentials.txt"
+done
+# gRPC: one unary call over bufconn with no interceptor, the interceptor
+# on a public method and on a reused token, in the same rounds.
+has grpc && for i in $(seq "$GRPC_ROUNDS"); do
+	echo "round $i/$GRPC_ROUNDS: gRPC" >&2
+	"$OUT/bench.test" -test.run '^$' -test.bench 'GRPC' \
+		-test.benchmem -test.benchtime "$BENCHTIME" >>"$OUT/grpc.txt"
 done
 rm -f "$OUT/bench.test"
 
@@ -76,6 +87,9 @@ if has load; then
 	"$OUT/load.bin" -target anchor,keyward-nethttp,keyward-echo -tokens fresh -alg ES256 \
 		-pool 100000 -d 5m -memory >"$OUT/load-memory.txt"
 	rm -f "$OUT/load.bin"
+fi
+if has grpc; then
+	$BENCHSTAT -col /call "$OUT/grpc.txt" >"$OUT/grpc.benchstat"
 fi
 has reused || has fresh || has credentials || exit 0
 
