@@ -60,8 +60,7 @@ type core struct {
 
 	authenticatePreflight bool
 
-	tel         recorder
-	storeErrors func() uint64 // Clients' StoreErrors, if it has one
+	tel recorder
 
 	closers []func() error
 	close   func() error // runs closers, once
@@ -106,9 +105,6 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 		c.secretHeader = cmp.Or(cfg.ClientSecretHeader, DefaultClientSecretHeader)
 		c.addrFunc = cfg.ClientAddr
 		c.trustedProxies = clientaddr.Normalize(cfg.TrustedProxies)
-		if s, ok := c.clients.(interface{ StoreErrors() uint64 }); ok {
-			c.storeErrors = s.StoreErrors
-		}
 	}
 	a := &Authenticator{core: c}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))

@@ -27,8 +27,10 @@ func newRecorder(c *core, cfg Config) (recorder, error) {
 		MeterProvider: cfg.MeterProvider, TracerProvider: cfg.TracerProvider,
 		Codes: []string{CodeUnauthorized, CodeInvalidRequest, CodeInvalidToken, CodeInsufficientScope,
 			CodeInvalidClient, CodeTooManyRequests, CodeTemporarilyUnavailable},
-		Clients:     c.clients != nil,
-		StoreErrors: func() uint64 { return call(c.storeErrors) },
+		Clients: c.clients != nil,
+	}
+	if s, ok := c.clients.(interface{ StoreErrors() uint64 }); ok {
+		tc.StoreErrors = s.StoreErrors
 	}
 	if k, ok := c.tokens.(keyReporter); ok {
 		tc.KeyStatus = k.KeyStatus
@@ -38,14 +40,6 @@ func newRecorder(c *core, cfg Config) (recorder, error) {
 	}
 	r, err := telemetry.New(tc)
 	return recorder{r}, err
-}
-
-// call is f's answer, 0 when f is nil.
-func call(f func() uint64) uint64 {
-	if f == nil {
-		return 0
-	}
-	return f()
 }
 
 // request counts a request decided with err (nil: allowed) and ends its span;

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/keywardtest"
@@ -439,9 +441,14 @@ func TestVerifierFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			reader := sdkmetric.NewManualReader()
 			spans := tracetest.NewSpanRecorder()
-			a, err := build(testConfig{
+			checker, err := clientauth.New(clientauth.Config{Verifier: failingVerifier{tc.err}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := &storeErrors{Checker: checker}
+			a, err := dualauth.New(dualauth.Config{
 				Mode:           dualauth.ModeCredentials,
-				Credentials:    credentials{Verifier: failingVerifier{tc.err}},
+				Clients:        store,
 				MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
 			})
@@ -465,10 +472,18 @@ func TestVerifierFailures(t *testing.T) {
 			if got := m.value("keyward.throttle.store_errors"); got != 0 {
 				t.Errorf("store_errors = %d, want 0", got)
 			}
-			dualauth.SetStoreErrors(a, func() uint64 { return 7 })
+			store.n.Store(7)
 			if got := collect(t, reader).value("keyward.throttle.store_errors"); got != 7 {
 				t.Errorf("store_errors = %d after the store failed 7 times, want 7", got)
 			}
 		})
 	}
 }
+
+// storeErrors is a client checker whose throttle store has failed n times.
+type storeErrors struct {
+	*clientauth.Checker
+	n atomic.Uint64
+}
+
+func (s *storeErrors) StoreErrors() uint64 { return s.n.Load() }

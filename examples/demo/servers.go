@@ -64,6 +64,7 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 	}
 	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		_ = authn.Close()
 		cancel()
 		authSrv.Close()
 		return nil, err
@@ -79,6 +80,7 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 			defer done()
 			_ = apiSrv.Shutdown(shutdown)
 			_ = authSrv.Shutdown(shutdown)
+			_ = authn.Close() // the key set's refreshes and the registry's watcher
 			cancel()
 		},
 	}, nil

@@ -15,7 +15,7 @@ import (
 // ErrNotObject is the error of a document that is not one JSON object.
 var ErrNotObject = errors.New("jsonobject: not a JSON object")
 
-// Decode decodes a JWT header or claims set: one JSON object whose
+// DecodeString decodes a JWT header or claims set: one JSON object whose
 // members become map entries (the last of duplicate names wins, as in
 // encoding/json), numbers as json.Number, nested objects as map[string]any
 // and arrays as []any — what encoding/json with UseNumber gives, at a
@@ -24,16 +24,12 @@ var ErrNotObject = errors.New("jsonobject: not a JSON object")
 // The document is first checked as json.Valid would check it (see valid),
 // so the scan below only walks a well-formed document; a string with
 // escapes or invalid UTF-8 is decoded by encoding/json itself.
-func Decode(data []byte) (map[string]any, error) {
-	return decode(scanner{data: data})
-}
-
-// DecodeString is Decode of a document held in a string. The names and
-// the strings and numbers without escapes are substrings of data rather
-// than copies: they cost no allocation, and keep data alive.
+//
+// The names and the strings and numbers without escapes are substrings of
+// data rather than copies: they cost no allocation, and keep data alive.
 func DecodeString(data string) (map[string]any, error) {
 	// The scanner only reads: data stays as immutable as a string is.
-	return decode(scanner{data: unsafe.Slice(unsafe.StringData(data), len(data)), shared: true})
+	return decode(scanner{data: unsafe.Slice(unsafe.StringData(data), len(data))})
 }
 
 func decode(s scanner) (map[string]any, error) {
@@ -73,18 +69,13 @@ func Member(data, name string) (value any, found bool, err error) {
 
 // scanner walks a document valid accepted.
 type scanner struct {
-	data   []byte
-	i      int
-	shared bool // data is a string's bytes: strings may point into it
+	data []byte // a string's bytes, read only: strings may point into it
+	i    int
 }
 
-// text returns b, a part of s.data, as a string: the same bytes when
-// they are a string's, else a copy.
+// text returns b, a part of s.data, as a string over the same bytes.
 func (s *scanner) text(b []byte) string {
-	if s.shared {
-		return unsafe.String(unsafe.SliceData(b), len(b))
-	}
-	return string(b)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func (s *scanner) peek() byte {

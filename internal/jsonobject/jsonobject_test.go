@@ -51,10 +51,10 @@ func FuzzDecodeObject(f *testing.F) {
 	f.Fuzz(checkDecodeObject)
 }
 
-// checkDecodeObject: Decode accepts exactly the single JSON objects
+// checkDecodeObject: DecodeString accepts exactly the single JSON objects
 // encoding/json accepts, and decodes them to the same values.
 func checkDecodeObject(t *testing.T, data []byte) {
-	got, err := Decode(data)
+	got, err := DecodeString(string(data))
 	want, ok := referenceDecode(data)
 	if ok != (err == nil) {
 		t.Fatalf("%q: Decode error %v, encoding/json accepts: %v", data, err, ok)

@@ -38,7 +38,7 @@ func (v Value) Text() (text string, ok bool) {
 	if v.kind != String {
 		return "", false
 	}
-	s := scanner{data: bytesOf(v.raw), shared: true}
+	s := scanner{data: bytesOf(v.raw)}
 	text, err := s.string()
 	return text, err == nil
 }
@@ -48,7 +48,7 @@ func (v Value) Elements(yield func(Value) bool) {
 	if v.kind != Array {
 		return
 	}
-	s := scanner{data: bytesOf(v.raw), shared: true}
+	s := scanner{data: bytesOf(v.raw)}
 	s.i++ // '['
 	for s.space(); s.peek() != ']'; s.space() {
 		if !yield(s.member()) {
@@ -67,7 +67,7 @@ func (v Value) Decode() any {
 	if v.kind == Absent {
 		return nil
 	}
-	s := scanner{data: bytesOf(v.raw), shared: true}
+	s := scanner{data: bytesOf(v.raw)}
 	d, err := s.value()
 	if err != nil {
 		return nil // not reached: the document is valid JSON
@@ -82,7 +82,7 @@ func (v Value) Decode() any {
 // DecodeString, whose map keeps the last. Names are decoded as
 // DecodeString decodes them; values are not decoded.
 func Members(data string, visit func(name string, v Value)) error {
-	s := scanner{data: bytesOf(data), shared: true} // read only
+	s := scanner{data: bytesOf(data)} // read only
 	if !valid(s.data) {
 		return ErrNotObject
 	}

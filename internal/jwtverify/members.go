@@ -2,6 +2,7 @@ package jwtverify
 
 import (
 	"github.com/keyward/keyward/internal/jsonobject"
+	"github.com/keyward/keyward/internal/scopetoken"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -94,7 +95,7 @@ func (c *claimSet) read(payload string, scopeClaims []string) error {
 // readScopes collects the scopes of the scope claims named names, whose
 // values are values, as scopes.Parse would from the decoded claims.
 func readScopes(names []string, values []jsonobject.Value) (scopes.Set, error) {
-	var c scopes.Collector
+	var c scopetoken.Collector
 	for i, name := range names {
 		var err error
 		switch v := values[i]; v.Kind() {
@@ -107,18 +108,18 @@ func readScopes(names []string, values []jsonobject.Value) (scopes.Set, error) {
 				if s, ok := e.Text(); ok {
 					err = c.Element(name, s)
 				} else {
-					err = scopes.ElementError(name, e.Decode())
+					err = scopetoken.ElementError(name, e.Decode())
 				}
 				if err != nil {
 					break
 				}
 			}
 		default:
-			err = scopes.ClaimError(name, v.Decode())
+			err = scopetoken.ClaimError(name, v.Decode())
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	return c.Set(), nil
+	return scopes.Set(c.Set()), nil
 }
