@@ -312,7 +312,7 @@ func (c *Checker) exchangeVerify(ctx context.Context, id, secret string) (*duala
 	if err != nil {
 		return nil, err
 	}
-	p, _, err := c.tokens.VerifyToken(ctx, tok.AccessToken)
+	p, _, err := c.tokens.VerifyToken(ctx, tok.AccessToken, dualauth.Origin{})
 	if err != nil {
 		// The endpoint issued a token this server does not accept: a
 		// configuration fault, not the client's.

@@ -108,7 +108,7 @@ func TestChecker(t *testing.T) {
 // closingTokens is a token verifier that counts its closes.
 type closingTokens struct{ closes atomic.Int32 }
 
-func (*closingTokens) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+func (*closingTokens) VerifyToken(context.Context, string, dualauth.Origin) (*dualauth.Principal, bool, error) {
 	return nil, false, &dualauth.Error{Code: dualauth.CodeInvalidToken}
 }
 func (t *closingTokens) Close() error { t.closes.Add(1); return nil }

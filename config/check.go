@@ -173,7 +173,7 @@ type (
 	unbuiltClients struct{}
 )
 
-func (unbuiltTokens) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+func (unbuiltTokens) VerifyToken(context.Context, string, dualauth.Origin) (*dualauth.Principal, bool, error) {
 	return nil, false, errors.New("config: the token verifier is not built")
 }
 

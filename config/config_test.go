@@ -453,7 +453,7 @@ func TestFileRoundTrip(t *testing.T) {
 
 	a := newFromConfig(t, cfg.Config)
 	raw := iss.Sign(t, iss.Key(), map[string]any{"typ": "at+jwt"}, iss.Claims(jwt.MapClaims{"permissions": "bookings:read"}))
-	p, err := a.Verify(context.Background(), raw)
+	p, err := a.Verify(context.Background(), raw, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ func TestFileRoundTrip(t *testing.T) {
 		t.Errorf("challenges %q, want the realm bookings-api", ch)
 	}
 	// require_type is in force: a token without typ is refused.
-	if _, err := a.Verify(context.Background(), iss.Token(t, nil)); err == nil {
+	if _, err := a.Verify(context.Background(), iss.Token(t, nil), ""); err == nil {
 		t.Error("token without typ accepted")
 	}
 }
@@ -490,20 +490,20 @@ func TestFileJWKSAndDiscovery(t *testing.T) {
 	ctx := context.Background()
 
 	for _, iss := range []*keywardtest.Issuer{byURL, byDiscovery} {
-		if _, err := a.Verify(ctx, iss.Token(t, nil)); err != nil {
+		if _, err := a.Verify(ctx, iss.Token(t, nil), ""); err != nil {
 			t.Errorf("token of %s: %v", iss.URL, err)
 		}
 	}
-	if _, err := a.Verify(ctx, pemKey.sign(t, "https://pem.example.com", "pem-api")); err != nil {
+	if _, err := a.Verify(ctx, pemKey.sign(t, "https://pem.example.com", "pem-api"), ""); err != nil {
 		t.Errorf("token of the PEM issuer: %v", err)
 	}
 	// Audiences are per issuer.
-	if _, err := a.Verify(ctx, byURL.Token(t, jwt.MapClaims{"aud": "other-api"})); err == nil {
+	if _, err := a.Verify(ctx, byURL.Token(t, jwt.MapClaims{"aud": "other-api"}), ""); err == nil {
 		t.Error("token for another issuer's audience accepted")
 	}
 	// A token signed by a key other than the PEM file's is refused.
 	other := writePEMKey(t, t.TempDir())
-	if _, err := a.Verify(ctx, other.sign(t, "https://pem.example.com", "pem-api")); err == nil {
+	if _, err := a.Verify(ctx, other.sign(t, "https://pem.example.com", "pem-api"), ""); err == nil {
 		t.Error("token signed by an unknown key accepted")
 	}
 	if _, ok := cfg.JWT.Issuers[2].Keys.(*jwks.Static); !ok {
@@ -531,7 +531,7 @@ func TestFileLeewayZero(t *testing.T) {
 		if cfg.JWT.Leeway != tt.leeway {
 			t.Errorf("%q: Leeway %v, want %v", tt.extra, cfg.JWT.Leeway, tt.leeway)
 		}
-		_, err := newFromConfig(t, cfg.Config).Verify(context.Background(), expired)
+		_, err := newFromConfig(t, cfg.Config).Verify(context.Background(), expired, "")
 		if (err == nil) != tt.ok {
 			t.Errorf("%q: token expired 10s ago: error %v", tt.extra, err)
 		}
@@ -560,7 +560,7 @@ func TestFileTokenCache(t *testing.T) {
 		}
 		a := newFromConfig(t, cfg.Config)
 		for range 2 {
-			if _, err := a.Verify(context.Background(), token); err != nil {
+			if _, err := a.Verify(context.Background(), token, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -655,7 +655,7 @@ func TestFileInCode(t *testing.T) {
 	if cfg.JWT.Leeway != 0 || cfg.JWT.MaxTokenBytes != 0 || cfg.JWT.Algorithms != nil || cfg.JWT.ScopeClaims != nil || cfg.Mode != "" {
 		t.Errorf("zero values not kept: %+v", cfg)
 	}
-	if _, err := newFromConfig(t, cfg.Config).Verify(ctx, iss.Token(t, nil)); err != nil {
+	if _, err := newFromConfig(t, cfg.Config).Verify(ctx, iss.Token(t, nil), ""); err != nil {
 		t.Error(err)
 	}
 

@@ -76,7 +76,7 @@ func TestConfigClose(t *testing.T) {
 	}
 	// Requests are still verified with what is held.
 	wantCaller(t, a, headerRequest("acme", "acme-secret"), dualauth.MethodCredentials, "acme")
-	if _, err := a.Verify(ctx, iss.Token(t, nil)); err != nil {
+	if _, err := a.Verify(ctx, iss.Token(t, nil), ""); err != nil {
 		t.Errorf("token after Close: %v", err)
 	}
 }

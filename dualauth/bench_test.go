@@ -82,12 +82,12 @@ func BenchmarkVerify(b *testing.B) {
 			b.Run(alg+"/"+tc.name, func(b *testing.B) {
 				a := authenticatorFor(b, iss, func(c *testConfig) { c.TokenCache = tc.cache })
 				ctx := context.Background()
-				if _, err := a.Verify(ctx, raw); err != nil {
+				if _, err := a.Verify(ctx, raw, ""); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := a.Verify(ctx, raw); err != nil {
+					if _, err := a.Verify(ctx, raw, ""); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -138,7 +138,7 @@ func BenchmarkTelemetry(b *testing.B) {
 				var run func() error
 				switch path {
 				case "Verify":
-					run = func() error { _, err := a.Verify(ctx, raw); return err }
+					run = func() error { _, err := a.Verify(ctx, raw, ""); return err }
 				case "Authorize":
 					run = func() error { _, err := a.Authorize(r, need); return err }
 				case "NetHTTP":

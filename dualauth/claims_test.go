@@ -164,7 +164,7 @@ func TestDecodeClaims(t *testing.T) {
 			s := newCacheSetup(t, jwtauth.TokenCache{})
 			raw := s.iss.Token(t, tc.claims)
 			for _, use := range []string{"fresh", "cached"} {
-				p, err := s.auth.Verify(t.Context(), raw)
+				p, err := s.auth.Verify(t.Context(), raw, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -199,7 +199,7 @@ func TestDecodeClaims(t *testing.T) {
 // encoding/json reports it, reachable through errors.As.
 func TestDecodeClaimsTypeError(t *testing.T) {
 	s := newCacheSetup(t, jwtauth.TokenCache{})
-	p, err := s.auth.Verify(t.Context(), s.iss.Token(t, jwt.MapClaims{"account": "not a number"}))
+	p, err := s.auth.Verify(t.Context(), s.iss.Token(t, jwt.MapClaims{"account": "not a number"}), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestDecodeClaimsLeavesTheCacheAlone(t *testing.T) {
 	s := newCacheSetup(t, jwtauth.TokenCache{})
 	token := s.iss.Token(t, jwt.MapClaims{"role": "ADMIN"})
 	for i := range 2 {
-		p, err := s.auth.Verify(t.Context(), token)
+		p, err := s.auth.Verify(t.Context(), token, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func TestDecodeClaimsLeavesTheCacheAlone(t *testing.T) {
 // are an error, never a panic.
 func TestDecodeClaimsTargets(t *testing.T) {
 	s := newCacheSetup(t, jwtauth.TokenCache{})
-	p, err := s.auth.Verify(t.Context(), s.iss.Token(t, jwt.MapClaims{"tenant_id": "t-7", "account": 12}))
+	p, err := s.auth.Verify(t.Context(), s.iss.Token(t, jwt.MapClaims{"tenant_id": "t-7", "account": 12}), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func BenchmarkDecodeClaims(b *testing.B) {
 	iss := keywardtest.NewIssuer(b, "ES256")
 	a := authenticatorFor(b, iss, nil)
 	raw := iss.Token(b, jwt.MapClaims{"scope": "bookings:read bookings:create", "tenant_id": "t-7", "roles": []string{"agent", "admin"}})
-	p, err := a.Verify(b.Context(), raw)
+	p, err := a.Verify(b.Context(), raw, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Verify(t.Context(), iss.Token(t, nil)); err != nil {
+	if _, err := a.Verify(t.Context(), iss.Token(t, nil), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := set.Refresh(t.Context()); err != nil {
@@ -99,7 +99,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after Close:\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
 	// Keys held stay usable after Close.
-	if _, err := a.Verify(t.Context(), iss.Token(t, nil)); err != nil {
+	if _, err := a.Verify(t.Context(), iss.Token(t, nil), ""); err != nil {
 		t.Fatalf("Verify after Close: %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func TestVerifyRefusesSenderConstrainedTokens(t *testing.T) {
 			}
 			for i := range 2 {
 				before := s.keys.lookups.Load()
-				p, err := s.auth.Verify(t.Context(), raw)
+				p, err := s.auth.Verify(t.Context(), raw, "")
 				checked := s.keys.lookups.Load() != before
 				if tt.want == "" {
 					if err != nil {

@@ -38,13 +38,13 @@ func ExampleNew() {
 		"iss": "https://auth.example.com", "aud": "bookings-api", "sub": "acme",
 		"scope": "bookings:read", "exp": time.Now().Add(time.Minute).Unix(),
 	}).SignedString(key)
-	p, err := authn.Verify(context.Background(), raw)
+	p, err := authn.Verify(context.Background(), raw, "")
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(p.Method, p.Subject, p.Scopes)
 
-	_, err = authn.Verify(context.Background(), raw[:len(raw)-4]+"AAAA")
+	_, err = authn.Verify(context.Background(), raw[:len(raw)-4]+"AAAA", "")
 	fmt.Println(err)
 	// Output:
 	// jwt acme bookings:read

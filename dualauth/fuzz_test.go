@@ -49,7 +49,7 @@ func FuzzVerifyPrecheck(f *testing.F) {
 	f.Add("....")
 	a := newAuthenticator(f, nil, iss)
 	f.Fuzz(func(t *testing.T, raw string) {
-		p, err := a.Verify(context.Background(), raw)
+		p, err := a.Verify(context.Background(), raw, "")
 		if err == nil {
 			if raw != good {
 				t.Fatalf("accepted %q as %+v", raw, p)

@@ -261,7 +261,7 @@ func TestAuthenticatorsShareKeySets(t *testing.T) {
 		}
 	}
 	wantRunning(t, before, refresher, watcher)
-	if _, err := second.Verify(t.Context(), iss.Token(t, nil)); err != nil {
+	if _, err := second.Verify(t.Context(), iss.Token(t, nil), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := second.Close(); err != nil {

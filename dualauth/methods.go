@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/clientaddr"
@@ -14,13 +15,31 @@ import (
 // is one). VerifyToken returns the caller raw names and whether its cache
 // answered; the Principal must be new on every call (the core writes to it,
 // unlike a ClientChecker's, which it copies), and the core sets its Method
-// to MethodJWT. Every refusal is an *Error: 401 invalid_token, or 503
+// to MethodJWT. Every refusal is an *Error: 401 invalid_token, 429, or 503
 // temporarily_unavailable when the token cannot be checked now; any other
-// error is answered as invalid_token. The core also uses the methods
+// error is answered as invalid_token. from gives the address failures count
+// against (a guessed opaque token, as a wrong secret). The core also uses
 // KeyStatus() map[string]jwks.Status, CacheStatus() CacheStatus and Close()
 // error of a verifier that has them.
 type TokenVerifier interface {
-	VerifyToken(ctx context.Context, raw string) (p *Principal, cached bool, err error)
+	VerifyToken(ctx context.Context, raw string, from Origin) (p *Principal, cached bool, err error)
+}
+
+// Origin is where a request came from. Its Addr is keyed as failed client
+// credentials are counted (an IP, IPv6 by its /64, through TrustedProxies
+// and ClientAddr), only when asked; the zero Origin's is "".
+type Origin struct {
+	a          *Authenticator
+	r          *http.Request
+	remoteAddr string // without r
+}
+
+// Addr is the key of the caller's address.
+func (o Origin) Addr() string {
+	if o.r != nil {
+		return o.a.trustedProxies.KeyOf(o.r, o.a.addrFunc)
+	}
+	return clientaddr.Key(o.remoteAddr)
 }
 
 // ClientChecker checks client ids and secrets (Config.Clients; a
@@ -101,23 +120,25 @@ func (a *Authenticator) KeyStatus() map[string]jwks.Status {
 }
 
 // Verify checks a raw Bearer token with Config.Tokens and returns the
-// caller it names. Every failure is an *Error: 401 invalid_token with its
-// cause in Err for logs, or 503 temporarily_unavailable when the token
-// cannot be checked now (package jwtauth says when).
-func (a *Authenticator) Verify(ctx context.Context, raw string) (*Principal, error) {
-	return a.verify(ctx, raw, false)
+// caller it names; remoteAddr, as in http.Request.RemoteAddr, is what
+// failures count against where the verifier counts them (opaque tokens).
+// Every failure is an *Error: 401 invalid_token with its cause in Err for
+// logs, 429 too_many_requests, or 503 temporarily_unavailable when the
+// token cannot be checked now (package jwtauth says when).
+func (a *Authenticator) Verify(ctx context.Context, raw, remoteAddr string) (*Principal, error) {
+	return a.verify(ctx, raw, Origin{a: a, remoteAddr: remoteAddr}, false)
 }
 
 // verify is Verify, timed in keyward.verify.duration. A refused value of an
 // Authorization header (bearer) outside RFC 6750's b64token syntax is
 // invalid_request; the syntax is only looked at then, so that a cached
 // token costs no scan.
-func (a *Authenticator) verify(ctx context.Context, raw string, bearer bool) (*Principal, error) {
+func (a *Authenticator) verify(ctx context.Context, raw string, from Origin, bearer bool) (*Principal, error) {
 	if a.tokens == nil {
 		return nil, errInvalidToken("Bearer tokens are not accepted here", errors.New("dualauth: no token verifier is configured"))
 	}
 	start := a.tel.Begin(ctx)
-	p, cached, err := a.tokens.VerifyToken(ctx, raw)
+	p, cached, err := a.tokens.VerifyToken(ctx, raw, from)
 	a.tel.Verified(ctx, methodJWT, cached, start)
 	if err != nil {
 		if at := authheader.NotToken68At(raw); bearer && at >= 0 {

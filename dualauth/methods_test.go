@@ -15,7 +15,7 @@ import (
 // other method into their Principals.
 type liarTokens struct{}
 
-func (liarTokens) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+func (liarTokens) VerifyToken(context.Context, string, dualauth.Origin) (*dualauth.Principal, bool, error) {
 	p := dualauth.NewPrincipal(dualauth.MethodCredentials, "")
 	p.Scopes = scopes.Set{"admin"}
 	return p, false, nil

@@ -47,7 +47,7 @@ func TestKeyServerOutage(t *testing.T) {
 	}
 	token := iss.Token(t, jwt.MapClaims{"scope": "bookings:read"})
 
-	_, err = a.Verify(t.Context(), token)
+	_, err = a.Verify(t.Context(), token, "")
 	e := asError(t, err)
 	if e.Status != http.StatusServiceUnavailable || e.Code != dualauth.CodeTemporarilyUnavailable || e.RetryAfter < 1e9 || e.RetryAfter > 30e9 {
 		t.Fatalf("key server down: %d %s (%s), Retry-After %s; want 503 temporarily_unavailable, 1s to 30s", e.Status, e.Code, e.Description, e.RetryAfter)
@@ -60,14 +60,14 @@ func TestKeyServerOutage(t *testing.T) {
 	if err := set.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Verify(t.Context(), token); err != nil {
+	if _, err := a.Verify(t.Context(), token, ""); err != nil {
 		t.Fatalf("after the keys arrived: %v", err)
 	}
 	stranger, err := keywardtest.NewKey("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Verify(t.Context(), iss.Sign(t, stranger, nil, iss.Claims(nil)))
+	_, err = a.Verify(t.Context(), iss.Sign(t, stranger, nil, iss.Claims(nil)), "")
 	if e := asError(t, err); e.Status != http.StatusUnauthorized || e.Code != dualauth.CodeInvalidToken {
 		t.Fatalf("unknown kid in a healthy set: %d %s, want 401 invalid_token", e.Status, e.Code)
 	}

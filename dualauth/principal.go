@@ -25,7 +25,8 @@ const (
 )
 
 // Principal is a verified caller. Its JSON form has the keys method,
-// subject, client_id, issuer, scopes, claims and expires_at.
+// subject, client_id, issuer, scopes, claims, expires_at and, when true,
+// introspected.
 //
 // Each request gets its own Principal: a handler may change its fields
 // without changing what another request sees. The token's claims are
@@ -47,6 +48,9 @@ type Principal struct {
 	Scopes scopes.Set `json:"scopes"`
 	// ExpiresAt is when the token expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Introspected says that the token was checked by its issuer's
+	// introspection endpoint (RFC 7662; an opaque token), not verified here.
+	Introspected bool `json:"introspected,omitzero"`
 
 	// payload is the verified claims set (a JSON object), "" for none: one
 	// string shared by the cache and every request presenting the token,

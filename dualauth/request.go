@@ -87,7 +87,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 		if bearer == "" {
 			return nil, methodJWT, errInvalidRequest("the Bearer credentials are empty")
 		}
-		p, err := a.verify(ctx, bearer, true)
+		p, err := a.verify(ctx, bearer, Origin{a: a, r: r}, true)
 		return p, methodJWT, err
 	case hasBasic:
 		var problem string

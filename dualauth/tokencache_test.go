@@ -84,7 +84,7 @@ func newCacheSetup(t *testing.T, cache jwtauth.TokenCache) *cacheSetup {
 func (s *cacheSetup) verify(t *testing.T, raw string) (ok, checked bool) {
 	t.Helper()
 	before := s.keys.lookups.Load()
-	_, err := s.auth.Verify(t.Context(), raw)
+	_, err := s.auth.Verify(t.Context(), raw, "")
 	return err == nil, s.keys.lookups.Load() != before
 }
 
@@ -278,7 +278,7 @@ func TestPrincipalChangesStayWithTheRequest(t *testing.T) {
 		}
 	}
 	for i := range 3 {
-		p, err := s.auth.Verify(t.Context(), raw)
+		p, err := s.auth.Verify(t.Context(), raw, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,12 +316,12 @@ func TestTokenCacheConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				raw := good[(g+i)%len(good)]
-				p, err := s.auth.Verify(context.Background(), raw)
+				p, err := s.auth.Verify(context.Background(), raw, "")
 				if err != nil || p.Scopes[0] != "bookings:read" {
 					failures.Add(1)
 				}
 				p.Scopes[0] = "mine"
-				if _, err := s.auth.Verify(context.Background(), bad); err == nil {
+				if _, err := s.auth.Verify(context.Background(), bad, ""); err == nil {
 					failures.Add(1)
 				}
 			}
@@ -366,12 +366,12 @@ func TestCachedPrincipalIsTheVerifiedOne(t *testing.T) {
 				c.MaxTokenBytes = 200_000
 			})
 			raw := s.iss.Token(t, tc.claims)
-			fresh, err := a.Verify(t.Context(), raw)
+			fresh, err := a.Verify(t.Context(), raw, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			before := s.keys.lookups.Load()
-			again, err := a.Verify(t.Context(), raw)
+			again, err := a.Verify(t.Context(), raw, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -402,7 +402,7 @@ func TestPrincipalJSON(t *testing.T) {
 	raw := s.iss.Token(t, jwt.MapClaims{"scope": "b a", "jti": "j", "iat": nil, "nbf": nil,
 		"big": json.Number("12345678901234567890"), "roles": []string{"x"}, "org": map[string]any{"id": 7}})
 	for range 2 { // verified, then from the cache
-		p, err := s.auth.Verify(t.Context(), raw)
+		p, err := s.auth.Verify(t.Context(), raw, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ func TestVerifyEveryAlgorithm(t *testing.T) {
 			iss := keywardtest.NewIssuer(t, alg)
 			a := newAuthenticator(t, nil, iss)
 			raw := iss.Token(t, jwt.MapClaims{"scope": "bookings:read", "sub": "user-1", "client_id": "acme"})
-			p, err := a.Verify(context.Background(), raw)
+			p, err := a.Verify(context.Background(), raw, "")
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -60,7 +60,7 @@ func TestVerifyScopeClaimShapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := a.Verify(context.Background(), iss.Token(t, tt.claims))
+			p, err := a.Verify(context.Background(), iss.Token(t, tt.claims), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +74,7 @@ func TestVerifyScopeClaimShapes(t *testing.T) {
 func TestVerifyClientIDFallsBackToAzp(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	a := newAuthenticator(t, nil, iss)
-	p, err := a.Verify(context.Background(), iss.Token(t, jwt.MapClaims{"client_id": nil, "azp": "portal"}))
+	p, err := a.Verify(context.Background(), iss.Token(t, jwt.MapClaims{"client_id": nil, "azp": "portal"}), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestVerifySeed002Token(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := a.Verify(context.Background(), raw)
+	p, err := a.Verify(context.Background(), raw, "")
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := a.Verify(context.Background(), tt.token)
+			p, err := a.Verify(context.Background(), tt.token, "")
 			if err == nil {
 				t.Fatalf("Verify accepted the token: %+v", p)
 			}
@@ -247,7 +247,7 @@ func TestVerifyLeeway(t *testing.T) {
 		"iat in 10s":           {"iat": now.Add(10 * time.Second).Unix()},
 		"fractional exp later": {"exp": float64(now.Add(time.Minute).UnixMilli()) / 1000},
 	} {
-		if _, err := a.Verify(context.Background(), iss.Token(t, claims)); err != nil {
+		if _, err := a.Verify(context.Background(), iss.Token(t, claims), ""); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -256,7 +256,7 @@ func TestVerifyLeeway(t *testing.T) {
 func TestVerifyAlgorithmAllowlist(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "RS256")
 	a := newAuthenticator(t, func(c *testConfig) { c.Algorithms = []string{"ES256"} }, iss)
-	_, err := a.Verify(context.Background(), iss.Token(t, nil))
+	_, err := a.Verify(context.Background(), iss.Token(t, nil), "")
 	if e := asError(t, err); !strings.Contains(e.Description, "algorithm is not accepted") {
 		t.Fatalf("description = %q", e.Description)
 	}
@@ -270,7 +270,7 @@ func TestVerifyRequireType(t *testing.T) {
 		if typ == "" {
 			header["typ"] = nil
 		}
-		_, err := a.Verify(context.Background(), iss.Sign(t, iss.Key(), header, iss.Claims(nil)))
+		_, err := a.Verify(context.Background(), iss.Sign(t, iss.Key(), header, iss.Claims(nil)), "")
 		if (err == nil) != ok {
 			t.Errorf("typ %q: err = %v, want accepted %v", typ, err, ok)
 		}
@@ -285,10 +285,10 @@ func TestVerifyIssuersDoNotCross(t *testing.T) {
 	b1.Audience = a1.Audience
 	auth := newAuthenticator(t, nil, a1, b1)
 	forged := b1.Sign(t, b1.Key(), nil, a1.Claims(nil)) // iss A, B's key and kid
-	if _, err := auth.Verify(context.Background(), forged); err == nil {
+	if _, err := auth.Verify(context.Background(), forged, ""); err == nil {
 		t.Fatal("a token claiming issuer A verified with issuer B's key")
 	}
-	if _, err := auth.Verify(context.Background(), b1.Token(t, nil)); err != nil {
+	if _, err := auth.Verify(context.Background(), b1.Token(t, nil), ""); err != nil {
 		t.Fatalf("B's own token: %v", err)
 	}
 }
@@ -299,7 +299,7 @@ func TestVerifyNoKidUsesKeysThatFit(t *testing.T) {
 	a := newAuthenticator(t, nil, iss)
 	for _, k := range keys {
 		raw := iss.Sign(t, k, map[string]any{"kid": nil}, iss.Claims(nil))
-		if _, err := a.Verify(context.Background(), raw); err != nil {
+		if _, err := a.Verify(context.Background(), raw, ""); err != nil {
 			t.Errorf("no-kid %s token: %v", k.Alg, err)
 		}
 	}
@@ -383,7 +383,7 @@ func TestVerifyRejectsHostileEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := a.Verify(context.Background(), raw)
+			p, err := a.Verify(context.Background(), raw, "")
 			if err == nil {
 				t.Fatalf("accepted: %+v", p)
 			}
@@ -399,7 +399,7 @@ func TestVerifyRejectsHostileEncodings(t *testing.T) {
 func TestVerifyNoLeeway(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	a := newAuthenticator(t, func(c *testConfig) { c.Leeway = jwtauth.NoLeeway }, iss)
-	_, err := a.Verify(context.Background(), iss.Token(t, jwt.MapClaims{"exp": time.Now().Add(-2 * time.Second).Unix()}))
+	_, err := a.Verify(context.Background(), iss.Token(t, jwt.MapClaims{"exp": time.Now().Add(-2 * time.Second).Unix()}), "")
 	if e := asError(t, err); !strings.Contains(e.Description, "expired") {
 		t.Fatalf("a token expired 2s ago with NoLeeway: %v", err)
 	}

@@ -73,6 +73,12 @@ type Config struct {
 	// Now is the clock of token expiry and cache lifetimes; nil means
 	// time.Now.
 	Now func() time.Time
+	// Throttle, if set, counts opaque tokens that the introspection
+	// endpoint does not know (or calls inactive) against the caller's
+	// address, as wrong client secrets are counted: once the address has
+	// spent its budget it is answered 429 without the endpoint being asked.
+	// A *clientauth.Guard is one. The Verifier does not close it.
+	Throttle Throttle
 	// Logger receives verification failures at debug level (never tokens);
 	// nil means no logging.
 	Logger *slog.Logger
@@ -87,8 +93,13 @@ type Issuer struct {
 	Audiences []string
 	// Keys verifies the issuer's signatures. If it has a Close method, as a
 	// *jwks.Remote has, it is closed when the last Verifier holding it is
-	// closed, or by a New that fails (see New).
+	// closed, or by a New that fails (see New). It may be nil only with an
+	// Introspection, when the issuer's tokens are all opaque; its JWTs and
+	// signed introspection answers (RFC 9701) are then refused.
 	Keys jwks.Set
+	// Introspection, if set, checks the issuer's opaque access tokens at
+	// its introspection endpoint (RFC 7662); without it they are refused.
+	Introspection *Introspection
 }
 
 // TokenCache configures the cache of verified tokens. A client sends the
@@ -124,7 +135,7 @@ func (c Config) Validate() error {
 func (c Config) internal() jwtverify.Config {
 	issuers := make([]jwtverify.Issuer, len(c.Issuers))
 	for i, iss := range c.Issuers {
-		issuers[i] = jwtverify.Issuer(iss)
+		issuers[i] = jwtverify.Issuer{Issuer: iss.Issuer, Audiences: iss.Audiences, Keys: iss.Keys}
 	}
 	return jwtverify.Config{
 		Issuers: issuers, Algorithms: c.Algorithms, Leeway: c.Leeway, ScopeClaims: c.ScopeClaims,
@@ -203,7 +214,7 @@ var _ interface {
 // A token that passed every check is remembered (see TokenCache) and, when
 // presented again, answered from memory after its exp and nbf are checked
 // again, as long as the key that verified it is still in its issuer's set.
-func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*dualauth.Principal, bool, error) {
+func (v *Verifier) VerifyToken(ctx context.Context, raw string, _ dualauth.Origin) (*dualauth.Principal, bool, error) {
 	c, cached, err := v.v.Verify(ctx, raw)
 	if err != nil {
 		return nil, cached, refusal(err)

@@ -85,11 +85,11 @@ func TestVerifierShares(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := iss.Token(t, nil)
-	p1, _, err := second.VerifyToken(t.Context(), raw)
+	p1, _, err := second.VerifyToken(t.Context(), raw, dualauth.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, cached, err := second.VerifyToken(t.Context(), raw)
+	p2, cached, err := second.VerifyToken(t.Context(), raw, dualauth.Origin{})
 	if err != nil || !cached || p1 == p2 || p2.Method != dualauth.MethodJWT || p2.Issuer != iss.URL {
 		t.Fatalf("second VerifyToken: %+v cached %v, %v; want a new Principal from the cache", p2, cached, err)
 	}
@@ -110,7 +110,7 @@ func TestVerifierShares(t *testing.T) {
 	if err := remote.Refresh(t.Context()); err == nil {
 		t.Error("the key set refreshed after both Verifiers were closed")
 	}
-	_, _, err = second.VerifyToken(t.Context(), "not-a-token")
+	_, _, err = second.VerifyToken(t.Context(), "not-a-token", dualauth.Origin{})
 	var e *dualauth.Error
 	if !errors.As(err, &e) || e.Code != dualauth.CodeInvalidToken || e.Status != 401 {
 		t.Fatalf("a malformed token: %v, want a 401 invalid_token *dualauth.Error", err)

@@ -49,7 +49,7 @@ func (c Config) Validate() error {
 // stand stands for the JWT method Build will make, for Validate.
 type stand struct{}
 
-func (stand) VerifyToken(context.Context, string) (*dualauth.Principal, bool, error) {
+func (stand) VerifyToken(context.Context, string, dualauth.Origin) (*dualauth.Principal, bool, error) {
 	return nil, false, errors.New("keywardtest: not built")
 }
 

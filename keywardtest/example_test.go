@@ -43,7 +43,7 @@ func ExampleStartIssuer() {
 	if err != nil {
 		panic(err)
 	}
-	p, err := authn.Verify(ctx, raw)
+	p, err := authn.Verify(ctx, raw, "")
 	if err != nil {
 		panic(err)
 	}

@@ -128,14 +128,14 @@ func TestIssuerAuthenticator(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	a := iss.Authenticator(t, func(c *keywardtest.Config) { c.JWT.RequireType = "" })
 	ctx := t.Context()
-	if _, err := a.Verify(ctx, iss.Token(t, jwt.MapClaims{"scope": "x"})); err != nil {
+	if _, err := a.Verify(ctx, iss.Token(t, jwt.MapClaims{"scope": "x"}), ""); err != nil {
 		t.Fatalf("Token: %v", err)
 	}
 	for name, raw := range map[string]string{
 		"expired": iss.ExpiredToken(t, nil),
 		"forged":  iss.ForgedToken(t, nil),
 	} {
-		_, err := a.Verify(ctx, raw)
+		_, err := a.Verify(ctx, raw, "")
 		var e *dualauth.Error
 		if !errors.As(err, &e) || e.Code != dualauth.CodeInvalidToken {
 			t.Errorf("%s token: %v, want invalid_token", name, err)
@@ -150,7 +150,7 @@ func TestRotateRefreshesConfigKeySets(t *testing.T) {
 	iss := keywardtest.NewIssuer(t)
 	a := iss.Authenticator(t, nil)
 	iss.Rotate(t, "EdDSA")
-	if _, err := a.Verify(t.Context(), iss.Token(t, nil)); err != nil {
+	if _, err := a.Verify(t.Context(), iss.Token(t, nil), ""); err != nil {
 		t.Fatalf("first token after Rotate: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func TestQuickStartTokenVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := authn.Verify(ctx, token)
+	p, err := authn.Verify(ctx, token, "")
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
