@@ -77,7 +77,8 @@ type Config struct {
 	// endpoint does not know (or calls inactive) against the caller's
 	// address, as wrong client secrets are counted: once the address has
 	// spent its budget it is answered 429 without the endpoint being asked.
-	// A *clientauth.Guard is one. The Verifier does not close it.
+	// A *clientauth.Guard is one. If it has a Close method it is closed
+	// when the last Verifier holding it is closed, as Keys are.
 	Throttle Throttle
 	// Logger receives verification failures at debug level (never tokens);
 	// nil means no logging.
