@@ -99,12 +99,11 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 	c.realm = cmp.Or(cfg.Realm, defaultRealm)
 	c.authenticatePreflight = cfg.AuthenticatePreflight
 	c.tokens, c.clients = cfg.Tokens, cfg.Clients
+	c.addrFunc, c.trustedProxies = cfg.ClientAddr, clientaddr.Normalize(cfg.TrustedProxies) // in every mode: a token verifier may count failures too
 	if c.clients != nil {
 		c.basicOn = !cfg.DisableBasic
 		c.idHeader = cmp.Or(cfg.ClientIDHeader, DefaultClientIDHeader)
 		c.secretHeader = cmp.Or(cfg.ClientSecretHeader, DefaultClientSecretHeader)
-		c.addrFunc = cfg.ClientAddr
-		c.trustedProxies = clientaddr.Normalize(cfg.TrustedProxies)
 	}
 	a := &Authenticator{core: c}
 	a.setMode(cmp.Or(cfg.Mode, ModeJWT))

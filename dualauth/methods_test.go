@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/keyward/keyward/dualauth"
@@ -79,5 +80,52 @@ func TestNilMethodPointer(t *testing.T) {
 	var ce *dualauth.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "Tokens" {
 		t.Fatalf("New with a nil *jwtauth.Verifier = %v, want a ConfigError for Tokens", err)
+	}
+}
+
+// addrTokens records the address each call's Origin gives.
+type addrTokens struct{ addrs chan string }
+
+func (t addrTokens) VerifyToken(_ context.Context, _ string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
+	t.addrs <- from.Addr()
+	return dualauth.NewPrincipal(dualauth.MethodJWT, ""), false, nil
+}
+
+// TestOriginAddr: a token verifier is told the caller's address as failed
+// client credentials are counted, in jwt mode too (where no client checker
+// is configured): through a trusted proxy the forwarded address, IPv6 by
+// its /64; from anyone else the peer, whatever it forwards; and for
+// Verify, the remote address given.
+func TestOriginAddr(t *testing.T) {
+	tokens := addrTokens{make(chan string, 1)}
+	a, err := dualauth.New(dualauth.Config{Tokens: tokens, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, tt := range []struct{ peer, forwarded, want string }{
+		{"10.1.2.3:5000", "203.0.113.7", "203.0.113.7"},
+		{"10.1.2.3:5000", "2001:db8:1:2:3::9", "2001:db8:1:2::/64"},
+		{"192.0.2.1:5000", "203.0.113.7", "192.0.2.1"},
+		{"[2001:db8:5:6:7::1]:443", "", "2001:db8:5:6::/64"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.peer
+		if tt.forwarded != "" {
+			r.Header.Set("X-Forwarded-For", tt.forwarded)
+		}
+		r.Header.Set("Authorization", "Bearer opaque-token")
+		if _, err := a.Authenticate(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-tokens.addrs; got != tt.want {
+			t.Errorf("peer %s forwarding %q: Addr() = %q, want %q", tt.peer, tt.forwarded, got, tt.want)
+		}
+	}
+	if _, err := a.Verify(t.Context(), "opaque-token", "198.51.100.4:1234"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-tokens.addrs; got != "198.51.100.4" {
+		t.Errorf("Verify: Addr() = %q, want 198.51.100.4", got)
 	}
 }
