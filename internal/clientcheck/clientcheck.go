@@ -196,10 +196,6 @@ func New[P any](cfg Config[P]) (*Checker[P], error) {
 	if now == nil {
 		now = time.Now
 	}
-	limits := cfg.Limits
-	limits.MaxClientFailures = cmp.Or(limits.MaxClientFailures, defaultMaxClientFailures)
-	limits.MaxAddrFailures = cmp.Or(limits.MaxAddrFailures, defaultMaxAddrFailures)
-	limits.Window = cmp.Or(limits.Window, defaultThrottleWindow)
 	c := &Checker[P]{
 		verify:     cfg.Verify,
 		generation: cfg.Generation,
@@ -212,24 +208,59 @@ func New[P any](cfg Config[P]) (*Checker[P], error) {
 	if c.generation == nil {
 		c.generation = func() uint64 { return 0 }
 	}
-	var store throttle.Store // nil: this process's memory
-	if cfg.Redis != nil {
-		rs, err := openRedis(*cfg.Redis)
-		if err != nil {
-			return nil, err
-		}
-		c.store, store = rs, rs
+	th, shared, err := openThrottle(cfg.Limits, cfg.Redis, now)
+	if err != nil {
+		return nil, err
 	}
+	var store throttle.Store // nil: this process's memory
+	if shared != nil {
+		c.store, store = shared, shared
+	}
+	c.throttle = th
 	known, err := throttle.NewKnown(throttle.KnownOptions{TTL: knownTTL, Now: now, Store: store, PairKey: cfg.PairKey})
 	if err != nil {
 		_ = c.Close()
 		return nil, fielderr.New("Throttle.Redis.PairKey", "%s", strings.TrimPrefix(err.Error(), "throttle: "))
 	}
 	c.known = known
-	c.throttle = throttle.NewWithStore(limits, store, now)
 	_, _ = rand.Read(c.hmacKey[:]) // crypto/rand.Read never fails
 	c.macs.New = func() any { return &pooledMAC{h: hmac.New(sha256.New, c.hmacKey[:])} }
 	return c, nil
+}
+
+// NewThrottle checks cfg's throttle settings (Limits, Redis) as
+// Validate does and returns the failure throttle a Checker of cfg counts
+// with: the defaults where Limits are zero, on the clock cfg.Now, in
+// memory or on the Redis of cfg.Redis (opened, not connected; store is it,
+// for its owner to close, and nil in memory). Its budgets and keys are a
+// Checker's, so that on one Redis every throttle of the same Limits shares
+// an address's counter with the Checkers. Package clientauth's Guard
+// counts guessed tokens with it.
+func NewThrottle[P any](cfg Config[P]) (t *throttle.Throttle, store throttle.SharedStore, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return openThrottle(cfg.Limits, cfg.Redis, now)
+}
+
+// openThrottle is the throttle of limits, with the defaults where they are
+// zero, counting in memory on the clock now or on the Redis of opts.
+func openThrottle(limits throttle.Limits, opts *throttle.RedisOptions, now func() time.Time) (*throttle.Throttle, throttle.SharedStore, error) {
+	limits.MaxClientFailures = cmp.Or(limits.MaxClientFailures, defaultMaxClientFailures)
+	limits.MaxAddrFailures = cmp.Or(limits.MaxAddrFailures, defaultMaxAddrFailures)
+	limits.Window = cmp.Or(limits.Window, defaultThrottleWindow)
+	if opts == nil {
+		return throttle.New(limits, now), nil, nil
+	}
+	store, err := openRedis(*opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return throttle.NewWithStore(limits, store, now), store, nil
 }
 
 // Close closes the Redis store, if one was opened.
