@@ -39,7 +39,11 @@ import (
 // Config builds the methods the file describes: a jwtauth.Verifier over
 // the key sets (Tokens; also the verifier of the exchanged tokens) and a
 // clientauth.Checker over the registry or the exchange (Clients), and
-// returns the dualauth.Config that holds them.
+// returns the dualauth.Config that holds them. When an issuer has
+// introspection, Config reads its client_secret_file (before any key set
+// is fetched) and gives the Verifier a clientauth.Guard on the budgets of
+// credentials.throttle (the defaults without it; with its redis, the
+// Checker's counters), which the Verifier closes.
 //
 // What Config starts runs until ctx ends or it is closed: the remote key
 // sets (held by Tokens) and the registry's watcher (held by Clients).
@@ -69,8 +73,11 @@ func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts,
 	if err != nil {
 		return dualauth.Config{}, parts{}, err
 	}
-	if err := f.redisFiles(p.clients); err != nil {
+	if err := f.redisFiles(p.throttle.Redis); err != nil {
 		return dualauth.Config{}, parts{}, err // nothing has started yet
+	}
+	if err := f.secretFiles(p.jwt.Issuers); err != nil {
+		return dualauth.Config{}, parts{}, err
 	}
 	keys, err := f.keys(ctx, opts.Logger)
 	if err != nil {
@@ -78,6 +85,16 @@ func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts,
 	}
 	for i := range p.jwt.Issuers {
 		p.jwt.Issuers[i].Keys = keys[i]
+	}
+	if f.introspecting() {
+		// Guessed opaque tokens count against the caller's address, on
+		// the budgets (and the Redis) of credentials.throttle.
+		guard, err := clientauth.NewGuard(p.throttle, nil, opts.Logger)
+		if err != nil {
+			closeKeys(keys)
+			return dualauth.Config{}, parts{}, f.validateError(err)
+		}
+		p.jwt.Throttle = guard // jwtauth.New takes it over, as the key sets
 	}
 	cfg := p.core
 	if len(p.jwt.Issuers) > 0 {
@@ -103,13 +120,12 @@ func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts,
 }
 
 // redisFiles reads credentials.throttle.redis's pair key and CA files into
-// c.
-func (f *File) redisFiles(c *clientauth.Config) error {
-	fc := f.Credentials
-	if fc == nil || fc.Throttle.Redis == nil {
+// out, the RedisThrottle it describes (nil if none).
+func (f *File) redisFiles(out *clientauth.RedisThrottle) error {
+	if out == nil {
 		return nil
 	}
-	r, out := fc.Throttle.Redis, c.Throttle.Redis
+	r := f.Credentials.Throttle.Redis
 	if r.PairKeyFile != "" {
 		key, err := throttle.LoadPairKey(f.resolve(r.PairKeyFile))
 		if err != nil {
@@ -179,8 +195,8 @@ func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error
 	errs := make([]error, len(j.Issuers))
 	var wg sync.WaitGroup
 	for i, iss := range j.Issuers {
-		if iss.PublicKeyFile != "" {
-			continue
+		if iss.PublicKeyFile != "" || (iss.JWKSURL == "" && !iss.Discovery) {
+			continue // a file, or none: opaque tokens only
 		}
 		opts := jwks.Options{
 			RefreshInterval:    time.Duration(j.JWKS.RefreshInterval),
@@ -215,11 +231,7 @@ func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error
 		if err == nil {
 			continue
 		}
-		for _, set := range keys {
-			if r, ok := set.(*jwks.Remote); ok {
-				r.Close()
-			}
-		}
+		closeKeys(keys)
 		key := fmt.Sprintf("jwt.issuers[%d].jwks_url", i)
 		if j.Issuers[i].Discovery {
 			key = fmt.Sprintf("jwt.issuers[%d].discovery", i)
@@ -227,6 +239,15 @@ func (f *File) keys(ctx context.Context, logger *slog.Logger) ([]jwks.Set, error
 		return nil, f.wrap(key, err)
 	}
 	return keys, nil
+}
+
+// closeKeys stops the remote key sets of keys.
+func closeKeys(keys []jwks.Set) {
+	for _, set := range keys {
+		if r, ok := set.(*jwks.Remote); ok {
+			r.Close()
+		}
+	}
 }
 
 // watchedRegistry is the clientauth.Config.Verifier of a clients_file: the

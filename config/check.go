@@ -31,6 +31,10 @@ type parts struct {
 	core    dualauth.Config
 	jwt     jwtauth.Config     // no Issuers: no JWT method
 	clients *clientauth.Config // nil: no client credentials
+	// throttle is credentials.throttle (the defaults without it): the
+	// Checker's, and the Guard's that counts guessed opaque tokens when an
+	// issuer introspects. Its Redis is the Checker's too.
+	throttle clientauth.Throttle
 }
 
 // checked checks f, by the rules of the file's own keys and then by the
@@ -65,6 +69,12 @@ func (p parts) validate(mode dualauth.Mode) error {
 		c := *p.clients
 		c.Tokens = unbuiltTokens{}
 		if err := c.Validate(); err != nil {
+			return err
+		}
+	} else if p.throttle != (clientauth.Throttle{}) {
+		// Mode jwt: the Guard's throttle, by the Checker's rules (the
+		// errors name Throttle fields as the Checker's do).
+		if err := (clientauth.Config{Verifier: unopened{}, Throttle: p.throttle}).Validate(); err != nil {
 			return err
 		}
 	}
@@ -113,31 +123,35 @@ func (f *File) parts() parts {
 		}
 	}
 	for _, iss := range j.Issuers {
-		p.jwt.Issuers = append(p.jwt.Issuers, jwtauth.Issuer{Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences)})
+		p.jwt.Issuers = append(p.jwt.Issuers, jwtauth.Issuer{
+			Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences), Introspection: introspection(iss.Introspection),
+		})
 	}
 	c := f.Credentials
 	if c == nil {
 		return p
 	}
-	p.core.TrustedProxies = proxyPrefixes(c.TrustedProxies)
-	p.core.ClientIDHeader = c.ClientIDHeader
-	p.core.ClientSecretHeader = c.ClientSecretHeader
-	p.core.DisableBasic = c.Basic != nil && !*c.Basic
-	p.clients = &clientauth.Config{
-		CacheTTL: time.Duration(c.CacheTTL),
-		Throttle: clientauth.Throttle{
-			MaxClientFailures: c.Throttle.MaxClientFailures,
-			MaxAddrFailures:   c.Throttle.MaxAddressFailures,
-			Window:            time.Duration(c.Throttle.Window),
-		},
+	p.core.TrustedProxies = proxyPrefixes(c.TrustedProxies) // in every mode: the Guard counts by the forwarded address too
+	p.throttle = clientauth.Throttle{
+		MaxClientFailures: c.Throttle.MaxClientFailures,
+		MaxAddrFailures:   c.Throttle.MaxAddressFailures,
+		Window:            time.Duration(c.Throttle.Window),
 	}
 	if r := c.Throttle.Redis; r != nil {
-		// The pair key and CA files are read by Config.
-		p.clients.Throttle.Redis = &clientauth.RedisThrottle{
+		// The pair key and CA files are read by Config, into this one
+		// RedisThrottle that the Checker and the Guard share.
+		p.throttle.Redis = &clientauth.RedisThrottle{
 			URL: r.URL, KeyPrefix: r.KeyPrefix, Timeout: time.Duration(r.Timeout),
 			MaxCounters: r.MaxCounters, Replicas: r.Replicas,
 		}
 	}
+	if m := cmp.Or(f.Mode, dualauth.ModeJWT); m == dualauth.ModeJWT {
+		return p // no client credentials: the section only tunes the Guard
+	}
+	p.core.ClientIDHeader = c.ClientIDHeader
+	p.core.ClientSecretHeader = c.ClientSecretHeader
+	p.core.DisableBasic = c.Basic != nil && !*c.Basic
+	p.clients = &clientauth.Config{CacheTTL: time.Duration(c.CacheTTL), Throttle: p.throttle}
 	if c.ClientsFile != "" {
 		p.clients.Verifier = unopened{}
 	}
@@ -186,41 +200,55 @@ func (unbuiltClients) CheckClient(context.Context, string, string, string) (*dua
 // those of clientauth.Config and the client header fields of
 // dualauth.Config under "Credentials." (see fieldPath).
 var fieldKeys = map[string]string{
-	"Mode":                                   "mode",
-	"Realm":                                  "realm",
-	"Issuers":                                "jwt.issuers",
-	"Issuers.Issuer":                         "jwt.issuers.issuer",
-	"Issuers.Audiences":                      "jwt.issuers.audiences",
-	"Algorithms":                             "jwt.algorithms",
-	"Leeway":                                 "jwt.leeway",
-	"ScopeClaims":                            "jwt.scope_claims",
-	"RequireType":                            "jwt.require_type",
-	"MaxTokenBytes":                          "jwt.max_token_bytes",
-	"TokenCache.MaxEntries":                  "jwt.cache.max_entries",
-	"TokenCache.MaxTTL":                      "jwt.cache.max_ttl",
-	"Credentials":                            "credentials",
-	"Credentials.ClientIDHeader":             "credentials.client_id_header",
-	"Credentials.ClientSecretHeader":         "credentials.client_secret_header",
-	"Credentials.DisableBasic":               "credentials.basic",
-	"Credentials.TrustedProxies":             "credentials.trusted_proxies",
-	"Credentials.Verifier":                   "credentials.clients_file",
-	"Credentials.Exchange":                   "credentials.exchange",
-	"Credentials.Exchange.TokenURL":          "credentials.exchange.token_url",
-	"Credentials.Exchange.Style":             "credentials.exchange.style",
-	"Credentials.Exchange.Scope":             "credentials.exchange.scope",
-	"Credentials.Exchange.Timeout":           "credentials.exchange.timeout",
-	"Credentials.Exchange.Params":            "credentials.exchange.params",
-	"Credentials.CacheTTL":                   "credentials.cache_ttl",
-	"Credentials.Throttle":                   "credentials.throttle",
-	"Credentials.Throttle.MaxClientFailures": "credentials.throttle.max_client_failures",
-	"Credentials.Throttle.MaxAddrFailures":   "credentials.throttle.max_address_failures",
-	"Credentials.Throttle.Window":            "credentials.throttle.window",
-	"Credentials.Throttle.Redis":             "credentials.throttle.redis",
-	"Credentials.Throttle.Redis.URL":         "credentials.throttle.redis.url",
-	"Credentials.Throttle.Redis.Timeout":     "credentials.throttle.redis.timeout",
-	"Credentials.Throttle.Redis.PairKey":     "credentials.throttle.redis.pair_key_file",
-	"Credentials.Throttle.Redis.MaxCounters": "credentials.throttle.redis.max_counters",
-	"Credentials.Throttle.Redis.Replicas":    "credentials.throttle.redis.replicas",
+	"Mode":                                    "mode",
+	"Realm":                                   "realm",
+	"Issuers":                                 "jwt.issuers",
+	"Issuers.Issuer":                          "jwt.issuers.issuer",
+	"Issuers.Audiences":                       "jwt.issuers.audiences",
+	"Issuers.Introspection":                   "jwt.issuers.introspection",
+	"Issuers.Introspection.Endpoint":          "jwt.issuers.introspection.endpoint",
+	"Issuers.Introspection.ClientID":          "jwt.issuers.introspection.client_id",
+	"Issuers.Introspection.ClientSecret":      "jwt.issuers.introspection.client_secret_file",
+	"Issuers.Introspection.AuthMethod":        "jwt.issuers.introspection.auth_method",
+	"Issuers.Introspection.TokenPrefix":       "jwt.issuers.introspection.token_prefix",
+	"Issuers.Introspection.Timeout":           "jwt.issuers.introspection.timeout",
+	"Issuers.Introspection.IntrospectJWTs":    "jwt.issuers.introspection.introspect_jwts",
+	"Issuers.Introspection.Cache":             "jwt.issuers.introspection.cache",
+	"Issuers.Introspection.Cache.Disabled":    "jwt.issuers.introspection.cache.enabled",
+	"Issuers.Introspection.Cache.MaxTTL":      "jwt.issuers.introspection.cache.max_ttl",
+	"Issuers.Introspection.Cache.NegativeTTL": "jwt.issuers.introspection.cache.negative_ttl",
+	"Issuers.Introspection.Cache.MaxEntries":  "jwt.issuers.introspection.cache.max_entries",
+	"Throttle":                                "credentials.throttle",
+	"Algorithms":                              "jwt.algorithms",
+	"Leeway":                                  "jwt.leeway",
+	"ScopeClaims":                             "jwt.scope_claims",
+	"RequireType":                             "jwt.require_type",
+	"MaxTokenBytes":                           "jwt.max_token_bytes",
+	"TokenCache.MaxEntries":                   "jwt.cache.max_entries",
+	"TokenCache.MaxTTL":                       "jwt.cache.max_ttl",
+	"Credentials":                             "credentials",
+	"Credentials.ClientIDHeader":              "credentials.client_id_header",
+	"Credentials.ClientSecretHeader":          "credentials.client_secret_header",
+	"Credentials.DisableBasic":                "credentials.basic",
+	"Credentials.TrustedProxies":              "credentials.trusted_proxies",
+	"Credentials.Verifier":                    "credentials.clients_file",
+	"Credentials.Exchange":                    "credentials.exchange",
+	"Credentials.Exchange.TokenURL":           "credentials.exchange.token_url",
+	"Credentials.Exchange.Style":              "credentials.exchange.style",
+	"Credentials.Exchange.Scope":              "credentials.exchange.scope",
+	"Credentials.Exchange.Timeout":            "credentials.exchange.timeout",
+	"Credentials.Exchange.Params":             "credentials.exchange.params",
+	"Credentials.CacheTTL":                    "credentials.cache_ttl",
+	"Credentials.Throttle":                    "credentials.throttle",
+	"Credentials.Throttle.MaxClientFailures":  "credentials.throttle.max_client_failures",
+	"Credentials.Throttle.MaxAddrFailures":    "credentials.throttle.max_address_failures",
+	"Credentials.Throttle.Window":             "credentials.throttle.window",
+	"Credentials.Throttle.Redis":              "credentials.throttle.redis",
+	"Credentials.Throttle.Redis.URL":          "credentials.throttle.redis.url",
+	"Credentials.Throttle.Redis.Timeout":      "credentials.throttle.redis.timeout",
+	"Credentials.Throttle.Redis.PairKey":      "credentials.throttle.redis.pair_key_file",
+	"Credentials.Throttle.Redis.MaxCounters":  "credentials.throttle.redis.max_counters",
+	"Credentials.Throttle.Redis.Replicas":     "credentials.throttle.redis.replicas",
 }
 
 // index matches the indices of a field path, [0].
@@ -375,10 +403,21 @@ func (f *File) checkFile() error {
 		}
 		return f.errorf("jwt.jwks.unknown_kid_interval", "%s is longer than refresh_interval (%s); it may be at most that", unknown, refreshText)
 	}
-	if n := j.Cache.MaxEntries; n < 0 || (n == 0 && f.has("jwt.cache.max_entries")) || n > MaxCachedTokens {
-		return f.errorf("jwt.cache.max_entries", "%d is outside 1 to %d; omit it for the default", n, MaxCachedTokens)
+	if err := f.checkEntries("jwt.cache.max_entries", j.Cache.MaxEntries); err != nil {
+		return err
+	}
+	if err := f.checkTokenPrefixes(); err != nil {
+		return err
 	}
 	return f.checkSize("jwt.jwks.max_bytes", k.MaxBytes, MaxJWKSBytes, "64 MiB")
+}
+
+// checkEntries checks the bound of a cache, 0 when omitted.
+func (f *File) checkEntries(key string, n int) error {
+	if n < 0 || (n == 0 && f.has(key)) || n > MaxCachedTokens {
+		return f.errorf(key, "%d is outside 1 to %d; omit it for the default", n, MaxCachedTokens)
+	}
+	return nil
 }
 
 // checkIssuer checks the key source of the i-th issuer.
@@ -397,7 +436,9 @@ func (f *File) checkIssuer(i int) error {
 	}
 	switch len(sources) {
 	case 0:
-		return f.errorf(at, "needs a key source: exactly one of jwks_url, discovery: true or public_key_file")
+		if iss.Introspection == nil {
+			return f.errorf(at, "needs a key source: exactly one of jwks_url, discovery: true or public_key_file (or, for an issuer whose tokens are all opaque, an introspection section)")
+		}
 	case 1:
 	default:
 		return f.errorf(at, "sets %s; use exactly one of jwks_url, discovery: true or public_key_file", strings.Join(sources, " and "))
@@ -415,6 +456,9 @@ func (f *File) checkIssuer(i int) error {
 			return f.errorf(at+".issuer", "with discovery: true, the issuer may not have a query or fragment (RFC 8414 §2)")
 		}
 	}
+	if iss.Introspection != nil {
+		return f.checkIntrospection(i)
+	}
 	return nil
 }
 
@@ -427,28 +471,23 @@ func (f *File) checkCredentials() error {
 		if c == nil {
 			return nil
 		}
-		deflt := ""
-		if f.Mode == "" {
-			deflt = " (the default)"
+		if err := f.checkJWTModeCredentials(); err != nil {
+			return err
 		}
-		return f.errorAt(f.lineOf("credentials"), "", "credentials is set but mode is jwt%s; set mode: credentials or mode: dual, or remove the credentials section", deflt)
 	case dualauth.ModeCredentials, dualauth.ModeDual:
 		if c == nil {
 			return f.errorAt(f.lineOf("mode"), "credentials", "is required with mode %s: add a credentials section with clients_file or exchange", f.Mode)
+		}
+		if err := f.checkSecretSource(); err != nil {
+			return err
 		}
 	default: // an unknown mode is dualauth's to refuse
 		if c == nil {
 			return nil
 		}
-	}
-	switch {
-	case c.ClientsFile == "" && c.Exchange == nil:
-		if f.has("credentials.clients_file") {
-			return f.errorf("credentials.clients_file", "may not be empty")
+		if err := f.checkSecretSource(); err != nil {
+			return err
 		}
-		return f.errorf("credentials", "needs a way to check secrets: exactly one of clients_file (a registry of hashed secrets) or exchange (the token endpoint)")
-	case c.ClientsFile != "" && c.Exchange != nil:
-		return f.errorf("credentials", "sets clients_file and exchange; use exactly one of them")
 	}
 	for _, h := range []struct{ key, name, def string }{
 		{"credentials.client_id_header", c.ClientIDHeader, dualauth.DefaultClientIDHeader},
@@ -504,6 +543,59 @@ func (f *File) checkCredentials() error {
 	}
 	if c.Exchange != nil {
 		return f.checkExchange()
+	}
+	return nil
+}
+
+// checkSecretSource checks that the credentials section has exactly one
+// way to check client secrets.
+func (f *File) checkSecretSource() error {
+	c := f.Credentials
+	switch {
+	case c.ClientsFile == "" && c.Exchange == nil:
+		if f.has("credentials.clients_file") {
+			return f.errorf("credentials.clients_file", "may not be empty")
+		}
+		return f.errorf("credentials", "needs a way to check secrets: exactly one of clients_file (a registry of hashed secrets) or exchange (the token endpoint)")
+	case c.ClientsFile != "" && c.Exchange != nil:
+		return f.errorf("credentials", "sets clients_file and exchange; use exactly one of them")
+	}
+	return nil
+}
+
+// checkJWTModeCredentials checks the credentials section of mode jwt,
+// where client credentials are not accepted: it may hold only what counts
+// guessed opaque tokens against the caller's address (trusted_proxies and
+// throttle), and only when an issuer has introspection.
+func (f *File) checkJWTModeCredentials() error {
+	c := f.Credentials
+	mode := "jwt"
+	if f.Mode == "" {
+		mode += " (the default)"
+	}
+	// The first key the file sets that only client credentials use.
+	var first string
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"credentials.client_id_header", c.ClientIDHeader != ""},
+		{"credentials.client_secret_header", c.ClientSecretHeader != ""},
+		{"credentials.basic", c.Basic != nil},
+		{"credentials.clients_file", c.ClientsFile != ""},
+		{"credentials.exchange", c.Exchange != nil},
+		{"credentials.cache_ttl", c.CacheTTL != 0},
+		{"credentials.reload_interval", c.ReloadInterval != 0},
+	} {
+		if (k.set || f.has(k.key)) && (first == "" || f.lineOf(k.key) < f.lineOf(first)) {
+			first = k.key
+		}
+	}
+	if first != "" {
+		return f.errorf(first, "needs mode credentials or dual, but mode is %s; set mode: credentials or mode: dual (in mode jwt, credentials may hold only trusted_proxies and throttle, for issuers with introspection)", mode)
+	}
+	if !f.introspecting() {
+		return f.errorAt(f.lineOf("credentials"), "", "credentials is set but mode is %s and no issuer has introspection: in mode jwt its trusted_proxies and throttle count only guessed opaque tokens; set mode: credentials or mode: dual, add introspection to an issuer, or remove the credentials section", mode)
 	}
 	return nil
 }

@@ -14,6 +14,15 @@
 //	      # public_key_file: issuer.pem          # relative to the file's directory
 //	      audiences: [bookings-api]
 //	      # allow_insecure_http: false           # http:// only for loopback unless true
+//	      introspection:                         # opaque tokens (RFC 7662); the key source is then optional
+//	        endpoint: https://auth.example.com/oauth2/introspect   # or omitted with discovery: true
+//	        client_id: keyward-rs
+//	        client_secret_file: introspect.secret  # its first line; relative to the file's directory
+//	        auth_method: client_secret_basic     # or client_secret_post
+//	        token_prefix: ""                     # required, and distinct, when several issuers introspect
+//	        timeout: 2s
+//	        introspect_jwts: false               # true: this issuer's JWTs are introspected too
+//	        cache: {max_ttl: 5m, negative_ttl: 10s, max_entries: 100000}
 //	  algorithms: [RS256, ES256]
 //	  leeway: 30s
 //	  scope_claims: [scope, scp, scopes]
@@ -30,7 +39,7 @@
 //	    timeout: 10s
 //	    max_bytes: 1048576
 //	cors_preflight: pass      # pass (default) | authenticate: CORS preflights (OPTIONS) without credentials
-//	credentials:              # required by mode credentials and dual, refused by jwt
+//	credentials:              # required by mode credentials and dual; in mode jwt, see below
 //	  client_id_header: client_id          # default client_id
 //	  client_secret_header: client_secret  # default client_secret
 //	  basic: true                          # also accept HTTP Basic (RFC 6749 §2.3.1)
@@ -50,7 +59,11 @@
 //	    max_address_failures: 50           # per remote address per window
 //	    window: 1m
 //
-// Exactly one of clients_file and exchange is set. With exchange, the token
+// Exactly one of clients_file and exchange is set. In mode jwt the
+// credentials section may hold only trusted_proxies and throttle, and only
+// when an issuer has introspection: opaque tokens the endpoint does not
+// know count against the caller's address as wrong client secrets do
+// (with throttle.redis, in the same counters). With exchange, the token
 // the endpoint issues is verified through jwt.issuers, which every mode then
 // needs; with mode credentials and clients_file the jwt section may be
 // omitted. exchange has an allow_insecure_http key, but it may not be true:
@@ -126,7 +139,8 @@ const (
 type File struct {
 	// Mode is the authentication method accepted: dualauth.ModeJWT (the
 	// default), ModeCredentials or ModeDual. The latter two need
-	// Credentials, which ModeJWT refuses.
+	// Credentials; ModeJWT accepts only its TrustedProxies and Throttle,
+	// and only when an issuer has Introspection.
 	Mode dualauth.Mode `yaml:"mode,omitempty"`
 	// Realm is the realm named in WWW-Authenticate challenges; "" means
 	// dualauth's default, "api".
@@ -193,7 +207,7 @@ type Cache struct {
 }
 
 // Issuer is one entry of jwt.issuers. Exactly one of JWKSURL, Discovery
-// and PublicKeyFile must be set.
+// and PublicKeyFile must be set, or at most one with Introspection.
 type Issuer struct {
 	// Issuer is the exact "iss" value the issuer's tokens carry.
 	Issuer string `yaml:"issuer"`
@@ -210,8 +224,14 @@ type Issuer struct {
 	// none empty.
 	Audiences []string `yaml:"audiences"`
 	// AllowInsecureHTTP permits http:// key and discovery URLs for hosts
-	// other than loopback (127.0.0.0/8, ::1, localhost).
+	// other than loopback (127.0.0.0/8, ::1, localhost). It does not apply
+	// to Introspection's endpoint, which receives a client secret and
+	// tokens.
 	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+	// Introspection, if set, checks the issuer's opaque access tokens at
+	// its introspection endpoint (RFC 7662); nil refuses them. With it, the
+	// key source is optional: an issuer without one has only opaque tokens.
+	Introspection *Introspection `yaml:"introspection,omitempty"`
 }
 
 // JWKS is the jwt.jwks section: the jwks.Options of remote key sets. Zero
@@ -237,6 +257,11 @@ type JWKS struct {
 // authentication, which the credentials and dual modes need. Exactly one of
 // ClientsFile and Exchange must be set. Zero values mean the defaults of
 // clientauth.Config and the client fields of dualauth.Config.
+//
+// In mode jwt, where no client credentials are accepted, the section may
+// hold only TrustedProxies and Throttle, which then bound the opaque tokens
+// an introspection endpoint does not know (clientauth.Guard); it needs an
+// issuer with Introspection.
 type Credentials struct {
 	// ClientIDHeader and ClientSecretHeader name the request headers that
 	// carry the client id and secret; "" means client_id and client_secret.
@@ -261,7 +286,9 @@ type Credentials struct {
 	// ReloadInterval is how often ClientsFile is checked for changes; at
 	// least 1s. Only with ClientsFile.
 	ReloadInterval Duration `yaml:"reload_interval,omitempty"`
-	// Throttle bounds failed checks.
+	// Throttle bounds failed checks: wrong client secrets and, when an
+	// issuer introspects, opaque tokens its endpoint does not know, which
+	// spend the same address budget (with Redis, in the same counters).
 	Throttle Throttle `yaml:"throttle,omitempty"`
 	// TrustedProxies are the proxies in front of the API, as addresses or
 	// CIDR ranges: behind them failures count against the client address

@@ -176,11 +176,7 @@ func TestFileBad(t *testing.T) {
 // edges of the bounds, and what is allowed.
 func TestParseRules(t *testing.T) {
 	const head = "jwt:\n  issuers:\n    - issuer: https://auth.example.com\n      jwks_url: https://auth.example.com/jwks\n      audiences: [api]\n"
-	tests := []struct {
-		name string
-		yaml string
-		want []string // nil: valid
-	}{
+	tests := []parseCase{
 		{"minimal", head, nil},
 		{"mode jwt", "mode: jwt\n" + head, nil},
 		{"mode credentials without credentials", "mode: credentials\n" + head, []string{"line 1: credentials: is required with mode credentials"}},
@@ -249,6 +245,20 @@ func TestParseRules(t *testing.T) {
 		{"merge key in issuer", "jwt:\n  issuers:\n    - <<: {audiences: [api]}\n      issuer: https://a.example.com\n      jwks_url: https://a.example.com/jwks\n", []string{"line 3: jwt.issuers[0]: merge keys (<<) are not supported"}},
 		{"tab indentation", "jwt:\n\tissuers: []\n", []string{"line 2: invalid YAML"}},
 	}
+	runParseCases(t, tests)
+}
+
+// parseCase is a case of the tables of Parse's rules.
+type parseCase struct {
+	name string
+	yaml string
+	want []string // nil: valid
+}
+
+// runParseCases parses each case's yaml and checks that it is valid, or
+// refused with an error holding every part of want, and no File.
+func runParseCases(t *testing.T, tests []parseCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := config.Parse([]byte(tt.yaml))

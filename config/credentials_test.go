@@ -36,7 +36,7 @@ const testClientsFile = "../testdata/clients/clients.yaml"
 // credentials section and the modes that need it.
 var credentialBadFiles = map[string][]string{
 	"dual-no-credentials.yaml":       {"line 2: credentials: is required with mode dual", "clients_file or exchange"},
-	"credentials-mode-jwt.yaml":      {"line 7: credentials is set but mode is jwt (the default)", "mode: credentials or mode: dual"},
+	"credentials-mode-jwt.yaml":      {"line 8: credentials.clients_file: needs mode credentials or dual, but mode is jwt (the default)", "mode: credentials or mode: dual"},
 	"credentials-no-source.yaml":     {"line 3: credentials: needs a way to check secrets: exactly one of clients_file", "or exchange"},
 	"credentials-two-sources.yaml":   {"line 8: credentials: sets clients_file and exchange; use exactly one"},
 	"credentials-unknown-key.yaml":   {`line 4: unknown key "client_secret_headr" in credentials; did you mean "client_secret_header"?`},
@@ -73,11 +73,7 @@ func TestParseCredentialRules(t *testing.T) {
 		reg     = "mode: credentials\ncredentials:\n  clients_file: clients.yaml\n"
 		ex      = "mode: dual\n" + issuers + "credentials:\n  exchange:\n    token_url: https://auth.example.com/token\n"
 	)
-	tests := []struct {
-		name string
-		yaml string
-		want []string // nil: valid
-	}{
+	tests := []parseCase{
 		{"credentials with clients_file needs no jwt", reg, nil},
 		{"credentials with clients_file may have issuers", reg + issuers, nil},
 		{"credentials with exchange and issuers", strings.Replace(ex, "mode: dual", "mode: credentials", 1), nil},
@@ -101,7 +97,7 @@ func TestParseCredentialRules(t *testing.T) {
 		{"credentials section empty", "mode: credentials\ncredentials: {}\n", []string{"line 2: credentials: needs a way to check secrets"}},
 		{"credentials is a list", "mode: credentials\ncredentials: [a]\n", []string{"line 2: credentials: must be a mapping of keys (client_id_header,"}},
 		{"clients_file empty", "mode: credentials\ncredentials:\n  clients_file: ''\n", []string{"line 3: credentials.clients_file: may not be empty"}},
-		{"explicit mode jwt", "mode: jwt\n" + issuers + "credentials:\n  clients_file: c.yaml\n", []string{"line 7: credentials is set but mode is jwt; set mode"}},
+		{"explicit mode jwt", "mode: jwt\n" + issuers + "credentials:\n  clients_file: c.yaml\n", []string{"line 8: credentials.clients_file: needs mode credentials or dual, but mode is jwt; set mode"}},
 		{"mode jwt with empty credentials", issuers + "credentials: {}\n", []string{"line 6: credentials is set but mode is jwt"}},
 		{"mode jwt with null credentials", issuers + "credentials:\n", nil},
 		{"mode dual without anything", "mode: dual\n", []string{"line 1: credentials: is required with mode dual"}},
@@ -164,21 +160,7 @@ func TestParseCredentialRules(t *testing.T) {
 		{"params scalar", ex + "    params: response_type=token\n", []string{"line 10: credentials.exchange.params: must be a mapping of names to text", "not a single value"}},
 		{"params merge key", ex + "    params:\n      <<: {a: b}\n", []string{"line 11: credentials.exchange.params: merge keys (<<) are not supported"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, err := config.Parse([]byte(tt.yaml))
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if f != nil {
-				t.Errorf("got a File with the error")
-			}
-			wantErr(t, err, tt.want...)
-		})
-	}
+	runParseCases(t, tests)
 }
 
 // TestFileCredentialErrorsQuoteLittle checks that errors about the
@@ -690,7 +672,7 @@ func TestFileCredentialsInCode(t *testing.T) {
 	}{
 		{func(f *config.File) { f.Credentials.CacheTTL = -1 }, "config: credentials.cache_ttl: -1ns is too short"},
 		{func(f *config.File) { f.Credentials.Throttle.MaxAddressFailures = -3 }, "config: credentials.throttle.max_address_failures: -3 is outside 1 to 1000000"},
-		{func(f *config.File) { f.Mode = "" }, "config: credentials is set but mode is jwt (the default)"},
+		{func(f *config.File) { f.Mode = "" }, "config: credentials.clients_file: needs mode credentials or dual, but mode is jwt (the default)"},
 		{func(f *config.File) { f.Credentials = nil }, "config: credentials: is required with mode credentials"},
 		{func(f *config.File) {
 			f.Credentials.Exchange = &config.Exchange{TokenURL: "https://a.example.com/token"}

@@ -24,6 +24,9 @@ func (f *File) urls() []string {
 	var urls []string
 	for _, iss := range f.JWT.Issuers {
 		urls = append(urls, iss.Issuer, iss.JWKSURL)
+		if in := iss.Introspection; in != nil {
+			urls = append(urls, in.Endpoint)
+		}
 	}
 	if c := f.Credentials; c != nil {
 		if c.Throttle.Redis != nil {
