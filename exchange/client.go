@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/internal/urlrule"
 )
@@ -296,7 +297,7 @@ func (c *Client) newRequest(ctx context.Context, clientID, secret string) (*http
 		req.Header.Set(HeaderForwardedFor, addr.String())
 	}
 	if c.style() == StyleBasic {
-		req.Header.Set("Authorization", basicCredentials(clientID, secret))
+		req.Header.Set("Authorization", authheader.Basic(clientID, secret))
 	}
 	return req, nil
 }

@@ -1,13 +1,14 @@
 package exchange
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward/internal/authheader"
 )
 
 // The two kinds of failure. Every error [Client.Exchange] returns is an
@@ -143,7 +144,7 @@ func newScrubber(clientID, secret string) scrubber {
 		url.QueryEscape(secret),
 		url.PathEscape(secret),
 		string(jsonString(secret)),
-		strings.TrimPrefix(basicCredentials(clientID, secret), "Basic "),
+		strings.TrimPrefix(authheader.Basic(clientID, secret), "Basic "),
 	}
 	// Longest first, so that a form containing another is removed whole.
 	slices.SortFunc(forms, func(a, b string) int {
@@ -207,12 +208,4 @@ func newError(kind error, clientID string, s scrubber, detail string, cause erro
 		err = fmt.Errorf("%w: %w", kind, cause)
 	}
 	return &Error{Err: err, clientID: s.clean(clientID, maxClientIDBytes), detail: detail}
-}
-
-// basicCredentials is the Authorization header value of StyleBasic: the id
-// and secret application/x-www-form-urlencoded, then base64 (RFC 6749
-// §2.3.1, RFC 7617).
-func basicCredentials(clientID, secret string) string {
-	pair := url.QueryEscape(clientID) + ":" + url.QueryEscape(secret)
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(pair))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,14 +201,23 @@ func NewDiscovered(ctx context.Context, issuer string, opts Options) (*Remote, e
 	if err != nil {
 		return nil, err
 	}
-	u, err := checkURL(issuer, o.AllowInsecureHTTP)
+	u, err := checkIssuer(issuer, o.AllowInsecureHTTP)
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, issuer, o, &discoverer{issuer: issuer, urls: metadataURLs(u), opts: o})
+}
+
+// checkIssuer checks the URL of an issuer whose metadata is read.
+func checkIssuer(issuer string, allowInsecure bool) (*url.URL, error) {
+	u, err := checkURL(issuer, allowInsecure)
 	if err != nil {
 		return nil, err
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return nil, fmt.Errorf("jwks: issuer %q must not have a query or fragment", u.Redacted())
 	}
-	return start(ctx, issuer, o, &discoverer{issuer: issuer, urls: metadataURLs(u), opts: o})
+	return u, nil
 }
 
 // start builds the Remote, runs the first fetch and launches the goroutine,

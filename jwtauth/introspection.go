@@ -1,9 +1,20 @@
 package jwtauth
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/excerpt"
+	"github.com/keyward/keyward/internal/introspect"
+	"github.com/keyward/keyward/internal/jwtverify"
+	"github.com/keyward/keyward/internal/urlrule"
+	"github.com/keyward/keyward/jwks"
 )
 
 // Client authentication methods of an Introspection (RFC 8414 names).
@@ -82,4 +93,196 @@ type Throttle interface {
 	// too_many_requests or 503 temporarily_unavailable, with RetryAfter)
 	// and the check does not run.
 	Admit(ctx context.Context, addr string) (done func(failed bool), err error)
+}
+
+// introspector is the introspection of one issuer.
+type introspector struct {
+	issuer string
+	prefix string
+	client *introspect.Client
+}
+
+// validateIntrospection checks every Issuers[i].Introspection, and that
+// every opaque token can belong to one endpoint at most.
+func (c Config) validateIntrospection() error {
+	var prefixes []string // of the issuers that introspect, with their fields
+	var fields []string
+	for i, iss := range c.Issuers {
+		in := iss.Introspection
+		if in == nil {
+			continue
+		}
+		at := fmt.Sprintf("Issuers[%d].Introspection.", i)
+		fail := func(field, format string, args ...any) error {
+			return &dualauth.ConfigError{Package: "jwtauth", Field: at + field, Reason: fmt.Sprintf(format, args...)}
+		}
+		if in.Endpoint != "" {
+			if _, err := (urlrule.Rule{}).Check(in.Endpoint); err != nil {
+				return fail("Endpoint", "%s", err)
+			}
+		}
+		switch {
+		case in.ClientID == "":
+			return fail("ClientID", "is required: this API's client id at the endpoint")
+		case in.ClientSecret == "":
+			return fail("ClientSecret", "is required: this API's client secret at the endpoint")
+		case in.AuthMethod != "" && in.AuthMethod != ClientSecretBasic && in.AuthMethod != ClientSecretPost:
+			return fail("AuthMethod", "%s is neither %s nor %s", excerpt.Quote(in.AuthMethod), ClientSecretBasic, ClientSecretPost)
+		case in.Timeout < 0:
+			return fail("Timeout", "may not be negative")
+		case in.Cache.MaxTTL < 0:
+			return fail("Cache.MaxTTL", "may not be negative")
+		case in.Cache.NegativeTTL < 0:
+			return fail("Cache.NegativeTTL", "may not be negative")
+		case in.Cache.MaxEntries < 0:
+			return fail("Cache.MaxEntries", "may not be negative")
+		}
+		prefixes, fields = append(prefixes, in.TokenPrefix), append(fields, at+"TokenPrefix")
+	}
+	if len(prefixes) < 2 {
+		return nil
+	}
+	for i, p := range prefixes {
+		if p == "" {
+			return &dualauth.ConfigError{Package: "jwtauth", Field: fields[i],
+				Reason: "is required when several issuers introspect: it tells their opaque tokens apart"}
+		}
+	}
+	for i, p := range prefixes {
+		for j, q := range prefixes {
+			if i != j && strings.HasPrefix(p, q) {
+				return &dualauth.ConfigError{Package: "jwtauth", Field: fields[i],
+					Reason: fmt.Sprintf("starts with %s (%s): a token could belong to both", excerpt.Quote(q), fields[j])}
+			}
+		}
+	}
+	return nil
+}
+
+// buildIntrospection builds the introspection clients of cfg (checked).
+func (v *Verifier) buildIntrospection(cfg Config) error {
+	leeway := cmp.Or(cfg.Leeway, 30*time.Second) // as jwtverify's
+	if cfg.Leeway < 0 {
+		leeway = 0
+	}
+	for _, iss := range cfg.Issuers {
+		in := iss.Introspection
+		if in == nil {
+			continue
+		}
+		timeout := cmp.Or(in.Timeout, introspect.DefaultTimeout)
+		ic := introspect.Config{
+			Issuer:       iss.Issuer,
+			Endpoint:     in.Endpoint,
+			ClientID:     in.ClientID,
+			ClientSecret: in.ClientSecret,
+			Post:         in.AuthMethod == ClientSecretPost,
+			Timeout:      timeout,
+			Cache:        introspect.CacheConfig(in.Cache),
+			HTTPClient:   in.HTTPClient,
+			Answers: jwtverify.NewAnswerChecker(jwtverify.AnswerRules{
+				Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences), Leeway: leeway, Now: cfg.Now,
+			}),
+			Leeway: leeway,
+			Now:    cfg.Now,
+			Logger: cfg.Logger,
+		}
+		if in.Endpoint == "" {
+			issuer, client, logger := iss.Issuer, in.HTTPClient, cfg.Logger
+			ic.Discover = func(ctx context.Context) (string, error) {
+				return jwks.DiscoverEndpoint(ctx, issuer, "introspection_endpoint",
+					jwks.Options{Timeout: timeout, Client: client, Logger: logger})
+			}
+		}
+		if iss.Keys != nil {
+			// RFC 9701: a signed answer is a JWT of the issuer for this
+			// API's client id, of its own type.
+			sc := cfg.verifierOf([]jwtverify.Issuer{{Issuer: iss.Issuer, Audiences: []string{in.ClientID}, Keys: iss.Keys}})
+			sc.RequireType, sc.ExpOptional = "token-introspection+jwt", true
+			sc.MaxTokenBytes, sc.Cache = introspect.MaxAnswerBytes, jwtverify.CacheConfig{Disabled: true}
+			signed, err := jwtverify.New(sc)
+			if err != nil {
+				return configError(err) // cannot happen: the keys are set
+			}
+			ic.Signed = func(ctx context.Context, jws string) (string, error) {
+				c, _, err := signed.Verify(ctx, jws)
+				return c.JSON, err
+			}
+		}
+		it := &introspector{issuer: iss.Issuer, prefix: in.TokenPrefix, client: introspect.New(ic)}
+		v.opaque = append(v.opaque, it)
+		if in.IntrospectJWTs {
+			if v.jwtIntrospect == nil {
+				v.jwtIntrospect = map[string]*introspector{}
+			}
+			v.jwtIntrospect[iss.Issuer] = it
+		}
+	}
+	return nil
+}
+
+// route returns the introspector an opaque token belongs to, or nil: the
+// one that introspects when only one does (and its prefix, if set,
+// matches), else the one whose prefix it starts with.
+func (v *Verifier) route(raw string) *introspector {
+	for _, in := range v.opaque {
+		if strings.HasPrefix(raw, in.prefix) {
+			return in
+		}
+	}
+	return nil
+}
+
+// verifyOpaque checks an opaque token at in's endpoint, or in its cache.
+// Only a call counts against the caller's address (a remembered refusal
+// costs nothing and teaches nothing).
+func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
+	c, found, err := in.client.Cached(raw)
+	if !found {
+		var admit introspect.Admit
+		if v.throttle != nil {
+			admit = func(ctx context.Context) (func(bool), error) { return v.throttle.Admit(ctx, from.Addr()) }
+		}
+		c, err = in.client.Introspect(ctx, raw, admit)
+	}
+	if err != nil {
+		return nil, found, refusal(err)
+	}
+	p := principal(c)
+	p.Introspected = true
+	return p, found, nil
+}
+
+// introspectJWT checks at in's endpoint (or in its cache) that a JWT
+// which verified here is still active; found reports whether the cache
+// answered. A JWT that verified is no guess: it is not counted.
+func (v *Verifier) introspectJWT(ctx context.Context, in *introspector, raw string) (found bool, err error) {
+	_, found, err = in.client.Cached(raw)
+	if !found {
+		_, err = in.client.Introspect(ctx, raw, nil)
+	}
+	return found, err
+}
+
+// IntrospectionStatus reports the calls to every introspection endpoint,
+// summed over issuers, by outcome: "active", "inactive" (the token was
+// refused: inactive, or active but not for this API), "error" (the
+// endpoint could not answer: 503) and "throttled" (no call: the caller's
+// address had spent its budget); and their caches together. Both are
+// zero without introspection.
+func (v *Verifier) IntrospectionStatus() (requests map[string]uint64, cache dualauth.CacheStatus) {
+	requests = map[string]uint64{"active": 0, "inactive": 0, "error": 0, "throttled": 0}
+	for _, in := range v.opaque {
+		n := in.client.Counts()
+		requests["active"] += n.Active
+		requests["inactive"] += n.Inactive
+		requests["error"] += n.Error
+		requests["throttled"] += n.Throttled
+		entries, hits, misses, evictions := in.client.CacheStatus()
+		cache.Entries += entries
+		cache.Hits += hits
+		cache.Misses += misses
+		cache.Evictions += evictions
+	}
+	return requests, cache
 }

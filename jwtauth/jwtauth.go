@@ -21,6 +21,7 @@
 package jwtauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ import (
 
 // NoLeeway, as Config.Leeway, allows no clock skew at all.
 const NoLeeway time.Duration = -1
+
+// defaultMaxTokenBytes is Config.MaxTokenBytes when zero.
+const defaultMaxTokenBytes = 8 << 10
 
 // MaxLeeway is the largest Config.Leeway: a larger clock skew would keep
 // expired tokens alive.
@@ -129,7 +133,10 @@ func (c Config) Validate() error {
 	if len(c.Issuers) == 0 {
 		return &dualauth.ConfigError{Package: "jwtauth", Field: "Issuers", Reason: "at least one issuer is required"}
 	}
-	return configError(c.internal().Validate())
+	if err := c.internal().Validate(); err != nil {
+		return configError(err)
+	}
+	return c.validateIntrospection()
 }
 
 // internal is what package internal/jwtverify is built from.
@@ -138,6 +145,11 @@ func (c Config) internal() jwtverify.Config {
 	for i, iss := range c.Issuers {
 		issuers[i] = jwtverify.Issuer{Issuer: iss.Issuer, Audiences: iss.Audiences, Keys: iss.Keys}
 	}
+	return c.verifierOf(issuers)
+}
+
+// verifierOf is the jwtverify.Config of c for issuers.
+func (c Config) verifierOf(issuers []jwtverify.Issuer) jwtverify.Config {
 	return jwtverify.Config{
 		Issuers: issuers, Algorithms: c.Algorithms, Leeway: c.Leeway, ScopeClaims: c.ScopeClaims,
 		RequireType: c.RequireType, MaxTokenBytes: c.MaxTokenBytes, Cache: jwtverify.CacheConfig(c.TokenCache),
@@ -160,7 +172,15 @@ func configError(err error) error {
 type Verifier struct {
 	v       *jwtverify.Verifier
 	keySets map[string]jwks.Set // by issuer
-	release func() error        // gives back the shares of the key sets
+	release func() error        // gives back the shares of the key sets and the throttle
+
+	// Introspection (see introspection.go): the issuers that introspect
+	// opaque tokens, in the order they are tried, and those whose JWTs
+	// are introspected too (nil when none).
+	opaque        []*introspector
+	jwtIntrospect map[string]*introspector
+	throttle      Throttle
+	maxTokenBytes int
 }
 
 // New checks cfg (see Validate; every Issuers[i].Keys must be set) and
@@ -172,30 +192,59 @@ type Verifier struct {
 // Verifier holds it. Key sets are told apart by identity (a pointer, as
 // *jwks.Remote is).
 func New(cfg Config) (*Verifier, error) {
-	var keys shares.List
+	var held shares.List
 	for _, iss := range cfg.Issuers {
-		switch k := iss.Keys.(type) {
-		case interface{ Close() }: // as *jwks.Remote has
-			keys = keys.Add(k, func() error { k.Close(); return nil })
-		case io.Closer:
-			keys = keys.Add(k, k.Close)
-		}
+		held = addCloser(held, iss.Keys)
 	}
-	release := sync.OnceValue(keys.Hold())
+	held = addCloser(held, cfg.Throttle)
+	release := sync.OnceValue(held.Hold())
 	if err := cfg.Validate(); err != nil {
 		_ = release()
 		return nil, err
 	}
-	v, err := jwtverify.New(cfg.internal())
+	// Issuers whose tokens are all opaque have no keys: their JWTs are
+	// refused as an untrusted issuer's.
+	var keyed []jwtverify.Issuer
+	for i, iss := range cfg.Issuers {
+		switch {
+		case iss.Keys != nil:
+			keyed = append(keyed, jwtverify.Issuer{Issuer: iss.Issuer, Audiences: iss.Audiences, Keys: iss.Keys})
+		case iss.Introspection == nil:
+			_ = release()
+			return nil, &dualauth.ConfigError{Package: "jwtauth", Field: fmt.Sprintf("Issuers[%d].Keys", i),
+				Reason: "no key set (it may be nil only with an Introspection)"}
+		}
+	}
+	v, err := jwtverify.New(cfg.verifierOf(keyed))
 	if err != nil {
 		_ = release()
 		return nil, configError(err)
 	}
 	keySets := make(map[string]jwks.Set, len(cfg.Issuers))
 	for _, iss := range cfg.Issuers {
-		keySets[iss.Issuer] = iss.Keys
+		if iss.Keys != nil {
+			keySets[iss.Issuer] = iss.Keys
+		}
 	}
-	return &Verifier{v: v, keySets: keySets, release: release}, nil
+	verifier := &Verifier{v: v, keySets: keySets, release: release, throttle: cfg.Throttle,
+		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes)}
+	if err := verifier.buildIntrospection(cfg); err != nil {
+		_ = release()
+		return nil, err
+	}
+	return verifier, nil
+}
+
+// addCloser adds x to l if it has a Close method (as *jwks.Remote and
+// *clientauth.Guard have).
+func addCloser(l shares.List, x any) shares.List {
+	switch k := x.(type) {
+	case interface{ Close() }: // as *jwks.Remote has
+		return l.Add(k, func() error { k.Close(); return nil })
+	case io.Closer:
+		return l.Add(k, k.Close)
+	}
+	return l
 }
 
 var _ interface {
@@ -215,18 +264,45 @@ var _ interface {
 // A token that passed every check is remembered (see TokenCache) and, when
 // presented again, answered from memory after its exp and nbf are checked
 // again, as long as the key that verified it is still in its issuer's set.
-func (v *Verifier) VerifyToken(ctx context.Context, raw string, _ dualauth.Origin) (*dualauth.Principal, bool, error) {
+func (v *Verifier) VerifyToken(ctx context.Context, raw string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
+	if v.opaque != nil && len(raw) <= v.maxTokenBytes && !jwtverify.JOSEShaped(raw) {
+		if in := v.route(raw); in != nil {
+			return v.verifyOpaque(ctx, in, raw, from)
+		}
+		// An opaque token no endpoint takes is refused as before there
+		// was introspection, without a call.
+	}
 	c, cached, err := v.v.Verify(ctx, raw)
 	if err != nil {
 		return nil, cached, refusal(err)
 	}
-	p := dualauth.NewPrincipal(dualauth.MethodJWT, c.JSON)
-	p.Subject, p.ClientID, p.Issuer, p.Scopes, p.ExpiresAt = c.Subject, c.ClientID, c.Issuer, c.Scopes, c.ExpiresAt
+	p := principal(c)
+	if v.jwtIntrospect != nil {
+		if in := v.jwtIntrospect[c.Issuer]; in != nil {
+			found, err := v.introspectJWT(ctx, in, raw)
+			if err != nil {
+				return nil, cached && found, refusal(err)
+			}
+			p.Introspected, cached = true, cached && found
+		}
+	}
 	return p, cached, nil
 }
 
-// refusal is the *dualauth.Error of a token refused with err.
+// principal is a new Principal of what c says.
+func principal(c jwtverify.Claims) *dualauth.Principal {
+	p := dualauth.NewPrincipal(dualauth.MethodJWT, c.JSON)
+	p.Subject, p.ClientID, p.Issuer, p.Scopes, p.ExpiresAt = c.Subject, c.ClientID, c.Issuer, c.Scopes, c.ExpiresAt
+	return p
+}
+
+// refusal is the *dualauth.Error of a token refused with err; a
+// *dualauth.Error (the throttle's) as it is.
 func refusal(err error) *dualauth.Error {
+	var de *dualauth.Error
+	if errors.As(err, &de) && de != nil {
+		return de
+	}
 	e := &dualauth.Error{Status: http.StatusUnauthorized, Code: dualauth.CodeInvalidToken, Err: err}
 	var ve *jwtverify.Error
 	switch {

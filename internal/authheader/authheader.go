@@ -19,6 +19,15 @@ import (
 	"github.com/keyward/keyward/internal/excerpt"
 )
 
+// Basic is the Authorization header value that sends a client id and
+// secret in HTTP Basic as RFC 6749 §2.3.1 asks: each
+// application/x-www-form-urlencoded, then joined by ":" and base64-encoded
+// (RFC 7617). ParseBasic reads it back.
+func Basic(id, secret string) string {
+	pair := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(pair))
+}
+
 // ParseBasic decodes HTTP Basic credentials as RFC 6749 §2.3.1 sends them:
 // base64 of form-urlencoded id ":" form-urlencoded secret. problem, when
 // not "", says what is wrong with them, for an invalid_request refusal.

@@ -54,9 +54,12 @@ type Config struct {
 	ScopeClaims   []string      // empty: scopes.DefaultClaims
 	RequireType   string
 	MaxTokenBytes int // 0: 8 KiB
-	Cache         CacheConfig
-	Now           func() time.Time // nil: time.Now
-	Logger        *slog.Logger     // debug logs of refusals; nil: none
+	// ExpOptional lets a token without exp pass (a signed introspection
+	// response, RFC 9701, need not have one); its Claims.ExpiresAt is zero.
+	ExpOptional bool
+	Cache       CacheConfig
+	Now         func() time.Time // nil: time.Now
+	Logger      *slog.Logger     // debug logs of refusals; nil: none
 }
 
 // MaxLeeway is the largest Config.Leeway.
@@ -139,6 +142,7 @@ type Verifier struct {
 	requireType   string // canonical (see canonicalType), or ""
 	maxTokenBytes int
 	leeway        time.Duration
+	expOptional   bool
 	now           func() time.Time
 	logger        *slog.Logger
 	cache         *tokenCache // nil when off, or when no issuer is trusted
@@ -158,6 +162,7 @@ func New(cfg Config) (*Verifier, error) {
 		requireType:   canonicalType(cfg.RequireType),
 		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		leeway:        max(cmp.Or(cfg.Leeway, defaultLeeway), 0),
+		expOptional:   cfg.ExpOptional,
 		now:           cfg.Now,
 		logger:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}
@@ -459,7 +464,7 @@ func (v *Verifier) checkDates(dates [3]dateClaim) (exp, nbf time.Time, err error
 		return time.Time{}, time.Time{}, jwt.ErrTokenNotValidYet
 	case present[2] && now.Before(at[2].Add(-v.leeway)):
 		return time.Time{}, time.Time{}, jwt.ErrTokenUsedBeforeIssued
-	case !present[0]:
+	case !present[0] && !v.expOptional:
 		return time.Time{}, time.Time{}, jwt.ErrTokenRequiredClaimMissing
 	}
 	return at[0], at[1], nil

@@ -1,0 +1,110 @@
+package introspect
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/internal/jwtverify"
+)
+
+// maxCachedAnswer bounds an answer the cache keeps: a larger one is
+// answered but not remembered.
+const maxCachedAnswer = 64 << 10
+
+// entry is one answer: a refusal (an inactive token, or an active one that
+// is not for this server), or the claims of an accepted token with its nbf
+// less the leeway and its exp plus the leeway (zero when absent).
+type entry struct {
+	key       tokenKey
+	claims    jwtverify.Claims
+	refusal   *jwtverify.Error
+	notBefore time.Time
+	expiry    time.Time
+	ends      time.Time // when the cache lets go of it
+}
+
+// cache holds answers by token hash, each until its end on the Client's
+// clock, bounded by a ring of the entries in the order they were stored:
+// storing into a full ring drops the entry stored longest ago.
+type cache struct {
+	now                     func() time.Time
+	maxTTL, negativeTTL     time.Duration
+	mu                      sync.RWMutex
+	m                       map[tokenKey]*entry
+	max                     int      // the most entries held
+	ring                    []*entry // by the slot they were stored in
+	next                    int      // once ring is full, the slot the next entry takes
+	hits, misses, evictions atomic.Uint64
+}
+
+func newCache(cfg CacheConfig, now func() time.Time) *cache {
+	c := &cache{now: now, maxTTL: cfg.MaxTTL, negativeTTL: cfg.NegativeTTL, m: map[tokenKey]*entry{}}
+	if c.maxTTL <= 0 {
+		c.maxTTL = DefaultMaxTTL
+	}
+	if c.negativeTTL <= 0 {
+		c.negativeTTL = DefaultNegativeTTL
+	}
+	c.max = cfg.MaxEntries
+	if c.max <= 0 {
+		c.max = DefaultMaxEntries
+	}
+	return c
+}
+
+// get returns the live entry of key.
+func (c *cache) get(key tokenKey) (*entry, bool) {
+	c.mu.RLock()
+	e := c.m[key]
+	c.mu.RUnlock()
+	if e == nil || !c.now().Before(e.ends) {
+		c.misses.Add(1)
+		return nil, false
+	}
+	c.hits.Add(1)
+	return e, true
+}
+
+// put remembers e: a refusal for the negative TTL, an accepted token until
+// its exp or the maximum TTL, whichever comes first (never past exp).
+func (c *cache) put(e *entry) {
+	now := c.now()
+	if e.refusal != nil {
+		e.ends = now.Add(c.negativeTTL)
+	} else {
+		if len(e.claims.JSON) > maxCachedAnswer {
+			return
+		}
+		e.ends = now.Add(c.maxTTL)
+		if exp := e.claims.ExpiresAt; !exp.IsZero() && exp.Before(e.ends) {
+			e.ends = exp
+		}
+	}
+	if !now.Before(e.ends) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ring) < c.max {
+		c.ring = append(c.ring, e)
+	} else {
+		old := c.ring[c.next]
+		if c.m[old.key] == old {
+			delete(c.m, old.key)
+			if now.Before(old.ends) {
+				c.evictions.Add(1)
+			}
+		}
+		c.ring[c.next] = e
+		c.next = (c.next + 1) % len(c.ring)
+	}
+	c.m[e.key] = e
+}
+
+func (c *cache) status() (entries int, hits, misses, evictions uint64) {
+	c.mu.RLock()
+	n := len(c.m)
+	c.mu.RUnlock()
+	return n, c.hits.Load(), c.misses.Load(), c.evictions.Load()
+}
