@@ -8,6 +8,28 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// accessTokenType is the typ header of JWT access tokens (RFC 9068 §2.1).
+const accessTokenType = "at+jwt"
+
+// issueAccessToken issues an access token for clientID with scopes, in the
+// client's format (see ClientOptions), issued at now (whole seconds) and
+// living lifetime (whole seconds), and records in at what the log says of
+// it.
+func (s *Server) issueAccessToken(clientID string, scopes []string, lifetime time.Duration, now time.Time, at *attempt) (string, error) {
+	if s.cfg.ClientOptions[clientID].TokenFormat != TokenFormatOpaque {
+		at.format = TokenFormatJWT
+		return s.mint(clientID, scopes, lifetime, now, at)
+	}
+	at.format = TokenFormatOpaque
+	iat := now.Unix()
+	return s.opaque.issue(opaqueGrant{
+		clientID: clientID,
+		scope:    strings.Join(scopes, " "),
+		iat:      iat,
+		exp:      iat + int64(lifetime/time.Second),
+	}, now), nil
+}
+
 // mint signs an RFC 9068 access token for clientID with scopes, issued at
 // now (whole seconds) and living lifetime (whole seconds), and records its
 // jti and kid in at.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +62,16 @@ type Config struct {
 	// X-Forwarded-For address that is not (see Server.Handler). Empty, the
 	// default, trusts no proxy: X-Forwarded-For is ignored.
 	TrustedProxies []string
+	// ClientOptions are the options of clients beyond the registry's, by
+	// client_id: the format of their access tokens and whether they may
+	// introspect (see ClientOptions and ReadClientOptions). A client it does
+	// not list gets JWT access tokens and may not introspect. New copies it.
+	ClientOptions map[string]ClientOptions
+	// MaxOpaqueTokens bounds the live opaque access tokens held; 0 means
+	// DefaultMaxOpaqueTokens. Issuing one past the bound drops the expired
+	// ones, or if none has expired the one closest to its expiry, which
+	// introspection then answers inactive.
+	MaxOpaqueTokens int
 	// Now is the clock of token timestamps and expiries (access tokens,
 	// refresh tokens, retired keys) and of the failure throttle's windows
 	// and verified-credential caches; nil means time.Now. Only the rotation
@@ -89,6 +101,10 @@ const (
 	// refresh tokens (token families) when Config.MaxRefreshTokensPerClient
 	// is 0.
 	DefaultMaxRefreshTokensPerClient = 1_000
+	// DefaultMaxOpaqueTokens is the bound on live opaque access tokens when
+	// Config.MaxOpaqueTokens is 0: about 20 MB of memory (a token takes
+	// about 200 bytes, see BenchmarkOpaqueTokenMemory).
+	DefaultMaxOpaqueTokens = 100_000
 )
 
 // settings is a checked Config with its defaults applied.
@@ -97,6 +113,7 @@ type settings struct {
 	ttl, refreshTTL time.Duration      // whole seconds
 	maxRefresh      int                // MaxRefreshTokens with its default
 	maxRefreshOwn   int                // MaxRefreshTokensPerClient with its default, at most maxRefresh
+	maxOpaque       int                // MaxOpaqueTokens with its default
 	proxies         clientaddr.Proxies // TrustedProxies, parsed
 }
 
@@ -138,6 +155,16 @@ func (cfg Config) check() (settings, error) {
 		return st, fmt.Errorf("authserver: MaxRefreshTokensPerClient must be 0 (the default, %d) or more, not %d", DefaultMaxRefreshTokensPerClient, cfg.MaxRefreshTokensPerClient)
 	}
 	st.maxRefresh = cmp.Or(cfg.MaxRefreshTokens, DefaultMaxRefreshTokens)
+	if cfg.MaxOpaqueTokens < 0 {
+		return st, fmt.Errorf("authserver: MaxOpaqueTokens must be 0 (the default, %d) or more, not %d", DefaultMaxOpaqueTokens, cfg.MaxOpaqueTokens)
+	}
+	st.maxOpaque = cmp.Or(cfg.MaxOpaqueTokens, DefaultMaxOpaqueTokens)
+	for _, id := range slices.Sorted(maps.Keys(cfg.ClientOptions)) {
+		if err := checkTokenFormat(cfg.ClientOptions[id].TokenFormat); err != nil {
+			return st, fmt.Errorf("authserver: ClientOptions[%q].TokenFormat: %w", id, err)
+		}
+	}
+	st.ClientOptions = maps.Clone(cfg.ClientOptions)
 	st.maxRefreshOwn = min(cmp.Or(cfg.MaxRefreshTokensPerClient, DefaultMaxRefreshTokensPerClient), st.maxRefresh)
 	var err error
 	if st.proxies, err = clientaddr.Parse(cfg.TrustedProxies); err != nil {

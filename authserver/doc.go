@@ -1,9 +1,9 @@
 // Package authserver is a small OAuth 2.0 authorization server for
-// development and CI: it issues RFC 9068 JWT access tokens to the clients of
-// a clients.Registry (client credentials grant, RFC 6749 §4.4) and publishes
-// the keys and metadata that Keyward resource servers need to verify them,
-// so that teams can test APIs protected by Keyward without a real identity
-// provider.
+// development and CI: it issues RFC 9068 JWT access tokens, or opaque ones,
+// to the clients of a clients.Registry (client credentials grant, RFC 6749
+// §4.4), answers token introspection (RFC 7662) and publishes the keys and
+// metadata that Keyward resource servers need to verify them, so that teams
+// can test APIs protected by Keyward without a real identity provider.
 //
 // Handler serves:
 //
@@ -14,6 +14,7 @@
 //	POST /oauth/v2/token   Basic and a form body; 1 hour
 //	POST /api/oauth/token  a JSON body with client_id and client_secret; 1 hour
 //	POST /connect/token    a form body with response_type=token, client_id and client_secret; 30 days
+//	POST /oauth/introspect RFC 7662 introspection: Basic, or client_id and client_secret in the form
 //
 // The token endpoints follow the styles of the vendor documents Keyward's
 // design starts from (see the constants below), so that a resource server
@@ -21,6 +22,27 @@
 // Every endpoint also accepts HTTP Basic (RFC 6749 §2.3.1), and each refuses
 // the request shapes its style does not use. Errors are RFC 6749 §5.2 JSON
 // bodies.
+//
+// A client's access tokens are JWTs unless Config.ClientOptions (a client
+// options file, see ReadClientOptions) gives it token_format: opaque: then
+// every endpoint and grant, the refresh_token grant included, issues it
+// opaque tokens, OpaqueTokenPrefix and 256 random bits in base64url, never
+// containing a dot. The server keeps, per live opaque token, the SHA-256 of
+// its text and what it stands for (client, scope, iat, exp; the issuer,
+// audience and subject follow from them), at most Config.MaxOpaqueTokens
+// (default 100,000, about 200 bytes each): issuing past the bound drops the
+// expired tokens, or else the one closest to its expiry.
+//
+// The introspection endpoint answers only clients whose ClientOptions allow
+// it (Introspect), after authenticating them as the token endpoints do; a
+// client that authenticates but may not introspect gets 403
+// unauthorized_client. It answers {"active":true, ...} with scope,
+// client_id, sub, exp, iat, nbf, iss, aud and token_type (and jti for a JWT)
+// for a live opaque token of this server and for a JWT access token it
+// signed with a key it still publishes, within its exp; and {"active":false}
+// alone for anything else: unknown, expired, evicted, malformed, another
+// server's, a refresh token, or a token whose client the registry has since
+// disabled or removed. token_type_hint is ignored.
 //
 // Access tokens are signed with one key at a time (RS256, ES256 or EdDSA).
 // The next key is published before it signs anything, so a resource server
@@ -50,6 +72,7 @@
 // one of Config.TrustedProxies the address it forwards in X-Forwarded-For.
 //
 // Everything is held in memory: restarting the server invalidates every
-// refresh token and every access token (its keys are new). This server is
+// refresh token and every access token (its keys are new, its opaque tokens
+// forgotten). This server is
 // for tests; it has no user login, consent or authorization endpoint.
 package authserver

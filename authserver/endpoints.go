@@ -25,6 +25,11 @@ const (
 	// grant_type=client_credentials, response_type=token, client_id and
 	// client_secret.
 	PathConnectToken = "/connect/token"
+	// PathIntrospect is the token introspection endpoint (RFC 7662), the
+	// metadata's introspection_endpoint: HTTP Basic or client_id and
+	// client_secret in a form body, from clients whose ClientOptions allow
+	// introspection.
+	PathIntrospect = "/oauth/introspect"
 )
 
 // Access-token lifetimes of the endpoints, unless Config.TTL overrides them.
@@ -54,6 +59,9 @@ type endpoint struct {
 	bodySecret   bool // client_id and client_secret in the body (client_secret_post) accepted
 	refresh      bool // issues refresh tokens and accepts grant_type=refresh_token
 	responseType bool // requires response_type=token
+	// introspection is set for the introspection endpoint, which reads
+	// its own parameters (RFC 7662 §2.1) and issues nothing.
+	introspection bool
 }
 
 var endpoints = []endpoint{
@@ -62,6 +70,10 @@ var endpoints = []endpoint{
 	{path: PathPartnerToken, lifetime: LifetimePartnerToken, json: true, bodySecret: true},
 	{path: PathConnectToken, lifetime: LifetimeConnectToken, form: true, bodySecret: true, responseType: true},
 }
+
+// introspectionEndpoint is PathIntrospect: RFC 7662 §2.1 requests are
+// form-encoded; clients authenticate as at a token endpoint.
+var introspectionEndpoint = endpoint{path: PathIntrospect, form: true, bodySecret: true, introspection: true}
 
 // grants reports whether the endpoint accepts grant type g.
 func (ep endpoint) grants(g string) bool {

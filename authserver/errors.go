@@ -14,6 +14,7 @@ const (
 	codeInvalidGrant         = "invalid_grant"
 	codeUnsupportedGrantType = "unsupported_grant_type"
 	codeInvalidScope         = "invalid_scope"
+	codeUnauthorizedClient   = "unauthorized_client"
 	codeTooManyRequests      = "too_many_requests"
 	codeServerError          = "server_error"
 	codeUnavailable          = "temporarily_unavailable"
@@ -54,6 +55,18 @@ func errInvalidScope(desc string) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, code: codeInvalidScope, description: desc}
 }
 
+// errNotAllowedToIntrospect refuses a client that authenticated but may not
+// introspect. RFC 7662 §4 says the server SHOULD require protected resources
+// to be specifically authorized to call the endpoint, and §2.3 keeps 401 for
+// invalid credentials: the credentials here are valid, so, as RFC 6750 §3.1
+// answers a token without sufficient privileges, the status is 403; the code
+// is RFC 6749 §5.2's for an authenticated client not authorized to do what
+// it asks.
+func errNotAllowedToIntrospect() *oauthError {
+	return &oauthError{status: http.StatusForbidden, code: codeUnauthorizedClient,
+		description: "this client is not allowed to introspect tokens"}
+}
+
 func errTooLarge() *oauthError {
 	return &oauthError{status: http.StatusRequestEntityTooLarge, code: codeInvalidRequest,
 		description: "the request body is larger than " + strconv.Itoa(MaxBodyBytes>>10) + " KiB"}
@@ -72,6 +85,16 @@ func errServer() *oauthError {
 func errUnavailable() *oauthError {
 	return &oauthError{status: http.StatusServiceUnavailable, code: codeUnavailable,
 		description: "the request ended before the client could be authenticated", retryAfter: time.Second}
+}
+
+// logAttrs appends e to attrs, for a log line: its code, description and
+// cause.
+func (e *oauthError) logAttrs(attrs []any) []any {
+	attrs = append(attrs, "error", e.code, "error_description", e.description)
+	if e.cause != nil {
+		attrs = append(attrs, "cause", e.cause.Error())
+	}
+	return attrs
 }
 
 // writeError answers a token request with e as RFC 6749 §5.2 describes.

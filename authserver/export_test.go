@@ -10,3 +10,7 @@ func RefreshFamiliesStored(s *Server) int { return s.refresh.len() }
 func NewWithVerifyHook(cfg Config, after func(id string)) (*Server, error) {
 	return newServer(cfg, after)
 }
+
+// OpaqueTokensStored returns how many opaque access tokens s holds, for
+// tests of the store's bound.
+func OpaqueTokensStored(s *Server) int { return s.opaque.len() }

@@ -74,7 +74,7 @@ func (k *keyring) sign(claims jwt.MapClaims, exp time.Time) (token, kid string, 
 	}
 	k.mu.Unlock()
 
-	token, err = key.key.Sign(claims, key.kid, map[string]any{"typ": "at+jwt"}) // RFC 9068 §2.1
+	token, err = key.key.Sign(claims, key.kid, map[string]any{"typ": accessTokenType}) // RFC 9068 §2.1
 	if err != nil {
 		return "", "", fmt.Errorf("authserver: signing an access token: %w", err)
 	}
@@ -101,6 +101,21 @@ func (k *keyring) rotate(now time.Time) (string, error) {
 // valid while now is before its exp).
 func (k *keyring) pruneLocked(now time.Time) {
 	k.retired = slices.DeleteFunc(k.retired, func(key *signingKey) bool { return !now.Before(key.lastExpiry) })
+}
+
+// publicKey returns the public key of kid if it is published at now: the
+// signing key, the next key or a retired key some token of which is still
+// alive.
+func (k *keyring) publicKey(kid string, now time.Time) (any, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pruneLocked(now)
+	for _, key := range append([]*signingKey{k.current, k.next}, k.retired...) {
+		if key.kid == kid {
+			return key.key.Public(), true
+		}
+	}
+	return nil, false
 }
 
 // jwks returns the published key set: retired keys still in use, the

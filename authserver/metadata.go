@@ -12,6 +12,8 @@ type metadata struct {
 	TokenEndpoint               string   `json:"token_endpoint"`
 	GrantTypesSupported         []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethods    []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint       string   `json:"introspection_endpoint"`
+	IntrospectionAuthMethods    []string `json:"introspection_endpoint_auth_methods_supported"`
 	ResponseTypesSupported      []string `json:"response_types_supported"`
 	SubjectTypesSupported       []string `json:"subject_types_supported"`
 	IDTokenSigningAlgsSupported []string `json:"id_token_signing_alg_values_supported"`
@@ -24,6 +26,8 @@ func (s *Server) metadata() metadata {
 		TokenEndpoint:            s.cfg.Issuer + PathToken,
 		GrantTypesSupported:      []string{grantClientCredentials, grantRefreshToken},
 		TokenEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
+		IntrospectionEndpoint:    s.cfg.Issuer + PathIntrospect,
+		IntrospectionAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		ResponseTypesSupported:   []string{"token"},
 		SubjectTypesSupported:    []string{"public"},
 		// The algorithm of every token this server signs. RFC 8414's

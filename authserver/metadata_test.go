@@ -19,9 +19,12 @@ func TestMetadata(t *testing.T) {
 			"token_endpoint":                        ts.URL + "/oauth/token",
 			"grant_types_supported":                 []any{"client_credentials", "refresh_token"},
 			"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
-			"response_types_supported":              []any{"token"},
-			"subject_types_supported":               []any{"public"},
-			"id_token_signing_alg_values_supported": []any{alg},
+			// RFC 8414 §2, RFC 7662: where resource servers introspect opaque tokens, and how they authenticate there.
+			"introspection_endpoint":                        ts.URL + "/oauth/introspect",
+			"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+			"response_types_supported":                      []any{"token"},
+			"subject_types_supported":                       []any{"public"},
+			"id_token_signing_alg_values_supported":         []any{alg},
 		}
 		for _, path := range []string{authserver.PathOpenIDConfiguration, authserver.PathOAuthMetadata} {
 			t.Run(alg+path, func(t *testing.T) {

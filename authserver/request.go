@@ -23,13 +23,33 @@ const (
 	paramResponseType = "response_type"
 )
 
-var knownParams = map[string]bool{
-	paramGrantType: true, paramClientID: true, paramClientSecret: true,
-	paramScope: true, paramRefreshToken: true, paramResponseType: true,
+// Introspection request parameters (RFC 7662 §2.1), besides the client's
+// credentials.
+const (
+	paramToken         = "token"
+	paramTokenTypeHint = "token_type_hint"
+)
+
+var (
+	tokenParams = map[string]bool{
+		paramGrantType: true, paramClientID: true, paramClientSecret: true,
+		paramScope: true, paramRefreshToken: true, paramResponseType: true,
+	}
+	introspectionParams = map[string]bool{
+		paramToken: true, paramTokenTypeHint: true, paramClientID: true, paramClientSecret: true,
+	}
+)
+
+// knownParams returns the parameters ep reads.
+func (ep endpoint) knownParams() map[string]bool {
+	if ep.introspection {
+		return introspectionParams
+	}
+	return tokenParams
 }
 
-// tokenRequest is a token request as read from the wire, before any
-// credential is checked.
+// tokenRequest is a token request (or an introspection request) as read
+// from the wire, before any credential is checked.
 type tokenRequest struct {
 	// params are the known parameters of the body, each at most once; empty
 	// values are left out (RFC 6749 §3.2: "treated as if they were omitted").
@@ -40,7 +60,7 @@ type tokenRequest struct {
 	basicID, basicSecret string
 }
 
-// readRequest reads and checks the shape of a token request at ep: body
+// readRequest reads and checks the shape of a request at ep: body
 // size, Content-Type, encoding, repeated parameters and the Authorization
 // header.
 func readRequest(w http.ResponseWriter, r *http.Request, ep endpoint) (*tokenRequest, *oauthError) {
@@ -63,17 +83,17 @@ func readRequest(w http.ResponseWriter, r *http.Request, ep endpoint) (*tokenReq
 	}
 	req := &tokenRequest{}
 	if isForm {
-		req.params, err = parseForm(body)
+		req.params, err = parseForm(body, ep.knownParams())
 	} else {
-		req.params, err = parseJSON(body)
+		req.params, err = parseJSON(body, ep.knownParams())
 	}
 	if err != nil {
 		return nil, errInvalidRequest(err.Error())
 	}
 	if query, _ := url.ParseQuery(r.URL.RawQuery); len(query) > 0 {
 		for name := range query {
-			if knownParams[name] {
-				return nil, errInvalidRequest("token request parameters belong in the request body, not in the URL")
+			if ep.knownParams()[name] {
+				return nil, errInvalidRequest("request parameters belong in the request body, not in the URL")
 			}
 		}
 	}
@@ -81,6 +101,18 @@ func readRequest(w http.ResponseWriter, r *http.Request, ep endpoint) (*tokenReq
 		return nil, e
 	}
 	return req, nil
+}
+
+// readClientRequest reads a request at ep (readRequest) and the client
+// credentials it carries (see tokenRequest.credentials).
+func readClientRequest(w http.ResponseWriter, r *http.Request, ep endpoint) (req *tokenRequest, id, secret string, e *oauthError) {
+	if req, e = readRequest(w, r, ep); e != nil {
+		return nil, "", "", e
+	}
+	if id, secret, e = req.credentials(ep); e != nil {
+		return nil, "", "", e
+	}
+	return req, id, secret, nil
 }
 
 // mediaTypes names the bodies ep accepts, for error descriptions.
@@ -95,15 +127,16 @@ func (ep endpoint) mediaTypes() string {
 	}
 }
 
-// parseForm reads an application/x-www-form-urlencoded body.
-func parseForm(body []byte) (map[string]string, error) {
+// parseForm reads the known parameters of an
+// application/x-www-form-urlencoded body.
+func parseForm(body []byte, known map[string]bool) (map[string]string, error) {
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, errors.New("the request body is not valid application/x-www-form-urlencoded")
 	}
 	params := map[string]string{}
 	for name, vs := range values {
-		if !knownParams[name] {
+		if !known[name] {
 			continue
 		}
 		if len(vs) > 1 {
@@ -116,10 +149,10 @@ func parseForm(body []byte) (map[string]string, error) {
 	return params, nil
 }
 
-// parseJSON reads a JSON object body. Known members must be strings (null
+// parseJSON reads the known members of a JSON object body, which must be strings (null
 // counts as omitted); no member may be repeated, and nothing may follow the
 // object.
-func parseJSON(body []byte) (map[string]string, error) {
+func parseJSON(body []byte, known map[string]bool) (map[string]string, error) {
 	errMalformed := errors.New("the request body is not a JSON object")
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -137,7 +170,7 @@ func parseJSON(body []byte) (map[string]string, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, errMalformed
 		}
-		if !knownParams[name] {
+		if !known[name] {
 			continue
 		}
 		if seen[name] {
@@ -174,7 +207,7 @@ func (req *tokenRequest) readAuthorization(r *http.Request) *oauthError {
 	}
 	scheme, credentials, _ := strings.Cut(values[0], " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return errInvalidClient("the token endpoint authenticates clients with HTTP Basic or client_secret parameters only")
+		return errInvalidClient("this server authenticates clients with HTTP Basic or client_secret parameters only")
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimLeft(credentials, " "))
 	if err != nil {

@@ -21,6 +21,7 @@ type Server struct {
 	keys    *keyring
 	clients *clientAuth
 	refresh *refreshStore
+	opaque  *opaqueStore
 	handler http.Handler
 }
 
@@ -50,6 +51,7 @@ func newServer(cfg Config, afterVerify func(id string)) (*Server, error) {
 		keys:    keys,
 		clients: clientAuth,
 		refresh: newRefreshStore(st.maxRefresh, st.maxRefreshOwn),
+		opaque:  newOpaqueStore(st.maxOpaque),
 	}
 	s.handler = s.routes()
 	if u, _ := url.Parse(st.Issuer); u.Scheme == "http" && !urlrule.IsLoopback(u.Hostname()) {
@@ -59,8 +61,8 @@ func newServer(cfg Config, afterVerify func(id string)) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP handler of the metadata, key set and token
-// endpoints (see the package documentation). Other paths are 404; a method
+// Handler returns the HTTP handler of the metadata, key set, token and
+// introspection endpoints (see the package documentation). Other paths are 404; a method
 // an endpoint does not serve is 405 with an Allow header.
 //
 // Failed client authentications are throttled per caller address: the
@@ -81,6 +83,7 @@ func (s *Server) routes() http.Handler {
 	for _, ep := range endpoints {
 		mux.Handle(ep.path, allow(post, s.tokenHandler(ep)))
 	}
+	mux.Handle(PathIntrospect, allow(post, s.serveIntrospection))
 	return mux
 }
 

@@ -23,6 +23,7 @@ type attempt struct {
 	grant    string
 	clientID string // only once known to the registry: a mistyped secret is never logged as an id
 	jti, kid string
+	format   string // of the access token issued: TokenFormatJWT or TokenFormatOpaque
 	refresh  redeemResult
 	// addr is the caller's address, which failed authentications are
 	// counted against; forwarded is set when it came from X-Forwarded-For.
@@ -36,15 +37,9 @@ func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
 		var at attempt
 		at.addr, at.forwarded = clientAddr(s.cfg.proxies, r)
 		resp, e := s.token(w, r, ep, &at)
-		attrs := []any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID, "remote_addr", remoteHost(r.RemoteAddr)}
-		if at.forwarded {
-			attrs = append(attrs, "client_addr", remoteHost(at.addr))
-		}
+		attrs := callerAttrs([]any{"endpoint", ep.path, "grant_type", at.grant, "client_id", at.clientID}, r, at.addr, at.forwarded)
 		if e != nil {
-			attrs = append(attrs, "error", e.code, "error_description", e.description)
-			if e.cause != nil {
-				attrs = append(attrs, "cause", e.cause.Error())
-			}
+			attrs = e.logAttrs(attrs)
 			level := slog.LevelInfo
 			if at.refresh == redeemReused {
 				level = slog.LevelWarn
@@ -54,18 +49,14 @@ func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
 			return
 		}
 		s.log.Info("token issued", append(attrs, "scope", resp.Scope, "expires_in", resp.ExpiresIn,
-			"kid", at.kid, "jti", at.jti, "refresh_token", resp.RefreshToken != "")...)
+			"token_format", at.format, "kid", at.kid, "jti", at.jti, "refresh_token", resp.RefreshToken != "")...)
 		writeNoStore(w, http.StatusOK, resp)
 	}
 }
 
 // token handles one token request at ep.
 func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *attempt) (*tokenResponse, *oauthError) {
-	req, e := readRequest(w, r, ep)
-	if e != nil {
-		return nil, e
-	}
-	id, secret, e := req.credentials(ep)
+	req, id, secret, e := readClientRequest(w, r, ep)
 	if e != nil {
 		return nil, e
 	}
@@ -135,7 +126,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 	if s.cfg.ttl != 0 {
 		lifetime = s.cfg.ttl
 	}
-	token, err := s.mint(client.ID, granted, lifetime, now, at)
+	token, err := s.issueAccessToken(client.ID, granted, lifetime, now, at)
 	if err != nil {
 		e := errServer()
 		e.cause = err
@@ -183,6 +174,16 @@ func (req *tokenRequest) checkGrant(ep endpoint, at *attempt) *oauthError {
 		return errInvalidRequest("the refresh_token parameter is missing")
 	}
 	return nil
+}
+
+// callerAttrs appends to attrs, for a log line, the peer of r and, if
+// forwarded, the caller's address addr that it forwarded.
+func callerAttrs(attrs []any, r *http.Request, addr string, forwarded bool) []any {
+	attrs = append(attrs, "remote_addr", remoteHost(r.RemoteAddr))
+	if forwarded {
+		attrs = append(attrs, "client_addr", remoteHost(addr))
+	}
+	return attrs
 }
 
 // remoteHost is the IP of a RemoteAddr-style address, for logs.

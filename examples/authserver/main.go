@@ -1,17 +1,28 @@
 // Command authserver is a development OAuth 2.0 authorization server for
-// Keyward: it issues JWT access tokens (RFC 9068) to the clients of a
-// registry file, with the token endpoints of the vendor styles Keyward
-// supports, and publishes its keys and metadata for discovery. For local
-// work and CI only: keys and refresh tokens live in memory.
+// Keyward: it issues JWT access tokens (RFC 9068), or opaque ones for the
+// clients a client options file says, to the clients of a registry file, with the token endpoints of the vendor styles Keyward
+// supports, answers token introspection (RFC 7662) to the clients allowed
+// it, and publishes its keys and metadata for discovery. For local work and
+// CI only: keys, refresh tokens and opaque tokens live in memory.
 //
 //	go run ./examples/authserver &                  # http://127.0.0.1:9000, clients testdata/clients/clients.yaml
 //	curl -u globex:globex-secret -d grant_type=client_credentials http://127.0.0.1:9000/oauth/token
 //	go run ./examples/nethttp -config testdata/authserver/keyward.yaml   # a resource server trusting it
 //
+// With opaque tokens and introspection (testdata/authserver's clients):
+//
+//	go run ./examples/authserver -clients testdata/authserver/clients.yaml -client-options testdata/authserver/client-options.yaml &
+//	curl -u opaque-app:opaque-app-secret -d grant_type=client_credentials http://127.0.0.1:9000/oauth/token
+//	curl -u keyward-rs:keyward-rs-secret -d token=kwat_... http://127.0.0.1:9000/oauth/introspect
+//
 // Flags:
 //
 //	-addr HOST:PORT     listen address (default 127.0.0.1:9000)
 //	-clients FILE       client registry (default testdata/clients/clients.yaml), reloaded when it changes
+//	-client-options FILE
+//	                    which clients get opaque access tokens (token_format: opaque) and which
+//	                    may introspect (introspect: true); read at start (default none: JWTs
+//	                    for all, no introspection); see authserver.ReadClientOptions
 //	-audience NAME      aud of the tokens (default bookings-api)
 //	-issuer URL         iss of the tokens (default "http://" + the listening address)
 //	-ttl DURATION       lifetime of every access token (default 0: 15m at /oauth/token,
@@ -63,10 +74,11 @@ func main() {
 
 // options are the command's flags.
 type options struct {
-	addr, clients, audience, issuer, alg string
-	ttl, rotate                          time.Duration
-	trustedProxies                       []string
-	debug                                bool
+	addr, clients, clientOptions string
+	audience, issuer, alg        string
+	ttl, rotate                  time.Duration
+	trustedProxies               []string
+	debug                        bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -75,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9000", "listen address `HOST:PORT`")
 	fs.StringVar(&o.clients, "clients", "testdata/clients/clients.yaml", "client registry `file` (YAML, hashed secrets)")
+	fs.StringVar(&o.clientOptions, "client-options", "", "client options `file` (YAML): token_format (jwt or opaque) and introspect per client_id")
 	fs.StringVar(&o.audience, "audience", "bookings-api", "aud of issued tokens")
 	fs.StringVar(&o.issuer, "issuer", "", "iss of issued tokens and of the metadata (default \"http://\" + the listening address)")
 	fs.DurationVar(&o.ttl, "ttl", 0, "lifetime of every access token (0: each endpoint's own, 15m to 30 days)")
@@ -118,6 +131,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 	if err != nil {
 		return err
 	}
+	var clientOptions map[string]authserver.ClientOptions
+	if o.clientOptions != "" {
+		if clientOptions, err = authserver.ReadClientOptions(o.clientOptions); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
@@ -130,6 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 		Issuer:         o.issuer,
 		Audience:       o.audience,
 		Clients:        registry,
+		ClientOptions:  clientOptions,
 		Algorithm:      o.alg,
 		TTL:            o.ttl,
 		RotateEvery:    o.rotate,
@@ -146,7 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 	go srv.Run(ctx)
 
 	logger.Info("listening", "url", "http://"+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,
-		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len(), "trusted_proxies", strings.Join(o.trustedProxies, ","))
+		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len(), "client_options", o.clientOptions, "trusted_proxies", strings.Join(o.trustedProxies, ","))
 	return server.Serve(ctx, ln, srv.Handler(), logger, func() {
 		fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://%s%s\n",
 			o.issuer, o.issuer, authserver.PathOpenIDConfiguration, ln.Addr(), authserver.PathToken)

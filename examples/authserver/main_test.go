@@ -223,6 +223,74 @@ func TestShippedConfigsWithAuthserver(t *testing.T) {
 	}
 }
 
+// getMetadata fetches and decodes the RFC 8414 metadata of the server at
+// base.
+func getMetadata(t *testing.T, base string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(base + authserver.PathOAuthMetadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var meta map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+		t.Fatal(err)
+	}
+	return meta
+}
+
+// TestRunOpaqueTokens runs the command with testdata/authserver's registry
+// and client options: opaque-app gets an opaque token, which keyward-rs (its
+// secret read from the file a resource server's config names) introspects
+// as active, and which the metadata's introspection_endpoint serves.
+func TestRunOpaqueTokens(t *testing.T) {
+	base, _, stderr := startRun(t, "-clients", testdata+"authserver/clients.yaml", "-client-options", testdata+"authserver/client-options.yaml")
+	status, body := post(t, base+authserver.PathToken, form, "grant_type=client_credentials&client_id=opaque-app&client_secret=opaque-app-secret", nil)
+	token, _ := body["access_token"].(string)
+	if status != http.StatusOK || !strings.HasPrefix(token, authserver.OpaqueTokenPrefix) || strings.Contains(token, ".") {
+		t.Fatalf("status %d, body %v", status, body)
+	}
+
+	meta := getMetadata(t, base)
+	endpoint, _ := meta["introspection_endpoint"].(string)
+	if endpoint != base+authserver.PathIntrospect {
+		t.Fatalf("introspection_endpoint %q", endpoint)
+	}
+	secret, err := os.ReadFile(testdata + "authserver/keyward-rs.secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(secret), "\n")
+	introspect := url.Values{"token": {token}, "token_type_hint": {"access_token"}, "client_id": {"keyward-rs"}, "client_secret": {first}}
+	for _, tc := range []struct {
+		name   string
+		body   url.Values
+		status int
+		want   map[string]any
+	}{
+		{"keyward-rs", introspect, http.StatusOK, map[string]any{"active": true, "client_id": "opaque-app", "scope": "bookings:read bookings:create", "iss": base}},
+		{"a client not allowed", url.Values{"token": {token}, "client_id": {"globex"}, "client_secret": {"globex-secret"}}, http.StatusForbidden, map[string]any{"error": "unauthorized_client"}},
+	} {
+		status, body := post(t, endpoint, form, tc.body.Encode(), nil)
+		if status != tc.status {
+			t.Errorf("%s: status %d, body %v", tc.name, status, body)
+		}
+		for k, v := range tc.want {
+			if body[k] != v {
+				t.Errorf("%s: %s = %v, want %v (body %v)", tc.name, k, body[k], v, body)
+			}
+		}
+	}
+	for _, want := range []string{"client_options=" + testdata + "authserver/client-options.yaml", "token_format=opaque", `msg="token introspected"`} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr.String(), token[len(authserver.OpaqueTokenPrefix):]) {
+		t.Errorf("the log holds the token:\n%s", stderr)
+	}
+}
+
 func TestRunFlags(t *testing.T) {
 	t.Run("ttl, alg and issuer", func(t *testing.T) {
 		base, _, stderr := startRun(t, "-ttl", "90s", "-alg", "EdDSA", "-issuer", "https://auth.example.test", "-audience", "reports-api")
@@ -232,15 +300,7 @@ func TestRunFlags(t *testing.T) {
 				t.Errorf("%s: status %d, body %v", tc.path, status, body)
 			}
 		}
-		resp, err := http.Get(base + authserver.PathOAuthMetadata)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var meta map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
-			t.Fatal(err)
-		}
+		meta := getMetadata(t, base)
 		if meta["issuer"] != "https://auth.example.test" || meta["token_endpoint"] != "https://auth.example.test/oauth/token" {
 			t.Errorf("metadata %v", meta)
 		}
@@ -281,6 +341,10 @@ func TestRunFlags(t *testing.T) {
 		}
 	})
 
+	badOptions := filepath.Join(t.TempDir(), "bad-options.yaml")
+	if err := os.WriteFile(badOptions, []byte("clients:\n  - client_id: acme\n    token_format: reference\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -293,6 +357,8 @@ func TestRunFlags(t *testing.T) {
 		{"bad issuer", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-issuer", "http://x/"}, "trailing slash"},
 		{"no registry", []string{"-addr", "127.0.0.1:0", "-clients", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
 		{"bad address", []string{"-addr", "127.0.0.1:http-alt-nope", "-clients", testdata + "clients/clients.yaml"}, "listen"},
+		{"bad client options", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-client-options", badOptions}, "bad-options.yaml: line 3: token_format: \"reference\" is not a token format"},
+		{"no client options", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-client-options", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
 		{"bad trusted proxy", []string{"-addr", "127.0.0.1:0", "-clients", testdata + "clients/clients.yaml", "-trusted-proxies", "10.0.0.0/8,proxy.internal"}, `TrustedProxies[1] "proxy.internal"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
