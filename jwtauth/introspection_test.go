@@ -71,7 +71,7 @@ type endpoint struct {
 	got    []received
 }
 
-func newEndpoint(t *testing.T) *endpoint {
+func newEndpoint(t testing.TB) *endpoint {
 	e := &endpoint{active: map[string]map[string]any{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
@@ -149,7 +149,7 @@ type setup struct {
 
 // newSetup builds a Verifier for issuerURL introspecting at a new
 // endpoint, with edit applied to its Config.
-func newSetup(t *testing.T, edit func(*jwtauth.Config)) *setup {
+func newSetup(t testing.TB, edit func(*jwtauth.Config)) *setup {
 	t.Helper()
 	s := &setup{clock: newClock(), ep: newEndpoint(t), logs: &syncbuf.Buffer{}}
 	cfg := jwtauth.Config{
@@ -618,7 +618,7 @@ func TestOpaqueWithoutIntrospection(t *testing.T) {
 	}
 }
 
-func staticKeys(t *testing.T, iss *keywardtest.Issuer) jwks.Set {
+func staticKeys(t testing.TB, iss *keywardtest.Issuer) jwks.Set {
 	t.Helper()
 	keys, err := jwks.NewStatic("test", iss.Key().Public())
 	if err != nil {
@@ -629,7 +629,7 @@ func staticKeys(t *testing.T, iss *keywardtest.Issuer) jwks.Set {
 
 // signedSetup is a Verifier for a keywardtest issuer with keys, whose
 // endpoint answers as the returned endpoint is told.
-func signedSetup(t *testing.T, edit func(*jwtauth.Introspection)) (*setup, *keywardtest.Issuer) {
+func signedSetup(t testing.TB, edit func(*jwtauth.Introspection)) (*setup, *keywardtest.Issuer) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	clock := newClock()
 	iss.Now = clock.Now

@@ -1,11 +1,13 @@
 package introspect
 
 import (
+	"cmp"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/jwtverify"
+	"github.com/keyward/keyward/internal/ring"
 )
 
 // maxCachedAnswer bounds an answer the cache keeps: a larger one is
@@ -32,23 +34,18 @@ type cache struct {
 	maxTTL, negativeTTL     time.Duration
 	mu                      sync.RWMutex
 	m                       map[tokenKey]*entry
-	max                     int      // the most entries held
-	ring                    []*entry // by the slot they were stored in
-	next                    int      // once ring is full, the slot the next entry takes
+	ring                    ring.Ring[*entry] // in the order they were stored
 	hits, misses, evictions atomic.Uint64
 }
 
 func newCache(cfg CacheConfig, now func() time.Time) *cache {
-	c := &cache{now: now, maxTTL: cfg.MaxTTL, negativeTTL: cfg.NegativeTTL, m: map[tokenKey]*entry{}}
+	c := &cache{now: now, maxTTL: cfg.MaxTTL, negativeTTL: cfg.NegativeTTL, m: map[tokenKey]*entry{},
+		ring: ring.New[*entry](cmp.Or(cfg.MaxEntries, DefaultMaxEntries), 1024)}
 	if c.maxTTL <= 0 {
 		c.maxTTL = DefaultMaxTTL
 	}
 	if c.negativeTTL <= 0 {
 		c.negativeTTL = DefaultNegativeTTL
-	}
-	c.max = cfg.MaxEntries
-	if c.max <= 0 {
-		c.max = DefaultMaxEntries
 	}
 	return c
 }
@@ -86,18 +83,11 @@ func (c *cache) put(e *entry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.ring) < c.max {
-		c.ring = append(c.ring, e)
-	} else {
-		old := c.ring[c.next]
-		if c.m[old.key] == old {
-			delete(c.m, old.key)
-			if now.Before(old.ends) {
-				c.evictions.Add(1)
-			}
+	if old, pushed := c.ring.Add(e); pushed && c.m[old.key] == old {
+		delete(c.m, old.key)
+		if now.Before(old.ends) {
+			c.evictions.Add(1)
 		}
-		c.ring[c.next] = e
-		c.next = (c.next + 1) % len(c.ring)
 	}
 	c.m[e.key] = e
 }

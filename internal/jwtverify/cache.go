@@ -13,6 +13,7 @@ import (
 
 	gocache "github.com/patrickmn/go-cache"
 
+	"github.com/keyward/keyward/internal/ring"
 	"github.com/keyward/keyward/scopes"
 )
 
@@ -61,9 +62,7 @@ type tokenCache struct {
 	maxTTL time.Duration
 
 	mu   sync.Mutex
-	max  int            // the most entries held
-	ring []*cachedToken // entries by the slot they were stored in (a dropped one until its slot is taken)
-	next int            // once the ring is full, the slot the next entry takes
+	ring ring.Ring[*cachedToken] // entries in the order they were stored (a dropped one until pushed out)
 
 	hits, misses, evictions atomic.Uint64
 }
@@ -190,9 +189,8 @@ func newTokenCache(cfg CacheConfig, leeway time.Duration, now func() time.Time) 
 		now:    now,
 		leeway: leeway,
 		maxTTL: cmp.Or(cfg.MaxTTL, defaultTokenCacheTTL),
-		max:    cmp.Or(cfg.MaxEntries, defaultMaxCachedTokens),
+		ring:   ring.New[*cachedToken](cmp.Or(cfg.MaxEntries, defaultMaxCachedTokens), 1024),
 	}
-	c.ring = make([]*cachedToken, 0, min(c.max, 1024))
 	return c
 }
 
@@ -257,20 +255,15 @@ func (c *tokenCache) put(key tokenKey, p Claims, nbf time.Time, issuer *Issuer, 
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.ring) < c.max {
-		c.ring = append(c.ring, e)
-	} else {
-		// The ring is full: the entry stored longest ago makes room, unless
-		// it was already dropped or its token stored again since.
-		old := c.ring[c.next]
+	// When the ring is full, the entry stored longest ago makes room,
+	// unless it was already dropped or its token stored again since.
+	if old, pushed := c.ring.Add(e); pushed {
 		if v, ok := c.c.Get(old.mapKey()); ok && v == old {
 			if old.good(now.UnixNano()) {
 				c.evictions.Add(1)
 			}
 			c.c.Delete(old.mapKey())
 		}
-		c.ring[c.next] = e
-		c.next = (c.next + 1) % c.max
 	}
 	c.c.Set(e.mapKey(), e, gocache.NoExpiration)
 }
