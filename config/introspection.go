@@ -96,7 +96,7 @@ func (f *File) checkIntrospection(i int) error {
 		// tokens: like the exchange's token endpoint, http:// only to
 		// loopback, and no credentials of its own in the URL.
 		rule := urlrule.Rule{NoUserinfo: true}
-		if msg := urlProblem(in.Endpoint, rule, "use https:// (allow_insecure_http does not apply: the endpoint receives a client secret and tokens)"); msg != "" {
+		if msg := urlProblem(in.Endpoint, rule, "use https:// (allow_insecure_http does not apply: the endpoint receives this API's credentials and callers' tokens)"); msg != "" {
 			return f.errorf(at+".endpoint", "%s", msg)
 		}
 	}

@@ -3,12 +3,15 @@ package config_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/testredis"
 	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/keywardtest"
 )
@@ -104,5 +107,48 @@ func TestConfigContextStopsWatcher(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return after the context ended")
+	}
+}
+
+// TestConfigCloseGuard: the Guard Config builds for an introspecting
+// issuer, on credentials.throttle.redis, is closed with the Authenticator
+// (jwtauth.New takes it over): before Close it counts in Redis, after it
+// cannot (503), and Close waits for nothing of it.
+func TestConfigCloseGuard(t *testing.T) {
+	redis := testredis.Start(t, false)
+	iss := keywardtest.NewIssuer(t)
+	dir := t.TempDir()
+	writeSecret(t, dir, "rs.secret", "rs-secret\n")
+	path := writeConfig(t, dir, introspectionFile(iss, "http://127.0.0.1:1/introspect", "rs.secret", "")+
+		"credentials:\n  throttle:\n    redis: {url: \""+redis.URL()+"\"}\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := config.LoadParts(ctx, path, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard, ok := cfg.JWT.Throttle.(*clientauth.Guard)
+	if !ok {
+		t.Fatalf("jwtauth.Config.Throttle is %T, want a *clientauth.Guard", cfg.JWT.Throttle)
+	}
+	a, err := dualauth.New(cfg.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := guard.Admit(ctx, "198.51.100.1")
+	if err != nil {
+		t.Fatalf("Admit before Close: %v", err)
+	}
+	done(false)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done, err = guard.Admit(ctx, "198.51.100.1")
+	var e *dualauth.Error
+	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		if done != nil {
+			done(false)
+		}
+		t.Errorf("Admit after the Authenticator's Close: %v; want 503, the Redis store closed", err)
 	}
 }

@@ -48,6 +48,10 @@ func TestErrorsHideURLSecrets(t *testing.T) {
 			[]string{"jwt.issuers[0].issuer: with discovery: true, the issuer may not have a query"}},
 		{"token_url with user info", "mode: credentials\ncredentials:\n  exchange:\n    token_url: 'https://secretuser:secretpw@auth.example.com/token?key=secretq'\n",
 			[]string{"credentials.exchange.token_url: may not contain user info"}},
+		{"introspection endpoint with user info", issuer + "      introspection:\n        endpoint: 'https://secretuser:secretpw@auth.example.com/introspect?key=secretq'\n        client_id: rs\n        client_secret_file: rs.secret\n",
+			[]string{"line 6: jwt.issuers[0].introspection.endpoint: may not contain user info"}},
+		{"introspection endpoint over http", issuer + "      introspection:\n        endpoint: 'http://auth.example.com/introspect?key=secretq'\n        client_id: rs\n        client_secret_file: rs.secret\n",
+			[]string{"line 6: jwt.issuers[0].introspection.endpoint: uses http:// for \"auth.example.com\""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
