@@ -261,3 +261,50 @@ func TestNewDiscoveredRejectsBadIssuer(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverEndpoint: another member of the metadata, such as the
+// introspection endpoint, is read by the same rules as jwks_uri: OpenID
+// Connect first, then RFC 8414, the exact issuer, and a URL that passes
+// the rule; errors never quote the document.
+func TestDiscoverEndpoint(t *testing.T) {
+	const member = "introspection_endpoint"
+	for _, tt := range []struct {
+		name     string
+		metaPath string
+		doc      func(issuer string) map[string]any
+		want     string // a part of the error, or "" for the URL
+	}{
+		{"OpenID Connect", "/.well-known/openid-configuration", func(iss string) map[string]any {
+			return map[string]any{"issuer": iss, member: iss + "/introspect"}
+		}, ""},
+		{"RFC 8414 fallback", "/.well-known/oauth-authorization-server", func(iss string) map[string]any {
+			return map[string]any{"issuer": iss, member: iss + "/introspect"}
+		}, ""},
+		{"member missing", "/.well-known/openid-configuration", func(iss string) map[string]any {
+			return map[string]any{"issuer": iss, "jwks_uri": iss + "/keys"}
+		}, `no "introspection_endpoint"`},
+		{"another issuer", "/.well-known/openid-configuration", func(string) map[string]any {
+			return map[string]any{"issuer": "https://evil.example", member: "https://evil.example/introspect"}
+		}, `"issuer" does not match`},
+		{"http on a public host", "/.well-known/openid-configuration", func(iss string) map[string]any {
+			return map[string]any{"issuer": iss, member: "http://auth.example.com/introspect?key=s3cret"}
+		}, `"introspection_endpoint" refused`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newIDP(t)
+			issuer := p.srv.URL
+			b, err := json.Marshal(tt.doc(issuer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.serveJSON(tt.metaPath, b)
+			got, err := jwks.DiscoverEndpoint(context.Background(), issuer, member, jwks.Options{})
+			switch {
+			case tt.want == "" && (err != nil || got != issuer+"/introspect"):
+				t.Fatalf("DiscoverEndpoint = %q, %v; want %s/introspect", got, err, issuer)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "s3cret")):
+				t.Fatalf("DiscoverEndpoint error %v, want one saying %s", err, tt.want)
+			}
+		})
+	}
+}

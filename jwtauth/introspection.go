@@ -28,13 +28,48 @@ const (
 )
 
 // Introspection is an issuer's token introspection endpoint (RFC 7662),
-// which checks the issuer's opaque (reference) access tokens: a Bearer
-// token that is not a JWS in compact form is opaque, and goes to the
-// endpoint of the one issuer that introspects, or, when several do, to the
-// one whose TokenPrefix it starts with (never to an endpoint it cannot
-// belong to). The endpoint's answer is remembered (see IntrospectionCache)
-// and an opaque token the endpoint does not know counts against the
-// caller's address in Config.Throttle, as a wrong client secret does.
+// which checks the issuer's opaque (reference) access tokens.
+//
+// A Bearer token is opaque when its text before the first dot is not
+// base64url of a JSON object (every JWS and JWE starts with its JSON
+// header; Hydra's "ory_at_…", Keycloak's and random tokens do not). It
+// goes to the endpoint of the one issuer that introspects or, when several
+// do, of the one whose TokenPrefix it starts with: never to an endpoint it
+// cannot belong to. An opaque token no endpoint takes, and every opaque
+// token without an Introspection, is refused as before (401, "not a JWT")
+// without a call.
+//
+// The token is posted as token=…&token_type_hint=access_token, with this
+// API's client credentials. The answer decides:
+//
+//   - "active": true: the caller, read as a JWT's claims are (scopes from
+//     "scope", sub, client_id, exp, and the whole answer as the claims),
+//     with Principal.Introspected set; iss, when present, must be the
+//     issuer and aud, when present, name one of its Audiences; exp past
+//     the leeway, nbf in the future or a cnf member (a sender-constrained
+//     token) are 401 invalid_token, as for JWTs;
+//   - "active": false, or no boolean "active": 401 invalid_token;
+//   - an endpoint that cannot answer (unreachable, too slow, 5xx, a
+//     redirect, 401 or 403 to this API's credentials, a body that is not a
+//     JSON object or over 1 MiB, a signed answer that does not verify):
+//     503 temporarily_unavailable with Retry-After, within Timeout, and an
+//     error logged to Config.Logger naming the issuer and the endpoint
+//     (without its query; never the token or the secret).
+//
+// Answers are remembered (see IntrospectionCache) and concurrent requests
+// with one token make one call. A call whose answer refuses the token
+// counts against the caller's address in Config.Throttle, as a wrong
+// client secret does; a remembered refusal costs nothing (no call is made
+// and nothing is learnt), nor does an endpoint failure, and a JWT that
+// verified here (IntrospectJWTs) is no guess. With Config.Throttle, an
+// address that has spent its budget is answered 429 without a call.
+//
+// RFC 9701: when the issuer has Keys, a signed answer
+// (application/token-introspection+jwt) is asked for besides JSON and,
+// when sent, verified with them: typ token-introspection+jwt, an allowed
+// algorithm, iss the issuer, aud this API's ClientID; its
+// "token_introspection" claim is the answer. Without Keys only JSON is
+// asked for, and a signed answer is refused (503).
 type Introspection struct {
 	// Endpoint is the URL tokens are posted to (https, or http to a
 	// loopback host). Empty means the "introspection_endpoint" of the
@@ -52,8 +87,10 @@ type Introspection struct {
 	// to this endpoint. It is required when more than one issuer
 	// introspects, and no issuer's prefix may start another's.
 	TokenPrefix string
-	// Timeout bounds one call to the endpoint; 0 means 2 seconds. An
-	// endpoint that does not answer in time is answered 503.
+	// Timeout bounds one call to the endpoint (discovery included); 0
+	// means 2 seconds. An endpoint that does not answer in time is
+	// answered 503. At most 64 calls per endpoint are in progress at once;
+	// a token that needs another is answered 503 at once.
 	Timeout time.Duration
 	// IntrospectJWTs sends the issuer's JWTs to the endpoint too, after
 	// they verified here, so that a revoked JWT is refused as soon as the
@@ -61,15 +98,21 @@ type Introspection struct {
 	IntrospectJWTs bool
 	// Cache configures the cache of the endpoint's answers, on by default.
 	Cache IntrospectionCache
-	// HTTPClient makes the calls; nil means a client of its own that
-	// follows no redirects. Its Timeout, if shorter, also applies.
+	// HTTPClient's Transport (and Jar) make the calls; nil means a
+	// transport of http.DefaultTransport's. Redirects are never followed
+	// (one is answered 503), and its Timeout, if shorter, also applies.
 	HTTPClient *http.Client
 }
 
 // IntrospectionCache configures the cache of an endpoint's answers, keyed
-// by the SHA-256 hash of the token (never the token) and the endpoint.
-// Concurrent requests with one token the cache does not hold make one call.
-// The zero value turns the cache on with the defaults.
+// by the SHA-256 hash of the token (never the token), one cache per
+// endpoint, on Config.Now's clock. An accepted answer is reused until the
+// token's exp or MaxTTL, whichever comes first, and its exp and nbf are
+// checked again on every use; a refusal is reused for NegativeTTL; an
+// endpoint failure is not remembered. Concurrent requests with one token
+// the cache does not hold make one call, which goes on when the request
+// that made it ends, for the others. The zero value turns the cache on
+// with the defaults.
 type IntrospectionCache struct {
 	// Disabled turns the cache off: every request calls the endpoint.
 	Disabled bool
@@ -79,7 +122,8 @@ type IntrospectionCache struct {
 	// NegativeTTL is how long an inactive answer is reused; 0 means 10
 	// seconds.
 	NegativeTTL time.Duration
-	// MaxEntries bounds the answers remembered; 0 means 100,000.
+	// MaxEntries bounds the answers remembered; 0 means 100,000. At the
+	// bound the answer stored longest ago makes room (an eviction).
 	MaxEntries int
 }
 

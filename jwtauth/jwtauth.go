@@ -13,6 +13,9 @@
 // (a sender-constrained token, RFC 7800, whose proof of possession is not
 // checked here).
 //
+// An issuer with an Introspection also has its opaque access tokens
+// checked at its RFC 7662 endpoint (see Introspection).
+//
 //	tokens, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{
 //		Issuer: "https://auth.example.com", Audiences: []string{"bookings-api"}, Keys: keys,
 //	}}})
@@ -84,7 +87,8 @@ type Config struct {
 	// A *clientauth.Guard is one. If it has a Close method it is closed
 	// when the last Verifier holding it is closed, as Keys are.
 	Throttle Throttle
-	// Logger receives verification failures at debug level (never tokens);
+	// Logger receives verification failures at debug level, and every
+	// failed introspection call at error level (never tokens nor secrets);
 	// nil means no logging.
 	Logger *slog.Logger
 }
