@@ -429,6 +429,12 @@ func (t *Recorder) Close() error {
 // ctx has no route. Give span to Request, and use it for nothing else.
 func (t *Recorder) Start(ctx context.Context) (context.Context, trace.Span) {
 	route, _ := ctx.Value(routeKey{}).(string)
+	return t.StartRoute(ctx, route)
+}
+
+// StartRoute is Start for a request whose route is route ("" for none),
+// such as an HTTP request's Pattern, whatever ctx holds.
+func (t *Recorder) StartRoute(ctx context.Context, route string) (context.Context, trace.Span) {
 	if t.tracer == nil || t.globalTP != nil && otel.GetTracerProvider() == t.globalTP {
 		if route == "" {
 			return ctx, nil

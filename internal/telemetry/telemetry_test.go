@@ -131,7 +131,9 @@ func TestSpan(t *testing.T) {
 // TestRoute: a request whose context has a route (WithRoute) is counted
 // with attribute keyward.route, and its span carries it, whether spans are
 // on or off; a request without one is counted as before, without the
-// attribute; past maxRoutedCounts, new routes are counted as "other".
+// attribute; StartRoute takes the route it is given (an HTTP request's
+// Pattern) over the context's; past maxRoutedCounts, new routes are
+// counted as "other".
 func TestRoute(t *testing.T) {
 	for _, spansOn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("spans=%v", spansOn), func(t *testing.T) {
@@ -157,12 +159,15 @@ func TestRoute(t *testing.T) {
 			decide("/bookings.v1.Bookings/List", Outcome{Method: JWT, Code: "invalid_token"})
 			decide("/bookings.v1.Bookings/Create", Outcome{Method: Credentials, Code: "insufficient_scope"})
 			decide("", Outcome{Method: JWT})
+			_, span := r.StartRoute(WithRoute(context.Background(), "/ignored.Service/M"), "GET /v1/bookings")
+			r.Request(span, Outcome{Method: Credentials})
 			got := requests(t, reader)
 			want := map[string]int64{
 				"keyward.auth_method=jwt keyward.route=/bookings.v1.Bookings/List outcome=allowed ":                                   2,
 				"code=invalid_token keyward.auth_method=jwt keyward.route=/bookings.v1.Bookings/List outcome=refused ":                1,
 				"code=insufficient_scope keyward.auth_method=credentials keyward.route=/bookings.v1.Bookings/Create outcome=refused ": 1,
 				"keyward.auth_method=jwt outcome=allowed ":                                                                            1,
+				"keyward.auth_method=credentials keyward.route=GET /v1/bookings outcome=allowed ":                                     1,
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("requests\n%v\nwant\n%v", got, want)
@@ -174,8 +179,8 @@ func TestRoute(t *testing.T) {
 				}
 				return
 			}
-			if len(ended) != 5 {
-				t.Fatalf("%d spans, want 5", len(ended))
+			if len(ended) != 6 {
+				t.Fatalf("%d spans, want 6", len(ended))
 			}
 			for i, s := range ended {
 				route := ""
@@ -184,7 +189,7 @@ func TestRoute(t *testing.T) {
 						route = kv.Value.AsString()
 					}
 				}
-				if wantRoute := []string{"/bookings.v1.Bookings/List", "/bookings.v1.Bookings/List", "/bookings.v1.Bookings/List", "/bookings.v1.Bookings/Create", ""}[i]; route != wantRoute {
+				if wantRoute := []string{"/bookings.v1.Bookings/List", "/bookings.v1.Bookings/List", "/bookings.v1.Bookings/List", "/bookings.v1.Bookings/Create", "", "GET /v1/bookings"}[i]; route != wantRoute {
 					t.Errorf("span %d: route %q, want %q", i, route, wantRoute)
 				}
 			}
