@@ -361,6 +361,11 @@ func (f *File) checkFile() error {
 			return err
 		}
 	}
+	if f.GRPC != nil {
+		if err := f.checkGRPC(); err != nil {
+			return err
+		}
+	}
 	j := &f.JWT
 	for i := range j.Issuers {
 		if err := f.checkIssuer(i); err != nil {

@@ -158,6 +158,10 @@ type File struct {
 	// (package forwardauth) and ignored by the middleware; nil means none.
 	// Parse checks its own keys; keyward serve checks the routes.
 	ForwardAuth *ForwardAuth `yaml:"forward_auth,omitempty"`
+	// GRPC is the grpc section, read by the gRPC interceptors (package
+	// grpcauth, through config/grpcconfig) and ignored by the rest; nil
+	// means none. Parse checks its own keys; grpcconfig checks the rules.
+	GRPC *GRPC `yaml:"grpc,omitempty"`
 
 	file  string         // the path the file was read from; "" if parsed from bytes
 	dir   string         // the directory relative public_key_file and clients_file paths start from

@@ -1,16 +1,11 @@
 package config
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 
-	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/excerpt"
-	"github.com/keyward/keyward/scopes"
 )
 
 // ForwardAuth is the forward_auth section: what `keyward serve` (package
@@ -61,13 +56,6 @@ type ForwardRoute struct {
 	Scopes *RouteScopes `yaml:"scopes,omitempty"`
 	// Public lets the matching requests through without authentication.
 	Public bool `yaml:"public,omitempty"`
-}
-
-// RouteScopes is the scopes of a forward_auth route: exactly one of All
-// (every scope listed) and Any (at least one).
-type RouteScopes struct {
-	All []string `yaml:"all,omitempty"`
-	Any []string `yaml:"any,omitempty"`
 }
 
 // IdentityHeaders is forward_auth.identity_headers: the names of the
@@ -129,35 +117,8 @@ func (f *File) checkForwardAuth() error {
 		}
 	}
 	for i, r := range fa.Routes {
-		at := fmt.Sprintf("forward_auth.routes[%d]", i)
-		if r.Match == "" {
-			return f.errorf(at+".match", "is required: a ServeMux pattern such as \"GET /v1/bookings\" or \"/public/\"")
-		}
-		s := r.Scopes
-		if s == nil {
-			if f.has(at + ".scopes") {
-				return f.errorf(at+".scopes", "is empty; set all or any, or omit scopes to let any authenticated caller through")
-			}
-			continue
-		}
-		if r.Public {
-			return f.errorf(at+".public", "a public route lets everyone through; remove its scopes, or public")
-		}
-		switch {
-		case len(s.All) > 0 && len(s.Any) > 0:
-			return f.errorf(at+".scopes", "sets all and any; use one of them (all: every scope listed; any: at least one)")
-		case len(s.All) == 0 && len(s.Any) == 0:
-			return f.errorf(at+".scopes", "lists no scopes; set all or any, or omit scopes to let any authenticated caller through")
-		}
-		for _, l := range []struct {
-			key    string
-			values []string
-		}{{at + ".scopes.all", s.All}, {at + ".scopes.any", s.Any}} {
-			for k, sc := range l.values {
-				if !scopes.Valid(sc) {
-					return f.errorf(fmt.Sprintf("%s[%d]", l.key, k), "%s is not a scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)", excerpt.Quote(sc))
-				}
-			}
+		if err := f.checkRule(&forwardSection, i, r.Match, r.Scopes, r.Public, `a ServeMux pattern such as "GET /v1/bookings" or "/public/"`); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -182,36 +143,17 @@ var forwardFields = map[string]string{
 	"ClientSecretHeader":       "credentials.client_secret_header",
 }
 
-// routeRef matches a reference to a route in a reason of forwardauth,
-// Routes[N].
-var routeRef = regexp.MustCompile(`\bRoutes\[(\d+)\]`)
+// forwardSection is how errors of forwardauth.Config.Validate map to the
+// forward_auth section.
+var forwardSection = ruleSection{
+	pkg: "forwardauth", key: "forward_auth", list: "Routes", entry: "route",
+	fields: forwardFields, ref: regexp.MustCompile(`\bRoutes\[(\d+)\]`),
+}
 
 // ForwardAuthError reports an error of forwardauth.Config.Validate, for the
 // Config made of the forward_auth section (see ForwardAuthSection), at the
 // key and line of the file it comes from; the routes its reason names
 // become the lines they are on. Another error is reported as the file's.
 func (f *File) ForwardAuthError(err error) error {
-	var ce *dualauth.ConfigError
-	if !errors.As(err, &ce) || ce.Package != "forwardauth" {
-		return &fileError{file: f.file, msg: err.Error(), err: err}
-	}
-	key := "forward_auth"
-	if m := routeRef.FindStringSubmatchIndex(ce.Field); m != nil && m[0] == 0 {
-		// Routes[2].Pattern is forward_auth.routes[2].match.
-		n := ce.Field[m[2]:m[3]]
-		rest := forwardFields["Routes"+ce.Field[m[1]:]]
-		key = "forward_auth.routes[" + n + "]" + rest[len("forward_auth.routes"):]
-	} else if k, ok := forwardFields[ce.Field]; ok {
-		key = k
-	}
-	reason := routeRef.ReplaceAllStringFunc(ce.Reason, func(ref string) string {
-		n, _ := strconv.Atoi(routeRef.FindStringSubmatch(ref)[1])
-		at := fmt.Sprintf("forward_auth.routes[%d]", n)
-		if line := f.lineOf(at); line > 0 {
-			return fmt.Sprintf("the route at line %d", line)
-		}
-		return at
-	})
-	line := cmp.Or(f.lineOf(key), f.lineOf("forward_auth"))
-	return &fileError{file: f.file, line: line, key: key, msg: reason, err: err}
+	return f.ruleSectionError(err, &forwardSection)
 }

@@ -14,13 +14,15 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/refusal"
+	"github.com/keyward/keyward/internal/telemetry"
 )
 
 // newRequest returns the *http.Request the core reads for the call of
 // fullMethod with context ctx: a POST to the full method, as gRPC sends it
 // over HTTP/2, with the request metadata as headers (every value of every
 // key that is a header; see headerKey), the :authority as Host, the peer's
-// address as RemoteAddr and its TLS connection state, if any, as TLS.
+// address as RemoteAddr, its TLS connection state, if any, as TLS, and the
+// full method as the route (Pattern, and the telemetry's keyward.route).
 func newRequest(ctx context.Context, fullMethod string) *http.Request {
 	md, _ := metadata.FromIncomingContext(ctx)
 	h := make(http.Header, len(md))
@@ -58,7 +60,10 @@ func newRequest(ctx context.Context, fullMethod string) *http.Request {
 			r.TLS = &state
 		}
 	}
-	return r.WithContext(ctx)
+	// The full method is the route of the call, as ServeMux's pattern is
+	// an HTTP request's: keyward.route on keyward.requests and the span.
+	r.Pattern = fullMethod
+	return r.WithContext(telemetry.WithRoute(ctx, fullMethod))
 }
 
 // headerKey reports whether the metadata key k is read as a request

@@ -10,8 +10,9 @@ import (
 // TestHTTPProgramLinksNoGRPC: a net/http program (middleware, dualauth,
 // jwks, jwtauth) links no package of gRPC, nor the protobuf runtime or
 // Google's API types that come with it: only package grpcauth imports
-// google.golang.org/grpc. The same listing of grpcauth shows the check can
-// see gRPC where it is linked.
+// google.golang.org/grpc; nor x/oauth2 and the Google Cloud metadata
+// client that gRPC's credentials/oauth brings (examples/grpc's client). The
+// same listing of grpcauth shows the check can see gRPC where it is linked.
 func TestHTTPProgramLinksNoGRPC(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -28,7 +29,7 @@ func TestHTTPProgramLinksNoGRPC(t *testing.T) {
 		}
 		var found []string
 		for _, path := range strings.Fields(string(out)) {
-			for _, prefix := range []string{"google.golang.org/grpc", "google.golang.org/protobuf/", "google.golang.org/genproto/"} {
+			for _, prefix := range []string{"google.golang.org/grpc", "google.golang.org/protobuf/", "google.golang.org/genproto/", "golang.org/x/oauth2", "cloud.google.com/"} {
 				if strings.HasPrefix(path, prefix) {
 					found = append(found, path)
 				}

@@ -6,7 +6,6 @@ import (
 	"github.com/keyward/keyward/config"
 	"github.com/keyward/keyward/forwardauth"
 	"github.com/keyward/keyward/internal/clientaddr"
-	"github.com/keyward/keyward/scopes"
 )
 
 // forwardAuthConfig returns the forwardauth.Config that the file's
@@ -31,15 +30,7 @@ func forwardAuthConfig(f *config.File) (forwardauth.Config, error) {
 		cfg.AddressProxies = proxyPrefixes(c.TrustedProxies)
 	}
 	for _, r := range fa.Routes {
-		route := forwardauth.Route{Pattern: r.Match, Public: r.Public}
-		if s := r.Scopes; s != nil {
-			if len(s.Any) > 0 {
-				route.Require = scopes.Any(s.Any...)
-			} else {
-				route.Require = scopes.All(s.All...)
-			}
-		}
-		cfg.Routes = append(cfg.Routes, route)
+		cfg.Routes = append(cfg.Routes, forwardauth.Route{Pattern: r.Match, Public: r.Public, Require: r.Scopes.Requirement()})
 	}
 	if err := cfg.Validate(); err != nil {
 		return forwardauth.Config{}, f.ForwardAuthError(err)

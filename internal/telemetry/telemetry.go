@@ -8,7 +8,9 @@
 // check. Counts are atomic counters that observable instruments report
 // when metrics are collected and every attribute set is built once, so a
 // request allocates nothing for its metrics, and no span is started while
-// no TracerProvider is set.
+// no TracerProvider is set. A request with a route (WithRoute: a gRPC
+// call) is counted under a lock, by route, and allocates what carries its
+// route from Start to Request.
 package telemetry
 
 import (
@@ -41,7 +43,8 @@ const ScopeName = "github.com/keyward/keyward/dualauth"
 const (
 	// MetricRequests counts requests, each once: attributes
 	// keyward.auth_method (jwt, credentials or none), outcome (allowed or
-	// refused) and, when refused, code (Outcome.Code).
+	// refused), when refused, code (Outcome.Code), and keyward.route when
+	// the request's context has one (WithRoute).
 	MetricRequests = "keyward.requests"
 	// MetricVerifyDuration is the time to verify a Bearer token or a client
 	// id and secret, in seconds: attributes keyward.auth_method (jwt or
@@ -81,6 +84,53 @@ const (
 // Keyward's own, under Keyward's name, as the conventions ask of
 // application-specific attributes.
 const AttrAuthMethod = "keyward.auth_method"
+
+// AttrRoute is the attribute of the route a request was served under, on
+// keyward.requests and the keyward.authenticate span: for a gRPC call its
+// full method, "/pkg.Service/Method" (package grpcauth sets it). One name
+// for every transport, Keyward's own: http.route is HTTP's and rpc.method
+// gRPC's in the OpenTelemetry conventions, and neither fits the other.
+const AttrRoute = "keyward.route"
+
+// maxRoutedCounts bounds the distinct (route, method, outcome) counts of
+// requests with a route; past it, further routes are counted as route
+// "other". Routes are a server's own (gRPC methods it registered), so the
+// bound is only a guard, below the OpenTelemetry SDK's default limit of
+// 2,000 attribute sets per instrument, past which it merges them all.
+const maxRoutedCounts = 1000
+
+// routeKey is the context key of a request's route.
+type routeKey struct{}
+
+// WithRoute returns ctx with route as the route of the request it is the
+// context of, for Start; ctx itself when route is "".
+func WithRoute(ctx context.Context, route string) context.Context {
+	if route == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, routeKey{}, route)
+}
+
+// routedSpan is what Start returns for a request with a route: its span,
+// or a no-op one when spans are off, and the route, for Request to count.
+type routedSpan struct {
+	trace.Span
+	route string
+	off   bool // Span is a stand-in: no span was started
+}
+
+// routedCount is the key of a count of requests with a route.
+type routedCount struct {
+	route  string
+	method Method
+	code   string // "" for allowed
+}
+
+// routed is a count of requests with a route, and its attributes.
+type routed struct {
+	n    uint64
+	opts []metric.ObserveOption
+}
 
 // spanAuthenticate is the name of the span started for each request.
 const spanAuthenticate = "keyward.authenticate"
@@ -181,8 +231,9 @@ type Recorder struct {
 	refused [numMethods][]counter // by index in codes
 	checks  [numChecks]counter
 
-	mu    sync.Mutex
-	other map[otherCode]uint64 // refusals with a code not in codes
+	mu     sync.Mutex
+	other  map[otherCode]uint64    // refusals with a code not in codes
+	routed map[routedCount]*routed // requests with a route, not counted above
 
 	timed [numMethods][2][]metric.RecordOption // by cached
 }
@@ -312,6 +363,9 @@ func New(c Config) (*Recorder, error) {
 		for k, n := range t.other {
 			observe(requests, n, obs(method(k.method), attribute.String("outcome", "refused"), attribute.String("code", k.code)))
 		}
+		for _, r := range t.routed {
+			observe(requests, r.n, r.opts)
+		}
 		t.mu.Unlock()
 		for name, st := range keyStatus(c.KeyStatus) {
 			is, ok := issuers[name]
@@ -370,12 +424,28 @@ func (t *Recorder) Close() error {
 	return t.reg.Unregister()
 }
 
-// Start starts the request's span if spans are on; span is nil if not.
+// Start starts the request's span if spans are on, with the route of ctx
+// (WithRoute) as attribute keyward.route; span is nil if spans are off and
+// ctx has no route. Give span to Request, and use it for nothing else.
 func (t *Recorder) Start(ctx context.Context) (context.Context, trace.Span) {
+	route, _ := ctx.Value(routeKey{}).(string)
+	return t.StartRoute(ctx, route)
+}
+
+// StartRoute is Start for a request whose route is route ("" for none),
+// such as an HTTP request's Pattern, whatever ctx holds.
+func (t *Recorder) StartRoute(ctx context.Context, route string) (context.Context, trace.Span) {
 	if t.tracer == nil || t.globalTP != nil && otel.GetTracerProvider() == t.globalTP {
-		return ctx, nil
+		if route == "" {
+			return ctx, nil
+		}
+		return ctx, &routedSpan{Span: tracenoop.Span{}, route: route, off: true}
 	}
-	return t.tracer.Start(ctx, spanAuthenticate)
+	if route == "" {
+		return t.tracer.Start(ctx, spanAuthenticate)
+	}
+	ctx, span := t.tracer.Start(ctx, spanAuthenticate, trace.WithAttributes(attribute.String(AttrRoute, route)))
+	return ctx, &routedSpan{Span: span, route: route}
 }
 
 // Outcome is a request's decision, as Request records it.
@@ -394,7 +464,13 @@ type Outcome struct {
 // Request counts a request decided with outcome o and ends its span
 // (nil: none).
 func (t *Recorder) Request(span trace.Span, o Outcome) {
-	if o.Code == "" {
+	if rs, ok := span.(*routedSpan); ok {
+		span = rs.Span
+		if rs.off {
+			span = nil
+		}
+		t.countRouted(rs.route, o)
+	} else if o.Code == "" {
 		t.allowed[o.Method].Add(1)
 	} else if i := slices.Index(t.codes, o.Code); i >= 0 {
 		t.refused[o.Method][i].Add(1)
@@ -466,3 +542,34 @@ func (t *Recorder) Verified(ctx context.Context, method Method, cached bool, sta
 
 // Checked counts a client credentials check.
 func (t *Recorder) Checked(r Check) { t.checks[r].Add(1) }
+
+// countRouted counts a request with route route decided with outcome o.
+func (t *Recorder) countRouted(route string, o Outcome) {
+	k := routedCount{route: route, method: o.Method, code: o.Code}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.routed[k]
+	if !ok {
+		if len(t.routed) >= maxRoutedCounts {
+			k.route = "other"
+			r, ok = t.routed[k]
+		}
+		if !ok {
+			r = &routed{opts: routedAttributes(k)}
+			if t.routed == nil {
+				t.routed = map[routedCount]*routed{}
+			}
+			t.routed[k] = r
+		}
+	}
+	r.n++
+}
+
+// routedAttributes are the attributes of the count k.
+func routedAttributes(k routedCount) []metric.ObserveOption {
+	kv := []attribute.KeyValue{attribute.String(AttrAuthMethod, methodNames[k.method]), attribute.String(AttrRoute, k.route), attribute.String("outcome", "allowed")}
+	if k.code != "" {
+		kv = append(kv[:2], attribute.String("outcome", "refused"), attribute.String("code", k.code))
+	}
+	return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
+}

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // requests collects reader's keyward.requests points, keyed by their
@@ -125,4 +126,89 @@ func TestSpan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRoute: a request whose context has a route (WithRoute) is counted
+// with attribute keyward.route, and its span carries it, whether spans are
+// on or off; a request without one is counted as before, without the
+// attribute; StartRoute takes the route it is given (an HTTP request's
+// Pattern) over the context's; past maxRoutedCounts, new routes are
+// counted as "other".
+func TestRoute(t *testing.T) {
+	for _, spansOn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spans=%v", spansOn), func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			spans := tracetest.NewSpanRecorder()
+			cfg := Config{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)), Codes: []string{"invalid_token"}}
+			if spansOn {
+				cfg.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+			} else {
+				cfg.TracerProvider = tracenoop.NewTracerProvider()
+			}
+			r, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			decide := func(route string, o Outcome) {
+				_, span := r.Start(WithRoute(context.Background(), route))
+				r.Request(span, o)
+			}
+			decide("/bookings.v1.Bookings/List", Outcome{Method: JWT})
+			decide("/bookings.v1.Bookings/List", Outcome{Method: JWT})
+			decide("/bookings.v1.Bookings/List", Outcome{Method: JWT, Code: "invalid_token"})
+			decide("/bookings.v1.Bookings/Create", Outcome{Method: Credentials, Code: "insufficient_scope"})
+			decide("", Outcome{Method: JWT})
+			_, span := r.StartRoute(WithRoute(context.Background(), "/ignored.Service/M"), "GET /v1/bookings")
+			r.Request(span, Outcome{Method: Credentials})
+			got := requests(t, reader)
+			want := map[string]int64{
+				"keyward.auth_method=jwt keyward.route=/bookings.v1.Bookings/List outcome=allowed ":                                   2,
+				"code=invalid_token keyward.auth_method=jwt keyward.route=/bookings.v1.Bookings/List outcome=refused ":                1,
+				"code=insufficient_scope keyward.auth_method=credentials keyward.route=/bookings.v1.Bookings/Create outcome=refused ": 1,
+				"keyward.auth_method=jwt outcome=allowed ":                                                                            1,
+				"keyward.auth_method=credentials keyward.route=GET /v1/bookings outcome=allowed ":                                     1,
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("requests\n%v\nwant\n%v", got, want)
+			}
+			ended := spans.Ended()
+			if !spansOn {
+				if len(ended) != 0 {
+					t.Errorf("%d spans with spans off", len(ended))
+				}
+				return
+			}
+			if len(ended) != 6 {
+				t.Fatalf("%d spans, want 6", len(ended))
+			}
+			for i, s := range ended {
+				route := ""
+				for _, kv := range s.Attributes() {
+					if kv.Key == AttrRoute {
+						route = kv.Value.AsString()
+					}
+				}
+				if wantRoute := []string{"/bookings.v1.Bookings/List", "/bookings.v1.Bookings/List", "/bookings.v1.Bookings/List", "/bookings.v1.Bookings/Create", "", "GET /v1/bookings"}[i]; route != wantRoute {
+					t.Errorf("span %d: route %q, want %q", i, route, wantRoute)
+				}
+			}
+		})
+	}
+	t.Run("bound", func(t *testing.T) {
+		reader := sdkmetric.NewManualReader()
+		r, err := New(Config{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)), TracerProvider: tracenoop.NewTracerProvider()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for i := range maxRoutedCounts + 3 {
+			_, span := r.Start(WithRoute(context.Background(), fmt.Sprintf("/a.B/M%d", i)))
+			r.Request(span, Outcome{Method: JWT})
+		}
+		got := requests(t, reader)
+		if len(got) != maxRoutedCounts+1 || got["keyward.auth_method=jwt keyward.route=other outcome=allowed "] != 3 {
+			t.Errorf("%d points, other %d; want %d and 3", len(got), got["keyward.auth_method=jwt keyward.route=other outcome=allowed "], maxRoutedCounts+1)
+		}
+	})
 }
