@@ -99,8 +99,9 @@ type Introspection struct {
 	// Cache configures the cache of the endpoint's answers, on by default.
 	Cache IntrospectionCache
 	// HTTPClient's Transport (and Jar) make the calls; nil means a
-	// transport of http.DefaultTransport's. Redirects are never followed
-	// (one is answered 503), and its Timeout, if shorter, also applies.
+	// transport of the Verifier's own, like http.DefaultTransport.
+	// Redirects are never followed (one is answered 503), and its
+	// Timeout, if shorter, also applies.
 	HTTPClient *http.Client
 }
 
@@ -293,7 +294,9 @@ func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw strin
 		return nil, found, refusal(err)
 	}
 	p := principal(c)
-	p.Introspected = true
+	// The answer is shared with the cache and concurrent requests: the
+	// caller's scopes are its own, as a JWT's are.
+	p.Scopes, p.Introspected = slices.Clone(c.Scopes), true
 	return p, found, nil
 }
 

@@ -415,6 +415,15 @@ func TestIntrospectionCache(t *testing.T) {
 			t.Fatalf("cache status %+v, want 2 entries after 2 evictions", cache)
 		}
 	})
+	t.Run("scopes are each caller's own", func(t *testing.T) {
+		s := newSetup(t, nil)
+		s.ep.add(opaque, goodAnswer(s.clock.Now()))
+		p, _ := s.verify(t, opaque)
+		p.Scopes[0] = "admin" // a handler's doing
+		if again, _ := s.verify(t, opaque); again.Scopes.Has("admin") || s.ep.calls.Load() != 1 {
+			t.Fatalf("the cached answer's scopes changed: %v", again.Scopes)
+		}
+	})
 	t.Run("disabled", func(t *testing.T) {
 		s := newSetup(t, func(c *jwtauth.Config) { c.Issuers[0].Introspection.Cache.Disabled = true })
 		s.ep.add(opaque, goodAnswer(s.clock.Now()))

@@ -347,9 +347,14 @@ func (v *Verifier) CacheStatus() dualauth.CacheStatus {
 }
 
 // Close gives back v's share of its key sets and stops the refreshes of
-// each that no other Verifier holds, waiting for them to end. Tokens can
-// still be verified afterwards with the keys held. Close is idempotent.
+// each that no other Verifier holds, waiting for them to end; it closes
+// its Throttle likewise, and the idle connections to introspection
+// endpoints. Tokens can still be verified afterwards with the keys held.
+// Close is idempotent.
 func (v *Verifier) Close() error {
+	for _, in := range v.opaque {
+		in.client.Close()
+	}
 	if err := v.release(); err != nil {
 		return fmt.Errorf("jwtauth: %w", err)
 	}

@@ -50,16 +50,25 @@ func newCache(cfg CacheConfig, now func() time.Time) *cache {
 	return c
 }
 
-// get returns the live entry of key.
+// get returns the live entry of key, counting a hit or a miss.
 func (c *cache) get(key tokenKey) (*entry, bool) {
-	c.mu.RLock()
-	e := c.m[key]
-	c.mu.RUnlock()
-	if e == nil || !c.now().Before(e.ends) {
+	e, ok := c.peek(key)
+	if !ok {
 		c.misses.Add(1)
 		return nil, false
 	}
 	c.hits.Add(1)
+	return e, true
+}
+
+// peek is get without counting.
+func (c *cache) peek(key tokenKey) (*entry, bool) {
+	c.mu.RLock()
+	e := c.m[key]
+	c.mu.RUnlock()
+	if e == nil || !c.now().Before(e.ends) {
+		return nil, false
+	}
 	return e, true
 }
 

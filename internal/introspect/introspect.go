@@ -74,7 +74,8 @@ type Config struct {
 	Timeout                time.Duration
 	Cache                  CacheConfig
 	// HTTPClient's transport makes the calls; nil: a transport of the
-	// Client's own. Redirects are never followed.
+	// Client's own (Close lets go of its connections). Redirects are never
+	// followed.
 	HTTPClient *http.Client
 	// Answers checks an active answer's members.
 	Answers *jwtverify.AnswerChecker
@@ -145,6 +146,12 @@ func New(cfg Config) *Client {
 			c.http.Timeout = min(hc.Timeout, cfg.Timeout)
 		}
 	}
+	if c.http.Transport == nil {
+		// Connections of its own, which Close lets go of.
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			c.http.Transport = t.Clone()
+		}
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -164,6 +171,14 @@ func New(cfg Config) *Client {
 }
 
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Close closes the idle connections of the Client's own transport; calls
+// in progress end within the timeout. The Client still works afterwards.
+func (c *Client) Close() {
+	if c.cfg.HTTPClient == nil || c.cfg.HTTPClient.Transport == nil {
+		c.http.CloseIdleConnections()
+	}
+}
 
 // Counts are the calls a Client made, by outcome, and the tokens it did
 // not call for because the caller's budget was spent.
@@ -244,6 +259,13 @@ func (e *admitError) Error() string { return e.err.Error() }
 // lookup is the leader's call: a slot, the caller's budget, the call, and
 // the answer remembered.
 func (c *Client) lookup(ctx context.Context, raw string, key tokenKey, admit Admit) (*entry, error) {
+	if c.cache != nil {
+		// A call for the token may have ended between the caller's look
+		// into the cache and this one.
+		if e, ok := c.cache.peek(key); ok {
+			return e, nil
+		}
+	}
 	select {
 	case c.slots <- struct{}{}:
 	default:
