@@ -171,7 +171,8 @@ func configError(err error) error {
 	return err
 }
 
-// Verifier verifies Bearer JWTs for dualauth (a dualauth.TokenVerifier).
+// Verifier verifies Bearer JWTs, and opaque tokens at introspection
+// endpoints, for dualauth (a dualauth.TokenVerifier).
 // It is safe for concurrent use; Close it when done.
 type Verifier struct {
 	v       *jwtverify.Verifier
@@ -258,12 +259,18 @@ var _ interface {
 
 // VerifyToken checks a raw Bearer token and returns the caller it names,
 // a new Principal on every call; cached reports whether the cache of
-// verified tokens answered. Every failure is a *dualauth.Error: 401
-// invalid_token with its cause in Err for logs, or 503
-// temporarily_unavailable when the issuer's keys cannot be fetched. A token
-// with a cnf claim (a DPoP or certificate-bound token, RFC 7800) is
-// refused: this server does not check the proof of possession such a token
-// needs.
+// verified tokens (or of introspection answers) answered. Every failure is
+// a *dualauth.Error: 401 invalid_token with its cause in Err for logs, 429
+// too_many_requests when from's address has spent its budget of refused
+// opaque tokens (Config.Throttle), or 503 temporarily_unavailable when the
+// issuer's keys cannot be fetched or its introspection endpoint cannot
+// answer. A token with a cnf claim (a DPoP or certificate-bound token, RFC
+// 7800), or an introspection answer with a cnf member, is refused: this
+// server does not check the proof of possession such a token needs.
+//
+// An opaque token goes to its issuer's introspection endpoint (see
+// Introspection), and from.Addr is asked only when a call is made; a JWT
+// never asks it.
 //
 // A token that passed every check is remembered (see TokenCache) and, when
 // presented again, answered from memory after its exp and nbf are checked
