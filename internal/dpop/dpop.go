@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -250,18 +251,17 @@ func retrySeconds(d time.Duration) time.Duration {
 // verified parses raw and checks its header and signature; it returns the
 // decoded claims and the proof's key.
 func (c *Checker) verified(raw string) (map[string]any, publicJWK, *Error) {
-	malformed := invalid(errForm, "the DPoP proof is not a JWS in compact form")
 	if len(raw) > MaxProofBytes {
-		return nil, publicJWK{}, malformed
+		return nil, publicJWK{}, malformed()
 	}
 	h, rest, ok1 := strings.Cut(raw, ".")
 	p, s, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.Contains(s, ".") {
-		return nil, publicJWK{}, malformed
+		return nil, publicJWK{}, malformed()
 	}
 	header, err := decodeObject(h)
 	if err != nil {
-		return nil, publicJWK{}, malformed
+		return nil, publicJWK{}, malformed()
 	}
 	if typ, _ := header["typ"].(string); !isDPoPType(typ) {
 		return nil, publicJWK{}, invalid(errTyp, `the DPoP proof's typ is not "dpop+jwt"`)
@@ -289,7 +289,7 @@ func (c *Checker) verified(raw string) (map[string]any, publicJWK, *Error) {
 	}
 	sig, err := b64.DecodeString(s)
 	if err != nil {
-		return nil, publicJWK{}, malformed
+		return nil, publicJWK{}, malformed()
 	}
 	if err := method.Verify(raw[:len(h)+1+len(p)], sig, jwk.key); err != nil {
 		return nil, publicJWK{}, invalid(errSignature, "the DPoP proof's signature does not verify with its jwk")
@@ -301,13 +301,17 @@ func (c *Checker) verified(raw string) (map[string]any, publicJWK, *Error) {
 	return claims, jwk, nil
 }
 
+func malformed() *Error { return invalid(errForm, "the DPoP proof is not a JWS in compact form") }
+
 // decodeObject decodes a base64url JSON object.
 func decodeObject(part string) (map[string]any, error) {
 	b, err := b64.DecodeString(part)
 	if err != nil {
 		return nil, err
 	}
-	return jsonobject.DecodeString(string(b))
+	// b is nobody else's and never written again: the decoded strings
+	// may point into it.
+	return jsonobject.DecodeString(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 // isDPoPType reports whether typ names the media type
@@ -367,8 +371,7 @@ func (c *Checker) checkClaims(claims map[string]any, r Request) (time.Time, *Err
 		if !found {
 			return time.Time{}, invalid(errATHMissing, "the DPoP proof has no ath, which a request with an access token needs")
 		}
-		sum := sha256.Sum256([]byte(r.AccessToken))
-		if subtle.ConstantTimeCompare([]byte(ath), []byte(b64.EncodeToString(sum[:]))) != 1 {
+		if !isHashOf(ath, r.AccessToken) {
 			return time.Time{}, invalid(errATH, "the DPoP proof's ath is not the hash of the access token")
 		}
 	}
@@ -379,6 +382,20 @@ func (c *Checker) checkClaims(claims map[string]any, r Request) (time.Time, *Err
 		}
 	}
 	return iat, nil
+}
+
+// isHashOf reports whether ath is the base64url SHA-256 of token (RFC 9449
+// §4.2), in its one unpadded spelling.
+func isHashOf(ath, token string) bool {
+	var got [sha256.Size]byte
+	if len(ath) != b64.EncodedLen(sha256.Size) {
+		return false
+	}
+	if n, err := b64.Decode(got[:], []byte(ath)); err != nil || n != sha256.Size {
+		return false
+	}
+	want := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // numericDate reads a NumericDate (RFC 7519 §2): seconds since the epoch,

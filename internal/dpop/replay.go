@@ -104,13 +104,9 @@ func newMemoryReplay(maxEntries, maxPerKey int, now func() time.Time) *memoryRep
 // replayID identifies (thumbprint, jti) in 128 bits: a fixed size whatever
 // the jti's length, and no collision short of SHA-256's.
 func replayID(thumbprint, jti string) [16]byte {
-	h := sha256.New()
-	h.Write([]byte(thumbprint))
-	h.Write([]byte{0})
-	h.Write([]byte(jti))
-	var id [16]byte
-	copy(id[:], h.Sum(nil))
-	return id
+	var buf [128 + MaxJTIBytes]byte // thumbprints are 43 bytes
+	sum := sha256.Sum256(append(append(append(buf[:0], thumbprint...), 0), jti...))
+	return [16]byte(sum[:16])
 }
 
 func (m *memoryReplay) remember(_ context.Context, thumbprint, jti string, ttl time.Duration) error {
