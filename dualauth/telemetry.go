@@ -38,6 +38,16 @@ func newRecorder(c *core, cfg Config) (recorder, error) {
 	if cs, ok := c.tokens.(cacheReporter); ok {
 		tc.TokenCache = func() (int, uint64, uint64) { s := cs.CacheStatus(); return s.Entries, s.Hits, s.Misses }
 	}
+	if in, ok := c.tokens.(interface {
+		IntrospectionStatus() (map[string]uint64, CacheStatus)
+	}); ok {
+		if n, _ := in.IntrospectionStatus(); n != nil {
+			tc.Introspection = func() (map[string]uint64, uint64, uint64) {
+				n, s := in.IntrospectionStatus()
+				return n, s.Hits, s.Misses
+			}
+		}
+	}
 	r, err := telemetry.New(tc)
 	return recorder{r}, err
 }

@@ -3,12 +3,15 @@ package dualauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"go.opentelemetry.io/otel"
@@ -24,6 +27,7 @@ import (
 	"github.com/keyward/keyward/clientauth"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwtauth"
 	"github.com/keyward/keyward/keywardtest"
 	"github.com/keyward/keyward/scopes"
 )
@@ -487,3 +491,55 @@ type storeErrors struct {
 }
 
 func (s *storeErrors) StoreErrors() uint64 { return s.n.Load() }
+
+// TestIntrospectionMetrics: an Authenticator whose verifier introspects
+// reports keyward.introspection.requests by outcome and the lookups of its
+// answer cache; one whose verifier does not has neither instrument.
+func TestIntrospectionMetrics(t *testing.T) {
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostFormValue("token") == "good-opaque-token" {
+			fmt.Fprintf(w, `{"active":true,"scope":"bookings:read","exp":%d}`, time.Now().Add(time.Hour).Unix())
+			return
+		}
+		fmt.Fprint(w, `{"active":false}`)
+	}))
+	t.Cleanup(endpoint.Close)
+	iss := keywardtest.NewIssuer(t, "ES256")
+	for _, introspects := range []bool{true, false} {
+		reader := sdkmetric.NewManualReader()
+		a := authenticatorFor(t, iss, func(c *testConfig) {
+			if introspects {
+				c.Issuers[0].Introspection = &jwtauth.Introspection{Endpoint: endpoint.URL, ClientID: "rs", ClientSecret: "s"}
+			}
+			c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		})
+		t.Cleanup(func() { _ = a.Close() })
+		for _, tok := range []string{"good-opaque-token", "good-opaque-token", "guessed-token"} {
+			_, _ = a.Authenticate(request{authorization: []string{"Bearer " + tok}, remote: "192.0.2.7:1000"}.build())
+		}
+		got := collect(t, reader)
+		if !introspects {
+			for _, name := range []string{"keyward.introspection.requests", "keyward.introspection.cache.lookups"} {
+				if got.find(name) != nil {
+					t.Errorf("%s is reported without introspection", name)
+				}
+			}
+			continue
+		}
+		for _, want := range []struct {
+			name  string
+			kv    attribute.KeyValue
+			value int64
+		}{
+			{"keyward.introspection.requests", attribute.String("outcome", "active"), 1},
+			{"keyward.introspection.requests", attribute.String("outcome", "inactive"), 1},
+			{"keyward.introspection.cache.lookups", attribute.String("result", "hit"), 1},
+			{"keyward.introspection.cache.lookups", attribute.String("result", "miss"), 2},
+		} {
+			if n := got.value(want.name, want.kv); n != want.value {
+				t.Errorf("%s{%s} = %d, want %d", want.name, want.kv.Value.Emit(), n, want.value)
+			}
+		}
+	}
+}

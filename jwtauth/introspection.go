@@ -316,8 +316,11 @@ func (v *Verifier) introspectJWT(ctx context.Context, in *introspector, raw stri
 // refused: inactive, or active but not for this API), "error" (the
 // endpoint could not answer: 503) and "throttled" (no call: the caller's
 // address had spent its budget); and their caches together. Both are
-// zero without introspection.
+// nil and zero when no issuer introspects.
 func (v *Verifier) IntrospectionStatus() (requests map[string]uint64, cache dualauth.CacheStatus) {
+	if len(v.opaque) == 0 {
+		return nil, cache
+	}
 	requests = map[string]uint64{"active": 0, "inactive": 0, "error": 0, "throttled": 0}
 	for _, in := range v.opaque {
 		n := in.client.Counts()

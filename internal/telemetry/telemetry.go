@@ -74,6 +74,15 @@ const (
 	// throttle counts in (a store shared by replicas; while it fails each
 	// replica counts in its own memory).
 	MetricThrottleStoreErrors = "keyward.throttle.store_errors"
+	// MetricIntrospectionRequests counts opaque tokens checked at an
+	// introspection endpoint (RFC 7662): attribute outcome, one of active,
+	// inactive (refused: inactive, or not for this API), error (the endpoint
+	// could not answer: 503) and throttled (no call: the caller's address
+	// had spent its budget).
+	MetricIntrospectionRequests = "keyward.introspection.requests"
+	// MetricIntrospectionCacheLookups counts the lookups of the cache of
+	// introspection answers: attribute result (hit or miss).
+	MetricIntrospectionCacheLookups = "keyward.introspection.cache.lookups"
 )
 
 // AttrAuthMethod is the attribute of the kind of credentials a request
@@ -208,6 +217,9 @@ type Config struct {
 	KeyStatus func() map[string]jwks.Status
 	// TokenCache reports the verified-token cache; nil when it is off.
 	TokenCache func() (entries int, hits, misses uint64)
+	// Introspection reports the introspection calls by outcome and the
+	// cache of their answers; nil when no issuer introspects.
+	Introspection func() (requests map[string]uint64, hits, misses uint64)
 	// Clients is set when client credentials are configured: checks and
 	// the throttle store's errors are reported then.
 	Clients bool
@@ -299,6 +311,12 @@ func New(c Config) (*Recorder, error) {
 	lookups, err := m.Int64ObservableCounter(MetricTokenCacheLookups, metric.WithUnit("{lookup}"),
 		metric.WithDescription("Verified-token cache lookups by result."))
 	check(err)
+	introspections, err := m.Int64ObservableCounter(MetricIntrospectionRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("Opaque tokens checked at an introspection endpoint, by outcome."))
+	check(err)
+	introspectionLookups, err := m.Int64ObservableCounter(MetricIntrospectionCacheLookups, metric.WithUnit("{lookup}"),
+		metric.WithDescription("Introspection answer cache lookups by result."))
+	check(err)
 	storeErrors, err := m.Int64ObservableCounter(MetricThrottleStoreErrors, metric.WithUnit("{error}"),
 		metric.WithDescription("Errors of the store the credential failure throttle counts in."))
 	check(err)
@@ -347,6 +365,14 @@ func New(c Config) (*Recorder, error) {
 	if c.Clients {
 		observed = append(observed, checks, storeErrors)
 	}
+	outcomes := map[string][]metric.ObserveOption{}
+	if c.Introspection != nil {
+		observed = append(observed, introspections, introspectionLookups)
+		requests, _, _ := c.Introspection()
+		for outcome := range requests {
+			outcomes[outcome] = obs(attribute.String("outcome", outcome))
+		}
+	}
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		observe := func(inst metric.Int64Observable, n uint64, opts []metric.ObserveOption) {
 			if n > 0 {
@@ -383,6 +409,16 @@ func New(c Config) (*Recorder, error) {
 			o.ObserveInt64(entries, int64(n))
 			o.ObserveInt64(lookups, int64(hits), hit...)
 			o.ObserveInt64(lookups, int64(misses), miss...)
+		}
+		if c.Introspection != nil {
+			requests, hits, misses := c.Introspection()
+			for outcome, n := range requests {
+				if opts, ok := outcomes[outcome]; ok {
+					o.ObserveInt64(introspections, int64(n), opts...)
+				}
+			}
+			o.ObserveInt64(introspectionLookups, int64(hits), hit...)
+			o.ObserveInt64(introspectionLookups, int64(misses), miss...)
 		}
 		if c.Clients {
 			for r := range numChecks {
