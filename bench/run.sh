@@ -19,6 +19,8 @@
 #   PARTS=load ./run.sh               # the load runs of bench/README.md, about 15 minutes
 #   PARTS=grpc GRPC_ROUNDS=6 BENCHTIME=200ms ./run.sh
 #                                     # the gRPC interceptor's cost alone (results/grpc.txt), under a minute
+#   PARTS=opaque OPAQUE_ROUNDS=6 BENCHTIME=200ms ./run.sh
+#                                     # a reused opaque token beside a reused JWT (results/opaque.txt)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,21 +29,23 @@ BENCHTIME=${BENCHTIME:-1s}          # reused tokens, harness, cached credentials
 FRESH_ROUNDS=${FRESH_ROUNDS:-$ROUNDS}
 CRED_ROUNDS=${CRED_ROUNDS:-$ROUNDS}
 GRPC_ROUNDS=${GRPC_ROUNDS:-$ROUNDS}
+OPAQUE_ROUNDS=${OPAQUE_ROUNDS:-$ROUNDS}
 OUT=${OUT:-results}
-PARTS=${PARTS:-reused fresh credentials grpc} # which parts to run (also: load); the others' files are kept
+PARTS=${PARTS:-reused fresh credentials grpc opaque} # which parts to run (also: load); the others' files are kept
 LOAD_ROUNDS=${LOAD_ROUNDS:-3}       # load: rounds of the anchor and the targets in turn
 LOAD_ALGS=${LOAD_ALGS:-RS256 ES256 EdDSA}
 BENCHSTAT=${BENCHSTAT:-go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da}
 
 mkdir -p "$OUT"
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-if has reused || has fresh || has credentials || has grpc; then
+if has reused || has fresh || has credentials || has grpc || has opaque; then
 	go test -c -o "$OUT/bench.test" .
 fi
 has reused && : >"$OUT/jwt-reused.txt"
 has fresh && : >"$OUT/jwt-fresh.txt"
 has credentials && : >"$OUT/credentials.txt"
 has grpc && : >"$OUT/grpc.txt"
+has opaque && : >"$OUT/opaque.txt"
 
 has reused && for i in $(seq "$ROUNDS"); do
 	echo "round $i/$ROUNDS: reused tokens" >&2
@@ -64,6 +68,13 @@ has grpc && for i in $(seq "$GRPC_ROUNDS"); do
 	echo "round $i/$GRPC_ROUNDS: gRPC" >&2
 	"$OUT/bench.test" -test.run '^$' -test.bench 'GRPC' \
 		-test.benchmem -test.benchtime "$BENCHTIME" >>"$OUT/grpc.txt"
+done
+# Opaque tokens: a reused opaque token (introspected once, then cached)
+# beside a reused JWT on the same handler, in the same rounds.
+has opaque && for i in $(seq "$OPAQUE_ROUNDS"); do
+	echo "round $i/$OPAQUE_ROUNDS: opaque tokens" >&2
+	"$OUT/bench.test" -test.run '^$' -test.bench 'Opaque' \
+		-test.benchmem -test.benchtime "$BENCHTIME" >>"$OUT/opaque.txt"
 done
 rm -f "$OUT/bench.test"
 
@@ -90,6 +101,9 @@ if has load; then
 fi
 if has grpc; then
 	$BENCHSTAT -col /call "$OUT/grpc.txt" >"$OUT/grpc.benchstat"
+fi
+if has opaque; then
+	$BENCHSTAT -col /token "$OUT/opaque.txt" >"$OUT/opaque.benchstat"
 fi
 has reused || has fresh || has credentials || exit 0
 
