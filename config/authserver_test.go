@@ -94,6 +94,7 @@ func TestFileAgainstAuthServer(t *testing.T) {
       introspection:
         client_id: keyward-rs
         client_secret_file: `+secret+`
+        timeout: 1m   # the server checks keyward-rs's bcrypt secret on every call, slow under -race
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

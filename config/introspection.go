@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -91,6 +92,12 @@ func (f *File) checkIntrospection(i int) error {
 		return f.errorf(at+".endpoint", "may not be empty; omit it with discovery: true to use the issuer's introspection_endpoint")
 	case in.Endpoint == "" && !iss.Discovery:
 		return f.errorf(at, "needs an endpoint: set endpoint, or discovery: true on the issuer to use its introspection_endpoint")
+	case in.Endpoint == "":
+		// Discovered: the metadata is read by the rule of the endpoint,
+		// without allow_insecure_http.
+		if _, err := (urlrule.Rule{}).Check(iss.Issuer); errors.Is(err, urlrule.ErrInsecureHTTP) {
+			return f.errorf(at, "needs an endpoint: the issuer's metadata is on http:// at a host that is not loopback, which allow_insecure_http opens to key sets only; set endpoint to an https:// URL")
+		}
 	case in.Endpoint != "":
 		// The endpoint receives this API's client secret and callers'
 		// tokens: like the exchange's token endpoint, http:// only to

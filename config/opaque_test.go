@@ -139,6 +139,21 @@ func opaqueFile(t *testing.T, in *introspector, extra string) string {
 `, in.issuer, in.Endpoint(), introspectClient, secret, method) + extra
 }
 
+// newLogged loads the file at path with a logger at debug level and
+// builds its Authenticator, closed when the test ends; the log is
+// returned.
+func newLogged(t *testing.T, path string) (*dualauth.Authenticator, *syncbuf.Buffer) {
+	t.Helper()
+	logs := &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg, err := config.Load(ctx, path, config.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFromConfig(t, cfg), logs
+}
+
 // TestFileOpaqueEndToEnd: a whole file builds an Authenticator that
 // accepts an active opaque token, answered by a real introspection
 // endpoint on loopback, with either client authentication; refuses an
@@ -152,14 +167,7 @@ func TestFileOpaqueEndToEnd(t *testing.T) {
 			const token = "ory_at_s3cr3t-opaque-token"
 			in.Issue(token, "bookings:read")
 			path := writeConfig(t, t.TempDir(), opaqueFile(t, in, ""))
-			var logs syncbuf.Buffer
-			ctx, cancel := context.WithCancel(context.Background())
-			t.Cleanup(cancel)
-			cfg, err := config.Load(ctx, path, config.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := newFromConfig(t, cfg)
+			a, logs := newLogged(t, path)
 
 			p := wantCaller(t, a, bearerRequest(token), dualauth.MethodJWT, "opaque-app", "bookings:read")
 			if !p.Introspected || p.Issuer != "https://auth.example.com" {
@@ -314,5 +322,30 @@ func TestFileOpaqueSharesRedis(t *testing.T) {
 	}
 	if n := in.calls.Load() - calls; n != 0 {
 		t.Errorf("throttled guesses made %d introspection calls", n)
+	}
+}
+
+// TestFileOpaqueEndpointDown: an introspection endpoint that cannot be
+// reached answers an opaque token 503 temporarily_unavailable with
+// Retry-After, never 401; what is logged names the issuer and shows
+// neither the endpoint's query values, the client secret nor the token.
+func TestFileOpaqueEndpointDown(t *testing.T) {
+	in := newIntrospector(t, "https://auth.example.com", false)
+	in.Close() // nothing answers
+	text := strings.Replace(opaqueFile(t, in, ""), "/oauth/introspect", "/oauth/introspect?tenant=secretq", 1)
+	path := writeConfig(t, t.TempDir(), text)
+	a, logs := newLogged(t, path)
+	_, err := a.Authenticate(bearerRequest("s3cr3t-opaque-token"))
+	if e := asError(t, err); e.Status != http.StatusServiceUnavailable || e.Code != dualauth.CodeTemporarilyUnavailable || e.RetryAfter <= 0 {
+		t.Fatalf("endpoint down: %d %q, Retry-After %v; want 503 temporarily_unavailable with Retry-After", e.Status, e.Code, e.RetryAfter)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "https://auth.example.com") {
+		t.Errorf("no log names the issuer:\n%s", out)
+	}
+	for _, leak := range []string{"secretq", introspectSecret, "s3cr3t"} {
+		if strings.Contains(out, leak) || strings.Contains(err.Error(), leak) {
+			t.Errorf("the log or the error shows %q:\n%s\n%v", leak, out, err)
+		}
 	}
 }
