@@ -47,21 +47,17 @@ type Authenticator struct {
 
 // core is what every mode's view of one Authenticator shares.
 type core struct {
-	realm string
-
+	realm   string
 	tokens  TokenVerifier // nil when none is configured
 	clients ClientChecker // nil when none is configured
 
-	basicOn        bool
-	idHeader       string
-	secretHeader   string
-	addrFunc       func(r *http.Request) string
-	trustedProxies clientaddr.Proxies
+	basicOn                bool
+	idHeader, secretHeader string
+	addrFunc               func(r *http.Request) string
+	trustedProxies         clientaddr.Proxies
+	authenticatePreflight  bool
 
-	authenticatePreflight bool
-
-	tel recorder
-
+	tel     recorder
 	closers []func() error
 	close   func() error // runs closers, once
 }

@@ -66,10 +66,10 @@ type Config struct {
 	// DisableBasic turns off "Authorization: Basic" for client
 	// credentials, which is accepted by default.
 	DisableBasic bool
-	// TrustedProxies are the proxies in front of the API: the failed
-	// credential checks of a request from one of them count against the
-	// address they forwarded (X-Forwarded-For: the right-most address that
-	// is not a trusted proxy). Empty: the peer address is always used.
+	// TrustedProxies are the proxies in front of the API: failures of a
+	// request from one of them count against the address they forwarded
+	// (X-Forwarded-For: the right-most address that is not a trusted
+	// proxy). Empty: the peer address is always used.
 	TrustedProxies []netip.Prefix
 	// ClientAddr, if set, returns the address failures are counted against
 	// instead (normalized like the others: IPv4-mapped IPv6 as IPv4, IPv6 by
@@ -80,19 +80,15 @@ type Config struct {
 	// other. By default they pass unauthenticated, since browsers send them
 	// without credentials (Fetch standard); see Authenticator.Preflight.
 	AuthenticatePreflight bool
-	// MeterProvider receives the metrics (keyward.requests and the others
-	// README lists); nil means otel.GetMeterProvider(), which records
-	// nothing until the application sets one. keyward.requests counts each
-	// request once, when first decided: in Authenticate, in Authorize when
-	// the context holds no Principal this Authenticator verified, and in
-	// VerifyClient (so Authorize refusing scopes after Authenticate allowed
-	// the request is not counted again).
+	// MeterProvider receives the metrics (README lists them); nil means
+	// otel.GetMeterProvider(). keyward.requests counts each request once,
+	// when first decided: in Authenticate, in Authorize when the context
+	// holds no Principal this Authenticator verified, and in VerifyClient.
 	MeterProvider metric.MeterProvider
 	// TracerProvider receives a span keyward.authenticate for each request
-	// counted, with keyward.auth_method, keyward.outcome, keyward.code (when
-	// refused) and, from a verified caller, keyward.issuer and
-	// keyward.client_id; never a token, secret or header. nil means
-	// otel.GetTracerProvider(): no span until the application sets one.
+	// counted, with keyward.auth_method, keyward.outcome, keyward.code,
+	// keyward.issuer and keyward.client_id (never a token, secret or
+	// header); nil means otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
 }
 

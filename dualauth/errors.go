@@ -143,11 +143,9 @@ func (a *Authenticator) challenges(r *http.Request, e *Error) []string {
 		add(a.basic)
 	case CodeTooManyRequests, CodeTemporarilyUnavailable:
 	case CodeInsufficientScope:
-		// The caller was verified: answer in the scheme it used. A Basic
-		// challenge says that other credentials might be let in (RFC 9110
-		// §11.6.1). The client headers have no scheme to name: offering
-		// Basic or Bearer there would invite the caller to present the same
-		// client another way, which changes nothing, so none is sent.
+		// The caller was verified: answer in the scheme it used (RFC 9110
+		// §11.6.1). The client headers have no scheme: offering another
+		// would invite the same client another way, so none is sent.
 		switch a.presentedKind(r) {
 		case credBasic:
 			add(a.basic)
@@ -183,11 +181,6 @@ func errInvalidClient(cause error) *Error {
 }
 
 func errUnavailable(cause error) *Error {
-	return &Error{
-		Status:      http.StatusServiceUnavailable,
-		Code:        CodeTemporarilyUnavailable,
-		Description: "the credentials cannot be checked right now; retry later",
-		RetryAfter:  5 * time.Second,
-		Err:         cause,
-	}
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+		Description: "the credentials cannot be checked right now; retry later", RetryAfter: 5 * time.Second, Err: cause}
 }

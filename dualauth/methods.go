@@ -85,13 +85,10 @@ const (
 
 // CacheStatus reports a verified-token cache (health routes, metrics).
 type CacheStatus struct {
-	// Entries is the number of tokens held.
-	Entries int `json:"entries"`
-	// Hits and Misses count the lookups answered from memory and not.
-	Hits   uint64 `json:"hits"`
-	Misses uint64 `json:"misses"`
-	// Evictions counts live entries dropped to make room at the bound.
-	Evictions uint64 `json:"evictions"`
+	Entries   int    `json:"entries"`   // the tokens held
+	Hits      uint64 `json:"hits"`      // lookups answered from memory
+	Misses    uint64 `json:"misses"`    // lookups not answered from memory
+	Evictions uint64 `json:"evictions"` // live entries dropped to make room at the bound
 }
 
 // cacheReporter and keyReporter are what the core reads of a verifier.

@@ -103,31 +103,25 @@ func (p *Principal) MarshalJSON() ([]byte, error) {
 //	if err := p.DecodeClaims(&c); err != nil { … }
 //
 // v must be a non-nil pointer; anything else is an error, never a panic.
-// Claims v has no field for are ignored, and a field whose claim is absent
-// keeps its value (use a pointer to tell absent from empty). A claim of
-// another JSON type than its field's is an error (*json.UnmarshalTypeError)
-// after the other fields are set. Numbers keep every digit, as int64,
-// float64, json.Number or jwt.NumericDate (exp, nbf, iat). Registered claims
-// decode as golang-jwt's jwt.RegisteredClaims reads them (embed it to have
-// them all); aud may be one string or an array of strings (RFC 7519
-// §4.1.3), which jwt.ClaimStrings accepts both of and []string does not.
+// Claims v has no field for are ignored; a field whose claim is absent keeps
+// its value (use a pointer to tell absent from empty); a claim of another
+// JSON type than its field's is an error (*json.UnmarshalTypeError) after
+// the other fields are set. Numbers keep every digit (int64, float64,
+// json.Number, jwt.NumericDate). Registered claims decode as
+// jwt.RegisteredClaims reads them (embed it to have them all); aud may be
+// a string or an array (RFC 7519 §4.1.3), which jwt.ClaimStrings accepts
+// and []string does not. Names match as in encoding/json, exactly or else
+// ignoring case, so claims whose names differ only in case (at any depth)
+// are an error: the token must not decide which one a field gets.
 //
-// Names match as in encoding/json, exactly or else ignoring case, so claims
-// whose names differ only in case (at any depth) are refused with an error:
-// which one a field would get is not decided by the token.
-//
-// Each call decodes afresh into values of its own: nothing is kept on the
-// Principal, so a cached token costs no memory for it, and changing what v
-// holds changes nothing another request sees. A caller of client
-// credentials has the claims of the token its credentials were exchanged
-// for, and none when checked against a registry: v is then left as it is,
-// and the error is nil.
-//
-// It is a method rather than a generic function so that v can be any
-// target json.Unmarshal takes, with its defaults filled in beforehand.
+// Each call decodes afresh into values of its own: a cached token costs no
+// memory for it, and changing v changes nothing another request sees. A
+// caller of client credentials has the claims of the token its credentials
+// were exchanged for, and none when checked against a registry (v is left
+// as it is, and the error is nil).
 func (p *Principal) DecodeClaims(v any) error {
 	if p == nil {
-		return errNilPrincipal
+		return errors.New("dualauth: DecodeClaims called on a nil *Principal")
 	}
 	data := "null" // no token: v is checked, and left as it is
 	if p.payload != "" {
@@ -148,8 +142,6 @@ func (p *Principal) DecodeClaims(v any) error {
 	}
 	return nil
 }
-
-var errNilPrincipal = errors.New("dualauth: DecodeClaims called on a nil *Principal")
 
 // clone returns a copy of p for one request: its own Scopes, and the
 // read-only claims set shared.
