@@ -83,3 +83,36 @@ func ExampleLoad() {
 	// dual credentials globex
 	// config: ../testdata/config/bad/alg-none.yaml: line 7: jwt.algorithms[1]: "none" is never accepted: an unsigned token can be forged by anyone
 }
+
+// An issuer whose access tokens are opaque, checked at its introspection
+// endpoint: it needs no key source, and in mode jwt the credentials section
+// may bound guessed tokens per caller address.
+func ExampleParse_introspection() {
+	const issuer = `
+jwt:
+  issuers:
+    - issuer: https://auth.example.com
+      audiences: [bookings-api]
+      introspection:
+        endpoint: https://auth.example.com/oauth2/introspect
+        client_id: keyward-rs
+        client_secret_file: /run/secrets/introspect
+`
+	f, err := config.Parse([]byte(issuer + `        cache: {max_ttl: 5m, negative_ttl: 10s}
+credentials:
+  trusted_proxies: [10.0.0.0/8]
+  throttle: {max_address_failures: 20, window: 1m}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	in := f.JWT.Issuers[0].Introspection
+	fmt.Println(in.Endpoint, in.ClientID, in.Cache.MaxTTL, f.Credentials.Throttle.MaxAddressFailures)
+
+	_, err = config.Parse([]byte(issuer + "        auth_method: basic\n"))
+	fmt.Println(err)
+	// Output:
+	// https://auth.example.com/oauth2/introspect keyward-rs 5m0s 20
+	// config: line 10: jwt.issuers[0].introspection.auth_method: unknown method "basic"; use client_secret_basic (the default) or client_secret_post
+}

@@ -45,7 +45,8 @@ func newOpaqueIssuer(t *testing.T, token, scope string) *opaqueIssuer {
 }
 
 // TestServeOpaqueToken: `keyward serve` with a file whose issuer's tokens
-// are all opaque answers an active one from the introspection endpoint
+// are all opaque is ready at once (it has no key set to fetch), answers an
+// active one from the introspection endpoint
 // (200 with the identity headers, 403 for a scope it lacks), an unknown one
 // 401 invalid_token, and, in mode jwt with credentials.throttle, the guesses
 // of one forwarded client address 429 with Retry-After once its budget is
@@ -92,6 +93,12 @@ credentials:
 		return res
 	}
 
+	// No key set to wait for: ready at once.
+	for _, path := range []string{"/livez", "/readyz", "/healthz"} {
+		if status, body := httpGet(t, "http://"+keyward+path); status != http.StatusOK {
+			t.Errorf("%s: %d %s; want 200", path, status, body)
+		}
+	}
 	res := ask("GET", "/v1/bookings", token, "198.51.100.1")
 	if res.StatusCode != http.StatusOK || res.Header.Get("X-Auth-Client-Id") != "opaque-app" ||
 		res.Header.Get("X-Auth-Scopes") != "bookings:read" || res.Header.Get("X-Auth-Issuer") != iss.URL {
