@@ -7,21 +7,56 @@ import (
 	"testing"
 )
 
+// testFiles are the demo's default files, from this directory.
+var testFiles = files{
+	clients:       "../../testdata/authserver/clients.yaml",
+	clientOptions: "../../testdata/authserver/client-options.yaml",
+}
+
 // TestWalkThrough runs the demo as `go run ./examples/demo -once` does and
-// checks that every step answered as expected.
+// checks that every step answered as expected, the opaque token's among
+// them: the API introspected it at the authorization server, once for two
+// calls, and once more for a made-up token.
 func TestWalkThrough(t *testing.T) {
 	var out bytes.Buffer
-	if code := run(context.Background(), &out, "../../testdata/clients/clients.yaml", true); code != 0 {
+	if code := run(context.Background(), &out, testFiles, true); code != 0 {
 		t.Fatalf("exit status %d; output:\n%s", code, out.String())
 	}
-	if !strings.Contains(out.String(), "steps answered as expected") || strings.Contains(out.String(), "✗") {
+	for _, want := range []string{
+		"steps answered as expected",
+		"── Opaque token: the API asks the authorization server (RFC 7662 introspection)",
+		`"access_token":"kwat_`,
+		`"introspected":true`,
+		"introspection requests so far: the second call was answered from Keyward's cache\n  = 1\n  ✓",
+		"introspection requests so far: one more, for the made-up token\n  = 2\n  ✓",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("no %q in the output:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "✗") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 }
 
-func TestRunFailsWithoutRegistry(t *testing.T) {
-	var out bytes.Buffer
-	if code := run(context.Background(), &out, "missing.yaml", true); code == 0 {
-		t.Fatal("run succeeded without a client registry")
+// TestRunFailsWithoutFiles checks that the demo stops, with a non-zero
+// status, when a file it reads is missing.
+func TestRunFailsWithoutFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    files
+	}{
+		{"no registry", files{clients: "missing.yaml", clientOptions: testFiles.clientOptions}},
+		{"no client options", files{clients: testFiles.clients, clientOptions: "missing.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if code := run(context.Background(), &out, tc.f, true); code == 0 {
+				t.Fatalf("run succeeded; output:\n%s", out.String())
+			}
+			if !strings.Contains(out.String(), "missing.yaml") {
+				t.Errorf("the error does not name the missing file: %s", out.String())
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/authserver"
@@ -23,15 +24,32 @@ import (
 // loopback port of its own.
 type servers struct {
 	authURL, apiURL string
-	close           func()
+	// introspections counts the requests to the authorization server's
+	// introspection endpoint, which only the API makes.
+	introspections *atomic.Int64
+	close          func()
+}
+
+// files are the test-only files the servers read.
+type files struct {
+	// clients is the client registry of both servers.
+	clients string
+	// clientOptions says which clients get opaque access tokens and which
+	// may introspect (see authserver.ReadClientOptions).
+	clientOptions string
 }
 
 // start brings both servers up. The API finds the authorization server's
-// keys by discovery, as a production resource server would, and checks
-// client credentials against the same registry.
-func start(ctx context.Context, clientsFile string) (*servers, error) {
+// keys and introspection endpoint by discovery, as a production resource
+// server would, introspects opaque tokens there as its own client, and
+// checks client credentials against the same registry.
+func start(ctx context.Context, f files) (*servers, error) {
 	quiet := slog.New(slog.DiscardHandler)
-	registry, err := clients.Open(clientsFile, clients.Options{Logger: quiet})
+	options, err := authserver.ReadClientOptions(f.clientOptions)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := clients.Open(f.clients, clients.Options{Logger: quiet})
 	if err != nil {
 		return nil, err
 	}
@@ -41,12 +59,13 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 		return nil, err
 	}
 	authURL := "http://" + authLn.Addr().String()
-	as, err := authserver.New(authserver.Config{Issuer: authURL, Audience: "bookings-api", Clients: registry})
+	as, err := authserver.New(authserver.Config{Issuer: authURL, Audience: "bookings-api", Clients: registry, ClientOptions: options})
 	if err != nil {
 		authLn.Close()
 		return nil, err
 	}
-	authSrv := &http.Server{Handler: as.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	introspections := new(atomic.Int64)
+	authSrv := &http.Server{Handler: counting(as.Handler(), introspections), ReadHeaderTimeout: 5 * time.Second}
 	go serve(authSrv, authLn)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -73,25 +92,37 @@ func start(ctx context.Context, clientsFile string) (*servers, error) {
 	go serve(apiSrv, apiLn)
 
 	return &servers{
-		authURL: authURL,
-		apiURL:  "http://" + apiLn.Addr().String(),
+		authURL:        authURL,
+		apiURL:         "http://" + apiLn.Addr().String(),
+		introspections: introspections,
 		close: func() {
 			shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 			defer done()
 			_ = apiSrv.Shutdown(shutdown)
 			_ = authSrv.Shutdown(shutdown)
-			_ = authn.Close() // the key set's refreshes and the registry's watcher
+			_ = authn.Close() // the key set's refreshes, the introspection client, the registry's watcher
 			cancel()
 		},
 	}, nil
 }
 
-// newAuthenticator accepts the demo issuer's tokens and the registry's
-// clients.
+// newAuthenticator accepts the demo issuer's tokens, JWTs verified here
+// and opaque ones introspected at the issuer, and the registry's clients.
 func newAuthenticator(issuer string, keys jwks.Set, registry *clients.Registry) (*dualauth.Authenticator, error) {
+	// Guessed opaque tokens count against the caller's address, as wrong
+	// client secrets do.
+	guard, err := clientauth.NewGuard(clientauth.Throttle{}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
 	tokens, err := jwtauth.New(jwtauth.Config{
-		Issuers:     []jwtauth.Issuer{{Issuer: issuer, Audiences: []string{"bookings-api"}, Keys: keys}},
+		Issuers: []jwtauth.Issuer{{
+			Issuer: issuer, Audiences: []string{"bookings-api"}, Keys: keys,
+			// The endpoint is the issuer metadata's introspection_endpoint.
+			Introspection: &jwtauth.Introspection{ClientID: resourceServerID, ClientSecret: resourceServerSecret},
+		}},
 		RequireType: "at+jwt",
+		Throttle:    guard,
 	})
 	if err != nil {
 		return nil, err
@@ -102,6 +133,16 @@ func newAuthenticator(issuer string, keys jwks.Set, registry *clients.Registry) 
 		return nil, err
 	}
 	return dualauth.New(dualauth.Config{Mode: dualauth.ModeDual, Realm: "bookings-api", Tokens: tokens, Clients: checker})
+}
+
+// counting counts the requests to the introspection endpoint in n.
+func counting(h http.Handler, n *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == authserver.PathIntrospect {
+			n.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func serve(srv *http.Server, ln net.Listener) {

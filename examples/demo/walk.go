@@ -10,14 +10,29 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/authserver"
 )
 
-// The test-only clients of testdata/clients/clients.yaml the walk uses.
+// The test-only clients of testdata/authserver/clients.yaml the demo uses.
 const (
-	globexID, globexSecret = "globex", "globex-secret" // bookings:read, bookings:create
-	acmeID, acmeSecret     = "acme", "acme-secret"     // bookings:read, reports:read
+	globexID, globexSecret = "globex", "globex-secret"         // bookings:read, bookings:create
+	acmeID, acmeSecret     = "acme", "acme-secret"             // bookings:read, reports:read
+	opaqueID, opaqueSecret = "opaque-app", "opaque-app-secret" // bookings:read, bookings:create; opaque tokens
+	// The API's own client at the authorization server, which may
+	// introspect (no scopes).
+	resourceServerID, resourceServerSecret = "keyward-rs", "keyward-rs-secret"
 )
+
+// madeUpToken looks like the authorization server's opaque tokens, but it
+// never issued it.
+const madeUpToken = authserver.OpaqueTokenPrefix + "made-up-by-the-demo-never-issued-0123456789a"
+
+// deleteRefused is the challenge to a token without bookings:delete at
+// DELETE /v1/bookings/{id}.
+const deleteRefused = `Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="bookings:delete"`
 
 // walker sends the walk-through's requests and prints them.
 type walker struct {
@@ -30,12 +45,14 @@ type walker struct {
 
 // walk runs every step against the servers and returns how many answered
 // otherwise than expected.
-func walk(ctx context.Context, out io.Writer, authURL, apiURL string) int {
+func walk(ctx context.Context, out io.Writer, s *servers) int {
+	authURL, apiURL := s.authURL, s.apiURL
 	w := &walker{ctx: ctx, out: out, client: &http.Client{Timeout: 10 * time.Second}, auth: authURL, api: apiURL}
 	fmt.Fprintf(out, "Keyward demo\n  authorization server  %s\n  bookings API          %s (net/http, mode dual)\n", authURL, apiURL)
 
-	w.section("Discovery: the API finds the issuer's keys from its metadata (RFC 8414)")
-	w.do("metadata", http.MethodGet, authURL+"/.well-known/openid-configuration", nil, "", 200, hasFields("issuer", "jwks_uri", "token_endpoint"))
+	w.section("Discovery: the API finds the issuer's keys and introspection endpoint from its metadata (RFC 8414)")
+	w.do("metadata", http.MethodGet, authURL+"/.well-known/openid-configuration", nil, "", 200,
+		hasFields("issuer", "jwks_uri", "token_endpoint", "introspection_endpoint"))
 
 	w.section("No credentials: both challenges, Bearer and Basic (RFC 6750 §3, RFC 7617)")
 	w.do("no credentials", http.MethodGet, apiURL+"/v1/bookings", nil, "", 401, challenges(`Bearer realm="bookings-api"`, `Basic realm="bookings-api"`))
@@ -74,14 +91,26 @@ func walk(ctx context.Context, out io.Writer, authURL, apiURL string) int {
 		form("grant_type", "client_credentials", "response_type", "token", "client_id", globexID, "client_secret", globexSecret), 200, expiresIn(2592000))
 	w.do("create a booking (needs bookings:create)", http.MethodPost, apiURL+"/v1/bookings", bearer(str(connect, "access_token")), "", 201, nil)
 
+	w.section("Opaque token: the API asks the authorization server (RFC 7662 introspection)")
+	opaque := w.do("token for "+opaqueID+", whose client options say token_format: opaque", http.MethodPost, authURL+"/oauth/v2/token",
+		header{"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic(opaqueID, opaqueSecret)},
+		"grant_type=client_credentials", 200, allOf(expiresIn(3600), notJWT))
+	opaqueToken := str(opaque, "access_token")
+	w.do("whoami: Keyward introspected the token as "+resourceServerID, http.MethodGet, apiURL+"/v1/whoami", bearer(opaqueToken), "", 200,
+		allOf(field("method", "jwt"), field("client_id", opaqueID), field("introspected", true)))
+	w.do("list bookings with the same token", http.MethodGet, apiURL+"/v1/bookings", bearer(opaqueToken), "", 200, nil)
+	w.count("introspection requests so far: the second call was answered from Keyward's cache", s.introspections, 1)
+	w.do("a made-up opaque token", http.MethodGet, apiURL+"/v1/bookings", bearer(madeUpToken), "", 401, errorCode("invalid_token"))
+	w.do("a scope the opaque token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(opaqueToken), "", 403, challenges(deleteRefused))
+	w.count("introspection requests so far: one more, for the made-up token", s.introspections, 2)
+
 	w.section("Client credentials straight to the API, as Decentro's APIs take them")
 	w.do("client_id and client_secret headers", http.MethodGet, apiURL+"/v1/bookings",
 		header{"client_id": globexID, "client_secret": globexSecret}, "", 200, field("bookings", nil))
 	w.do("HTTP Basic", http.MethodGet, apiURL+"/v1/whoami", header{"Authorization": basic(acmeID, acmeSecret)}, "", 200, field("method", "credentials"))
 
 	w.section("Refusals")
-	w.do("a scope the token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(token), "", 403,
-		challenges(`Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="bookings:delete"`))
+	w.do("a scope the token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(token), "", 403, challenges(deleteRefused))
 	w.do("a tampered token", http.MethodGet, apiURL+"/v1/bookings", bearer(tamper(token)), "", 401, errorCode("invalid_token"))
 	w.do("a wrong secret", http.MethodGet, apiURL+"/v1/bookings", header{"client_id": globexID, "client_secret": "guess"}, "", 401, errorCode("invalid_client"))
 	both := bearer(token)
@@ -143,6 +172,18 @@ func (w *walker) do(what, method, target string, h header, body string, want int
 	return decoded
 }
 
+// count checks a number read inside the servers, as a step of its own.
+func (w *walker) count(what string, n *atomic.Int64, want int64) {
+	w.steps++
+	got := n.Load()
+	fmt.Fprintf(w.out, "\n  %s\n  = %d\n", what, got)
+	if got != want {
+		w.fail(fmt.Errorf("%d, want %d", got, want))
+		return
+	}
+	fmt.Fprintf(w.out, "  ✓ %d as expected\n", want)
+}
+
 func (w *walker) fail(err error) map[string]any {
 	w.failed++
 	fmt.Fprintf(w.out, "  ✗ %v\n", err)
@@ -176,6 +217,28 @@ func expiresIn(seconds float64) func(*http.Response, map[string]any) error {
 	return func(_ *http.Response, body map[string]any) error {
 		if body["expires_in"] != seconds || body["token_type"] != "Bearer" || str(body, "access_token") == "" {
 			return fmt.Errorf("want a Bearer token for %vs", seconds)
+		}
+		return nil
+	}
+}
+
+// notJWT checks that the access token is one of the authorization server's
+// opaque tokens: its prefix and random bits, no dot, so not a JWS.
+func notJWT(_ *http.Response, body map[string]any) error {
+	token := str(body, "access_token")
+	if !strings.HasPrefix(token, authserver.OpaqueTokenPrefix) || strings.Contains(token, ".") {
+		return fmt.Errorf("access_token %s is not an opaque token", shorten(token))
+	}
+	return nil
+}
+
+// allOf passes when every check does.
+func allOf(checks ...func(*http.Response, map[string]any) error) func(*http.Response, map[string]any) error {
+	return func(resp *http.Response, body map[string]any) error {
+		for _, check := range checks {
+			if err := check(resp, body); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -262,7 +325,7 @@ func compact(body map[string]any) string {
 // printCurls tells how to try the running servers by hand.
 func printCurls(out io.Writer, authURL, apiURL string) {
 	fmt.Fprintf(out, `
-Both servers keep running. Try (test-only clients from testdata/clients/clients.yaml):
+Both servers keep running. Try (test-only clients from testdata/authserver/clients.yaml):
 
   TOKEN=$(curl -s -u %[3]s:%[4]s -d grant_type=client_credentials %[1]s/oauth/v2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
   curl -i -H "Authorization: Bearer $TOKEN" %[2]s/v1/bookings
@@ -271,6 +334,12 @@ Both servers keep running. Try (test-only clients from testdata/clients/clients.
   curl -i -X DELETE -H "Authorization: Bearer $TOKEN" %[2]s/v1/bookings/42
   curl -s %[1]s/.well-known/jwks.json
 
+An opaque token, which the API introspects (and what the authorization server tells it):
+
+  OPAQUE=$(curl -s -u %[7]s:%[8]s -d grant_type=client_credentials %[1]s/oauth/v2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -i -H "Authorization: Bearer $OPAQUE" %[2]s/v1/whoami
+  curl -s -u %[9]s:%[10]s -d token=$OPAQUE %[1]s%[11]s
+
 Press Ctrl-C to stop.
-`, authURL, apiURL, globexID, globexSecret, acmeID, acmeSecret)
+`, authURL, apiURL, globexID, globexSecret, acmeID, acmeSecret, opaqueID, opaqueSecret, resourceServerID, resourceServerSecret, authserver.PathIntrospect)
 }
