@@ -14,24 +14,22 @@ import (
 // caller's address, on the budgets of a Throttle: the opaque tokens an
 // introspection endpoint does not know, for a *jwtauth.Verifier
 // (jwtauth.Config.Throttle). A token guesser is a secret guesser: each
-// guess spends the address's budget (Throttle.MaxAddrFailures), the one
-// wrong client secrets spend, and, as guesses at a client of their own
-// (whose id no request can present), a budget of Throttle.MaxClientFailures
-// per address, so that token guesses alone cannot lock an address out of
-// its client credentials. With the same Throttle.Redis (URL and KeyPrefix)
-// as a Checker's, the counts are the Checker's: on one Redis an address's
-// token and secret guesses share one budget across replicas. It is safe
-// for concurrent use; Close it when done.
+// guess spends the address's budget (Throttle.MaxAddrFailures per
+// Throttle.Window), the one wrong client secrets from that address spend
+// too. Guesses do not spend Throttle.MaxClientFailures (they name no
+// client), and they take none of the address's throttle.MaxInFlight checks
+// in progress: many callers behind one address (a gateway, a NAT) may
+// present new tokens at once, and the calls are bounded per endpoint
+// instead. An empty address (a zero dualauth.Origin, a check with no
+// address) is not counted at all. With the same Throttle.Redis (URL and
+// KeyPrefix) as a Checker's, the counts are the Checker's: on one Redis an
+// address's token and secret guesses share one budget across replicas. It
+// is safe for concurrent use; Close it when done.
 type Guard struct {
 	throttle *throttle.Throttle
 	store    throttle.SharedStore // nil: memory
 	close    func() error         // closes store, once
 }
-
-// tokenGuessID is the client id token guesses are counted under. The core
-// refuses an empty client id before any check, so no secret guess lands
-// on it.
-const tokenGuessID = ""
 
 // NewGuard checks t as Config.Validate checks a Throttle and returns a
 // Guard counting on its budgets, on the clock now (nil: time.Now), in
@@ -51,18 +49,22 @@ func NewGuard(t Throttle, now func() time.Time, logger *slog.Logger) (*Guard, er
 	return g, nil
 }
 
-// Admit reserves one failure of addr's budgets (addr is a key of the
-// caller's address, as dualauth.Origin.Addr gives) before a check runs,
-// and done ends the check: done(true) leaves the failure counted,
-// done(false) takes it back (the token was good, or nothing was learnt).
-// Call done exactly once. When a budget is spent, or addr has
-// throttle.MaxInFlight checks in progress in this process, Admit returns a
-// 429 too_many_requests *dualauth.Error with RetryAfter; when the Redis
-// store cannot count the check (and Throttle.Redis.Replicas leaves this
-// process no share to count it in), a 503 temporarily_unavailable one.
-// The check must not run then.
+// Admit reserves one failure of addr's budget (Throttle.MaxAddrFailures;
+// addr is a key of the caller's address, as dualauth.Origin.Addr gives)
+// before a check runs, and done ends the check: done(true) leaves the
+// failure counted, done(false) takes it back (the token was good, or
+// nothing was learnt). Call done exactly once. When the budget is spent,
+// Admit returns a 429 too_many_requests *dualauth.Error with RetryAfter;
+// when the Redis store cannot count the check (and Throttle.Redis.Replicas
+// leaves this process no share to count it in), a 503
+// temporarily_unavailable one. The check must not run then. An empty addr
+// is admitted and counts nothing: it is no caller's address, and one
+// counter for every such check would let one guesser lock out all.
 func (g *Guard) Admit(_ context.Context, addr string) (done func(failed bool), err error) {
-	r, retry, err := g.throttle.Admit(tokenGuessID, addr)
+	if addr == "" {
+		return func(bool) {}, nil
+	}
+	r, retry, err := g.throttle.AdmitAddr(addr)
 	switch {
 	case err != nil:
 		e := errUnavailable(err)

@@ -64,14 +64,14 @@ func TestNewGuardValidates(t *testing.T) {
 	}
 }
 
-// TestGuardInMemory: failures are counted per address until the budget
-// is spent (then 429 with the rest of the window as Retry-After), a check
-// that ends done(false) costs nothing, another address has a budget of its
-// own, the window's end restores the budget, and at most MaxInFlight
-// checks of one address run at once.
+// TestGuardInMemory: failures are counted per address until its budget
+// (MaxAddrFailures, not MaxClientFailures) is spent, then 429 with the
+// rest of the window as Retry-After; a check that ends done(false) costs
+// nothing, another address has a budget of its own, and the window's end
+// restores the budget.
 func TestGuardInMemory(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	g, err := clientauth.NewGuard(clientauth.Throttle{MaxClientFailures: 3, Window: time.Minute}, clock.Now, nil)
+	g, err := clientauth.NewGuard(clientauth.Throttle{MaxClientFailures: 2, MaxAddrFailures: 5, Window: time.Minute}, clock.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +90,9 @@ func TestGuardInMemory(t *testing.T) {
 			t.Fatalf("good check %d: %d, want 200 (a good check is not counted)", i, s)
 		}
 	}
-	for i := range 3 {
+	for i := range 5 {
 		if s, _ := admit("192.0.2.1", true); s != http.StatusOK {
-			t.Fatalf("failure %d: %d, want 200 within the budget", i, s)
+			t.Fatalf("failure %d: %d, want 200 within the address budget of 5", i, s)
 		}
 	}
 	clock.Advance(20 * time.Second)
@@ -106,27 +106,49 @@ func TestGuardInMemory(t *testing.T) {
 	if s, _ := admit("192.0.2.1", true); s != http.StatusOK {
 		t.Fatalf("next window: %d, want 200", s)
 	}
+}
 
-	g, err = clientauth.NewGuard(clientauth.Throttle{}, clock.Now, nil) // budgets of 10 and 50
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dones []func(bool)
-	for range 4 { // throttle.MaxInFlight
-		done, err := g.Admit(ctx, "192.0.2.3")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dones = append(dones, done)
-	}
-	if s, _ := status(t, second(g.Admit(ctx, "192.0.2.3"))); s != http.StatusTooManyRequests {
-		t.Fatalf("a fifth check in flight: %d, want 429", s)
-	}
-	for _, done := range dones {
-		done(false)
-	}
-	if s, _ := admit("192.0.2.3", false); s != http.StatusOK {
-		t.Fatalf("after the checks ended: %d, want 200", s)
+// TestGuardConcurrentAndAddressless: checks of one address in progress at
+// once are not capped at throttle.MaxInFlight (many callers behind one
+// gateway present new tokens at once), yet each still spends the address
+// budget; an empty address (a zero dualauth.Origin) is never counted, so
+// that all addressless checks do not share one budget.
+func TestGuardConcurrentAndAddressless(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		addr     string
+		budget   int
+		inFlight int // checks admitted and held open at once
+		want429  bool
+	}{
+		{"twenty at once from one address", "192.0.2.50", 50, 20, false},
+		{"at once beyond the address budget", "192.0.2.51", 5, 5, true},
+		{"no address, beyond any budget", "", 1, 20, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := clientauth.NewGuard(clientauth.Throttle{MaxAddrFailures: tt.budget}, clock.Now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			var dones []func(bool)
+			for i := range tt.inFlight {
+				done, err := g.Admit(ctx, tt.addr)
+				if s, _ := status(t, err); s != http.StatusOK {
+					t.Fatalf("check %d in progress: %d, want 200", i, s)
+				}
+				dones = append(dones, done)
+			}
+			for _, done := range dones {
+				done(true)
+			}
+			s, _ := status(t, second(g.Admit(ctx, tt.addr)))
+			if got := s == http.StatusTooManyRequests; got != tt.want429 {
+				t.Fatalf("after %d failures: %d, want 429 %v", tt.inFlight, s, tt.want429)
+			}
+		})
 	}
 }
 

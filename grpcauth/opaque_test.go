@@ -42,7 +42,7 @@ func TestOpaqueTokens(t *testing.T) {
 	t.Cleanup(endpoint.Close)
 	_, a := newAuthenticator(t, func(c *keywardtest.Config) {
 		c.JWT.Issuers[0].Introspection = &jwtauth.Introspection{Endpoint: endpoint.URL, ClientID: "rs", ClientSecret: "secret"}
-		guard, err := clientauth.NewGuard(clientauth.Throttle{MaxClientFailures: 3}, nil, nil)
+		guard, err := clientauth.NewGuard(clientauth.Throttle{MaxAddrFailures: 3 /* token guesses spend the address budget */}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -129,7 +129,9 @@ type IntrospectionCache struct {
 }
 
 // Throttle counts failed checks against the caller's address
-// (Config.Throttle; a *clientauth.Guard is one).
+// (Config.Throttle; a *clientauth.Guard is one). A Verifier asks it only
+// when a token needs a call and the caller has an address: a request
+// verified with no address (a zero dualauth.Origin) is not counted.
 type Throttle interface {
 	// Admit reserves one failure of addr's budget before a check runs,
 	// and done ends the check: done(true) leaves the failure counted,
@@ -286,7 +288,17 @@ func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw strin
 	if !found {
 		var admit introspect.Admit
 		if v.throttle != nil {
-			admit = func(ctx context.Context) (func(bool), error) { return v.throttle.Admit(ctx, from.Addr()) }
+			admit = func(ctx context.Context) (func(bool), error) {
+				addr := from.Addr()
+				if addr == "" {
+					// No caller's address (a zero Origin, as a token
+					// exchanged for client credentials has): nothing to
+					// count against, and one shared key would let one
+					// guesser lock out every such check.
+					return func(bool) {}, nil
+				}
+				return v.throttle.Admit(ctx, addr)
+			}
 		}
 		c, err = in.client.Introspect(ctx, raw, admit)
 	}

@@ -515,7 +515,7 @@ func TestIntrospectionCoalescing(t *testing.T) {
 // answered 429 without a call, while other addresses and a known token
 // from another address still pass; a remembered refusal costs nothing.
 func TestIntrospectionThrottle(t *testing.T) {
-	s, a := guardedSetup(t, clientauth.Throttle{MaxClientFailures: 3})
+	s, a := guardedSetup(t, clientauth.Throttle{MaxClientFailures: 1, MaxAddrFailures: 3}) // guesses spend the address budget alone
 	try := func(token, addr string) int {
 		t.Helper()
 		_, err := a.Verify(context.Background(), token, addr+":1")
@@ -865,6 +865,80 @@ func TestValidateIntrospection(t *testing.T) {
 			var ce *dualauth.ConfigError
 			if _, err := jwtauth.New(tt.cfg); !errors.As(err, &ce) || ce.Package != "jwtauth" || ce.Field != tt.field {
 				t.Fatalf("New: %v, want a jwtauth ConfigError for %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// TestIntrospectionManyNewTokens: many distinct good tokens arriving at
+// once from one address (a gateway, a NAT) or with no address at all (a
+// token exchanged for client credentials) each get their call and pass:
+// token checks are not capped per address in progress, and checks with no
+// address share no budget.
+func TestIntrospectionManyNewTokens(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		addr   string
+		budget int
+	}{
+		{"twenty from one address", "192.0.2.50:1", 0},
+		{"ten with no address, budget of one", "", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, a := guardedSetup(t, clientauth.Throttle{MaxAddrFailures: tt.budget})
+			n := 20
+			if tt.addr == "" {
+				n = 10
+			}
+			arrived, release := make(chan struct{}, n), make(chan struct{})
+			s.ep.setAnswer(func(w http.ResponseWriter, r *http.Request, token string) {
+				arrived <- struct{}{}
+				<-release
+				if strings.HasPrefix(token, "bad-") {
+					_, _ = w.Write([]byte(`{"active":false}`))
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				m := goodAnswer(s.clock.Now())
+				m["active"] = true
+				_ = json.NewEncoder(w).Encode(m)
+			})
+			if tt.addr == "" { // the budget of one is spent by guesses first
+				close(release)
+				for i := range 3 {
+					if _, err := a.Verify(context.Background(), fmt.Sprintf("bad-%d", i), ""); asRefusal(t, err).Status != http.StatusUnauthorized {
+						t.Fatalf("guess %d with no address: %v, want 401", i, err)
+					}
+					<-arrived
+				}
+				release = make(chan struct{})
+			}
+			results := make(chan error, n)
+			for i := range n {
+				go func() {
+					_, err := a.Verify(context.Background(), fmt.Sprintf("good-%d", i), tt.addr)
+					results <- err
+				}()
+			}
+			// Every token either reaches the endpoint or is answered
+			// without it; then the endpoint answers.
+			var early []error
+			for calls := 0; calls+len(early) < n; {
+				select {
+				case <-arrived:
+					calls++
+				case err := <-results:
+					early = append(early, err)
+				}
+			}
+			close(release)
+			for range n - len(early) {
+				early = append(early, <-results)
+			}
+			for i, err := range early {
+				if e := asRefusal(t, err); e != nil {
+					t.Errorf("token %d: %d %s, want 200", i, e.Status, e.Code)
+				}
 			}
 		})
 	}

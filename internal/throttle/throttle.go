@@ -97,6 +97,7 @@ func NewWithStore(limits Limits, store Store, now func() time.Time) *Throttle {
 type Reservation struct {
 	t      *Throttle
 	addr   string
+	slot   bool  // holds one of addr's checks in progress
 	store  Store // where claims were counted
 	claims []Claim
 }
@@ -127,26 +128,45 @@ func (t *Throttle) Admit(id, addr string) (r *Reservation, retry time.Duration, 
 
 	// The address first: an address over its budget is refused before a
 	// counter for the client id is made, so its requests cost no memory.
-	budgets := []Budget{
+	r, retry, err = t.take(addr, []Budget{
 		{Key: addrKey(addr), Max: t.limits.MaxAddrFailures},
 		{Key: clientKey(addr, id), Max: t.limits.MaxClientFailures},
+	})
+	if r == nil {
+		t.leave(addr)
+		return nil, retry, err
 	}
+	r.slot = true
+	return r, 0, nil
+}
+
+// AdmitAddr is Admit for a check that names no client: it counts a failure
+// against addr's budget (Limits.MaxAddrFailures) alone, the one Admit
+// draws on too, and takes none of addr's MaxInFlight checks in progress.
+// It is for checks that are cheap here and bounded elsewhere, such as an
+// opaque token asked of an introspection endpoint, which many callers
+// behind one address (a gateway, a NAT) may need at once.
+func (t *Throttle) AdmitAddr(addr string) (r *Reservation, retry time.Duration, err error) {
+	return t.take(addr, []Budget{{Key: addrKey(addr), Max: t.limits.MaxAddrFailures}})
+}
+
+// take counts a failure under every budget, in the store or, while it
+// fails, in this process's share: a Reservation holding no slot, or nil
+// with when to retry.
+func (t *Throttle) take(addr string, budgets []Budget) (r *Reservation, retry time.Duration, err error) {
 	var store Store = t.store
 	taken, err := store.Take(context.Background(), t.limits.Window, budgets)
 	if err != nil {
 		store = t.local
 		if !t.localShare(budgets) {
-			t.leave(addr)
 			return nil, storeRetry, ErrStoreUnavailable
 		}
 		taken, _ = t.local.Take(context.Background(), t.limits.Window, budgets)
 	}
-	r = &Reservation{t: t, addr: addr, store: store, claims: taken.Claims}
 	if !taken.OK {
-		r.release(false)
 		return nil, max(taken.Retry, time.Second), nil
 	}
-	return r, 0, nil
+	return &Reservation{t: t, addr: addr, store: store, claims: taken.Claims}, 0, nil
 }
 
 // localShare cuts budgets to this process's share of them while the
@@ -186,7 +206,10 @@ func (r *Reservation) release(refund bool) {
 		_ = r.store.Refund(context.Background(), r.claims) // an error leaves it counted: fail closed
 	}
 	r.claims = nil
-	r.t.leave(r.addr)
+	if r.slot {
+		r.slot = false
+		r.t.leave(r.addr)
+	}
 }
 
 // leave ends one of addr's checks in progress.
