@@ -30,9 +30,11 @@ const (
 // Introspection is an issuer's token introspection endpoint (RFC 7662),
 // which checks the issuer's opaque (reference) access tokens.
 //
-// A Bearer token is opaque when its text before the first dot is not
-// base64url of a JSON object (every JWS and JWE starts with its JSON
-// header; Hydra's "ory_at_…", Keycloak's and random tokens do not). It
+// A Bearer token is opaque unless it is shaped as a JOSE object: two dots
+// (a JWS) or four (a JWE), with a first part that is entirely base64url,
+// without padding, of a JSON object (the header every JWS and JWE starts
+// with). Hydra's "ory_at_…", fosite's "random.signature" (whatever its
+// random part decodes to), Keycloak's and random tokens are opaque. It
 // goes to the endpoint of the one issuer that introspects or, when several
 // do, of the one whose TokenPrefix it starts with: never to an endpoint it
 // cannot belong to. An opaque token no endpoint takes, and every opaque

@@ -943,3 +943,22 @@ func TestIntrospectionManyNewTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospectionJOSELookalikes: opaque tokens that merely start like a
+// JOSE header (fosite's random.signature whose random part decodes to a
+// "{", or one dot after "ey") go to the endpoint and pass when it knows
+// them, instead of being refused as malformed JWTs without a call.
+func TestIntrospectionJOSELookalikes(t *testing.T) {
+	for i, raw := range []string{"eyJmb28iOiJiYXIifQ.abc", "ey.J", "eyJhbGciOiJub25lIn0.e30.sig.x"} {
+		t.Run(raw, func(t *testing.T) {
+			s := newSetup(t, nil)
+			s.ep.add(raw, goodAnswer(s.clock.Now()))
+			if _, e := s.verify(t, raw); e != nil {
+				t.Fatalf("token %d: %d %v (%v), want it introspected and accepted", i, e.Status, e, e.Err)
+			}
+			if calls := s.ep.calls.Load(); calls != 1 {
+				t.Fatalf("%d calls, want 1", calls)
+			}
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package jwtverify
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,34 +13,43 @@ import (
 	"github.com/keyward/keyward/internal/jsonobject"
 )
 
-// joseProbe is how much of a token's first part JOSEShaped decodes: room
-// for a brace after some whitespace.
-const joseProbe = 64
-
-// JOSEShaped reports whether raw is a JOSE object in compact form (a JWS,
-// or a JWE, refused as ever): its text before the first dot, decoded as
-// base64url, starts with "{" (after JSON whitespace), as every JOSE header
-// does. Anything else (no dot, or a first part that is not base64url of a
-// JSON object) is an opaque token: Hydra's "ory_at_…" tokens and random
-// strings are, whatever dots they hold.
+// JOSEShaped reports whether raw is a JOSE object in compact form: a JWS
+// (three parts, two dots) or a JWE (five parts, four dots; refused as
+// ever), whose first part is entirely base64url without padding (RFC 7515
+// §2: no other byte, no "=", no bits left over) and decodes to one JSON
+// object, the protected header every JOSE object starts with. Anything
+// else is an opaque token, whatever dots it holds: Hydra's "ory_at_…",
+// fosite's "random.signature" (even when random happens to decode to a
+// "{"), Keycloak's and random strings.
 func JOSEShaped(raw string) bool {
-	head, _, found := strings.Cut(raw, ".")
-	if !found {
+	if n := strings.Count(raw, "."); n != 2 && n != 4 {
 		return false
 	}
-	head = head[:min(len(head), joseProbe)]
-	var buf [joseProbe * 3 / 4]byte
-	n, _ := base64.RawURLEncoding.Decode(buf[:], unsafe.Slice(unsafe.StringData(head), len(head))) // read only; what decoded before an error counts
-	for _, b := range buf[:n] {
-		switch b {
-		case ' ', '\t', '\r', '\n':
-		case '{':
-			return true
-		default:
-			return false
+	head, _, _ := strings.Cut(raw, ".")
+	if head == "" {
+		return false
+	}
+	for i := range len(head) {
+		if !isBase64URL(head[i]) {
+			return false // also the CR and LF the decoder would skip
 		}
 	}
-	return false
+	var buf [512]byte
+	decoded := buf[:0]
+	if n := base64.RawURLEncoding.DecodedLen(len(head)); n > len(buf) {
+		decoded = make([]byte, 0, n)
+	}
+	decoded, err := base64.RawURLEncoding.Strict().AppendDecode(decoded, unsafe.Slice(unsafe.StringData(head), len(head))) // read only
+	if err != nil {
+		return false
+	}
+	object := bytes.TrimLeft(decoded, " \t\r\n")
+	return len(object) > 0 && object[0] == '{' && json.Valid(object)
+}
+
+// isBase64URL reports whether b is in the base64url alphabet (RFC 4648 §5).
+func isBase64URL(b byte) bool {
+	return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-' || b == '_'
 }
 
 // AnswerRules are what an issuer's answer about a token must meet when the
