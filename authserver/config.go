@@ -72,6 +72,13 @@ type Config struct {
 	// ones, or if none has expired the one closest to its expiry, which
 	// introspection then answers inactive.
 	MaxOpaqueTokens int
+	// MutualTLS says that Handler is served over TLS asking clients for
+	// certificates (as examples/authserver's -client-ca does), so that the
+	// metadata advertises certificate-bound access tokens
+	// (tls_client_certificate_bound_access_tokens, RFC 8705 §3.3). Tokens
+	// are bound to the client certificate of every token request that
+	// carries one, whatever this says (see the package documentation).
+	MutualTLS bool
 	// Now is the clock of token timestamps and expiries (access tokens,
 	// refresh tokens, retired keys) and of the failure throttle's windows
 	// and verified-credential caches; nil means time.Now. Only the rotation

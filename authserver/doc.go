@@ -1,7 +1,9 @@
 // Package authserver is a small OAuth 2.0 authorization server for
 // development and CI: it issues RFC 9068 JWT access tokens, or opaque ones,
 // to the clients of a clients.Registry (client credentials grant, RFC 6749
-// §4.4), answers token introspection (RFC 7662) and publishes the keys and
+// §4.4), bound to the client's DPoP key (RFC 9449) or TLS client
+// certificate (RFC 8705) when it presents one, answers token introspection
+// (RFC 7662) and publishes the keys and
 // metadata that Keyward resource servers need to verify them, so that teams
 // can test APIs protected by Keyward without a real identity provider.
 //
@@ -43,6 +45,46 @@
 // alone for anything else: unknown, expired, evicted, malformed, another
 // server's, a refresh token, or a token whose client the registry has since
 // disabled or removed. token_type_hint is ignored.
+//
+// Sender-constrained access tokens. A token request that carries a DPoP
+// proof (RFC 9449), one DPoP header, at any token endpoint and for either
+// grant, gets a token bound to the proof's key: token_type DPoP (RFC 9449
+// §5), and cnf {"jkt": the key's RFC 7638 thumbprint} in the JWT or, for an
+// opaque token, in the introspection answer (§6), whose token_type is
+// DPoP too. The proof must pass every check of §4.3: typ dpop+jwt, an
+// asymmetric algorithm (the metadata's dpop_signing_alg_values_supported),
+// a public jwk, its signature, htm POST, htu the endpoint's URL under the
+// Issuer (the URL clients are given, whatever Host the request came with),
+// an iat within a minute of Config.Now (30 seconds' leeway both ways), and
+// a jti not seen before (replays are refused from memory: restarting the
+// server, or running several, forgets them). A bad proof is 400
+// invalid_dpop_proof (§5; the code is registered for token endpoints in
+// §12.2), as are two DPoP headers; no nonce is ever asked for. A request
+// without a DPoP header gets a Bearer token, as before.
+//
+// A refresh token issued with a proof is bound to the proof's key, and so
+// is every token rotated from it: RFC 9449 §5 requires that of public
+// clients' refresh tokens, and this server redeems refresh tokens without
+// client authentication (see below), so it binds them whatever the client.
+// Redeeming one without a proof is invalid_grant, with a proof of another
+// key invalid_dpop_proof, and neither refusal uses or revokes it: whoever
+// stole it without the key can do nothing with it. A refresh token issued
+// without a proof stays unbound; redeeming it with a proof binds the
+// access token only.
+//
+// A token request over TLS with a client certificate (r.TLS, as a
+// listener that asks clients for certificates sets it) gets an access
+// token bound to the certificate (RFC 8705 §3): cnf {"x5t#S256":
+// base64url(SHA-256 of its DER)}, in the JWT or the introspection answer,
+// still token_type Bearer. The handshake has proved that the client holds
+// the certificate's key, so whether the listener also verified the
+// certificate against a CA is the listener's business (RFC 8705 §2.2
+// allows self-signed certificates). Config.MutualTLS makes the metadata
+// say tls_client_certificate_bound_access_tokens. Refresh tokens are not
+// bound to certificates. A request with both a client certificate and a
+// DPoP proof gets a token bound to the DPoP key only: the client asked for
+// DPoP, the token_type it is told names one proof of possession, and RFC
+// 7800 §3.1 has a cnf claim represent a single proof-of-possession key.
 //
 // Access tokens are signed with one key at a time (RS256, ES256 or EdDSA).
 // The next key is published before it signs anything, so a resource server

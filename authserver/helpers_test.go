@@ -2,7 +2,9 @@ package authserver_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -58,6 +60,9 @@ type testServer struct {
 	Cfg   authserver.Config
 	// JWKSFetches counts GET requests for the key set.
 	JWKSFetches *atomic.Int64
+	// Client makes the requests that name no client of their own;
+	// http.DefaultClient when nil.
+	Client *http.Client
 }
 
 // openRegistry opens a registry file, failing the test on error.
@@ -81,10 +86,21 @@ func start(t testing.TB, mutate func(*authserver.Config)) *testServer {
 // startWith is start with newServer in place of authserver.New.
 func startWith(t testing.TB, mutate func(*authserver.Config), newServer func(authserver.Config) (*authserver.Server, error)) *testServer {
 	t.Helper()
+	return startOn(t, mutate, newServer, nil)
+}
+
+// startOn is startWith served over TLS with tlsConfig, and an https
+// issuer, unless tlsConfig is nil.
+func startOn(t testing.TB, mutate func(*authserver.Config), newServer func(authserver.Config) (*authserver.Server, error), tlsConfig *tls.Config) *testServer {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	c := newClock()
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
 	cfg := authserver.Config{
-		Issuer:   "http://" + hs.Listener.Addr().String(),
+		Issuer:   scheme + hs.Listener.Addr().String(),
 		Audience: "bookings-api",
 		Clients:  openRegistry(t, registryFile),
 		Now:      c.Now,
@@ -105,7 +121,12 @@ func startWith(t testing.TB, mutate func(*authserver.Config), newServer func(aut
 		}
 		h.ServeHTTP(w, r)
 	})
-	hs.Start()
+	if tlsConfig != nil {
+		hs.TLS = tlsConfig
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(hs.Close)
 	return &testServer{Server: srv, URL: hs.URL, Clock: c, Cfg: cfg, JWKSFetches: fetches}
 }
@@ -121,6 +142,7 @@ type request struct {
 	basic       []string
 	header      http.Header
 	query       string
+	client      *http.Client // testServer.Client when nil
 }
 
 func formOf(kv ...string) url.Values {
@@ -208,7 +230,8 @@ func (ts *testServer) send(req request) (response, error) {
 			hr.Header.Add(name, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(hr)
+	client := cmp.Or(req.client, ts.Client, http.DefaultClient)
+	resp, err := client.Do(hr)
 	if err != nil {
 		return response{}, err
 	}

@@ -23,6 +23,9 @@ type introspection struct {
 	Audience  string `json:"aud,omitempty"`
 	TokenType string `json:"token_type,omitempty"`
 	JWTID     string `json:"jti,omitempty"`
+	// Confirmation is the key a sender-constrained token is bound to
+	// (RFC 9449 §6.2, RFC 8705 §3.2); nil for a Bearer token.
+	Confirmation *confirmation `json:"cnf,omitempty"`
 }
 
 // introspectionAttempt is what the log says about an introspection request:
@@ -107,15 +110,16 @@ func (s *Server) introspectOpaque(raw string, now time.Time) (introspection, boo
 	if !ok {
 		return introspection{}, false
 	}
-	return s.activeResponse(g.clientID, g.scope, g.iat, g.exp), true
+	return s.activeResponse(g.clientID, g.scope, g.iat, g.exp, g.cnf), true
 }
 
 // accessTokenClaims are the claims of the server's JWT access tokens that
 // introspection reads.
 type accessTokenClaims struct {
 	jwt.RegisteredClaims
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
+	ClientID     string       `json:"client_id"`
+	Scope        string       `json:"scope"`
+	Confirmation confirmation `json:"cnf"`
 }
 
 // introspectJWT describes raw if it is a JWT access token this server
@@ -142,25 +146,26 @@ func (s *Server) introspectJWT(raw string, now time.Time) (introspection, bool) 
 	if err != nil || !tok.Valid || claims.ExpiresAt == nil || claims.IssuedAt == nil || claims.ClientID == "" {
 		return introspection{}, false
 	}
-	resp := s.activeResponse(claims.ClientID, claims.Scope, claims.IssuedAt.Unix(), claims.ExpiresAt.Unix())
+	resp := s.activeResponse(claims.ClientID, claims.Scope, claims.IssuedAt.Unix(), claims.ExpiresAt.Unix(), claims.Confirmation)
 	resp.Subject = claims.Subject
 	resp.JWTID = claims.ID
 	return resp, true
 }
 
 // activeResponse is the introspection response of a live token of the
-// server's issued to clientID.
-func (s *Server) activeResponse(clientID, scope string, iat, exp int64) introspection {
+// server's issued to clientID, bound to cnf's key if any.
+func (s *Server) activeResponse(clientID, scope string, iat, exp int64, cnf confirmation) introspection {
 	return introspection{
-		Active:    true,
-		Scope:     scope,
-		ClientID:  clientID,
-		Subject:   clientID,
-		ExpiresAt: exp,
-		IssuedAt:  iat,
-		NotBefore: iat,
-		Issuer:    s.cfg.Issuer,
-		Audience:  s.cfg.Audience,
-		TokenType: "Bearer",
+		Active:       true,
+		Scope:        scope,
+		ClientID:     clientID,
+		Subject:      clientID,
+		ExpiresAt:    exp,
+		IssuedAt:     iat,
+		NotBefore:    iat,
+		Issuer:       s.cfg.Issuer,
+		Audience:     s.cfg.Audience,
+		TokenType:    cnf.tokenType(),
+		Confirmation: cnf.pointer(),
 	}
 }

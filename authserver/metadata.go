@@ -1,6 +1,9 @@
 package authserver
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // metadata is the authorization server metadata (RFC 8414 §2), served both
 // as the OpenID Connect Discovery document and at RFC 8414's well-known
@@ -17,6 +20,13 @@ type metadata struct {
 	ResponseTypesSupported      []string `json:"response_types_supported"`
 	SubjectTypesSupported       []string `json:"subject_types_supported"`
 	IDTokenSigningAlgsSupported []string `json:"id_token_signing_alg_values_supported"`
+	// DPoPSigningAlgsSupported are the algorithms of the DPoP proofs the
+	// token endpoints accept (RFC 9449 §5.1).
+	DPoPSigningAlgsSupported []string `json:"dpop_signing_alg_values_supported"`
+	// CertificateBoundAccessTokens is set when Config.MutualTLS says that
+	// clients can present certificates (RFC 8705 §3.3); false is left out,
+	// its default.
+	CertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 func (s *Server) metadata() metadata {
@@ -34,7 +44,9 @@ func (s *Server) metadata() metadata {
 		// token_endpoint_auth_signing_alg_values_supported is left out: it is
 		// for JWT client authentication (private_key_jwt), which this server
 		// does not do.
-		IDTokenSigningAlgsSupported: []string{s.cfg.Algorithm},
+		IDTokenSigningAlgsSupported:  []string{s.cfg.Algorithm},
+		DPoPSigningAlgsSupported:     strings.Fields(s.dpop.Algorithms()),
+		CertificateBoundAccessTokens: s.cfg.MutualTLS,
 	}
 }
 

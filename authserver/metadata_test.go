@@ -25,6 +25,8 @@ func TestMetadata(t *testing.T) {
 			"response_types_supported":                      []any{"token"},
 			"subject_types_supported":                       []any{"public"},
 			"id_token_signing_alg_values_supported":         []any{alg},
+			// RFC 9449 §5.1: the DPoP proofs the token endpoints accept.
+			"dpop_signing_alg_values_supported": []any{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"},
 		}
 		for _, path := range []string{authserver.PathOpenIDConfiguration, authserver.PathOAuthMetadata} {
 			t.Run(alg+path, func(t *testing.T) {

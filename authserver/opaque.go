@@ -30,6 +30,7 @@ type opaqueGrant struct {
 	clientID string
 	scope    string // space-delimited, "" for none
 	iat, exp int64  // Unix seconds; nbf is iat
+	cnf      confirmation
 }
 
 // opaqueEntry is a stored opaque token: its grant under the SHA-256 of the

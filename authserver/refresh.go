@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net/http"
 	"sync"
 	"time"
+
+	"github.com/keyward/keyward/internal/dpop"
 )
 
 // A refresh token is base64url, without padding, of a family id followed
@@ -62,6 +65,7 @@ type refreshFamily struct {
 	live     [sha256.Size]byte // SHA-256 of the live token's secret
 	clientID string
 	scopes   []string  // the scopes of the original grant, kept through rotations
+	jkt      string    // the thumbprint of the DPoP key the family is bound to; "" if none
 	expires  time.Time // the live token's
 
 	inAll, inClient *list.Element
@@ -103,10 +107,10 @@ func parseRefreshToken(raw string) (familyID, []byte, bool) {
 	return id, b[familyIDBytes:], true
 }
 
-// issue starts a family for a new grant and returns its first refresh
-// token.
-func (st *refreshStore) issue(clientID string, scopes []string, expires, now time.Time) string {
-	f := &refreshFamily{clientID: clientID, scopes: scopes, expires: expires}
+// issue starts a family for a new grant, bound to the DPoP key of
+// thumbprint jkt unless it is "", and returns its first refresh token.
+func (st *refreshStore) issue(clientID string, scopes []string, jkt string, expires, now time.Time) string {
+	f := &refreshFamily{clientID: clientID, scopes: scopes, jkt: jkt, expires: expires}
 	_, _ = rand.Read(f.id[:]) // crypto/rand.Read never fails; 128 bits never collide in practice
 	raw := f.newSecret()
 
@@ -166,6 +170,7 @@ const (
 	redeemReused
 	redeemClientGone
 	redeemScope
+	redeemUnproven // a DPoP-bound token without a proof, or with a proof of another key
 )
 
 // redemption is one refresh_token grant.
@@ -176,6 +181,9 @@ type redemption struct {
 	clientID string
 	// requested is the scope parameter; nil if there was none.
 	requested []string
+	// jkt is the thumbprint of the key of the request's DPoP proof, which
+	// the checker accepted; "" if it had none.
+	jkt string
 	// now is the time of the request; the successor expires at expires.
 	now, expires time.Time
 	// allowed returns the scopes the registry allows the client now, or
@@ -220,6 +228,16 @@ func (st *refreshStore) redeem(r redemption) (g refreshGrant, res redeemResult, 
 		return g, redeemWrongClient, errInvalidGrant("the refresh token was issued to another client")
 	}
 	g.clientID = f.clientID
+	// A family bound to a DPoP key is refused to whoever does not prove
+	// they hold the key, and left as it is: whoever stole one of its
+	// tokens can neither use it nor revoke the family.
+	switch {
+	case f.jkt != "" && r.jkt == "":
+		return g, redeemUnproven, errInvalidGrant("the refresh token is bound to a DPoP key: send a DPoP proof signed with it")
+	case f.jkt != "" && r.jkt != f.jkt:
+		return g, redeemUnproven, &oauthError{status: http.StatusBadRequest, code: dpop.CodeInvalidProof,
+			description: "the DPoP proof is not signed with the key the refresh token is bound to"}
+	}
 	if subtle.ConstantTimeCompare(presented[:], f.live[:]) != 1 {
 		st.revokeLocked(f)
 		return g, redeemReused, errInvalidGrant("the refresh token was already used; every token issued from it is revoked")

@@ -24,7 +24,7 @@ func newStoreTest(max, maxOwn int) storeTest {
 }
 
 func (st storeTest) grant(clientID string) string {
-	return st.issue(clientID, testScopes, st.expires, st.now)
+	return st.issue(clientID, testScopes, "", st.expires, st.now)
 }
 
 func (st storeTest) rotate(raw string) (refreshGrant, redeemResult) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/dpop"
 	"github.com/keyward/keyward/internal/urlrule"
 )
 
@@ -22,6 +23,7 @@ type Server struct {
 	clients *clientAuth
 	refresh *refreshStore
 	opaque  *opaqueStore
+	dpop    *dpop.Checker // DPoP proofs at the token endpoints
 	handler http.Handler
 }
 
@@ -44,6 +46,10 @@ func newServer(cfg Config, afterVerify func(id string)) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	proofs, err := dpop.New(dpop.Options{Now: st.Now}) // the default algorithms, max age and leeway; replays refused in memory
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     st,
 		log:     st.Logger,
@@ -52,6 +58,7 @@ func newServer(cfg Config, afterVerify func(id string)) (*Server, error) {
 		clients: clientAuth,
 		refresh: newRefreshStore(st.maxRefresh, st.maxRefreshOwn),
 		opaque:  newOpaqueStore(st.maxOpaque),
+		dpop:    proofs,
 	}
 	s.handler = s.routes()
 	if u, _ := url.Parse(st.Issuer); u.Scheme == "http" && !urlrule.IsLoopback(u.Hostname()) {

@@ -24,6 +24,7 @@ type attempt struct {
 	clientID string // only once known to the registry: a mistyped secret is never logged as an id
 	jti, kid string
 	format   string // of the access token issued: TokenFormatJWT or TokenFormatOpaque
+	binding  string // what the access token is bound to: bindingDPoP, bindingCertificate or ""
 	refresh  redeemResult
 	// addr is the caller's address, which failed authentications are
 	// counted against; forwarded is set when it came from X-Forwarded-For.
@@ -48,8 +49,12 @@ func (s *Server) tokenHandler(ep endpoint) http.HandlerFunc {
 			s.writeError(w, e)
 			return
 		}
-		s.log.Info("token issued", append(attrs, "scope", resp.Scope, "expires_in", resp.ExpiresIn,
-			"token_format", at.format, "kid", at.kid, "jti", at.jti, "refresh_token", resp.RefreshToken != "")...)
+		attrs = append(attrs, "scope", resp.Scope, "expires_in", resp.ExpiresIn,
+			"token_format", at.format, "kid", at.kid, "jti", at.jti, "refresh_token", resp.RefreshToken != "")
+		if at.binding != "" {
+			attrs = append(attrs, "token_type", resp.TokenType, "binding", at.binding)
+		}
+		s.log.Info("token issued", attrs...)
 		writeNoStore(w, http.StatusOK, resp)
 	}
 }
@@ -86,6 +91,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 		}
 		at.clientID = client.ID
 	}
+	// The proof is checked once the client is known, and before a refresh
+	// token is redeemed, so that a bad proof leaves it usable.
+	cnf, e := s.binding(r, ep)
+	if e != nil {
+		return nil, e
+	}
+	at.binding = cnf.kind()
 	now := s.cfg.Now()
 
 	var granted []string
@@ -96,7 +108,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 			return nil, e
 		}
 		if ep.refresh {
-			refreshToken = s.refresh.issue(client.ID, granted, now.Add(s.cfg.refreshTTL), now)
+			refreshToken = s.refresh.issue(client.ID, granted, cnf.JKT, now.Add(s.cfg.refreshTTL), now)
 		}
 	case grantRefreshToken:
 		if client.ID == "" {
@@ -107,6 +119,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 			raw:       req.params[paramRefreshToken],
 			clientID:  client.ID,
 			requested: requested,
+			jkt:       cnf.JKT,
 			now:       now,
 			expires:   now.Add(s.cfg.refreshTTL),
 			allowed:   s.allowedScopes,
@@ -126,14 +139,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, ep endpoint, at *
 	if s.cfg.ttl != 0 {
 		lifetime = s.cfg.ttl
 	}
-	token, err := s.issueAccessToken(client.ID, granted, lifetime, now, at)
+	token, err := s.issueAccessToken(client.ID, granted, cnf, lifetime, now, at)
 	if err != nil {
 		e := errServer()
 		e.cause = err
 		return nil, e
 	}
 	return &tokenResponse{
-		TokenType:    "Bearer",
+		TokenType:    cnf.tokenType(),
 		AccessToken:  token,
 		ExpiresIn:    int64(lifetime.Seconds()),
 		Scope:        strings.Join(granted, " "),

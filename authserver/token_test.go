@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"encoding/base64"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -53,16 +54,28 @@ func TestEndpoints(t *testing.T) {
 }
 
 // checkTokenResponse checks a successful token response and its access
-// token.
+// token, a Bearer token without cnf.
 func checkTokenResponse(t *testing.T, ts *testServer, resp response, client, scope string, lifetime time.Duration) {
+	t.Helper()
+	checkBoundTokenResponse(t, ts, resp, client, scope, lifetime, nil)
+}
+
+// checkBoundTokenResponse is checkTokenResponse for a token whose cnf claim
+// must be cnf (none if nil), and whose token_type is DPoP when cnf has a
+// jkt, Bearer otherwise.
+func checkBoundTokenResponse(t *testing.T, ts *testServer, resp response, client, scope string, lifetime time.Duration, cnf map[string]any) {
 	t.Helper()
 	for name, want := range map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json"} {
 		if got := resp.header.Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
-	if got := resp.str("token_type"); got != "Bearer" {
-		t.Errorf("token_type = %q", got)
+	wantType := "Bearer"
+	if _, ok := cnf["jkt"]; ok {
+		wantType = "DPoP"
+	}
+	if got := resp.str("token_type"); got != wantType {
+		t.Errorf("token_type = %q, want %q", got, wantType)
 	}
 	if got := resp.body["expires_in"]; got != jsonNumber(int64(lifetime/time.Second)) {
 		t.Errorf("expires_in = %v, want %d", got, int64(lifetime/time.Second))
@@ -92,6 +105,9 @@ func checkTokenResponse(t *testing.T, ts *testServer, resp response, client, sco
 	}
 	if jti, _ := claims["jti"].(string); len(jti) < 16 {
 		t.Errorf("jti = %q", claims["jti"])
+	}
+	if got, ok := claims["cnf"]; ok != (cnf != nil) || ok && !reflect.DeepEqual(got, cnf) {
+		t.Errorf("claim cnf = %v, want %v", got, cnf)
 	}
 }
 

@@ -15,6 +15,16 @@
 //	curl -u opaque-app:opaque-app-secret -d grant_type=client_credentials http://127.0.0.1:9000/oauth/token
 //	curl -u keyward-rs:keyward-rs-secret -d token=kwat_... http://127.0.0.1:9000/oauth/introspect
 //
+// DPoP-bound tokens (RFC 9449) need nothing more: a token request with a
+// DPoP proof gets token_type DPoP and a token bound to the proof's key.
+// Certificate-bound tokens (RFC 8705) need a TLS listener that asks for
+// client certificates (testdata/authserver/tls's test CA and certificates):
+//
+//	go run ./examples/authserver -tls-cert testdata/authserver/tls/server.pem -tls-key testdata/authserver/tls/server.key \
+//	  -client-ca testdata/authserver/tls/ca.pem &
+//	curl --cacert testdata/authserver/tls/ca.pem --cert testdata/authserver/tls/client.pem --key testdata/authserver/tls/client.key \
+//	  -u globex:globex-secret -d grant_type=client_credentials https://127.0.0.1:9000/oauth/token
+//
 // Flags:
 //
 //	-addr HOST:PORT     listen address (default 127.0.0.1:9000)
@@ -34,6 +44,13 @@
 //	                    of proxies whose X-Forwarded-For names the caller that failed
 //	                    authentications are counted against, such as resource servers
 //	                    exchanging their callers' credentials (default none: the peer)
+//	-tls-cert FILE, -tls-key FILE
+//	                    serve HTTPS with this PEM certificate (chain) and key (default: plain
+//	                    HTTP); the default issuer is then "https://" + the listening address
+//	-client-ca FILE     with -tls-cert: ask clients for certificates and verify those given
+//	                    against these PEM CA certificates (a client without one is still served);
+//	                    a token request with a certificate gets a token bound to it (cnf
+//	                    x5t#S256), and the metadata says tls_client_certificate_bound_access_tokens
 //	-debug              log at debug level
 //
 // It logs to standard error with log/slog and stops cleanly on SIGINT or
@@ -42,6 +59,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -78,6 +97,7 @@ type options struct {
 	audience, issuer, alg        string
 	ttl, rotate                  time.Duration
 	trustedProxies               []string
+	tlsCert, tlsKey, clientCA    string
 	debug                        bool
 }
 
@@ -102,14 +122,49 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			}
 			return nil
 		})
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate `file` (with -tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
+	fs.StringVar(&o.clientCA, "client-ca", "", "PEM CA certificates `file`: ask clients for certificates, verify those given, bind tokens to them (needs -tls-cert)")
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
+	switch {
+	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return o, errors.New("-tls-cert and -tls-key go together")
+	case o.clientCA != "" && o.tlsCert == "":
+		return o, errors.New("-client-ca needs -tls-cert and -tls-key: client certificates come over TLS")
 	}
 	return o, nil
+}
+
+// tlsConfig is the TLS configuration of the flags, nil without -tls-cert:
+// the server's certificate and, with -client-ca, client certificates asked
+// for and verified against those CAs when given.
+func (o options) tlsConfig() (*tls.Config, error) {
+	if o.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert, -tls-key: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.clientCA != "" {
+		pem, err := os.ReadFile(o.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("-client-ca: %w", err)
+		}
+		cfg.ClientCAs = x509.NewCertPool()
+		if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-client-ca: no PEM certificate in %s", o.clientCA)
+		}
+		// A client without a certificate still gets (unbound) tokens.
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
 }
 
 // run serves the authorization server until ctx is done, then shuts down
@@ -137,13 +192,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 			return err
 		}
 	}
+	tlsConfig, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+		ln = tls.NewListener(ln, tlsConfig)
+	}
 	if o.issuer == "" {
-		o.issuer = "http://" + ln.Addr().String()
+		o.issuer = scheme + ln.Addr().String()
 	}
 	srv, err := authserver.New(authserver.Config{
 		Issuer:         o.issuer,
@@ -154,6 +218,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 		TTL:            o.ttl,
 		RotateEvery:    o.rotate,
 		TrustedProxies: o.trustedProxies,
+		MutualTLS:      o.clientCA != "",
 		Logger:         logger,
 	})
 	if err != nil {
@@ -165,11 +230,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, listening
 	go registry.Watch(ctx, syscall.SIGHUP)
 	go srv.Run(ctx)
 
-	logger.Info("listening", "url", "http://"+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,
-		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len(), "client_options", o.clientOptions, "trusted_proxies", strings.Join(o.trustedProxies, ","))
+	logger.Info("listening", "url", scheme+ln.Addr().String(), "issuer", o.issuer, "audience", o.audience,
+		"alg", o.alg, "clients", o.clients, "clients_count", registry.Len(), "client_options", o.clientOptions, "trusted_proxies", strings.Join(o.trustedProxies, ","),
+		"client_ca", o.clientCA)
 	return server.Serve(ctx, ln, srv.Handler(), logger, func() {
-		fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://%s%s\n",
-			o.issuer, o.issuer, authserver.PathOpenIDConfiguration, ln.Addr(), authserver.PathToken)
+		fmt.Fprintf(stdout, "issuer:    %s\ndiscovery: %s%s\ntry:       curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials %s%s%s\n",
+			o.issuer, o.issuer, authserver.PathOpenIDConfiguration, scheme, ln.Addr(), authserver.PathToken)
 		if listening != nil {
 			listening <- ln.Addr().String()
 		}

@@ -227,13 +227,8 @@ func TestShippedConfigsWithAuthserver(t *testing.T) {
 // base.
 func getMetadata(t *testing.T, base string) map[string]any {
 	t.Helper()
-	resp, err := http.Get(base + authserver.PathOAuthMetadata)
+	meta, err := getMetadataWith(t, http.DefaultClient, base)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var meta map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
 		t.Fatal(err)
 	}
 	return meta
