@@ -962,3 +962,52 @@ func TestIntrospectionJOSELookalikes(t *testing.T) {
 		})
 	}
 }
+
+// panickingThrottle is a Throttle whose Admit panics, quoting the token.
+type panickingThrottle struct{ token string }
+
+func (p panickingThrottle) Admit(context.Context, string) (func(bool), error) {
+	panic("throttle bug while checking " + p.token)
+}
+
+// TestIntrospectionPanic: a panic in the shared call (here a Throttle's,
+// behind the real middleware) answers the request, and every request that
+// waited for the call, 503 temporarily_unavailable with Retry-After, and
+// logs an error that names the issuer but not the token; the process
+// lives on.
+func TestIntrospectionPanic(t *testing.T) {
+	s := newSetup(t, func(c *jwtauth.Config) { c.Throttle = panickingThrottle{token: opaque} })
+	a, err := dualauth.New(dualauth.Config{Tokens: s.v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	h := middleware.New(a, middleware.Options{}).Require(scopes.All("bookings:read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the handler ran")
+	}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for i := range 2 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/bookings", nil)
+		req.Header.Set("Authorization", "Bearer "+opaque)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			!strings.Contains(string(body), "temporarily_unavailable") {
+			t.Fatalf("request %d: %d Retry-After %q %s, want 503 temporarily_unavailable with Retry-After",
+				i, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	if calls := s.ep.calls.Load(); calls != 0 {
+		t.Fatalf("%d calls, want none", calls)
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "panicked") || !strings.Contains(logs, issuerURL) {
+		t.Fatalf("logs %s, want an error naming the issuer", logs)
+	}
+	s.noSecrets(t, opaque)
+}

@@ -21,6 +21,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,8 +228,16 @@ func (c *Client) Introspect(ctx context.Context, raw string, admit Admit) (jwtve
 	key := hashToken(raw)
 	for attempt := 0; ; attempt++ {
 		leader := false
-		ch := c.flights.DoChan(string(key[:]), func() (any, error) {
+		ch := c.flights.DoChan(string(key[:]), func() (_ any, err error) {
 			leader = true
+			// The call runs in a goroutine of its own, where a panic
+			// (admit's, the transport's, a bug) would end the process:
+			// every request waiting for it is answered 503 instead.
+			defer func() {
+				if p := recover(); p != nil {
+					err = c.panicked(ctx, raw, p)
+				}
+			}()
 			return c.lookup(context.WithoutCancel(ctx), raw, key, admit)
 		})
 		select {
@@ -249,6 +258,20 @@ func (c *Client) Introspect(ctx context.Context, raw string, admit Admit) (jwtve
 				Unavailable: true, RetryAfter: retryAfter, Err: ctx.Err()}
 		}
 	}
+}
+
+// panicked logs a panic of the shared call at error level (its value,
+// unless it quotes the token, and the stack) and returns it as an
+// Unavailable *jwtverify.Error.
+func (c *Client) panicked(ctx context.Context, raw string, p any) error {
+	c.failed.Add(1)
+	value := fmt.Sprint(p)
+	if raw != "" && strings.Contains(value, raw) {
+		value = "(a value that quotes the token)"
+	}
+	c.logger.ErrorContext(ctx, "introspection: a check panicked; the token is answered unavailable",
+		"issuer", c.cfg.Issuer, "panic", value, "stack", string(debug.Stack()))
+	return unavailable("the check failed", errors.New("it panicked"))
 }
 
 // admitError is admit's refusal, passed through the shared call.
