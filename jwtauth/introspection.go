@@ -92,7 +92,9 @@ type Introspection struct {
 	// Timeout bounds one call to the endpoint (discovery included); 0
 	// means 2 seconds. An endpoint that does not answer in time is
 	// answered 503. At most 64 calls per endpoint are in progress at once;
-	// a token that needs another is answered 503 at once.
+	// a token that needs another waits for one to end, within Timeout (the
+	// wait and the call together), and is answered 503 if none does; a
+	// warning says so at most once a minute, with how many were refused.
 	Timeout time.Duration
 	// IntrospectJWTs sends the issuer's JWTs to the endpoint too, after
 	// they verified here, so that a revoked JWT is refused as soon as the

@@ -55,6 +55,9 @@ const (
 	MaxAnswerBytes = 1 << 20
 	// retryAfter is the Retry-After of a token that cannot be checked now.
 	retryAfter = 5 * time.Second
+	// busyLogInterval is the least time between two log lines about
+	// tokens answered unavailable for want of a slot.
+	busyLogInterval = time.Minute
 	// maxFollowerRetries bounds how often a request whose leader was
 	// throttled tries again with its own address.
 	maxFollowerRetries = 3
@@ -86,8 +89,9 @@ type Config struct {
 	// set; nil when the issuer has no keys: signed answers are then not
 	// asked for, and refused if sent.
 	Signed func(ctx context.Context, jws string) (claims string, err error)
-	// MaxInFlight bounds the calls in progress; beyond it a token is
-	// answered unavailable at once.
+	// MaxInFlight bounds the calls in progress; beyond it a call waits
+	// for one to end, within Timeout, and the token is answered
+	// unavailable if none does.
 	MaxInFlight int
 	Now         func() time.Time
 	// Logger receives an error line for every call that fails (naming the
@@ -123,6 +127,10 @@ type Client struct {
 	endpoint atomic.Pointer[string]
 
 	active, inactive, failed, throttled atomic.Uint64
+
+	busy       atomic.Uint64 // tokens refused for want of a slot since the last line about it
+	busyLogged atomic.Int64  // when that line was logged, in Unix nanoseconds; 0: never
+	onSlotWait func()        // tests: called when a call must wait for a slot
 }
 
 // New returns a Client for cfg.
@@ -289,13 +297,23 @@ func (c *Client) lookup(ctx context.Context, raw string, key tokenKey, admit Adm
 			return e, nil
 		}
 	}
+	// The wait for a slot and the call share the timeout, so that a token
+	// is answered within it whatever the endpoint's load.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
 	select {
 	case c.slots <- struct{}{}:
 	default:
-		c.failed.Add(1)
-		c.logger.WarnContext(ctx, "introspection: too many calls in progress; token answered unavailable",
-			"issuer", c.cfg.Issuer, "in_flight", cap(c.slots))
-		return nil, unavailable("too many introspection calls are in progress", nil)
+		if c.onSlotWait != nil {
+			c.onSlotWait()
+		}
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			c.failed.Add(1)
+			c.logBusy(ctx)
+			return nil, unavailable("too many introspection calls are in progress", nil)
+		}
 	}
 	defer func() { <-c.slots }()
 	var done func(bool)
@@ -324,6 +342,20 @@ func (c *Client) lookup(ctx context.Context, raw string, key tokenKey, admit Adm
 		c.cache.put(e)
 	}
 	return e, nil
+}
+
+// logBusy logs, at most once per busyLogInterval, that tokens were
+// answered unavailable for want of a slot, and how many since the last
+// line: a flood of slow guesses must not flood the log too.
+func (c *Client) logBusy(ctx context.Context) {
+	c.busy.Add(1)
+	now := c.now().UnixNano()
+	last := c.busyLogged.Load()
+	if last != 0 && now-last < int64(busyLogInterval) || !c.busyLogged.CompareAndSwap(last, now) {
+		return
+	}
+	c.logger.WarnContext(ctx, "introspection: too many calls in progress; tokens answered unavailable",
+		"issuer", c.cfg.Issuer, "in_flight", cap(c.slots), "refused", c.busy.Swap(0))
 }
 
 // call posts raw to the endpoint, within the timeout, and reads the

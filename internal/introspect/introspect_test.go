@@ -2,6 +2,8 @@ package introspect
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/jwtverify"
+	"github.com/keyward/keyward/internal/syncbuf"
 )
 
 const issuer = "https://auth.example.com"
@@ -24,41 +27,82 @@ func newTestClient(t testing.TB, endpoint string, maxInFlight int) *Client {
 	})
 }
 
-// TestInFlightBound: beyond MaxInFlight calls in progress, a token that
-// needs another call is answered unavailable at once, without a call and
-// without running admit.
-func TestInFlightBound(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
+// TestInFlightWait: beyond MaxInFlight calls in progress, a token that
+// needs another call waits for a slot and is then checked; if no slot
+// frees within the timeout it is answered unavailable, without a call and
+// without running admit, and the log says so once for many refusals.
+func TestInFlightWait(t *testing.T) {
+	entered, release := make(chan string, 2), make(chan struct{})
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			close(entered)
-		}
+		calls.Add(1)
+		_ = r.ParseForm()
+		entered <- r.PostForm.Get("token")
 		<-release
 		_, _ = w.Write([]byte(`{"active":false}`))
 	}))
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	c := newTestClient(t, srv.URL, 1)
-	first := make(chan error, 1)
-	go func() { _, err := c.Introspect(context.Background(), "token-1", nil); first <- err }()
-	<-entered
-	admitted := false
-	_, err := c.Introspect(context.Background(), "token-2", func(context.Context) (func(bool), error) {
-		admitted = true
-		return func(bool) {}, nil
+
+	t.Run("a slot frees", func(t *testing.T) {
+		c := newTestClient(t, srv.URL, 1)
+		waiting := make(chan struct{})
+		c.onSlotWait = func() { close(waiting) }
+		first := make(chan error, 1)
+		go func() { _, err := c.Introspect(context.Background(), "token-1", nil); first <- err }()
+		if got := <-entered; got != "token-1" {
+			t.Fatalf("the endpoint got %q", got)
+		}
+		second := make(chan error, 1)
+		go func() { _, err := c.Introspect(context.Background(), "token-2", nil); second <- err }()
+		select {
+		case <-waiting:
+		case err := <-second:
+			close(release)
+			<-first
+			t.Fatalf("token-2 answered before a slot freed: %v", err)
+		}
+		release <- struct{}{} // the first call ends and frees its slot
+		if got := <-entered; got != "token-2" {
+			t.Fatalf("the endpoint got %q", got)
+		}
+		release <- struct{}{}
+		for i, ch := range []chan error{first, second} {
+			var e *jwtverify.Error
+			if err := <-ch; !asError(err, &e) || e.Unavailable {
+				t.Fatalf("token %d: %v, want the endpoint's refusal", i+1, err)
+			}
+		}
+		if n := c.Counts(); n.Inactive != 2 || n.Error != 0 {
+			t.Fatalf("counts %+v, want two inactive", n)
+		}
 	})
-	var e *jwtverify.Error
-	if !asError(err, &e) || !e.Unavailable || admitted || calls.Load() != 1 {
-		t.Fatalf("beyond the bound: %v (admitted %v, %d calls), want unavailable without a call", err, admitted, calls.Load())
-	}
-	if n := c.Counts(); n.Error != 1 {
-		t.Fatalf("counts %+v", n)
-	}
-	release <- struct{}{} // let the first call end before the cleanup closes release
-	if err := <-first; err == nil || strings.Contains(err.Error(), "in progress") {
-		t.Fatalf("the first token: %v, want its own refusal", err)
-	}
+
+	t.Run("no slot frees within the timeout", func(t *testing.T) {
+		logs := &syncbuf.Buffer{}
+		c := newTestClient(t, srv.URL, 1)
+		c.cfg.Timeout = 20 * time.Millisecond
+		c.logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.slots <- struct{}{} // a call in progress that does not end
+		defer func() { <-c.slots }()
+		before := calls.Load()
+		for i := range 3 {
+			admitted := false
+			_, err := c.Introspect(context.Background(), fmt.Sprintf("waits-%d", i), func(context.Context) (func(bool), error) {
+				admitted = true
+				return func(bool) {}, nil
+			})
+			var e *jwtverify.Error
+			if !asError(err, &e) || !e.Unavailable || admitted || calls.Load() != before {
+				t.Fatalf("token %d: %v (admitted %v, %d calls), want unavailable without a call", i, err, admitted, calls.Load()-before)
+			}
+		}
+		if n := c.Counts(); n.Error != 3 {
+			t.Fatalf("counts %+v", n)
+		}
+		if lines := strings.Count(logs.String(), "too many calls in progress"); lines != 1 || strings.Contains(logs.String(), "waits-") {
+			t.Fatalf("%d lines about it, want 1 without the token:\n%s", lines, logs)
+		}
+	})
 }
 
 func asError(err error, target **jwtverify.Error) bool {
