@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,4 +246,26 @@ func TestDPoPMetadata(t *testing.T) {
 			t.Errorf("dpop_signing_alg_values_supported %v has %s", algs, bad)
 		}
 	}
+}
+
+// TestDPoPLogs: the log says what a token was bound to and why a proof was
+// refused, and holds no proof (nor any of its parts: the signature) and no
+// token.
+func TestDPoPLogs(t *testing.T) {
+	t.Parallel()
+	ts, logs := startLogged(t)
+	key := newDPoPKey(t, "ES256")
+	grant := request{path: authserver.PathToken, basic: []string{"globex", "globex-secret"}, form: formOf("grant_type", "client_credentials")}
+	good := ts.proof(t, key, grant.path, nil)
+	issued := ts.mustToken(t, withDPoP(grant, good))
+	refused := ts.proof(t, key, grant.path, &keywardtest.ProofOptions{Claims: map[string]any{"htm": http.MethodGet}})
+	checkError(t, ts.do(t, withDPoP(grant, refused)), http.StatusBadRequest, "invalid_dpop_proof")
+	checkError(t, ts.do(t, withDPoP(grant, good)), http.StatusBadRequest, "invalid_dpop_proof") // replay
+
+	checkLog(t, logs.String(), []string{good, good[strings.LastIndex(good, ".")+1:], refused[strings.LastIndex(refused, ".")+1:],
+		issued.str("access_token"), issued.str("refresh_token")}, []string{
+		`msg="token issued" endpoint=/oauth/token grant_type=client_credentials client_id=globex`,
+		`refresh_token=true token_type=DPoP binding=dpop`,
+		`msg="token request refused" endpoint=/oauth/token grant_type=client_credentials client_id=globex remote_addr=127.0.0.1 error=invalid_dpop_proof`,
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/keyward/keyward/authserver"
 	"github.com/keyward/keyward/clients"
+	"github.com/keyward/keyward/internal/syncbuf"
 )
 
 // registryFile is the repository's test-only client registry: acme
@@ -455,4 +457,33 @@ func inFours(n int, f func(i int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// startLogged starts an ES256 server (see start) whose log, at debug level,
+// is the buffer returned.
+func startLogged(t testing.TB) (*testServer, *syncbuf.Buffer) {
+	t.Helper()
+	logs := &syncbuf.Buffer{}
+	return start(t, func(c *authserver.Config) { c.Algorithm = "ES256"; c.Logger = debugLogger(logs) }), logs
+}
+
+// debugLogger logs everything to w as text.
+func debugLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// checkLog checks that the log out holds none of absent (secrets, tokens)
+// and every one of present.
+func checkLog(t testing.TB, out string, absent, present []string) {
+	t.Helper()
+	for _, s := range absent {
+		if strings.Contains(out, s) {
+			t.Errorf("the log holds %q:\n%s", s, out)
+		}
+	}
+	for _, want := range present {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %s:\n%s", want, out)
+		}
+	}
 }

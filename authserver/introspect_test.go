@@ -3,7 +3,6 @@ package authserver_test
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
@@ -378,7 +377,7 @@ func TestIntrospectionLogs(t *testing.T) {
 	t.Parallel()
 	var logs syncbuf.Buffer
 	ts, _ := startIntrospection(t, func(c *authserver.Config) {
-		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.Logger = debugLogger(&logs)
 	})
 	opaque := ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"opaque", "opaque-secret"}, form: formOf("grant_type", "client_credentials")})
 	jwtResp := ts.mustToken(t, request{path: authserver.PathToken, basic: []string{"jwtapp", "jwtapp-secret"}, form: formOf("grant_type", "client_credentials")})
