@@ -37,9 +37,10 @@ const (
 // random part decodes to), Keycloak's and random tokens are opaque. It
 // goes to the endpoint of the one issuer that introspects or, when several
 // do, of the one whose TokenPrefix it starts with: never to an endpoint it
-// cannot belong to. An opaque token no endpoint takes, and every opaque
-// token without an Introspection, is refused as before (401, "not a JWT")
-// without a call.
+// cannot belong to. An opaque token no endpoint takes, one with a byte
+// outside RFC 6750's b64token syntax (dualauth answers it 400
+// invalid_request), and every opaque token without an Introspection, is
+// refused as before without a call and without a count.
 //
 // The token is posted as token=…&token_type_hint=access_token, with this
 // API's client credentials. The answer decides:

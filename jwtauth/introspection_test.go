@@ -1011,3 +1011,37 @@ func TestIntrospectionPanic(t *testing.T) {
 	}
 	s.noSecrets(t, opaque)
 }
+
+// TestIntrospectionOutsideB64Token: a Bearer value with a byte outside RFC
+// 6750's b64token syntax is answered 400 invalid_request without a call
+// and without spending the address's budget of guesses.
+func TestIntrospectionOutsideB64Token(t *testing.T) {
+	s, a := guardedSetup(t, clientauth.Throttle{MaxAddrFailures: 2})
+	mw := middleware.New(a, middleware.Options{})
+	h := mw.Require(scopes.All("bookings:read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	for _, tt := range []struct {
+		token  string
+		status int
+		code   string
+	}{
+		{"ab%cd", http.StatusBadRequest, "invalid_request"},
+		{"tök€n", http.StatusBadRequest, "invalid_request"},
+		{"a,b", http.StatusBadRequest, "invalid_request"},
+		{`a"b`, http.StatusBadRequest, "invalid_request"},
+		{"guess-1", http.StatusUnauthorized, "invalid_token"}, // the budget of two is still whole
+		{opaque, http.StatusOK, ""},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/bookings", nil)
+		r.Header.Set("Authorization", "Bearer "+tt.token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.status || !strings.Contains(w.Header().Get("WWW-Authenticate"), tt.code) {
+			t.Fatalf("%q: %d %q, want %d %s", tt.token, w.Code, w.Header().Get("WWW-Authenticate"), tt.status, tt.code)
+		}
+	}
+	if calls := s.ep.calls.Load(); calls != 2 {
+		t.Fatalf("%d calls, want 2 (the guess and the good token)", calls)
+	}
+}

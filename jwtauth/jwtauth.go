@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/fielderr"
 	"github.com/keyward/keyward/internal/jwtverify"
 	"github.com/keyward/keyward/internal/shares"
@@ -270,18 +271,23 @@ var _ interface {
 //
 // An opaque token goes to its issuer's introspection endpoint (see
 // Introspection), and from.Addr is asked only when a call is made; a JWT
-// never asks it.
+// never asks it, nor does a value outside RFC 6750's b64token syntax,
+// which is refused without a call.
 //
 // A token that passed every check is remembered (see TokenCache) and, when
 // presented again, answered from memory after its exp and nbf are checked
 // again, as long as the key that verified it is still in its issuer's set.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
 	if v.opaque != nil && len(raw) <= v.maxTokenBytes && !jwtverify.JOSEShaped(raw) {
-		if in := v.route(raw); in != nil {
-			return v.verifyOpaque(ctx, in, raw, from)
+		// A value outside RFC 6750's b64token syntax is no token any
+		// server issued: it is refused without a call and without a
+		// count (dualauth answers it invalid_request), as is an opaque
+		// token no endpoint takes, as before there was introspection.
+		if authheader.NotToken68At(raw) < 0 {
+			if in := v.route(raw); in != nil {
+				return v.verifyOpaque(ctx, in, raw, from)
+			}
 		}
-		// An opaque token no endpoint takes is refused as before there
-		// was introspection, without a call.
 	}
 	c, cached, err := v.v.Verify(ctx, raw)
 	if err != nil {
