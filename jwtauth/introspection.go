@@ -51,7 +51,9 @@ const (
 //     issuer and aud, when present, name one of its Audiences; exp past
 //     the leeway, nbf in the future or a cnf member (a sender-constrained
 //     token) are 401 invalid_token, as for JWTs;
-//   - "active": false, or no boolean "active": 401 invalid_token;
+//   - "active": false, no boolean "active", or an answer that names any
+//     member more than once (its meaning depends on the parser): 401
+//     invalid_token;
 //   - an endpoint that cannot answer (unreachable, too slow, 5xx, a
 //     redirect, 401 or 403 to this API's credentials, a body that is not a
 //     JSON object or over 1 MiB, a signed answer that does not verify):

@@ -257,6 +257,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{"not valid yet", json(with(now, map[string]any{"nbf": now.Add(time.Hour).Unix()})), http.StatusUnauthorized, "not valid yet"},
 		{"bound to a key", json(with(now, map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})), http.StatusUnauthorized, "bound to a key"},
 		{"scope not a string", json(with(now, map[string]any{"scope": 7})), http.StatusUnauthorized, "scope"},
+		{"active twice, the last true", status(http.StatusOK, `{"active":false,"active":true,"sub":"user-1","scope":"bookings:read"}`), http.StatusUnauthorized, "malformed"},
 		{"endpoint refuses our credentials (401)", status(http.StatusUnauthorized, `{"error":"invalid_client"}`), http.StatusServiceUnavailable, "cannot be checked"},
 		{"endpoint forbids (403)", status(http.StatusForbidden, `{}`), http.StatusServiceUnavailable, "cannot be checked"},
 		{"endpoint fails (500)", status(http.StatusInternalServerError, `oops`), http.StatusServiceUnavailable, "cannot be checked"},

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/keyward/keyward/internal/authheader"
+	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/internal/jsonobject"
 	"github.com/keyward/keyward/internal/jwtverify"
 )
@@ -441,14 +442,31 @@ func (c *Client) unsign(ctx context.Context, jws string) (string, error) {
 
 // read reads an answer: an entry for a refused or an accepted token, or
 // an error if the answer is not a JSON object.
+//
+// An answer that names a member more than once refuses the token: RFC
+// 8259 leaves such an object's meaning to each parser (this one keeps the
+// last, others the first), so {"active":false,"active":true} or two exp
+// could mean one thing here and another at the server or in the
+// application reading Principal's claims. No serializer of a server's map
+// writes one; failing closed costs a conforming server nothing.
 func (c *Client) read(answer string) (*entry, error) {
 	var active jsonobject.Value
+	seen := make(map[string]struct{}, 16)
+	duplicate := ""
 	if err := jsonobject.Members(answer, func(name string, v jsonobject.Value) {
+		if _, ok := seen[name]; ok && duplicate == "" {
+			duplicate = name
+		}
+		seen[name] = struct{}{}
 		if name == "active" {
 			active = v
 		}
 	}); err != nil {
 		return nil, errors.New("the body is not one JSON object")
+	}
+	if duplicate != "" {
+		return &entry{refusal: &jwtverify.Error{Description: "the introspection answer is malformed",
+			Err: fmt.Errorf("the introspection answer names %s more than once", excerpt.Quote(duplicate))}}, nil
 	}
 	if active.Kind() != jsonobject.Bool || active.Raw() != "true" {
 		what := "false"

@@ -140,3 +140,34 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestReadDuplicateMembers: an answer naming a member twice refuses the
+// token, whichever member and whatever the last value says; a clean
+// answer is accepted.
+func TestReadDuplicateMembers(t *testing.T) {
+	const rest = `"iss":"https://auth.example.com","aud":"api","sub":"u","exp":1800000600`
+	for _, tt := range []struct {
+		name, answer string
+		accepted     bool
+	}{
+		{"clean", `{"active":true,` + rest + `}`, true},
+		{"active false then true", `{"active":false,"active":true,` + rest + `}`, false},
+		{"active true then false", `{"active":true,"active":false,` + rest + `}`, false},
+		{"exp twice", `{"active":true,` + rest + `,"exp":1900000000}`, false},
+		{"scope twice", `{"active":true,"scope":"a","scope":"admin",` + rest + `}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestClient(t, "https://auth.example.com/introspect", 1)
+			e, err := c.read(tt.answer)
+			if err != nil {
+				t.Fatalf("read: %v, want an entry", err)
+			}
+			if accepted := e.refusal == nil; accepted != tt.accepted {
+				t.Fatalf("accepted %v (%v), want %v", accepted, e.refusal, tt.accepted)
+			}
+			if !tt.accepted && !strings.Contains(e.refusal.Err.Error(), "more than once") {
+				t.Fatalf("refusal %v, want it to name the duplicate", e.refusal.Err)
+			}
+		})
+	}
+}
