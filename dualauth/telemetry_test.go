@@ -538,7 +538,7 @@ func TestIntrospectionMetrics(t *testing.T) {
 			{"keyward.introspection.cache.lookups", attribute.String("result", "miss"), 2},
 		} {
 			if n := got.value(want.name, want.kv); n != want.value {
-				t.Errorf("%s{%s} = %d, want %d", want.name, want.kv.Value.Emit(), n, want.value)
+				t.Errorf("%s{%s} = %d, want %d", want.name, want.kv.Value.String(), n, want.value)
 			}
 		}
 	}
