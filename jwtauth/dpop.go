@@ -1,7 +1,13 @@
 package jwtauth
 
 import (
+	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,7 +33,9 @@ import (
 // leeway) of now, ath the token's hash, and a jti not seen before.
 //
 // The refusals (401, with a `DPoP algs="…"` challenge): invalid_dpop_proof
-// for a proof that fails a check, none or two DPoP headers; invalid_token
+// for a proof that fails a check, none or two DPoP headers; use_dpop_nonce
+// with a DPoP-Nonce header, with Nonces, for a proof without the current
+// nonce; invalid_token
 // for a bound token sent as Bearer (§7.2: with a Bearer challenge and a
 // DPoP one beside) and for a token without cnf.jkt sent as DPoP. A token
 // verified before comes from the cache: only the proof is new work.
@@ -57,7 +65,29 @@ type DPoP struct {
 	// tenth of them per key; past that, 429 for the key, 503 when full).
 	// The Verifier does not close it.
 	Replay ReplayStore
+	// Nonces makes every proof carry a nonce this server provides (RFC
+	// 9449 §8), which bounds how long a proof made in advance can be
+	// used: a proof without one, or with one that is not current, is
+	// refused 401 use_dpop_nonce with a fresh nonce in a DPoP-Nonce header
+	// (keywardtest.DPoPTransport, like other DPoP clients, retries with
+	// it). Nonces are stateless: an HMAC of the time window, accepted in
+	// the window they were made in and the next.
+	Nonces bool
+	// NonceSecret is the HMAC key of the nonces; replicas behind one name
+	// need the same one (at least 32 bytes). Empty: a random key of this
+	// process.
+	NonceSecret []byte
+	// NonceWindow is how often the nonce changes: 0 means 5 minutes, at
+	// least 10 seconds. A nonce is accepted for one to two windows.
+	NonceWindow time.Duration
 }
+
+// Bounds of the nonce options.
+const (
+	defaultNonceWindow = 5 * time.Minute
+	minNonceWindow     = 10 * time.Second
+	minNonceSecret     = 32
+)
 
 // ReplayStore records DPoP proofs for DPoP.Replay: Redis's SET key 1 NX PX
 // ttl.
@@ -79,6 +109,14 @@ func (c Config) validateDPoP() error {
 	if d.MaxAge < 0 || d.MaxAge > dpop.MaxMaxAge {
 		return fail("MaxAge", "%s is outside 0s to %s", d.MaxAge, dpop.MaxMaxAge)
 	}
+	switch {
+	case len(d.NonceSecret) > 0 && len(d.NonceSecret) < minNonceSecret:
+		return fail("NonceSecret", "has %d bytes, fewer than %d", len(d.NonceSecret), minNonceSecret)
+	case d.NonceWindow < 0 || d.NonceWindow > 0 && d.NonceWindow < minNonceWindow:
+		return fail("NonceWindow", "%s is below %s", d.NonceWindow, minNonceWindow)
+	case !d.Nonces && (len(d.NonceSecret) > 0 || d.NonceWindow != 0):
+		return fail("Nonces", "is off, so NonceSecret and NonceWindow would have no effect")
+	}
 	for i, alg := range d.Algorithms {
 		if !slices.Contains(jwtverify.DefaultAlgorithms, alg) {
 			return fail(fmt.Sprintf("Algorithms[%d]", i), "%s is not one of %s (none and HMAC are never accepted)",
@@ -88,17 +126,59 @@ func (c Config) validateDPoP() error {
 	return nil
 }
 
-// newProofChecker is the DPoP proof checker of cfg, nil without DPoP.
-func newProofChecker(cfg Config) (*dpop.Checker, error) {
+// newProofChecker is the DPoP proof checker of cfg and its nonces (nil
+// without DPoP.Nonces); nil without DPoP.
+func newProofChecker(cfg Config) (*dpop.Checker, *nonces, error) {
 	d := cfg.DPoP
 	if d == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	c, err := dpop.New(dpop.Options{Algorithms: d.Algorithms, MaxAge: d.MaxAge, Leeway: cfg.Leeway, Shared: d.Replay, Now: cfg.Now})
+	o := dpop.Options{Algorithms: d.Algorithms, MaxAge: d.MaxAge, Leeway: cfg.Leeway, Shared: d.Replay, Now: cfg.Now}
+	var n *nonces
+	if d.Nonces {
+		n = &nonces{key: d.NonceSecret, window: cmp.Or(d.NonceWindow, defaultNonceWindow), now: cfg.Now}
+		if n.now == nil {
+			n.now = time.Now
+		}
+		if len(n.key) == 0 {
+			n.key = []byte(rand.Text() + rand.Text())
+		}
+		o.Nonce = n.valid
+	}
+	c, err := dpop.New(o)
 	if err != nil {
-		return nil, &dualauth.ConfigError{Package: "jwtauth", Field: "DPoP", Reason: err.Error()}
+		return nil, nil, &dualauth.ConfigError{Package: "jwtauth", Field: "DPoP", Reason: err.Error()}
 	}
-	return c, nil
+	return c, n, nil
+}
+
+// nonces are the server-provided nonces of RFC 9449 §8, without state:
+// the nonce of a time window is the HMAC of its number, and a proof may
+// carry the current window's or the previous one's.
+type nonces struct {
+	key    []byte
+	window time.Duration
+	now    func() time.Time
+}
+
+// of is the nonce of window w.
+func (n *nonces) of(w int64) string {
+	mac := hmac.New(sha256.New, n.key)
+	_ = binary.Write(mac, binary.BigEndian, w)
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
+}
+
+// current is the window now is in.
+func (n *nonces) current() int64 { return n.now().UnixNano() / int64(n.window) }
+
+// fresh is the nonce to give clients now.
+func (n *nonces) fresh() string { return n.of(n.current()) }
+
+// valid reports whether a proof's nonce is the current window's or the
+// previous one's.
+func (n *nonces) valid(nonce string) bool {
+	w := n.current()
+	return hmac.Equal([]byte(nonce), []byte(n.of(w))) || hmac.Equal([]byte(nonce), []byte(n.of(w-1)))
 }
 
 // DPoPAlgorithms returns, when DPoP is on (Config.DPoP), the algorithms a
@@ -138,7 +218,11 @@ func (v *Verifier) checkBinding(ctx context.Context, raw, jkt string, from duala
 	if !errors.As(err, &e) {
 		return err // nil
 	}
-	return &dualauth.Error{Status: e.Status, Code: e.Code, Description: e.Description, RetryAfter: e.RetryAfter, Err: e}
+	refused := &dualauth.Error{Status: e.Status, Code: e.Code, Description: e.Description, RetryAfter: e.RetryAfter, Err: e}
+	if e.Code == dpop.CodeUseNonce && v.nonces != nil {
+		refused.Header = http.Header{"Dpop-Nonce": {v.nonces.fresh()}}
+	}
+	return refused
 }
 
 // bindingRefusal is the 401 invalid_token of a token sent in the wrong

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,6 +329,12 @@ func TestValidateDPoP(t *testing.T) {
 		{jwtauth.DPoP{MaxAge: 10*time.Minute + time.Second}, "DPoP.MaxAge"},
 		{jwtauth.DPoP{Algorithms: []string{"ES256", "HS256"}}, "DPoP.Algorithms[1]"},
 		{jwtauth.DPoP{Algorithms: []string{"none"}}, "DPoP.Algorithms[0]"},
+		{jwtauth.DPoP{Nonces: true}, ""},
+		{jwtauth.DPoP{Nonces: true, NonceSecret: make([]byte, 32), NonceWindow: 10 * time.Second}, ""},
+		{jwtauth.DPoP{Nonces: true, NonceSecret: make([]byte, 31)}, "DPoP.NonceSecret"},
+		{jwtauth.DPoP{Nonces: true, NonceWindow: 9 * time.Second}, "DPoP.NonceWindow"},
+		{jwtauth.DPoP{Nonces: true, NonceWindow: -time.Second}, "DPoP.NonceWindow"},
+		{jwtauth.DPoP{NonceSecret: make([]byte, 32)}, "DPoP.Nonces"},
 	} {
 		err := jwtauth.Config{Issuers: issuers, DPoP: &tt.d}.Validate()
 		var ce *dualauth.ConfigError
@@ -335,6 +343,111 @@ func TestValidateDPoP(t *testing.T) {
 			t.Errorf("%+v: %v", tt.d, err)
 		case tt.field != "" && (!errors.As(err, &ce) || ce.Package != "jwtauth" || ce.Field != tt.field):
 			t.Errorf("%+v: %v, want a ConfigError of %s", tt.d, err, tt.field)
+		}
+	}
+}
+
+// TestDPoPNonces: with DPoP.Nonces a proof must carry the nonce the server
+// provides (RFC 9449 §8): without one, or with one it did not make, the
+// request is 401 use_dpop_nonce with the exact DPoP challenge and a fresh
+// nonce in DPoP-Nonce; a proof with that nonce passes, in its window and
+// the next, and not after; a replica with the same NonceSecret accepts the
+// other's nonces and one with another secret does not; and
+// keywardtest.DPoPTransport gets through by retrying once with the nonce,
+// then sends it from the start.
+func TestDPoPNonces(t *testing.T) {
+	iss := keywardtest.NewIssuer(t, "ES256")
+	key := newDPoPKey(t, "ES256")
+	clock := newClock()
+	iss.Now = clock.Now
+	secret := []byte(strings.Repeat("s", 32))
+	var hits atomic.Int64
+	replica := func(secret []byte) string {
+		v, err := jwtauth.New(jwtauth.Config{Now: clock.Now, DPoP: &jwtauth.DPoP{Nonces: true, NonceSecret: secret, NonceWindow: time.Minute},
+			Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: staticKeys(t, iss)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = v.Close() })
+		a, err := dualauth.New(dualauth.Config{Tokens: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.Close() })
+		protected := middleware.New(a, middleware.Options{}).Authenticate(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			protected.ServeHTTP(w, r)
+		}))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	a, b, other := replica(secret), replica(secret), replica(nil)
+	token := iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": key.Thumbprint()}})
+	send := func(base, nonce string) (status int, challenges []string, fresh string) {
+		t.Helper()
+		p, err := key.Proof(http.MethodGet, base+"/x", token, &keywardtest.ProofOptions{IssuedAt: clock.Now(), Nonce: nonce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header.Set("DPoP", p)
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		return res.StatusCode, res.Header.Values("WWW-Authenticate"), res.Header.Get("DPoP-Nonce")
+	}
+	useNonce := []string{`DPoP realm="api", algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA", error="use_dpop_nonce", ` +
+		`error_description="the DPoP proof must carry the nonce this server provides (DPoP-Nonce)"`}
+	askedForNonce := func(what, base, nonce string) string {
+		t.Helper()
+		status, challenges, fresh := send(base, nonce)
+		if status != http.StatusUnauthorized || !slices.Equal(challenges, useNonce) || fresh == "" {
+			t.Fatalf("%s: %d %q nonce %q, want 401 use_dpop_nonce with a nonce", what, status, challenges, fresh)
+		}
+		return fresh
+	}
+	passes := func(what, base, nonce string) {
+		t.Helper()
+		if status, challenges, _ := send(base, nonce); status != http.StatusOK {
+			t.Fatalf("%s: %d %q", what, status, challenges)
+		}
+	}
+	n1 := askedForNonce("no nonce", a, "")
+	passes("the nonce given", a, n1)
+	passes("the nonce given, at the other replica", b, n1)
+	askedForNonce("the nonce given, at a replica with another secret", other, n1)
+	askedForNonce("a nonce the server did not make", a, "bm9uY2U")
+	clock.Advance(time.Minute)
+	passes("the nonce given, in the next window", a, n1)
+	clock.Advance(time.Minute)
+	if n3 := askedForNonce("the nonce given, two windows later", a, n1); n3 == n1 {
+		t.Fatal("the nonce did not change with the window")
+	} else {
+		passes("the new nonce", a, n3)
+	}
+
+	client := &http.Client{Transport: &keywardtest.DPoPTransport{Key: key, Now: clock.Now}}
+	for i, want := range []int64{2, 1} { // a retry with the nonce, then none
+		before := hits.Load()
+		r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "DPoP "+token)
+		res, err := client.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if got := hits.Load() - before; res.StatusCode != http.StatusOK || got != want {
+			t.Fatalf("transport request %d: %d after %d requests, want 200 after %d", i, res.StatusCode, got, want)
 		}
 	}
 }

@@ -197,6 +197,7 @@ type Verifier struct {
 	maxTokenBytes int
 
 	proofs       *dpop.Checker // nil without Config.DPoP
+	nonces       *nonces       // nil without DPoP.Nonces
 	dpopRequired bool
 }
 
@@ -243,14 +244,14 @@ func New(cfg Config) (*Verifier, error) {
 			keySets[iss.Issuer] = iss.Keys
 		}
 	}
-	proofs, err := newProofChecker(cfg)
+	proofs, nonces, err := newProofChecker(cfg)
 	if err != nil {
 		_ = release()
 		return nil, err
 	}
 	verifier := &Verifier{v: v, keySets: keySets, release: release, throttle: cfg.Throttle,
 		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
-		proofs:        proofs, dpopRequired: cfg.DPoP != nil && cfg.DPoP.Required}
+		proofs:        proofs, nonces: nonces, dpopRequired: cfg.DPoP != nil && cfg.DPoP.Required}
 	if err := verifier.buildIntrospection(cfg); err != nil {
 		_ = release()
 		return nil, err
