@@ -45,7 +45,11 @@ import (
 type DPoP struct {
 	// Required accepts DPoP-bound tokens only: the Bearer scheme is no
 	// longer read (a Bearer token is answered as no credentials, with a
-	// DPoP challenge), and a token without cnf.jkt is refused.
+	// DPoP challenge), and a token without cnf.jkt sent as DPoP is
+	// refused. Tokens verified without a request — given to
+	// dualauth.Authenticator.Verify, or those clientauth gets by exchanging
+	// client credentials — are held to their binding only: a bound one is
+	// refused (there is no proof), an unbound one passes.
 	Required bool
 	// MaxAge is how old a proof's iat may be, besides Config.Leeway both
 	// ways: 0 means 60 seconds, at most 10 minutes.
@@ -195,15 +199,13 @@ func (v *Verifier) DPoPAlgorithms() (algs string, required bool) {
 
 // checkBinding holds a verified token, bound to the DPoP key jkt ("" for
 // none), to its binding: from the DPoP scheme, a proof signed with that
-// key for this request; from any other, no binding at all (and none with
-// DPoP required).
+// key for this request; from any other, no binding at all. (With DPoP
+// required the core reads no Bearer: see DPoP.Required.)
 func (v *Verifier) checkBinding(ctx context.Context, raw, jkt string, from dualauth.Origin) error {
 	r := from.Request()
 	switch {
 	case !from.DPoP() && jkt != "":
 		return bindingRefusal("the access token is bound to a DPoP key (cnf.jkt): send it with the DPoP scheme and a DPoP proof")
-	case !from.DPoP() && v.dpopRequired:
-		return bindingRefusal("this API accepts only DPoP-bound access tokens, sent with the DPoP scheme")
 	case !from.DPoP():
 		return nil
 	case jkt == "":

@@ -451,3 +451,30 @@ func TestDPoPNonces(t *testing.T) {
 		}
 	}
 }
+
+// TestDPoPRequiredWithoutRequest: with DPoP required, a token verified
+// without a request (Authenticator.Verify; clientauth's exchanged tokens)
+// is held to its binding only: unbound, it passes; bound, it is refused,
+// as there is no proof.
+func TestDPoPRequiredWithoutRequest(t *testing.T) {
+	iss := keywardtest.NewIssuer(t, "ES256")
+	v, err := jwtauth.New(jwtauth.Config{DPoP: &jwtauth.DPoP{Required: true},
+		Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: staticKeys(t, iss)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	a, err := dualauth.New(dualauth.Config{Tokens: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	if _, err := a.Verify(t.Context(), iss.Token(t, nil), "192.0.2.1:1"); err != nil {
+		t.Fatalf("unbound: %v", err)
+	}
+	bound := iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": newDPoPKey(t, "ES256").Thumbprint()}})
+	var e *dualauth.Error
+	if _, err := a.Verify(t.Context(), bound, "192.0.2.1:1"); !errors.As(err, &e) || e.Description != boundDescription {
+		t.Fatalf("bound: %v, want %q", err, boundDescription)
+	}
+}
