@@ -33,12 +33,12 @@ import (
 // leeway) of now, ath the token's hash, and a jti not seen before.
 //
 // The refusals (401, with a `DPoP algs="…"` challenge): invalid_dpop_proof
-// for a proof that fails a check, none or two DPoP headers; use_dpop_nonce
-// with a DPoP-Nonce header, with Nonces, for a proof without the current
-// nonce; invalid_token
-// for a bound token sent as Bearer (§7.2: with a Bearer challenge and a
-// DPoP one beside) and for a token without cnf.jkt sent as DPoP. A token
-// verified before comes from the cache: only the proof is new work.
+// for a proof that fails a check, none or two DPoP headers; with Nonces,
+// use_dpop_nonce and a DPoP-Nonce header for a proof without the current
+// nonce; invalid_token for a bound token sent as Bearer (§7.2: with a
+// Bearer challenge and a DPoP one beside) and for a token without cnf.jkt
+// sent as DPoP. A token verified before comes from the cache: only the
+// proof is new work.
 //
 // Without DPoP (Config.DPoP nil) a token with cnf.jkt is refused as any
 // bound token is, Bearer or not.
@@ -61,10 +61,11 @@ type DPoP struct {
 	// Replay, if set, is where the proofs accepted are recorded (their
 	// jti, for as long as their iat passes), shared by every replica that
 	// uses it, so that a proof replayed to another replica is refused too:
-	// a *redisstore.Store of package internal/throttle/redisstore is one,
-	// as config builds it from credentials.throttle.redis. While it cannot
-	// answer, DPoP requests are refused 503 temporarily_unavailable with
-	// Retry-After (a proof that cannot be recorded could be replayed).
+	// Redis's SET key 1 NX PX ttl (go-redis's SetNX) is all it takes, and
+	// the Redis store package config builds for credentials.throttle.redis
+	// has it. While it cannot answer, DPoP requests are refused 503
+	// temporarily_unavailable with Retry-After (a proof that cannot be
+	// recorded could be replayed).
 	// Nil means the memory of this process, bounded to 100,000 proofs (a
 	// tenth of them per key; past that, 429 for the key, 503 when full).
 	// The Verifier does not close it.
