@@ -42,6 +42,25 @@ func newDPoPKey(t testing.TB, alg string) *keywardtest.DPoPKey {
 	return k
 }
 
+// dpopAuthenticator is an Authenticator over a Verifier of DPoP d that
+// trusts iss (its current key, static), on the clock now (nil: time.Now),
+// behind the trusted proxies; both closed when the test ends.
+func dpopAuthenticator(t *testing.T, iss *keywardtest.Issuer, d jwtauth.DPoP, now func() time.Time, proxies ...netip.Prefix) *dualauth.Authenticator {
+	t.Helper()
+	v, err := jwtauth.New(jwtauth.Config{Now: now, DPoP: &d,
+		Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: staticKeys(t, iss)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	a, err := dualauth.New(dualauth.Config{Tokens: v, TrustedProxies: proxies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
 // dpopServer serves a protected route on 127.0.0.1 with an Authenticator
 // over v, answering 200 with the caller's subject and whether it was
 // introspected.
@@ -247,17 +266,7 @@ func TestDPoPReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = store.Close() })
-		v, err := jwtauth.New(jwtauth.Config{Now: clock.Now, DPoP: &jwtauth.DPoP{Replay: store},
-			Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: staticKeys(t, iss)}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = v.Close() })
-		a, err := dualauth.New(dualauth.Config{Tokens: v, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = a.Close() })
+		a := dpopAuthenticator(t, iss, jwtauth.DPoP{Replay: store}, clock.Now, netip.MustParsePrefix("127.0.0.1/32"))
 		h := middleware.New(a, middleware.Options{}).Authenticate(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		s := httptest.NewServer(h)
 		t.Cleanup(s.Close)
@@ -363,17 +372,7 @@ func TestDPoPNonces(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 32))
 	var hits atomic.Int64
 	replica := func(secret []byte) string {
-		v, err := jwtauth.New(jwtauth.Config{Now: clock.Now, DPoP: &jwtauth.DPoP{Nonces: true, NonceSecret: secret, NonceWindow: time.Minute},
-			Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: staticKeys(t, iss)}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = v.Close() })
-		a, err := dualauth.New(dualauth.Config{Tokens: v})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = a.Close() })
+		a := dpopAuthenticator(t, iss, jwtauth.DPoP{Nonces: true, NonceSecret: secret, NonceWindow: time.Minute}, clock.Now)
 		protected := middleware.New(a, middleware.Options{}).Authenticate(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hits.Add(1)
@@ -458,17 +457,7 @@ func TestDPoPNonces(t *testing.T) {
 // as there is no proof.
 func TestDPoPRequiredWithoutRequest(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "ES256")
-	v, err := jwtauth.New(jwtauth.Config{DPoP: &jwtauth.DPoP{Required: true},
-		Issuers: []jwtauth.Issuer{{Issuer: iss.URL, Audiences: []string{iss.Audience}, Keys: staticKeys(t, iss)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	a, err := dualauth.New(dualauth.Config{Tokens: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
+	a := dpopAuthenticator(t, iss, jwtauth.DPoP{Required: true}, nil)
 	if _, err := a.Verify(t.Context(), iss.Token(t, nil), "192.0.2.1:1"); err != nil {
 		t.Fatalf("unbound: %v", err)
 	}
