@@ -41,15 +41,17 @@ type Authenticator struct {
 	mode Mode
 	// bearer is `Bearer realm="<realm>"` when mode accepts Bearer tokens,
 	// else ""; basic is `Basic realm="<realm>"` when mode accepts client
-	// credentials in HTTP Basic, else "".
-	bearer, basic string
+	// credentials in HTTP Basic, else ""; dpop, with algs, likewise.
+	bearer, basic, dpop string
 }
 
 // core is what every mode's view of one Authenticator shares.
 type core struct {
-	realm   string
-	tokens  TokenVerifier // nil when none is configured
-	clients ClientChecker // nil when none is configured
+	realm    string
+	tokens   TokenVerifier // nil when none is configured
+	clients  ClientChecker // nil when none is configured
+	dpopAlgs string        // of tokens' DPoPAlgorithms; "" for none
+	dpopOnly bool          // DPoP required: Bearer is not read
 
 	basicOn                bool
 	idHeader, secretHeader string
@@ -95,6 +97,9 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 	c.realm = cmp.Or(cfg.Realm, defaultRealm)
 	c.authenticatePreflight = cfg.AuthenticatePreflight
 	c.tokens, c.clients = cfg.Tokens, cfg.Clients
+	if d, ok := c.tokens.(dpopVerifier); ok {
+		c.dpopAlgs, c.dpopOnly = d.DPoPAlgorithms()
+	}
 	c.addrFunc, c.trustedProxies = cfg.ClientAddr, clientaddr.Normalize(cfg.TrustedProxies) // in every mode: a token verifier may count failures too
 	if c.clients != nil {
 		c.basicOn = !cfg.DisableBasic
@@ -134,9 +139,12 @@ func (a *Authenticator) ForMode(mode Mode) (*Authenticator, error) {
 // setMode sets a's mode and the challenges it offers.
 func (a *Authenticator) setMode(mode Mode) {
 	a.mode = mode
-	a.bearer, a.basic = "", ""
-	if mode.allowsJWT() {
+	a.bearer, a.basic, a.dpop = "", "", ""
+	if mode.allowsJWT() && !a.dpopOnly {
 		a.bearer = authheader.Challenge("Bearer", a.realm)
+	}
+	if mode.allowsJWT() && a.dpopAlgs != "" {
+		a.dpop = authheader.Challenge("DPoP", a.realm, "algs", a.dpopAlgs)
 	}
 	if mode.allowsCredentials() && a.clients != nil && a.basicOn {
 		a.basic = authheader.Challenge("Basic", a.realm)

@@ -47,6 +47,7 @@ type Error struct {
 	RetryAfter time.Duration
 	// Challenges are the WWW-Authenticate values to send; set by Refusal.
 	Challenges []string
+	Header     http.Header // other response headers to send, such as DPoP-Nonce
 	// Err is the underlying cause, for logs.
 	Err error
 }
@@ -83,7 +84,7 @@ var answers = map[string]struct {
 // (a generic one where it had none) and the WWW-Authenticate challenges of
 // a's mode in Challenges:
 //
-//   - no credentials (no code): every scheme the mode accepts, bare;
+//   - no credentials (no code): every scheme the mode accepts, bare (DPoP with algs);
 //   - invalid_client: Basic where it is on, else Bearer (RFC 6749 §5.2, RFC
 //     9110 §11.6.1);
 //   - too_many_requests and temporarily_unavailable: none;
@@ -93,8 +94,8 @@ var answers = map[string]struct {
 //     error parameters), none for the client headers, which are no HTTP
 //     authentication scheme (a 403 needs no challenge, RFC 9110 §15.5.4);
 //   - any other code: a Bearer challenge carrying error and
-//     error_description (RFC 6750 §3), or a bare Basic one on routes that
-//     take only client credentials.
+//     error_description (RFC 6750 §3) beside a bare DPoP one (a DPoP one carrying
+//     them if r used DPoP or Bearer is off), or a bare Basic one on credential-only routes.
 //
 // Any error that is no *Error, nil included, fails closed: 401 invalid_token
 // with a generic description, its text kept only in Err. A description that
@@ -134,6 +135,7 @@ func (a *Authenticator) challenges(r *http.Request, e *Error) []string {
 	switch e.Code {
 	case "":
 		add(a.bearer)
+		add(a.dpop)
 		add(a.basic)
 	case CodeInvalidClient:
 		// A route that takes only header credentials has no scheme to offer.
@@ -155,7 +157,7 @@ func (a *Authenticator) challenges(r *http.Request, e *Error) []string {
 		}
 		fallthrough
 	default:
-		if a.bearer == "" {
+		if a.bearer == "" && a.dpop == "" {
 			add(a.basic)
 			break
 		}
@@ -163,7 +165,12 @@ func (a *Authenticator) challenges(r *http.Request, e *Error) []string {
 		if e.Scope != "" {
 			params = append(params, "scope", e.Scope)
 		}
+		if a.bearer == "" || a.presentedKind(r) == credDPoP { // RFC 9449 §7.1
+			add(authheader.Challenge("DPoP", a.realm, append([]string{"algs", a.dpopAlgs}, params...)...))
+			break
+		}
 		add(authheader.Challenge("Bearer", a.realm, params...))
+		add(a.dpop) // RFC 9449 §7.2: both schemes are offered
 	}
 	return out
 }

@@ -20,7 +20,8 @@ import (
 // error is answered as invalid_token. from gives the address failures count
 // against (a guessed opaque token, as a wrong secret). The core also uses
 // KeyStatus() map[string]jwks.Status, CacheStatus() CacheStatus and Close()
-// error of a verifier that has them.
+// error of a verifier that has them, and DPoPAlgorithms() (algs string,
+// required bool) of one that checks DPoP proofs (see Origin.DPoP).
 type TokenVerifier interface {
 	VerifyToken(ctx context.Context, raw string, from Origin) (p *Principal, cached bool, err error)
 }
@@ -32,6 +33,23 @@ type Origin struct {
 	a          *Authenticator
 	r          *http.Request
 	remoteAddr string // without r
+	dpop       bool
+}
+
+// DPoP reports whether the token came as `Authorization: DPoP` (RFC 9449), which the core reads
+// (and offers `DPoP algs="…"`) when Config.Tokens' DPoPAlgorithms gives algs; required, it reads no Bearer.
+func (o Origin) DPoP() bool { return o.dpop }
+
+// Request is the request that carried the token; nil for Verify.
+func (o Origin) Request() *http.Request { return o.r }
+
+// URI is the request's URI without query as the client used it: scheme and
+// host forwarded by a trusted proxy (X-Forwarded-Proto, -Host), else its own.
+func (o Origin) URI() string {
+	if o.r == nil {
+		return ""
+	}
+	return o.a.trustedProxies.RequestURI(o.r)
 }
 
 // Addr is the key of the caller's address.
@@ -95,6 +113,7 @@ type CacheStatus struct {
 type (
 	cacheReporter interface{ CacheStatus() CacheStatus }
 	keyReporter   interface{ KeyStatus() map[string]jwks.Status }
+	dpopVerifier  interface{ DPoPAlgorithms() (string, bool) }
 )
 
 // TokenCacheStatus reports the verified-token cache of Config.Tokens; all

@@ -52,11 +52,11 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 	}
 
 	var bearer, basic string
-	var hasBearer, hasBasic bool
+	var hasBearer, hasBasic, dpop bool
 	if len(values) == 1 {
 		switch kind, cred := a.authorization(values[0]); kind {
-		case credBearer:
-			bearer, hasBearer = cred, true
+		case credBearer, credDPoP:
+			bearer, hasBearer, dpop = cred, true, kind == credDPoP
 		case credBasic:
 			basic, hasBasic = cred, true
 		}
@@ -87,7 +87,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request) (_ *P
 		if bearer == "" {
 			return nil, methodJWT, errInvalidRequest("the Bearer credentials are empty")
 		}
-		p, err := a.verify(ctx, bearer, Origin{a: a, r: r}, true)
+		p, err := a.verify(ctx, bearer, Origin{a: a, r: r, dpop: dpop}, true)
 		return p, methodJWT, err
 	case hasBasic:
 		var problem string
@@ -109,10 +109,11 @@ const (
 	credBearer                        // Authorization: Bearer
 	credBasic                         // Authorization: Basic
 	credHeaders                       // the client id and secret headers
+	credDPoP                          // Authorization: DPoP (RFC 9449 §7.1)
 )
 
 // authorization reads v, the request's one Authorization value: the scheme
-// a's mode accepts it in (credBearer or credBasic) and its credentials, or
+// a's mode accepts it in (credBearer, credDPoP or credBasic) and its credentials, or
 // credNone. Scheme names are case-insensitive (RFC 9110 §11.1).
 func (a *Authenticator) authorization(v string) (credentialKind, string) {
 	scheme, rest, _ := strings.Cut(v, " ")
@@ -121,6 +122,8 @@ func (a *Authenticator) authorization(v string) (credentialKind, string) {
 		return credBearer, strings.TrimLeft(rest, " ")
 	case a.basic != "" && strings.EqualFold(scheme, "Basic"):
 		return credBasic, strings.TrimLeft(rest, " ")
+	case a.dpop != "" && strings.EqualFold(scheme, "DPoP"):
+		return credDPoP, strings.TrimLeft(rest, " ")
 	}
 	return credNone, ""
 }

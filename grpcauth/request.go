@@ -76,8 +76,9 @@ func headerKey(k string) bool {
 }
 
 // refusalMetadata is the response metadata of the refusal e: its
-// challenges as www-authenticate entries and its retry delay as
-// retry-after, with the values the HTTP middleware writes.
+// challenges as www-authenticate entries, its retry delay as retry-after
+// and its other headers (e.Header, such as DPoP-Nonce) under their names
+// in lower case, with the values the HTTP middleware writes.
 func refusalMetadata(e *dualauth.Error) metadata.MD {
 	h := make(http.Header)
 	_ = refusal.Render(h, e) // the headers of the HTTP answer; the body is not sent
@@ -87,6 +88,11 @@ func refusalMetadata(e *dualauth.Error) metadata.MD {
 	}
 	if v := h.Values("Retry-After"); len(v) > 0 {
 		md["retry-after"] = v
+	}
+	for name := range e.Header {
+		if v := h.Values(name); len(v) > 0 {
+			md[strings.ToLower(name)] = v
+		}
 	}
 	return md
 }

@@ -235,7 +235,7 @@ func (v *Verifier) buildIntrospection(cfg Config) error {
 			Cache:        introspect.CacheConfig(in.Cache),
 			HTTPClient:   in.HTTPClient,
 			Answers: jwtverify.NewAnswerChecker(jwtverify.AnswerRules{
-				Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences), Leeway: leeway, Now: cfg.Now,
+				Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences), Leeway: leeway, AcceptJKT: cfg.DPoP != nil, Now: cfg.Now,
 			}),
 			Leeway: leeway,
 			Now:    cfg.Now,
@@ -252,7 +252,7 @@ func (v *Verifier) buildIntrospection(cfg Config) error {
 			// RFC 9701: a signed answer is a JWT of the issuer for this
 			// API's client id, of its own type.
 			sc := cfg.verifierOf([]jwtverify.Issuer{{Issuer: iss.Issuer, Audiences: []string{in.ClientID}, Keys: iss.Keys}})
-			sc.RequireType, sc.ExpOptional = "token-introspection+jwt", true
+			sc.RequireType, sc.ExpOptional, sc.AcceptJKT = "token-introspection+jwt", true, false // its answer's cnf is the token's
 			sc.MaxTokenBytes, sc.Cache = introspect.MaxAnswerBytes, jwtverify.CacheConfig{Disabled: true}
 			signed, err := jwtverify.New(sc)
 			if err != nil {
@@ -290,7 +290,7 @@ func (v *Verifier) route(raw string) *introspector {
 // verifyOpaque checks an opaque token at in's endpoint, or in its cache.
 // Only a call counts against the caller's address (a remembered refusal
 // costs nothing and teaches nothing).
-func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
+func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw string, from dualauth.Origin) (_ *dualauth.Principal, jkt string, cached bool, _ error) {
 	c, found, err := in.client.Cached(raw)
 	if !found {
 		var admit introspect.Admit
@@ -310,24 +310,25 @@ func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw strin
 		c, err = in.client.Introspect(ctx, raw, admit)
 	}
 	if err != nil {
-		return nil, found, refusal(err)
+		return nil, "", found, refusal(err)
 	}
 	p := principal(c)
 	// The answer is shared with the cache and concurrent requests: the
 	// caller's scopes are its own, as a JWT's are.
 	p.Scopes, p.Introspected = slices.Clone(c.Scopes), true
-	return p, found, nil
+	return p, c.JKT, found, nil
 }
 
 // introspectJWT checks at in's endpoint (or in its cache) that a JWT
-// which verified here is still active; found reports whether the cache
-// answered. A JWT that verified is no guess: it is not counted.
-func (v *Verifier) introspectJWT(ctx context.Context, in *introspector, raw string) (found bool, err error) {
-	_, found, err = in.client.Cached(raw)
+// which verified here is still active, and returns the answer; found
+// reports whether the cache answered. A JWT that verified is no guess: it
+// is not counted.
+func (v *Verifier) introspectJWT(ctx context.Context, in *introspector, raw string) (answer jwtverify.Claims, found bool, err error) {
+	answer, found, err = in.client.Cached(raw)
 	if !found {
-		_, err = in.client.Introspect(ctx, raw, nil)
+		answer, err = in.client.Introspect(ctx, raw, nil)
 	}
-	return found, err
+	return answer, found, err
 }
 
 // IntrospectionStatus reports the calls to every introspection endpoint,

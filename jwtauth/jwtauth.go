@@ -11,7 +11,8 @@
 // set gives for its "kid", and then the claims: exp (required), nbf and iat
 // with the leeway, iss exactly, aud naming a configured audience, and no cnf
 // (a sender-constrained token, RFC 7800, whose proof of possession is not
-// checked here).
+// checked here), except a DPoP-bound one's cnf.jkt with Config.DPoP (see
+// DPoP), whose proof is checked on every request.
 //
 // An issuer with an Introspection also has its opaque access tokens
 // checked at its RFC 7662 endpoint (see Introspection).
@@ -36,6 +37,7 @@ import (
 
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/authheader"
+	"github.com/keyward/keyward/internal/dpop"
 	"github.com/keyward/keyward/internal/fielderr"
 	"github.com/keyward/keyward/internal/jwtverify"
 	"github.com/keyward/keyward/internal/shares"
@@ -88,6 +90,10 @@ type Config struct {
 	// A *clientauth.Guard is one. If it has a Close method it is closed
 	// when the last Verifier holding it is closed, as Keys are.
 	Throttle Throttle
+	// DPoP, if set, accepts DPoP-bound tokens (RFC 9449) with a proof of
+	// possession on every request; see DPoP. Nil: a DPoP-bound token is
+	// refused, as every token with a cnf claim is.
+	DPoP *DPoP
 	// Logger receives verification failures at debug level, and every
 	// failed introspection call at error level (never tokens nor secrets);
 	// nil means no logging.
@@ -141,6 +147,9 @@ func (c Config) Validate() error {
 	if err := c.internal().Validate(); err != nil {
 		return configError(err)
 	}
+	if err := c.validateDPoP(); err != nil {
+		return err
+	}
 	return c.validateIntrospection()
 }
 
@@ -158,7 +167,7 @@ func (c Config) verifierOf(issuers []jwtverify.Issuer) jwtverify.Config {
 	return jwtverify.Config{
 		Issuers: issuers, Algorithms: c.Algorithms, Leeway: c.Leeway, ScopeClaims: c.ScopeClaims,
 		RequireType: c.RequireType, MaxTokenBytes: c.MaxTokenBytes, Cache: jwtverify.CacheConfig(c.TokenCache),
-		Now: c.Now, Logger: c.Logger,
+		AcceptJKT: c.DPoP != nil, Now: c.Now, Logger: c.Logger,
 	}
 }
 
@@ -187,6 +196,10 @@ type Verifier struct {
 	jwtIntrospect map[string]*introspector
 	throttle      Throttle
 	maxTokenBytes int
+
+	proofs       *dpop.Checker // nil without Config.DPoP
+	nonces       *nonces       // nil without DPoP.Nonces
+	dpopRequired bool
 }
 
 // New checks cfg (see Validate; every Issuers[i].Keys must be set) and
@@ -232,8 +245,14 @@ func New(cfg Config) (*Verifier, error) {
 			keySets[iss.Issuer] = iss.Keys
 		}
 	}
+	proofs, nonces, err := newProofChecker(cfg)
+	if err != nil {
+		_ = release()
+		return nil, err
+	}
 	verifier := &Verifier{v: v, keySets: keySets, release: release, throttle: cfg.Throttle,
-		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes)}
+		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
+		proofs:        proofs, nonces: nonces, dpopRequired: cfg.DPoP != nil && cfg.DPoP.Required}
 	if err := verifier.buildIntrospection(cfg); err != nil {
 		_ = release()
 		return nil, err
@@ -267,7 +286,10 @@ var _ interface {
 // issuer's keys cannot be fetched or its introspection endpoint cannot
 // answer. A token with a cnf claim (a DPoP or certificate-bound token, RFC
 // 7800), or an introspection answer with a cnf member, is refused: this
-// server does not check the proof of possession such a token needs.
+// server does not check the proof of possession such a token needs, except
+// a DPoP proof with Config.DPoP (see DPoP; its refusals are 401
+// invalid_dpop_proof and invalid_token, 429 and 503 when the replay store
+// is full or cannot answer).
 //
 // An opaque token goes to its issuer's introspection endpoint (see
 // Introspection), and from.Addr is asked only when a call is made; a JWT
@@ -278,6 +300,19 @@ var _ interface {
 // presented again, answered from memory after its exp and nbf are checked
 // again, as long as the key that verified it is still in its issuer's set.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
+	p, jkt, cached, err := v.verifyToken(ctx, raw, from)
+	if err == nil {
+		err = v.checkBinding(ctx, raw, jkt, from)
+	}
+	if err != nil {
+		return nil, cached, err
+	}
+	return p, cached, nil
+}
+
+// verifyToken is VerifyToken less the binding: the caller raw names and
+// the DPoP key it is bound to ("" for none).
+func (v *Verifier) verifyToken(ctx context.Context, raw string, from dualauth.Origin) (_ *dualauth.Principal, jkt string, cached bool, _ error) {
 	if v.opaque != nil && len(raw) <= v.maxTokenBytes && !jwtverify.JOSEShaped(raw) {
 		// A value outside RFC 6750's b64token syntax is no token any
 		// server issued: it is refused without a call and without a
@@ -291,19 +326,23 @@ func (v *Verifier) VerifyToken(ctx context.Context, raw string, from dualauth.Or
 	}
 	c, cached, err := v.v.Verify(ctx, raw)
 	if err != nil {
-		return nil, cached, refusal(err)
+		return nil, "", cached, refusal(err)
 	}
 	p := principal(c)
 	if v.jwtIntrospect != nil {
 		if in := v.jwtIntrospect[c.Issuer]; in != nil {
-			found, err := v.introspectJWT(ctx, in, raw)
+			answer, found, err := v.introspectJWT(ctx, in, raw)
 			if err != nil {
-				return nil, cached && found, refusal(err)
+				return nil, "", cached && found, refusal(err)
 			}
 			p.Introspected, cached = true, cached && found
+			if answer.JKT != "" && c.JKT != "" && answer.JKT != c.JKT {
+				return nil, "", cached, bindingRefusal("the access token and its introspection answer bind it to different DPoP keys")
+			}
+			c.JKT = cmp.Or(c.JKT, answer.JKT)
 		}
 	}
-	return p, cached, nil
+	return p, c.JKT, cached, nil
 }
 
 // principal is a new Principal of what c says.

@@ -206,3 +206,38 @@ func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// RequestURI is the URI of r without its query, as the client wrote it,
+// for a DPoP proof's htu (RFC 9449 §4.3): the scheme (https when r came
+// over TLS) and host (r.Host) of r itself, unless the direct peer is a
+// trusted proxy and sent X-Forwarded-Proto or X-Forwarded-Host, which then
+// stand for them; and the path as the request line wrote it (r.RequestURI,
+// which a handler such as http.StripPrefix leaves alone), or r.URL's
+// escaped path for a request that has none (a client's, or the absolute
+// form of a proxy request). A forwarded header that holds more than one
+// value (repeated, or a list) cannot tell which hop wrote what: the URI is
+// then "", which no proof's htu matches. A nil r has the URI "".
+func (ps Proxies) RequestURI(r *http.Request) string {
+	if r == nil || r.URL == nil {
+		return ""
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if peer, ok := ParseAddr(r.RemoteAddr); ok && len(ps) > 0 && ps.Trusts(peer) {
+		for name, to := range map[string]*string{"X-Forwarded-Proto": &scheme, "X-Forwarded-Host": &host} {
+			switch values := r.Header.Values(name); {
+			case len(values) > 1 || len(values) == 1 && strings.Contains(values[0], ","):
+				return ""
+			case len(values) == 1:
+				*to = strings.TrimSpace(values[0])
+			}
+		}
+	}
+	path := r.URL.EscapedPath()
+	if strings.HasPrefix(r.RequestURI, "/") {
+		path, _, _ = strings.Cut(r.RequestURI, "?")
+	}
+	return scheme + "://" + host + path
+}

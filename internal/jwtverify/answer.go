@@ -58,12 +58,14 @@ type AnswerRules struct {
 	Issuer    string           // iss, when present, must equal it
 	Audiences []string         // aud, when present, must name one of them
 	Leeway    time.Duration    // on exp, nbf and iat; 0: none
+	AcceptJKT bool             // as Config.AcceptJKT: a cnf.jkt binding passes, in Claims.JKT
 	Now       func() time.Time // nil: time.Now
 }
 
 // AnswerChecker checks the members of introspection responses with the
 // claim rules of Verify: exp, nbf and iat with the leeway (exp may be
-// absent), iss and aud when present, no cnf, and sub, client_id (or azp)
+// absent), iss and aud when present, no cnf (but cnf.jkt with
+// AnswerRules.AcceptJKT), and sub, client_id (or azp)
 // and scope of the right types, the scopes read from "scope" alone
 // (RFC 7662 §2.2). Its refusals are worded as Verify's.
 type AnswerChecker struct {
@@ -79,6 +81,7 @@ func NewAnswerChecker(r AnswerRules) *AnswerChecker {
 			leeway:      max(r.Leeway, 0),
 			now:         r.Now,
 			expOptional: true,
+			acceptJKT:   r.AcceptJKT,
 			logger:      slog.New(slog.DiscardHandler),
 		},
 		issuer: Issuer{Issuer: r.Issuer, Audiences: r.Audiences},
@@ -113,9 +116,14 @@ func (a *AnswerChecker) Check(answer string) (Claims, time.Time, *Error) {
 		return Claims{}, time.Time{}, invalid("the access token is not meant for this API",
 			causef("aud %s names none of %q", claimValue{c.aud.Decode()}, a.issuer.Audiences))
 	}
+	var jkt string
 	if c.cnf.Kind() != jsonobject.Absent {
-		return Claims{}, time.Time{}, checkConfirmation(c.cnf.Decode())
+		var e *Error
+		if jkt, e = checkConfirmation(c.cnf, c.cnfCount, a.v.acceptJKT); e != nil {
+			return Claims{}, time.Time{}, e
+		}
 	}
 	claims, e := a.v.caller(&a.issuer, t, exp)
+	claims.JKT = jkt
 	return claims, nbf, e
 }

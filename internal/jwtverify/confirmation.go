@@ -1,49 +1,91 @@
 package jwtverify
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/keyward/keyward/internal/jsonobject"
 )
 
 // maxMethodsNamed bounds the confirmation methods a cause names.
 const maxMethodsNamed = 4
 
-// checkConfirmation refuses a sender-constrained token: one with a cnf claim
-// (RFC 7800). Such a token is bound to a key — a DPoP key's thumbprint (jkt,
-// RFC 9449), a client certificate's (x5t#S256, RFC 8705), a JWK, an
-// encrypted JWK or a key set URL (jwk, jwe, jku, kid) — and is meant to be
-// accepted only from whoever proves they hold that key. This server checks
-// no such proof: it would accept the token from anyone who presents it, so
-// that a stolen bound token would work here as a plain Bearer token. It is
-// refused instead (401 invalid_token).
+// checkConfirmation checks a sender-constrained token's cnf claim (RFC
+// 7800), the last of its cnf members, and returns the DPoP key thumbprint
+// it binds the token to (cnf.jkt, RFC 9449 §6.1). Such a token is bound to
+// a key — a DPoP key's thumbprint (jkt), a client certificate's (x5t#S256,
+// RFC 8705), a JWK, an encrypted JWK or a key set URL (jwk, jwe, jku, kid)
+// — and is meant to be accepted only from whoever proves they hold that
+// key. The only proof this server checks is a DPoP proof, and only when
+// jkt is on (Config.BoundTokens): then a cnf that is exactly one object
+// with exactly one member, jkt, a base64url SHA-256 thumbprint (43
+// characters), is accepted and its thumbprint returned, for the caller to
+// check the proof against. Every other cnf is refused (401 invalid_token):
+// accepting it would let a stolen bound token work here as a plain Bearer
+// token.
 //
-// Every cnf is refused, whatever its value:
-//   - an object naming confirmation methods: the binding cannot be checked;
+//   - an object naming another confirmation method, or jkt beside another
+//     (or with jkt off): the binding cannot be checked;
 //   - an empty object: it binds nothing, which no issuer means to write, and
 //     accepting it would let a token pass whose duplicate cnf members
 //     ("cnf":{"jkt":…},"cnf":{}) read as bound to a parser that keeps the
 //     first and as empty to one that keeps the last, as the claims decoder
 //     here does (RFC 7519 §4 allows either);
-//   - anything else (null, a string, an array…): malformed.
+//   - with jkt on, two cnf members (count is how many the claims set has),
+//     or two jkt members in one: parsers that keep the first and the last
+//     would bind the token to different keys, or to none;
+//   - anything else (null, a string, an array, a jkt that is no
+//     thumbprint…): malformed.
 //
-// Refusing on the presence of the name alone makes duplicates harmless:
-// whichever member a decoder keeps, the token is refused. v is the cnf
-// claim's value, decoded (the last of duplicates).
-func checkConfirmation(v any) *Error {
-	cnf, isObject := v.(map[string]any)
+// So the one cnf accepted reads alike whichever duplicate a decoder keeps,
+// and whatever else carries the name is refused.
+func checkConfirmation(v jsonobject.Value, count int, jkt bool) (string, *Error) {
+	const malformed = "the access token's cnf claim is malformed"
+	if v.Kind() != jsonobject.Object {
+		return "", invalid(malformed, notA("cnf", "an object", v.Decode()))
+	}
+	if jkt && count > 1 {
+		return "", invalid(malformed, causef("the claims set has %d cnf members", count))
+	}
+	names := map[string]int{}
+	var thumbprint jsonobject.Value
+	_ = jsonobject.Members(v.Raw(), func(name string, m jsonobject.Value) { // valid: part of a valid object
+		names[name]++
+		if name == "jkt" {
+			thumbprint = m
+		}
+	})
 	switch {
-	case !isObject:
-		return invalid("the access token's cnf claim is malformed", notA("cnf", "an object", v))
-	case len(cnf) == 0:
-		return invalid("the access token's cnf claim is malformed", causef("cnf is an empty object: it binds the token to nothing"))
+	case len(names) == 0:
+		return "", invalid(malformed, causef("cnf is an empty object: it binds the token to nothing"))
+	case !jkt || len(names) > 1 || names["jkt"] == 0:
+		methods := slices.Sorted(maps.Keys(names))
+		quoted := make([]string, 0, maxMethodsNamed)
+		for _, name := range methods[:min(len(methods), maxMethodsNamed)] {
+			quoted = append(quoted, fmt.Sprintf("%.32q", name))
+		}
+		return "", invalid("the access token is bound to a key (cnf), and this server cannot verify that binding",
+			fmt.Errorf("cnf names %d confirmation method(s) this server does not verify: %s", len(methods), strings.Join(quoted, ", ")))
+	case names["jkt"] > 1:
+		return "", invalid(malformed, causef("cnf has %d jkt members", names["jkt"]))
 	}
-	methods := slices.Sorted(maps.Keys(cnf))
-	quoted := make([]string, 0, maxMethodsNamed)
-	for _, name := range methods[:min(len(methods), maxMethodsNamed)] {
-		quoted = append(quoted, fmt.Sprintf("%.32q", name))
+	s, ok := thumbprint.Text()
+	if !ok || !isThumbprint(s) {
+		return "", invalid(malformed, causef("cnf.jkt is not the base64url encoding of a SHA-256 thumbprint"))
 	}
-	return invalid("the access token is bound to a key (cnf), and this server cannot verify that binding",
-		fmt.Errorf("cnf names %d confirmation method(s) this server does not verify: %s", len(methods), strings.Join(quoted, ", ")))
+	return s, nil
+}
+
+// isThumbprint reports whether s is 32 bytes in unpadded base64url, as an
+// RFC 7638 SHA-256 thumbprint is written, in its one spelling (strict:
+// no line breaks, no stray bits).
+func isThumbprint(s string) bool {
+	if len(s) != 43 || strings.ContainsAny(s, "\r\n") {
+		return false
+	}
+	n, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(n) == 32
 }

@@ -52,6 +52,7 @@ func (h *header) read(data string) error {
 // claim must be a string, a date a number.
 type claimSet struct {
 	iss, sub, aud, exp, nbf, iat, clientID, azp, cnf jsonobject.Value
+	cnfCount                                         int                // cnf members, duplicates included
 	scopes                                           []jsonobject.Value // by scope claim name, in the order of Verifier.scopeClaims
 }
 
@@ -83,6 +84,7 @@ func (c *claimSet) read(payload string, scopeClaims []string) error {
 			c.azp = v
 		case "cnf":
 			c.cnf = v
+			c.cnfCount++
 		}
 		for i, scope := range scopeClaims { // a scope claim may have any name, even one of those above
 			if name == scope {

@@ -123,7 +123,7 @@ func referenceClaims(v *Verifier, payload string) (out claimsVerdict) {
 	out.AudienceOK = referenceAudienceOK(claims["aud"], testAudiences)
 	out.AudienceCause = fmt.Sprintf("aud %s names none of %q", claimValue{claims["aud"]}, testAudiences)
 	if cnf, present := claims["cnf"]; present {
-		out.Confirmation = refusal(checkConfirmation(cnf))
+		out.Confirmation = refusal(referenceConfirmation(cnf))
 	}
 	c, e := referenceCaller(v, claims, payload, exp)
 	out.Claims, out.CallerRefusal = claimsText(c), refusal(e)
@@ -145,11 +145,25 @@ func structClaims(v *Verifier, payload string) (out claimsVerdict) {
 	out.AudienceOK = audienceOK(t.claims.aud, testAudiences)
 	out.AudienceCause = fmt.Sprintf("aud %s names none of %q", claimValue{t.claims.aud.Decode()}, testAudiences)
 	if t.claims.cnf.Kind() != jsonobject.Absent {
-		out.Confirmation = refusal(checkConfirmation(t.claims.cnf.Decode()))
+		_, e := checkConfirmation(t.claims.cnf, t.claims.cnfCount, false)
+		out.Confirmation = refusal(e)
 	}
 	c, e := v.caller(&Issuer{Issuer: "https://issuer.example"}, t, exp)
 	out.Claims, out.CallerRefusal = claimsText(c), refusal(e)
 	return out
+}
+
+// referenceConfirmation checks cnf, as decoded into the map, with jkt
+// off: the value written again as JSON, which Members reads back.
+func referenceConfirmation(cnf any) *Error {
+	text, err := json.Marshal(map[string]any{"cnf": cnf})
+	if err != nil {
+		panic(err)
+	}
+	var v jsonobject.Value
+	_ = jsonobject.Members(string(text), func(_ string, m jsonobject.Value) { v = m })
+	_, e := checkConfirmation(v, 1, false)
+	return e
 }
 
 var testAudiences = []string{"api", "other"}

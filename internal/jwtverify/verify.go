@@ -11,7 +11,8 @@
 // set gives for its "kid", and then the claims: exp (required), nbf and iat
 // with the leeway, iss exactly, aud naming a configured audience, and no cnf
 // (a sender-constrained token, RFC 7800, whose proof of possession is not
-// checked here).
+// checked here) unless Config.AcceptJKT lets a DPoP-bound one pass (see
+// checkConfirmation), its binding returned for the caller to check.
 package jwtverify
 
 import (
@@ -57,9 +58,13 @@ type Config struct {
 	// ExpOptional lets a token without exp pass (a signed introspection
 	// response, RFC 9701, need not have one); its Claims.ExpiresAt is zero.
 	ExpOptional bool
-	Cache       CacheConfig
-	Now         func() time.Time // nil: time.Now
-	Logger      *slog.Logger     // debug logs of refusals; nil: none
+	// AcceptJKT lets a token bound to a DPoP key (cnf.jkt, RFC 9449 §6.1)
+	// pass, its thumbprint in Claims.JKT: the caller must then check a
+	// DPoP proof made with that key. Every other cnf is refused.
+	AcceptJKT bool
+	Cache     CacheConfig
+	Now       func() time.Time // nil: time.Now
+	Logger    *slog.Logger     // debug logs of refusals; nil: none
 }
 
 // MaxLeeway is the largest Config.Leeway.
@@ -143,6 +148,7 @@ type Verifier struct {
 	maxTokenBytes int
 	leeway        time.Duration
 	expOptional   bool
+	acceptJKT     bool
 	now           func() time.Time
 	logger        *slog.Logger
 	cache         *tokenCache // nil when off, or when no issuer is trusted
@@ -163,6 +169,7 @@ func New(cfg Config) (*Verifier, error) {
 		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		leeway:        max(cmp.Or(cfg.Leeway, defaultLeeway), 0),
 		expOptional:   cfg.ExpOptional,
+		acceptJKT:     cfg.AcceptJKT,
 		now:           cfg.Now,
 		logger:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}
@@ -215,6 +222,9 @@ type Claims struct {
 	Issuer    string     // iss
 	Scopes    scopes.Set // from the scope claims
 	ExpiresAt time.Time  // exp
+	// JKT is the thumbprint of the DPoP key the token is bound to
+	// (cnf.jkt), "" for a token that is not bound (see Config.AcceptJKT).
+	JKT string
 	// JSON is the whole claims set, one JSON object. Its strings are shared
 	// with the cache and with every request that presents the token: read
 	// it, never write through unsafe views of it.
@@ -303,13 +313,17 @@ func (v *Verifier) verify(ctx context.Context, raw string, key tokenKey) (Claims
 		return Claims{}, invalid("the access token is not meant for this API",
 			causef("aud %s names none of %q", claimValue{t.claims.aud.Decode()}, issuer.Audiences))
 	}
+	var jkt string
 	if cnf := t.claims.cnf; cnf.Kind() != jsonobject.Absent { // before caching: a cached token passed every check
-		return Claims{}, checkConfirmation(cnf.Decode())
+		if jkt, e = checkConfirmation(cnf, t.claims.cnfCount, v.acceptJKT); e != nil {
+			return Claims{}, e
+		}
 	}
 	c, e := v.caller(issuer, t, exp)
 	if e != nil {
 		return Claims{}, e
 	}
+	c.JKT = jkt
 	if v.cache != nil {
 		v.cache.put(key, c, nbf, issuer, generation)
 	}

@@ -24,8 +24,9 @@ func code(e *dualauth.Error) string {
 }
 
 // Render sets on h the headers of the answer to e (its challenges,
-// Retry-After when it has one, the JSON content type, no-store, nosniff
-// and the body's length) and returns the JSON body. The caller writes
+// Retry-After when it has one, the headers of e.Header such as DPoP-Nonce,
+// the JSON content type, no-store, nosniff and the body's length) and
+// returns the JSON body. The caller writes
 // e.Status and the body (not to a HEAD request): whoever needs the body
 // before the status, as nginx's helper header does, has it.
 func Render(h http.Header, e *dualauth.Error) []byte {
@@ -35,6 +36,9 @@ func Render(h http.Header, e *dualauth.Error) []byte {
 	}{code(e), e.Description})
 	for _, c := range e.Challenges {
 		h.Add("WWW-Authenticate", c)
+	}
+	for name, values := range e.Header {
+		h[http.CanonicalHeaderKey(name)] = append([]string(nil), values...)
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))

@@ -24,11 +24,15 @@ func TestRender(t *testing.T) {
 		body       string
 		challenges []string
 		retryAfter string
+		nonce      string // the DPoP-Nonce header
 	}{
 		{"no credentials", &dualauth.Error{Status: 401, Challenges: []string{`Bearer realm="api"`, `Basic realm="api"`}},
-			`{"error":"unauthorized","error_description":""}`, []string{`Bearer realm="api"`, `Basic realm="api"`}, ""},
+			`{"error":"unauthorized","error_description":""}`, []string{`Bearer realm="api"`, `Basic realm="api"`}, "", ""},
 		{"throttled", &dualauth.Error{Status: 429, Code: dualauth.CodeTooManyRequests, Description: `too "many"`, RetryAfter: 1500 * time.Millisecond},
-			`{"error":"too_many_requests","error_description":"too \"many\""}`, nil, "2"},
+			`{"error":"too_many_requests","error_description":"too \"many\""}`, nil, "2", ""},
+		{"extra headers, written under their canonical names", &dualauth.Error{Status: 401, Code: "use_dpop_nonce", Description: "nonce",
+			Challenges: []string{`DPoP realm="api", error="use_dpop_nonce"`}, Header: http.Header{"dpop-nonce": {"n-1"}}},
+			`{"error":"use_dpop_nonce","error_description":"nonce"}`, []string{`DPoP realm="api", error="use_dpop_nonce"`}, "", "n-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +46,7 @@ func TestRender(t *testing.T) {
 			}
 			if h.Get("Retry-After") != tt.retryAfter || h.Get("Content-Type") != "application/json" ||
 				h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" ||
-				h.Get("Content-Length") != strconv.Itoa(len(body)) {
+				h.Get("Content-Length") != strconv.Itoa(len(body)) || h.Get("DPoP-Nonce") != tt.nonce {
 				t.Errorf("headers %v", h)
 			}
 		})
