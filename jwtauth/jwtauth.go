@@ -94,6 +94,11 @@ type Config struct {
 	// possession on every request; see DPoP. Nil: a DPoP-bound token is
 	// refused, as every token with a cnf claim is.
 	DPoP *DPoP
+	// CertificateBound, if set, names the header a trusted proxy forwards
+	// the client certificate in, for certificate-bound tokens (RFC 8705
+	// §3, cnf."x5t#S256"); see CertificateBound. Nil: such a token is
+	// still checked, against the TLS connection's client certificate only.
+	CertificateBound *CertificateBound
 	// Logger receives verification failures at debug level, and every
 	// failed introspection call at error level (never tokens nor secrets);
 	// nil means no logging.
@@ -148,6 +153,9 @@ func (c Config) Validate() error {
 		return configError(err)
 	}
 	if err := c.validateDPoP(); err != nil {
+		return err
+	}
+	if err := c.validateCertificateBound(); err != nil {
 		return err
 	}
 	return c.validateIntrospection()
