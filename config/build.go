@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,6 +80,9 @@ func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts,
 	if err := f.secretFiles(p.jwt.Issuers); err != nil {
 		return dualauth.Config{}, parts{}, err
 	}
+	if err := f.dpopFiles(p.jwt.DPoP); err != nil {
+		return dualauth.Config{}, parts{}, err
+	}
 	keys, err := f.keys(ctx, opts.Logger)
 	if err != nil {
 		return dualauth.Config{}, parts{}, err
@@ -95,6 +99,22 @@ func (f *File) build(ctx context.Context, opts Options) (dualauth.Config, parts,
 			return dualauth.Config{}, parts{}, f.validateError(err)
 		}
 		p.jwt.Throttle = guard // jwtauth.New takes it over, as the key sets
+	}
+	if p.jwt.DPoP != nil && p.throttle.Redis != nil {
+		// Proofs are recorded in the Redis of credentials.throttle, so
+		// that a proof replayed to another replica is refused too.
+		replay, err := replayStore(p.throttle.Redis, opts.Logger)
+		if err != nil {
+			closeKeys(keys)
+			if c, ok := p.jwt.Throttle.(io.Closer); ok { // the Guard
+				_ = c.Close()
+			}
+			return dualauth.Config{}, parts{}, f.wrap("credentials.throttle.redis", err)
+		}
+		p.jwt.DPoP.Replay = replay
+		// The Verifier closes its Throttle, not DPoP.Replay: the store
+		// goes with the Throttle.
+		p.jwt.Throttle = &heldThrottle{guard: p.jwt.Throttle, replay: replay}
 	}
 	cfg := p.core
 	if len(p.jwt.Issuers) > 0 {

@@ -116,6 +116,8 @@ func (f *File) parts() parts {
 			},
 		},
 	}
+	p.jwt.DPoP = f.dpopConfig()
+	p.jwt.CertificateBound = f.certificateBoundConfig()
 	if j.Leeway != nil {
 		p.jwt.Leeway = time.Duration(*j.Leeway)
 		if p.jwt.Leeway == 0 {
@@ -226,6 +228,13 @@ var fieldKeys = map[string]string{
 	"MaxTokenBytes":                           "jwt.max_token_bytes",
 	"TokenCache.MaxEntries":                   "jwt.cache.max_entries",
 	"TokenCache.MaxTTL":                       "jwt.cache.max_ttl",
+	"DPoP":                                    "jwt.dpop",
+	"DPoP.Required":                           "jwt.dpop.mode",
+	"DPoP.MaxAge":                             "jwt.dpop.max_age",
+	"DPoP.Nonces":                             "jwt.dpop.nonce",
+	"DPoP.NonceSecret":                        "jwt.dpop.nonce_secret_file",
+	"CertificateBound":                        "jwt.certificate_bound",
+	"CertificateBound.Header":                 "jwt.certificate_bound.header",
 	"Credentials":                             "credentials",
 	"Credentials.ClientIDHeader":              "credentials.client_id_header",
 	"Credentials.ClientSecretHeader":          "credentials.client_secret_header",
@@ -414,6 +423,12 @@ func (f *File) checkFile() error {
 	if err := f.checkTokenPrefixes(); err != nil {
 		return err
 	}
+	if err := f.checkDPoP(); err != nil {
+		return err
+	}
+	if err := f.checkCertificateBound(); err != nil {
+		return err
+	}
 	return f.checkSize("jwt.jwks.max_bytes", k.MaxBytes, MaxJWKSBytes, "64 MiB")
 }
 
@@ -569,9 +584,10 @@ func (f *File) checkSecretSource() error {
 }
 
 // checkJWTModeCredentials checks the credentials section of mode jwt,
-// where client credentials are not accepted: it may hold only what counts
-// guessed opaque tokens against the caller's address (trusted_proxies and
-// throttle), and only when an issuer has introspection.
+// where client credentials are not accepted: it may hold trusted_proxies,
+// and throttle, whose budgets need an issuer with introspection (they
+// count its guessed opaque tokens) and whose redis needs one or jwt.dpop
+// (whose replay records it then holds).
 func (f *File) checkJWTModeCredentials() error {
 	c := f.Credentials
 	mode := "jwt"
@@ -597,10 +613,31 @@ func (f *File) checkJWTModeCredentials() error {
 		}
 	}
 	if first != "" {
-		return f.errorf(first, "needs mode credentials or dual, but mode is %s; set mode: credentials or mode: dual (in mode jwt, credentials may hold only trusted_proxies and throttle, for issuers with introspection)", mode)
+		return f.errorf(first, "needs mode credentials or dual, but mode is %s; set mode: credentials or mode: dual (in mode jwt, credentials may hold only trusted_proxies and throttle)", mode)
 	}
-	if !f.introspecting() {
-		return f.errorAt(f.lineOf("credentials"), "", "credentials is set but mode is %s and no issuer has introspection: in mode jwt its trusted_proxies and throttle count only guessed opaque tokens; set mode: credentials or mode: dual, add introspection to an issuer, or remove the credentials section", mode)
+	if len(c.TrustedProxies) == 0 && c.Throttle == (Throttle{}) && !f.has("credentials.throttle") {
+		return f.errorAt(f.lineOf("credentials"), "", "credentials is set but mode is %s and it holds neither trusted_proxies nor throttle, all that mode jwt reads of it: set mode: credentials or mode: dual, or remove the credentials section", mode)
+	}
+	if f.introspecting() {
+		return nil
+	}
+	// trusted_proxies counts in every mode: whose forwarded address, and
+	// DPoP htu, is believed. The throttle's budgets count only guessed
+	// opaque tokens here; its redis may hold DPoP's replay records.
+	for _, b := range []struct {
+		key string
+		set bool
+	}{
+		{"credentials.throttle.max_client_failures", c.Throttle.MaxClientFailures != 0},
+		{"credentials.throttle.max_address_failures", c.Throttle.MaxAddressFailures != 0},
+		{"credentials.throttle.window", c.Throttle.Window != 0},
+	} {
+		if b.set || f.has(b.key) {
+			return f.errorf(b.key, "counts only guessed opaque tokens in mode %s, and no issuer has introspection: remove it, or add introspection to an issuer", mode)
+		}
+	}
+	if c.Throttle.Redis != nil && f.JWT.DPoP == nil {
+		return f.errorf("credentials.throttle.redis", "has nothing to hold in mode %s without introspection or jwt.dpop (it holds guessed opaque tokens' counts and DPoP proofs' replay records): remove it, or add introspection to an issuer or a jwt.dpop section", mode)
 	}
 	return nil
 }

@@ -38,6 +38,13 @@
 //	    unknown_kid_wait: 2s                # a request with a new kid waits this long for the refresh; 0s: never
 //	    timeout: 10s
 //	    max_bytes: 1048576
+//	  dpop:                   # DPoP-bound tokens (RFC 9449); absent: refused
+//	    mode: allowed         # allowed (Bearer and DPoP) | required (DPoP only)
+//	    max_age: 60s          # how old a proof may be
+//	    nonce: false          # true: server-provided nonces (DPoP-Nonce)
+//	    nonce_secret_file: dpop-nonce.key   # with nonce: the replicas' shared key; default a random one per process
+//	  certificate_bound:      # certificate-bound tokens (RFC 8705), checked always against the TLS connection
+//	    header: X-Forwarded-Client-Cert     # or the certificate a trusted proxy forwards (needs credentials.trusted_proxies)
 //	cors_preflight: pass      # pass (default) | authenticate: CORS preflights (OPTIONS) without credentials
 //	credentials:              # required by mode credentials and dual; in mode jwt, see below
 //	  client_id_header: client_id          # default client_id
@@ -60,10 +67,13 @@
 //	    window: 1m
 //
 // Exactly one of clients_file and exchange is set. In mode jwt the
-// credentials section may hold only trusted_proxies and throttle, and only
-// when an issuer has introspection: opaque tokens the endpoint does not
-// know count against the caller's address as wrong client secrets do
-// (with throttle.redis, in the same counters). With exchange, the token
+// credentials section may hold only trusted_proxies and throttle:
+// trusted_proxies always (whose X-Forwarded-For, -Proto and -Host count:
+// the caller's address, and a DPoP proof's htu); throttle's budgets only
+// when an issuer has introspection, since opaque tokens the endpoint does
+// not know are all they count in mode jwt (as wrong client secrets, with
+// throttle.redis in the same counters); throttle.redis also when jwt.dpop
+// is set, whose replay records it then holds. With exchange, the token
 // the endpoint issues is verified through jwt.issuers, which every mode then
 // needs; with mode credentials and clients_file the jwt section may be
 // omitted. exchange has an allow_insecure_http key, but it may not be true:
@@ -139,8 +149,9 @@ const (
 type File struct {
 	// Mode is the authentication method accepted: dualauth.ModeJWT (the
 	// default), ModeCredentials or ModeDual. The latter two need
-	// Credentials; ModeJWT accepts only its TrustedProxies and Throttle,
-	// and only when an issuer has Introspection.
+	// Credentials; ModeJWT accepts only its TrustedProxies, and its
+	// Throttle when an issuer has Introspection (its Redis also with
+	// JWT.DPoP).
 	Mode dualauth.Mode `yaml:"mode,omitempty"`
 	// Realm is the realm named in WWW-Authenticate challenges; "" means
 	// dualauth's default, "api".
@@ -197,6 +208,13 @@ type JWT struct {
 	JWKS JWKS `yaml:"jwks,omitempty"`
 	// Cache tunes the cache of verified tokens (jwtauth.TokenCache).
 	Cache Cache `yaml:"cache,omitempty"`
+	// DPoP, if set, accepts DPoP-bound tokens (RFC 9449); nil refuses
+	// them. See DPoP.
+	DPoP *DPoP `yaml:"dpop,omitempty"`
+	// CertificateBound, if set, reads the client certificate of
+	// certificate-bound tokens (RFC 8705) from a trusted proxy's header
+	// too; see CertificateBound.
+	CertificateBound *CertificateBound `yaml:"certificate_bound,omitempty"`
 }
 
 // Cache is the jwt.cache section: the cache of verified tokens. Omitted
@@ -263,9 +281,10 @@ type JWKS struct {
 // clientauth.Config and the client fields of dualauth.Config.
 //
 // In mode jwt, where no client credentials are accepted, the section may
-// hold only TrustedProxies and Throttle, which then bound the opaque tokens
-// an introspection endpoint does not know (clientauth.Guard); it needs an
-// issuer with Introspection.
+// hold only TrustedProxies, and Throttle, which then bounds the opaque
+// tokens an introspection endpoint does not know (clientauth.Guard) and so
+// needs an issuer with Introspection; Throttle.Redis alone may also serve
+// as JWT.DPoP's replay store.
 type Credentials struct {
 	// ClientIDHeader and ClientSecretHeader name the request headers that
 	// carry the client id and secret; "" means client_id and client_secret.
@@ -333,7 +352,8 @@ type Throttle struct {
 	MaxAddressFailures int `yaml:"max_address_failures,omitempty"`
 	// Window is how long failures are counted; at least 1s.
 	Window Duration `yaml:"window,omitempty"`
-	// Redis, if set, shares the counts with the other replicas.
+	// Redis, if set, shares the counts with the other replicas, and
+	// holds jwt.dpop's replay records (see DPoP).
 	Redis *Redis `yaml:"redis,omitempty"`
 }
 

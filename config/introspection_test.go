@@ -96,8 +96,12 @@ func TestParseIntrospectionRules(t *testing.T) {
 		{"jwt mode basic false", opaque + "credentials:\n  basic: false\n", []string{"line 10: credentials.basic: needs mode credentials or dual"}},
 		{"jwt mode header", opaque + "credentials:\n  client_id_header: x-client\n", []string{"line 10: credentials.client_id_header: needs mode credentials or dual"}},
 		{"jwt mode reload_interval", opaque + "credentials:\n  reload_interval: 5s\n", []string{"line 10: credentials.reload_interval: needs mode credentials or dual"}},
-		{"jwt mode throttle without introspection", issuer + keys + "credentials:\n  throttle:\n    window: 10s\n", []string{"line 6: credentials is set but mode is jwt (the default) and no issuer has introspection", "add introspection to an issuer"}},
-		{"jwt mode proxies without introspection", issuer + keys + "credentials:\n  trusted_proxies: [10.0.0.0/8]\n", []string{"line 6: credentials is set but mode is jwt (the default) and no issuer has introspection"}},
+		{"jwt mode throttle without introspection", issuer + keys + "credentials:\n  throttle:\n    window: 10s\n", []string{"line 8: credentials.throttle.window: counts only guessed opaque tokens in mode jwt (the default), and no issuer has introspection", "add introspection to an issuer"}},
+		{"jwt mode budget without introspection", issuer + keys + "credentials:\n  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\"}\n    max_address_failures: 5\n", []string{"line 9: credentials.throttle.max_address_failures: counts only guessed opaque tokens in mode jwt (the default)"}},
+		{"jwt mode redis without introspection or dpop", issuer + keys + "credentials:\n  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\"}\n", []string{"line 8: credentials.throttle.redis: has nothing to hold in mode jwt (the default) without introspection or jwt.dpop"}},
+		{"jwt mode redis for dpop", "jwt:\n  dpop: {mode: allowed}\n" + strings.TrimPrefix(issuer+keys, "jwt:\n") + "credentials:\n  throttle:\n    redis: {url: \"redis://127.0.0.1:6379\"}\n", nil},
+		{"jwt mode proxies without introspection", issuer + keys + "credentials:\n  trusted_proxies: [10.0.0.0/8]\n", nil},
+		{"jwt mode empty throttle", issuer + keys + "credentials:\n  trusted_proxies: [10.0.0.0/8]\n  throttle: {}\n", nil},
 		{"jwt mode bad proxy", opaque + "credentials:\n  trusted_proxies: [proxy.local]\n", []string{`line 10: credentials.trusted_proxies[0]: "proxy.local" is not an IP address`}},
 		{"jwt mode throttle window short", opaque + "credentials:\n  throttle:\n    window: 100ms\n", []string{"line 11: credentials.throttle.window: 100ms is too short"}},
 		{"jwt mode throttle zero", opaque + "credentials:\n  throttle:\n    max_address_failures: 0\n", []string{"line 11: credentials.throttle.max_address_failures: 0 is outside 1 to 1000000"}},
@@ -250,8 +254,8 @@ func TestFileIntrospectionInCode(t *testing.T) {
 		{func(f *config.File) {
 			f.JWT.Issuers[0].Introspection = nil
 			f.JWT.Issuers[0].JWKSURL = "https://auth.example.com/jwks"
-			f.Credentials = &config.Credentials{TrustedProxies: []string{"10.0.0.1"}}
-		}, "config: credentials is set but mode is jwt (the default) and no issuer has introspection"},
+			f.Credentials = &config.Credentials{TrustedProxies: []string{"10.0.0.1"}, Throttle: config.Throttle{Window: config.Duration(time.Minute)}}
+		}, "config: credentials.throttle.window: counts only guessed opaque tokens in mode jwt (the default), and no issuer has introspection"},
 		{func(f *config.File) {
 			f.Credentials = &config.Credentials{Throttle: config.Throttle{Redis: &config.Redis{URL: "redis://127.0.0.1:1", MaxCounters: 1}}}
 		}, "config: credentials.throttle.redis.max_counters: is 1"},
