@@ -177,7 +177,7 @@ type compiled struct {
 	secretHeader string
 	// credentialHeaders are the canonical names of the headers copied into
 	// the request authenticated.
-	credentialHeaders [3]string
+	credentialHeaders [4]string
 	// identityNames are the identity header names as configured, for
 	// refusing requests that carry one (see forgedHeader).
 	identityNames [5]string
@@ -213,7 +213,7 @@ func (c Config) compile() (*compiled, error) {
 			return nil, configErr(h.field, "%s is not a valid HTTP header name", excerpt.Quote(h.name))
 		}
 	}
-	out.credentialHeaders = [3]string{"Authorization", http.CanonicalHeaderKey(out.idHeader), http.CanonicalHeaderKey(out.secretHeader)}
+	out.credentialHeaders = [4]string{"Authorization", http.CanonicalHeaderKey(out.idHeader), http.CanonicalHeaderKey(out.secretHeader), "Dpop"}
 	if err := out.checkHeaders(); err != nil {
 		return nil, err
 	}

@@ -10,12 +10,14 @@
 //   - /auth, any method: the original request is described by
 //     X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy) or
 //     X-Original-Method and X-Original-URI (nginx), its host by
-//     X-Forwarded-Host (else the request's Host), its client by
-//     X-Forwarded-For; the credentials are the forwarded Authorization and
-//     client id and secret headers.
+//     X-Forwarded-Host (else the request's Host), its scheme by
+//     X-Forwarded-Proto (else http), its client by X-Forwarded-For; the
+//     credentials are the forwarded Authorization, client id and secret
+//     headers, and DPoP (a DPoP proof's htu must be the URI so described).
 //   - /ext_authz/…, any method: Envoy's HTTP ext_authz check, whose path
 //     is the original path after the prefix and whose method is the
-//     original method.
+//     original method (its scheme by X-Forwarded-Proto too: add it, and
+//     dpop, to the filter's allowed_headers for DPoP).
 //   - GET /livez: 200 while the service serves (a liveness probe).
 //   - GET /readyz: 503 until every issuer's key set has loaded once, then
 //     200 for good (a readiness probe): through a later key server outage
@@ -207,7 +209,12 @@ func (h *Handler) serveExtAuthz(w http.ResponseWriter, r *http.Request, uri stri
 	if !ok {
 		return
 	}
-	h.decide(w, r, described{method: r.Method, uri: uri, host: r.Host}, peer)
+	https, e := forwardedHTTPS(r)
+	if e != nil {
+		h.refuse(w, r, nil, false, e)
+		return
+	}
+	h.decide(w, r, described{method: r.Method, uri: uri, host: r.Host, https: https}, peer)
 }
 
 // trustedPeer returns r's peer if it is a trusted proxy; else it refuses r.

@@ -1,6 +1,7 @@
 package forwardauth
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,11 +21,15 @@ const (
 	headerOriginalMethod  = "X-Original-Method" // the nginx auth_request convention
 	headerOriginalURI     = "X-Original-Uri"
 	headerForwardedFor    = "X-Forwarded-For"
+	headerForwardedProto  = "X-Forwarded-Proto" // the scheme the client used, in every convention
 )
 
 // described is the original request as the proxy describes it.
 type described struct {
 	method, uri, host string
+	// https is set when the client used https (X-Forwarded-Proto, or an
+	// absolute URI): a DPoP proof's htu names the scheme.
+	https bool
 	// nginx is set when the request came in the nginx convention
 	// (X-Original-*): refusals then carry what an auth_request
 	// configuration needs (see HeaderBody).
@@ -64,7 +69,29 @@ func fromHeaders(r *http.Request) (d described, ok bool, e *dualauth.Error) {
 		}
 		d.host = hosts[0]
 	}
-	return d, true, nil
+	d.https, e = forwardedHTTPS(r)
+	return d, true, e
+}
+
+// forwardedHTTPS reads X-Forwarded-Proto, the scheme the client used (a
+// DPoP proof's htu starts with it): https or wss is https; http, ws or
+// none is http. A repeated header or a list (one value the client's, one
+// the proxy's) or any other scheme is refused.
+func forwardedHTTPS(r *http.Request) (bool, *dualauth.Error) {
+	values := r.Header[headerForwardedProto]
+	switch {
+	case len(values) == 0:
+		return false, nil
+	case len(values) > 1 || strings.Contains(values[0], ","):
+		return false, invalidRequest("the request names more than one X-Forwarded-Proto")
+	}
+	switch strings.ToLower(strings.TrimSpace(values[0])) {
+	case "https", "wss":
+		return true, nil
+	case "http", "ws":
+		return false, nil
+	}
+	return false, invalidRequest("the X-Forwarded-Proto of the request is neither http nor https")
 }
 
 // pair reads a method header and a URI header that must both be there,
@@ -81,8 +108,12 @@ func pair(methods, uris []string, methodName, uriName string) (string, string, *
 
 // synthesize builds the request that is authenticated: the original
 // method, URI and host, the client address as RemoteAddr, and of all the
-// headers only the credentials (Authorization and the client id and
-// secret headers), so that nothing else the proxy sent takes part.
+// headers only the credentials (Authorization, the client id and secret
+// headers, and DPoP), so that nothing else the proxy sent takes part.
+// When the client used https its TLS is a ConnectionState without
+// certificates: the URI a DPoP proof's htu must name is then https (see
+// dualauth.Origin.URI), and the TLS connection, which was the proxy's,
+// presents no client certificate of this request's.
 func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (*http.Request, *dualauth.Error) {
 	if strings.ContainsAny(d.uri, "#\x00\r\n\t ") {
 		return nil, invalidRequest("the request URI is malformed")
@@ -96,6 +127,7 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 			return nil, invalidRequest("the request URI is malformed")
 		}
 		d.host = u.Host
+		d.https = u.Scheme == "https"
 		uri = u.EscapedPath()
 		if uri == "" {
 			uri = "/"
@@ -142,6 +174,9 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 	}
 	out.Host = d.host
 	out.RemoteAddr = clientAddr
+	if d.https {
+		out.TLS = &tls.ConnectionState{}
+	}
 	for _, name := range c.credentialHeaders {
 		if v, ok := r.Header[name]; ok {
 			out.Header[name] = v
