@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -291,4 +292,24 @@ func TestFileDPoPReplayAcrossReplicas(t *testing.T) {
 	}
 	// Bearer tokens do not need Redis.
 	wantCaller(t, two, bearerRequest(iss.Token(t, jwt.MapClaims{"client_id": "web"})), dualauth.MethodJWT, "web")
+}
+
+// TestFileSenderConstrainedSample builds
+// testdata/config/sender-constrained.yaml: its nonce key file is read
+// relative to the sample, and the jwtauth.Config it builds requires DPoP
+// with nonces, that key and max_age, and reads the certificate header,
+// behind the proxy the sample trusts in mode jwt.
+func TestFileSenderConstrainedSample(t *testing.T) {
+	p := loadConfig(t, filepath.Join(configDir, "sender-constrained.yaml"))
+	d := p.JWT.DPoP
+	if d == nil || !d.Required || !d.Nonces || d.MaxAge != 30*time.Second || string(d.NonceSecret) != "test-only-dpop-nonce-key-never-deploy-0123456789" || d.Replay != nil {
+		t.Errorf("DPoP %+v; want required, nonces with the file's key, max age 30s, replays in memory", d)
+	}
+	if cb := p.JWT.CertificateBound; cb == nil || cb.Header != "X-Forwarded-Client-Cert" {
+		t.Errorf("CertificateBound %+v", cb)
+	}
+	if len(p.TrustedProxies) != 1 || p.TrustedProxies[0].String() != "10.0.0.5/32" {
+		t.Errorf("trusted proxies %v", p.TrustedProxies)
+	}
+	newFromConfig(t, p.Config)
 }
