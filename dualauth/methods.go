@@ -52,6 +52,15 @@ func (o Origin) URI() string {
 	return o.a.trustedProxies.RequestURI(o.r)
 }
 
+// ViaTrustedProxy reports whether Request's direct peer is one of Config.TrustedProxies (whose forwarded headers count).
+func (o Origin) ViaTrustedProxy() bool {
+	if o.r == nil {
+		return false
+	}
+	peer, ok := clientaddr.ParseAddr(o.r.RemoteAddr)
+	return ok && o.a.trustedProxies.Trusts(peer)
+}
+
 // Addr is the key of the caller's address.
 func (o Origin) Addr() string {
 	if o.r != nil {

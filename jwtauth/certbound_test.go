@@ -1,10 +1,23 @@
 package jwtauth_test
 
 import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/authserver"
+	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
+	"github.com/keyward/keyward/jwks"
 	"github.com/keyward/keyward/jwtauth"
 )
 
@@ -32,6 +45,199 @@ func TestValidateCertificateBound(t *testing.T) {
 			t.Errorf("%q: %v", tt.header, err)
 		case !tt.valid && (!errors.As(err, &ce) || ce.Package != "jwtauth" || ce.Field != "CertificateBound.Header"):
 			t.Errorf("%q: %v, want a ConfigError of CertificateBound.Header", tt.header, err)
+		}
+	}
+}
+
+// tlsDir holds the TEST ONLY certificates of the development
+// authorization server (see its README).
+const tlsDir = "../testdata/authserver/tls/"
+
+// certificateOf loads the TEST ONLY certificate name of tlsDir with its
+// key, and returns it with its x5t#S256 (base64url SHA-256 of its DER).
+func certificateOf(t *testing.T, name string) (tls.Certificate, string) {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(tlsDir+name+".pem", tlsDir+name+".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pair.Certificate[0])
+	return pair, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// testRoots is a pool of the test CA and, as a root of its own, the
+// self-signed stranger certificate.
+func testRoots(t *testing.T) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	for _, name := range []string{"ca", "stranger"} {
+		b, err := os.ReadFile(tlsDir + name + ".pem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.AppendCertsFromPEM(b)
+	}
+	return pool
+}
+
+// mutualTLSServer serves h over TLS on 127.0.0.1 with the test server
+// certificate, asking for client certificates of testRoots.
+func mutualTLSServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	server, _ := certificateOf(t, "server")
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{server}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: testRoots(t)}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// clientWith is an HTTP client trusting the test CA that presents certs.
+func clientWith(t *testing.T, certs ...tls.Certificate) *http.Client {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testRoots(t), Certificates: certs}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// protected serves v's callers over mutual TLS (see protectedHandler).
+func protected(t *testing.T, v *jwtauth.Verifier) string {
+	t.Helper()
+	return mutualTLSServer(t, protectedHandler(t, v)) + "/bookings"
+}
+
+// bearerGet sends a GET of uri with the Bearer token through client, and
+// returns the status and the caller's subject, or the challenge.
+func bearerGet(t *testing.T, client *http.Client, uri, token string) (int, string) {
+	t.Helper()
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, uri, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer "+token)
+	res, err := client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, res.Header.Get("WWW-Authenticate")
+	}
+	var body struct{ Sub string }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, body.Sub
+}
+
+const (
+	noCertificateChallenge    = `Bearer realm="api", error="invalid_token", error_description="` + noCertificate + `"`
+	otherCertificateChallenge = `Bearer realm="api", error="invalid_token", error_description="the access token is bound to a client certificate (cnf x5t#S256), and the request's is another"`
+)
+
+// TestCertificateBoundOpaque: an opaque token whose introspection answer
+// (a real RFC 7662 endpoint on 127.0.0.1) has cnf x5t#S256 passes over
+// mutual TLS with that certificate, the second time from the answer cache
+// (one endpoint call); with another certificate or none it is refused
+// invalid_token, still without another call.
+func TestCertificateBoundOpaque(t *testing.T) {
+	s := newSetup(t, nil)
+	client, thumbprint := certificateOf(t, "client")
+	stranger, _ := certificateOf(t, "stranger")
+	answer := goodAnswer(s.clock.Now())
+	answer["cnf"] = map[string]any{"x5t#S256": thumbprint}
+	s.ep.add(opaque, answer)
+	uri := protected(t, s.v)
+	for _, tt := range []struct {
+		name   string
+		client *http.Client
+		status int
+		answer string
+	}{
+		{"the bound certificate", clientWith(t, client), http.StatusOK, "user-1"},
+		{"again: from the cache", clientWith(t, client), http.StatusOK, "user-1"},
+		{"another certificate", clientWith(t, stranger), http.StatusUnauthorized, otherCertificateChallenge},
+		{"no certificate", clientWith(t), http.StatusUnauthorized, noCertificateChallenge},
+	} {
+		if status, got := bearerGet(t, tt.client, uri, opaque); status != tt.status || got != tt.answer {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, status, got, tt.status, tt.answer)
+		}
+	}
+	if calls := s.ep.calls.Load(); calls != 1 {
+		t.Errorf("the endpoint was called %d times, want 1", calls)
+	}
+}
+
+// TestCertificateBoundEndToEnd: the development authorization server,
+// over mutual TLS on 127.0.0.1 (Config.MutualTLS), issues a token bound to
+// the client certificate of the token request (RFC 8705 §3), and Keyward,
+// fetching the server's keys over TLS, accepts it over mutual TLS from
+// that certificate only.
+func TestCertificateBoundEndToEnd(t *testing.T) {
+	reg, err := clients.Open("../testdata/clients/clients.yaml", clients.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := httptest.NewUnstartedServer(nil)
+	srv, err := authserver.New(authserver.Config{Issuer: "https://" + as.Listener.Addr().String(), Audience: "bookings-api",
+		Clients: reg, Algorithm: "ES256", MutualTLS: true})
+	if err != nil {
+		as.Listener.Close()
+		t.Fatal(err)
+	}
+	server, _ := certificateOf(t, "server")
+	as.Config.Handler = srv.Handler()
+	as.TLS = &tls.Config{Certificates: []tls.Certificate{server}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: testRoots(t)}
+	as.StartTLS()
+	t.Cleanup(as.Close)
+
+	client, _ := certificateOf(t, "client")
+	stranger, _ := certificateOf(t, "stranger")
+	withCert := clientWith(t, client)
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, as.URL+authserver.PathToken,
+		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth("globex", "globex-secret")
+	res, err := withCert.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&issued)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || issued.AccessToken == "" || !strings.EqualFold(issued.TokenType, "Bearer") {
+		t.Fatalf("token request: %d %+v %v", res.StatusCode, issued, err)
+	}
+
+	keys, err := jwks.NewRemote(t.Context(), as.URL+authserver.PathJWKS, jwks.Options{Client: clientWith(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(keys.Close)
+	v, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: "https://" + as.Listener.Addr().String(), Audiences: []string{"bookings-api"}, Keys: keys}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	uri := protected(t, v)
+	for _, tt := range []struct {
+		name   string
+		client *http.Client
+		status int
+		answer string
+	}{
+		{"the certificate of the token request", withCert, http.StatusOK, "globex"},
+		{"another certificate", clientWith(t, stranger), http.StatusUnauthorized, otherCertificateChallenge},
+		{"no certificate", clientWith(t), http.StatusUnauthorized, noCertificateChallenge},
+	} {
+		if status, got := bearerGet(t, tt.client, uri, issued.AccessToken); status != tt.status || got != tt.answer {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, status, got, tt.status, tt.answer)
 		}
 	}
 }

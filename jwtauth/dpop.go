@@ -198,12 +198,16 @@ func (v *Verifier) DPoPAlgorithms() (algs string, required bool) {
 	return v.proofs.Algorithms(), v.dpopRequired
 }
 
-// checkBinding holds a verified token, bound to the DPoP key jkt ("" for
-// none), to its binding: from the DPoP scheme, a proof signed with that
-// key for this request; from any other, no binding at all. (With DPoP
-// required the core reads no Bearer: see DPoP.Required.)
-func (v *Verifier) checkBinding(ctx context.Context, raw, jkt string, from dualauth.Origin) error {
-	r := from.Request()
+// checkBinding holds a verified token to its binding: from the DPoP
+// scheme, a proof signed with its DPoP key (bound.jkt) for this request;
+// from any other, the client certificate bound.x5t names (see
+// CertificateBound), or no binding at all. (With DPoP required the core
+// reads no Bearer: see DPoP.Required.)
+func (v *Verifier) checkBinding(ctx context.Context, raw string, bound binding, from dualauth.Origin) error {
+	if bound.x5t != "" && !from.DPoP() {
+		return v.checkCertificate(bound.x5t, from)
+	}
+	jkt, r := bound.jkt, from.Request()
 	switch {
 	case !from.DPoP() && jkt != "":
 		return bindingRefusal("the access token is bound to a DPoP key (cnf.jkt): send it with the DPoP scheme and a DPoP proof")

@@ -30,6 +30,7 @@ const (
 	unboundDescription = "the access token is not bound to a DPoP key (no cnf.jkt): it cannot be sent with the DPoP scheme"
 	cnfUnverifiable    = "the access token is bound to a key (cnf), and this server cannot verify that binding"
 	cnfMalformed       = "the access token's cnf claim is malformed"
+	noCertificate      = "the access token is bound to a client certificate (cnf x5t#S256), and the request has none"
 )
 
 // newDPoPKey is a DPoP key for alg.
@@ -62,9 +63,18 @@ func dpopAuthenticator(t *testing.T, iss *keywardtest.Issuer, d jwtauth.DPoP, no
 }
 
 // dpopServer serves a protected route on 127.0.0.1 with an Authenticator
-// over v, answering 200 with the caller's subject and whether it was
-// introspected.
+// over v (see protectedHandler).
 func dpopServer(t *testing.T, v *jwtauth.Verifier) string {
+	t.Helper()
+	srv := httptest.NewServer(protectedHandler(t, v))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/bookings"
+}
+
+// protectedHandler is the middleware of an Authenticator over v, in front
+// of a handler answering 200 with the caller's subject and whether it was
+// introspected.
+func protectedHandler(t *testing.T, v *jwtauth.Verifier) http.Handler {
 	t.Helper()
 	a, err := dualauth.New(dualauth.Config{Tokens: v})
 	if err != nil {
@@ -72,12 +82,10 @@ func dpopServer(t *testing.T, v *jwtauth.Verifier) string {
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	mw := middleware.New(a, middleware.Options{})
-	srv := httptest.NewServer(mw.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return mw.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := dualauth.FromContext(r.Context())
 		_ = json.NewEncoder(w).Encode(map[string]any{"sub": p.Subject, "introspected": p.Introspected})
-	})))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/bookings"
+	}))
 }
 
 // call sends a GET of uri with Authorization auth and the proofs, and
@@ -177,7 +185,9 @@ func TestDPoPOpaque(t *testing.T) {
 // the DPoP scheme, it is refused for that reason); every other cnf is
 // refused as without DPoP — another method beside jkt, a jkt that is no
 // thumbprint — and so are the duplicates two parsers would read apart.
-// Without DPoP the bound token is refused as any cnf is.
+// Without DPoP the bound token is refused as any cnf is. A certificate
+// binding ({"x5t#S256": <thumbprint>} alone) verifies with DPoP on or off,
+// and is refused here for want of a request with a certificate.
 func TestDPoPConfirmationShapes(t *testing.T) {
 	iss := keywardtest.NewIssuer(t, "ES256")
 	key := newDPoPKey(t, "ES256")
@@ -204,14 +214,15 @@ func TestDPoPConfirmationShapes(t *testing.T) {
 	}{
 		{"jkt alone", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": key.Thumbprint()}}), boundDescription, cnfUnverifiable},
 		{"jkt and x5t#S256", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": key.Thumbprint(), "x5t#S256": "x"}}), cnfUnverifiable, cnfUnverifiable},
-		{"x5t#S256 alone", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"x5t#S256": "x"}}), cnfUnverifiable, cnfUnverifiable},
+		{"x5t#S256 alone, no thumbprint", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"x5t#S256": "x"}}), cnfMalformed, cnfMalformed},
+		{"x5t#S256 alone", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"x5t#S256": key.Thumbprint()}}), noCertificate, noCertificate},
 		{"jkt too short", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": key.Thumbprint()[:42]}}), cnfMalformed, cnfUnverifiable},
 		{"jkt padded", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": key.Thumbprint()[:42] + "="}}), cnfMalformed, cnfUnverifiable},
 		{"jkt not a string", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{"jkt": 7}}), cnfMalformed, cnfUnverifiable},
 		{"empty cnf", iss.Token(t, jwt.MapClaims{"cnf": map[string]any{}}), cnfMalformed, cnfMalformed},
 		{"two cnf, empty last", withMembers(`"cnf":{"jkt":` + jkt + `},"cnf":{}`), cnfMalformed, cnfMalformed},
-		{"two cnf, empty first", withMembers(`"cnf":{},"cnf":{"jkt":` + jkt + `}`), cnfMalformed, cnfUnverifiable},
-		{"two cnf, both jkt", withMembers(`"cnf":{"jkt":` + jkt + `},"cnf":{"jkt":` + jkt + `}`), cnfMalformed, cnfUnverifiable},
+		{"two cnf, empty first", withMembers(`"cnf":{},"cnf":{"jkt":` + jkt + `}`), cnfMalformed, cnfMalformed},
+		{"two cnf, both jkt", withMembers(`"cnf":{"jkt":` + jkt + `},"cnf":{"jkt":` + jkt + `}`), cnfMalformed, cnfMalformed},
 		{"two jkt in one cnf", withMembers(`"cnf":{"jkt":` + jkt + `,"jkt":` + jkt + `}`), cnfMalformed, cnfUnverifiable},
 		{"no cnf", iss.Token(t, nil), "", ""},
 	} {

@@ -235,7 +235,7 @@ func (v *Verifier) buildIntrospection(cfg Config) error {
 			Cache:        introspect.CacheConfig(in.Cache),
 			HTTPClient:   in.HTTPClient,
 			Answers: jwtverify.NewAnswerChecker(jwtverify.AnswerRules{
-				Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences), Leeway: leeway, AcceptJKT: cfg.DPoP != nil, Now: cfg.Now,
+				Issuer: iss.Issuer, Audiences: slices.Clone(iss.Audiences), Leeway: leeway, AcceptJKT: cfg.DPoP != nil, AcceptX5T: true, Now: cfg.Now,
 			}),
 			Leeway: leeway,
 			Now:    cfg.Now,
@@ -252,7 +252,8 @@ func (v *Verifier) buildIntrospection(cfg Config) error {
 			// RFC 9701: a signed answer is a JWT of the issuer for this
 			// API's client id, of its own type.
 			sc := cfg.verifierOf([]jwtverify.Issuer{{Issuer: iss.Issuer, Audiences: []string{in.ClientID}, Keys: iss.Keys}})
-			sc.RequireType, sc.ExpOptional, sc.AcceptJKT = "token-introspection+jwt", true, false // its answer's cnf is the token's
+			sc.RequireType, sc.ExpOptional = "token-introspection+jwt", true
+			sc.AcceptJKT, sc.AcceptX5T = false, false // its answer's cnf is the token's
 			sc.MaxTokenBytes, sc.Cache = introspect.MaxAnswerBytes, jwtverify.CacheConfig{Disabled: true}
 			signed, err := jwtverify.New(sc)
 			if err != nil {
@@ -290,7 +291,7 @@ func (v *Verifier) route(raw string) *introspector {
 // verifyOpaque checks an opaque token at in's endpoint, or in its cache.
 // Only a call counts against the caller's address (a remembered refusal
 // costs nothing and teaches nothing).
-func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw string, from dualauth.Origin) (_ *dualauth.Principal, jkt string, cached bool, _ error) {
+func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw string, from dualauth.Origin) (_ *dualauth.Principal, _ binding, cached bool, _ error) {
 	c, found, err := in.client.Cached(raw)
 	if !found {
 		var admit introspect.Admit
@@ -310,13 +311,13 @@ func (v *Verifier) verifyOpaque(ctx context.Context, in *introspector, raw strin
 		c, err = in.client.Introspect(ctx, raw, admit)
 	}
 	if err != nil {
-		return nil, "", found, refusal(err)
+		return nil, binding{}, found, refusal(err)
 	}
 	p := principal(c)
 	// The answer is shared with the cache and concurrent requests: the
 	// caller's scopes are its own, as a JWT's are.
 	p.Scopes, p.Introspected = slices.Clone(c.Scopes), true
-	return p, c.JKT, found, nil
+	return p, binding{c.JKT, c.X5T}, found, nil
 }
 
 // introspectJWT checks at in's endpoint (or in its cache) that a JWT

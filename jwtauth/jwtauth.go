@@ -175,7 +175,7 @@ func (c Config) verifierOf(issuers []jwtverify.Issuer) jwtverify.Config {
 	return jwtverify.Config{
 		Issuers: issuers, Algorithms: c.Algorithms, Leeway: c.Leeway, ScopeClaims: c.ScopeClaims,
 		RequireType: c.RequireType, MaxTokenBytes: c.MaxTokenBytes, Cache: jwtverify.CacheConfig(c.TokenCache),
-		AcceptJKT: c.DPoP != nil, Now: c.Now, Logger: c.Logger,
+		AcceptJKT: c.DPoP != nil, AcceptX5T: true, Now: c.Now, Logger: c.Logger,
 	}
 }
 
@@ -208,6 +208,7 @@ type Verifier struct {
 	proofs       *dpop.Checker // nil without Config.DPoP
 	nonces       *nonces       // nil without DPoP.Nonces
 	dpopRequired bool
+	certHeader   string // CertificateBound.Header, or ""
 }
 
 // New checks cfg (see Validate; every Issuers[i].Keys must be set) and
@@ -261,6 +262,9 @@ func New(cfg Config) (*Verifier, error) {
 	verifier := &Verifier{v: v, keySets: keySets, release: release, throttle: cfg.Throttle,
 		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
 		proofs:        proofs, nonces: nonces, dpopRequired: cfg.DPoP != nil && cfg.DPoP.Required}
+	if cfg.CertificateBound != nil {
+		verifier.certHeader = cfg.CertificateBound.Header
+	}
 	if err := verifier.buildIntrospection(cfg); err != nil {
 		_ = release()
 		return nil, err
@@ -308,9 +312,9 @@ var _ interface {
 // presented again, answered from memory after its exp and nbf are checked
 // again, as long as the key that verified it is still in its issuer's set.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string, from dualauth.Origin) (*dualauth.Principal, bool, error) {
-	p, jkt, cached, err := v.verifyToken(ctx, raw, from)
+	p, bound, cached, err := v.verifyToken(ctx, raw, from)
 	if err == nil {
-		err = v.checkBinding(ctx, raw, jkt, from)
+		err = v.checkBinding(ctx, raw, bound, from)
 	}
 	if err != nil {
 		return nil, cached, err
@@ -318,9 +322,13 @@ func (v *Verifier) VerifyToken(ctx context.Context, raw string, from dualauth.Or
 	return p, cached, nil
 }
 
+// binding is what a token is bound to: the thumbprint of a DPoP key (jkt)
+// or of a client certificate (x5t, of x5t#S256), "" for none.
+type binding struct{ jkt, x5t string }
+
 // verifyToken is VerifyToken less the binding: the caller raw names and
-// the DPoP key it is bound to ("" for none).
-func (v *Verifier) verifyToken(ctx context.Context, raw string, from dualauth.Origin) (_ *dualauth.Principal, jkt string, cached bool, _ error) {
+// what it is bound to.
+func (v *Verifier) verifyToken(ctx context.Context, raw string, from dualauth.Origin) (_ *dualauth.Principal, _ binding, cached bool, _ error) {
 	if v.opaque != nil && len(raw) <= v.maxTokenBytes && !jwtverify.JOSEShaped(raw) {
 		// A value outside RFC 6750's b64token syntax is no token any
 		// server issued: it is refused without a call and without a
@@ -334,23 +342,24 @@ func (v *Verifier) verifyToken(ctx context.Context, raw string, from dualauth.Or
 	}
 	c, cached, err := v.v.Verify(ctx, raw)
 	if err != nil {
-		return nil, "", cached, refusal(err)
+		return nil, binding{}, cached, refusal(err)
 	}
 	p := principal(c)
 	if v.jwtIntrospect != nil {
 		if in := v.jwtIntrospect[c.Issuer]; in != nil {
 			answer, found, err := v.introspectJWT(ctx, in, raw)
 			if err != nil {
-				return nil, "", cached && found, refusal(err)
+				return nil, binding{}, cached && found, refusal(err)
 			}
 			p.Introspected, cached = true, cached && found
-			if answer.JKT != "" && c.JKT != "" && answer.JKT != c.JKT {
-				return nil, "", cached, bindingRefusal("the access token and its introspection answer bind it to different DPoP keys")
+			token, said := binding{c.JKT, c.X5T}, binding{answer.JKT, answer.X5T}
+			if token != said && token != (binding{}) && said != (binding{}) {
+				return nil, binding{}, cached, bindingRefusal("the access token and its introspection answer bind it to different keys")
 			}
-			c.JKT = cmp.Or(c.JKT, answer.JKT)
+			c.JKT, c.X5T = cmp.Or(c.JKT, answer.JKT), cmp.Or(c.X5T, answer.X5T)
 		}
 	}
-	return p, c.JKT, cached, nil
+	return p, binding{c.JKT, c.X5T}, cached, nil
 }
 
 // principal is a new Principal of what c says.

@@ -45,10 +45,12 @@ func authCases(t *testing.T, f *fixture) []authCase {
 	}
 	unknownKey := iss.Sign(t, stranger, nil, iss.Claims(jwt.MapClaims{"scope": "bookings:read"}))
 	forged := iss.Sign(t, stranger, map[string]any{"kid": iss.Key().ID}, iss.Claims(jwt.MapClaims{"scope": "bookings:read"}))
-	// Sender-constrained tokens (RFC 7800 cnf), whose binding is not checked.
+	// Sender-constrained tokens (RFC 7800 cnf): a DPoP binding is not
+	// checked without DPoP, and a certificate's has no certificate here.
 	dpopBound := token(jwt.MapClaims{"scope": "bookings:read", "cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})
-	certBound := token(jwt.MapClaims{"scope": "bookings:read", "cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})
+	certBound := token(jwt.MapClaims{"scope": "bookings:read", "cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg0"}})
 	const bound = "the access token is bound to a key (cnf), and this server cannot verify that binding"
+	const noCert = "the access token is bound to a client certificate (cnf x5t#S256), and the request has none"
 
 	invalidToken := func(desc string) string { return challenge("invalid_token", desc) }
 	invalidRequest := func(desc string) string { return challenge("invalid_request", desc) }
@@ -128,7 +130,7 @@ func authCases(t *testing.T, f *fixture) []authCase {
 		},
 		{
 			name: "certificate-bound token (cnf x5t#S256) on Authenticate route", req: request{target: "/whoami", auth: []string{bearer(certBound)}},
-			status: 401, challenge: invalidToken(bound), code: "invalid_token", description: bound,
+			status: 401, challenge: invalidToken(noCert), code: "invalid_token", description: noCert,
 		},
 		{
 			name: "DPoP-bound token, presented again", req: request{target: "/composed", auth: []string{bearer(dpopBound)}},

@@ -59,13 +59,14 @@ type AnswerRules struct {
 	Audiences []string         // aud, when present, must name one of them
 	Leeway    time.Duration    // on exp, nbf and iat; 0: none
 	AcceptJKT bool             // as Config.AcceptJKT: a cnf.jkt binding passes, in Claims.JKT
+	AcceptX5T bool             // as Config.AcceptX5T: a cnf."x5t#S256" binding passes, in Claims.X5T
 	Now       func() time.Time // nil: time.Now
 }
 
 // AnswerChecker checks the members of introspection responses with the
 // claim rules of Verify: exp, nbf and iat with the leeway (exp may be
 // absent), iss and aud when present, no cnf (but cnf.jkt with
-// AnswerRules.AcceptJKT), and sub, client_id (or azp)
+// AnswerRules.AcceptJKT, cnf."x5t#S256" with AnswerRules.AcceptX5T), and sub, client_id (or azp)
 // and scope of the right types, the scopes read from "scope" alone
 // (RFC 7662 §2.2). Its refusals are worded as Verify's.
 type AnswerChecker struct {
@@ -82,6 +83,7 @@ func NewAnswerChecker(r AnswerRules) *AnswerChecker {
 			now:         r.Now,
 			expOptional: true,
 			acceptJKT:   r.AcceptJKT,
+			acceptX5T:   r.AcceptX5T,
 			logger:      slog.New(slog.DiscardHandler),
 		},
 		issuer: Issuer{Issuer: r.Issuer, Audiences: r.Audiences},
@@ -116,14 +118,14 @@ func (a *AnswerChecker) Check(answer string) (Claims, time.Time, *Error) {
 		return Claims{}, time.Time{}, invalid("the access token is not meant for this API",
 			causef("aud %s names none of %q", claimValue{c.aud.Decode()}, a.issuer.Audiences))
 	}
-	var jkt string
+	var jkt, x5t string
 	if c.cnf.Kind() != jsonobject.Absent {
 		var e *Error
-		if jkt, e = checkConfirmation(c.cnf, c.cnfCount, a.v.acceptJKT); e != nil {
+		if jkt, x5t, e = checkConfirmation(c.cnf, c.cnfCount, a.v.acceptJKT, a.v.acceptX5T); e != nil {
 			return Claims{}, time.Time{}, e
 		}
 	}
 	claims, e := a.v.caller(&a.issuer, t, exp)
-	claims.JKT = jkt
+	claims.JKT, claims.X5T = jkt, x5t
 	return claims, nbf, e
 }

@@ -70,14 +70,14 @@ type tokenCache struct {
 // cachedToken is one verified token: its Claims, less what every token of
 // its issuer shares. Its texts are one string: the
 // claims set (Claims.JSON) and, after it, whichever of the
-// subject, the client id, the scopes and the DPoP binding it does not already hold (most
+// subject, the client id, the scopes and the binding (DPoP key or certificate) it does not already hold (most
 // tokens have them all in their claims, unescaped). Its times are Unix
 // nanoseconds, always within maxTTL of the clock.
 type cachedToken struct {
 	texts                   string // at most maxCachedTexts bytes
 	payloadLen              uint16
 	subject, clientID, scop span // in texts; scop holds the scope tokens separated by spaces
-	jkt                     span // in texts: Claims.JKT
+	jkt, x5t                span // in texts: Claims.JKT and Claims.X5T
 	issuer                  *Issuer
 	generation              uint64 // of the issuer's key set before the token's key was looked up
 	expiresAt               int64  // the token's exp, in Unix seconds
@@ -117,7 +117,7 @@ func newCachedToken(p Claims) *cachedToken {
 		extra = append(extra, s...)
 		return span{uint16(at), uint16(len(s))} // checked below
 	}
-	e.subject, e.clientID, e.jkt = place(p.Subject), place(p.ClientID), place(p.JKT)
+	e.subject, e.clientID, e.jkt, e.x5t = place(p.Subject), place(p.ClientID), place(p.JKT), place(p.X5T)
 	if text, ok := scopeText(p.Scopes, p.JSON); ok {
 		e.scop = place(text)
 	} else {
@@ -218,6 +218,7 @@ func (c *tokenCache) get(key tokenKey) (Claims, bool) {
 		Scopes:    scopeSet(e.scop.of(e.texts)),
 		ExpiresAt: time.Unix(e.expiresAt, 0),
 		JKT:       e.jkt.of(e.texts),
+		X5T:       e.x5t.of(e.texts),
 		JSON:      e.texts[:e.payloadLen],
 	}, true
 }

@@ -145,7 +145,7 @@ func structClaims(v *Verifier, payload string) (out claimsVerdict) {
 	out.AudienceOK = audienceOK(t.claims.aud, testAudiences)
 	out.AudienceCause = fmt.Sprintf("aud %s names none of %q", claimValue{t.claims.aud.Decode()}, testAudiences)
 	if t.claims.cnf.Kind() != jsonobject.Absent {
-		_, e := checkConfirmation(t.claims.cnf, t.claims.cnfCount, false)
+		_, _, e := checkConfirmation(t.claims.cnf, t.claims.cnfCount, false, false)
 		out.Confirmation = refusal(e)
 	}
 	c, e := v.caller(&Issuer{Issuer: "https://issuer.example"}, t, exp)
@@ -162,7 +162,7 @@ func referenceConfirmation(cnf any) *Error {
 	}
 	var v jsonobject.Value
 	_ = jsonobject.Members(string(text), func(_ string, m jsonobject.Value) { v = m })
-	_, e := checkConfirmation(v, 1, false)
+	_, _, e := checkConfirmation(v, 1, false, false)
 	return e
 }
 

@@ -62,6 +62,11 @@ type Config struct {
 	// pass, its thumbprint in Claims.JKT: the caller must then check a
 	// DPoP proof made with that key. Every other cnf is refused.
 	AcceptJKT bool
+	// AcceptX5T lets a token bound to a client certificate (cnf."x5t#S256",
+	// RFC 8705 §3.1) pass, its thumbprint in Claims.X5T: the caller must
+	// then check the certificate the client presented. Every other cnf is
+	// refused.
+	AcceptX5T bool
 	Cache     CacheConfig
 	Now       func() time.Time // nil: time.Now
 	Logger    *slog.Logger     // debug logs of refusals; nil: none
@@ -149,6 +154,7 @@ type Verifier struct {
 	leeway        time.Duration
 	expOptional   bool
 	acceptJKT     bool
+	acceptX5T     bool
 	now           func() time.Time
 	logger        *slog.Logger
 	cache         *tokenCache // nil when off, or when no issuer is trusted
@@ -170,6 +176,7 @@ func New(cfg Config) (*Verifier, error) {
 		leeway:        max(cmp.Or(cfg.Leeway, defaultLeeway), 0),
 		expOptional:   cfg.ExpOptional,
 		acceptJKT:     cfg.AcceptJKT,
+		acceptX5T:     cfg.AcceptX5T,
 		now:           cfg.Now,
 		logger:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}
@@ -225,6 +232,10 @@ type Claims struct {
 	// JKT is the thumbprint of the DPoP key the token is bound to
 	// (cnf.jkt), "" for a token that is not bound (see Config.AcceptJKT).
 	JKT string
+	// X5T is the SHA-256 thumbprint of the client certificate the token is
+	// bound to (cnf."x5t#S256", base64url), "" for a token that is not
+	// bound to one (see Config.AcceptX5T).
+	X5T string
 	// JSON is the whole claims set, one JSON object. Its strings are shared
 	// with the cache and with every request that presents the token: read
 	// it, never write through unsafe views of it.
@@ -313,9 +324,9 @@ func (v *Verifier) verify(ctx context.Context, raw string, key tokenKey) (Claims
 		return Claims{}, invalid("the access token is not meant for this API",
 			causef("aud %s names none of %q", claimValue{t.claims.aud.Decode()}, issuer.Audiences))
 	}
-	var jkt string
+	var jkt, x5t string
 	if cnf := t.claims.cnf; cnf.Kind() != jsonobject.Absent { // before caching: a cached token passed every check
-		if jkt, e = checkConfirmation(cnf, t.claims.cnfCount, v.acceptJKT); e != nil {
+		if jkt, x5t, e = checkConfirmation(cnf, t.claims.cnfCount, v.acceptJKT, v.acceptX5T); e != nil {
 			return Claims{}, e
 		}
 	}
@@ -323,7 +334,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, key tokenKey) (Claims
 	if e != nil {
 		return Claims{}, e
 	}
-	c.JKT = jkt
+	c.JKT, c.X5T = jkt, x5t
 	if v.cache != nil {
 		v.cache.put(key, c, nbf, issuer, generation)
 	}
