@@ -65,31 +65,7 @@ func BenchmarkGRPC(b *testing.B) {
 					if err := invokeList(ctx, conn); err != nil {
 						b.Fatalf("call=%s: %v", call, err)
 					}
-					b.ReportAllocs()
-					if run == "serial" {
-						b.ResetTimer()
-						cpu := startCPU()
-						for range b.N {
-							if err := invokeList(ctx, conn); err != nil {
-								b.Fatal(err)
-							}
-						}
-						cpu.report(b)
-						return
-					}
-					var fail failures
-					b.ResetTimer()
-					cpu := startCPU()
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
-							if err := invokeList(ctx, conn); err != nil {
-								fail.add(int(status.Code(err)))
-							}
-						}
-					})
-					cpu.report(b)
-					b.StopTimer()
-					fail.check(b)
+					benchLoop(b, run == "parallel", func(int) error { return invokeList(ctx, conn) })
 				})
 			}
 		})

@@ -182,3 +182,40 @@ func (f *failures) check(tb testing.TB) {
 		tb.Fatalf("%d requests failed (last status %d)", n, f.code.Load())
 	}
 }
+
+// benchLoop reports allocations and the CPU meter around b.N calls of
+// call, in this goroutine or, when parallel, over b.RunParallel's
+// goroutines (i counts each goroutine's calls). A parallel run, where
+// b.Fatal may not be called, fails after the loop if a call failed.
+func benchLoop(b *testing.B, parallel bool, call func(i int) error) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	if !parallel {
+		for i := range b.N {
+			if err := call(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.report(b)
+		return
+	}
+	var (
+		failed atomic.Int64
+		last   atomic.Pointer[error]
+	)
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if err := call(i); err != nil {
+				failed.Add(1)
+				failure := err // on the heap only when a call fails
+				last.Store(&failure)
+			}
+		}
+	})
+	cpu.report(b)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d calls failed, the last: %v", n, *last.Load())
+	}
+}

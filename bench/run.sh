@@ -21,6 +21,9 @@
 #                                     # the gRPC interceptor's cost alone (results/grpc.txt), under a minute
 #   PARTS=opaque OPAQUE_ROUNDS=6 BENCHTIME=200ms ./run.sh
 #                                     # a reused opaque token beside a reused JWT (results/opaque.txt)
+#   PARTS=dpop DPOP_ROUNDS=6 ./run.sh
+#                                     # a reused DPoP-bound token with a new proof per request beside a
+#                                     # reused Bearer token, and one proof's signature (results/dpop.txt)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,15 +33,17 @@ FRESH_ROUNDS=${FRESH_ROUNDS:-$ROUNDS}
 CRED_ROUNDS=${CRED_ROUNDS:-$ROUNDS}
 GRPC_ROUNDS=${GRPC_ROUNDS:-$ROUNDS}
 OPAQUE_ROUNDS=${OPAQUE_ROUNDS:-$ROUNDS}
+DPOP_ROUNDS=${DPOP_ROUNDS:-$ROUNDS}
+DPOP_BENCHTIME=${DPOP_BENCHTIME:-3000x} # a count (Nx): proofs are single use, each benchmark signs b.N of them before its timer
 OUT=${OUT:-results}
-PARTS=${PARTS:-reused fresh credentials grpc opaque} # which parts to run (also: load); the others' files are kept
+PARTS=${PARTS:-reused fresh credentials grpc opaque dpop} # which parts to run (also: load); the others' files are kept
 LOAD_ROUNDS=${LOAD_ROUNDS:-3}       # load: rounds of the anchor and the targets in turn
 LOAD_ALGS=${LOAD_ALGS:-RS256 ES256 EdDSA}
 BENCHSTAT=${BENCHSTAT:-go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da}
 
 mkdir -p "$OUT"
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-if has reused || has fresh || has credentials || has grpc || has opaque; then
+if has reused || has fresh || has credentials || has grpc || has opaque || has dpop; then
 	go test -c -o "$OUT/bench.test" .
 fi
 has reused && : >"$OUT/jwt-reused.txt"
@@ -46,6 +51,7 @@ has fresh && : >"$OUT/jwt-fresh.txt"
 has credentials && : >"$OUT/credentials.txt"
 has grpc && : >"$OUT/grpc.txt"
 has opaque && : >"$OUT/opaque.txt"
+has dpop && : >"$OUT/dpop.txt"
 
 has reused && for i in $(seq "$ROUNDS"); do
 	echo "round $i/$ROUNDS: reused tokens" >&2
@@ -76,6 +82,14 @@ has opaque && for i in $(seq "$OPAQUE_ROUNDS"); do
 	"$OUT/bench.test" -test.run '^$' -test.bench 'Opaque' \
 		-test.benchmem -test.benchtime "$BENCHTIME" >>"$OUT/opaque.txt"
 done
+# DPoP: a reused DPoP-bound token with a proof never sent before on every
+# request, beside a reused Bearer token on the same handler and golang-jwt
+# verifying one proof, in the same rounds.
+has dpop && for i in $(seq "$DPOP_ROUNDS"); do
+	echo "round $i/$DPOP_ROUNDS: DPoP" >&2
+	"$OUT/bench.test" -test.run '^$' -test.bench 'DPoP' \
+		-test.benchmem -test.benchtime "$DPOP_BENCHTIME" >>"$OUT/dpop.txt"
+done
 rm -f "$OUT/bench.test"
 
 # Load over loopback: 32 connections, medians of LOAD_ROUNDS rounds; fresh
@@ -104,6 +118,9 @@ if has grpc; then
 fi
 if has opaque; then
 	$BENCHSTAT -col /token "$OUT/opaque.txt" >"$OUT/opaque.benchstat"
+fi
+if has dpop; then
+	$BENCHSTAT -col /token "$OUT/dpop.txt" >"$OUT/dpop.benchstat"
 fi
 has reused || has fresh || has credentials || exit 0
 

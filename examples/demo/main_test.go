@@ -16,7 +16,9 @@ var testFiles = files{
 // TestWalkThrough runs the demo as `go run ./examples/demo -once` does and
 // checks that every step answered as expected, the opaque token's among
 // them: the API introspected it at the authorization server, once for two
-// calls, and once more for a made-up token.
+// calls, and once more for a made-up token; and the DPoP-bound token's:
+// issued as token_type DPoP, accepted with a proof, refused when a proof
+// is replayed and when the token comes as Bearer.
 func TestWalkThrough(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), &out, testFiles, true); code != 0 {
@@ -29,6 +31,15 @@ func TestWalkThrough(t *testing.T) {
 		`"introspected":true`,
 		"introspection requests so far: the second call was answered from Keyward's cache\n  = 1\n  ✓",
 		"introspection requests so far: one more, for the made-up token\n  = 2\n  ✓",
+		"── DPoP: a token bound to the client's key (RFC 9449)",
+		`"token_type":"DPoP"`,
+		"    Authorization: DPoP ey",
+		`"cnf":{"jkt":"`,
+		"    DPoP: ey",
+		"  whoami again with the first proof: a replay (its jti was seen)\n",
+		`    WWW-Authenticate: DPoP realm="bookings-api", algs="`,
+		`error="invalid_dpop_proof"`,
+		"  the bound token as Bearer: a stolen token is of no use without the key\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("no %q in the output:\n%s", want, out.String())

@@ -107,7 +107,8 @@ func start(ctx context.Context, f files) (*servers, error) {
 }
 
 // newAuthenticator accepts the demo issuer's tokens, JWTs verified here
-// and opaque ones introspected at the issuer, and the registry's clients.
+// and opaque ones introspected at the issuer, Bearer or bound to a DPoP
+// key, and the registry's clients.
 func newAuthenticator(issuer string, keys jwks.Set, registry *clients.Registry) (*dualauth.Authenticator, error) {
 	// Guessed opaque tokens count against the caller's address, as wrong
 	// client secrets do.
@@ -123,6 +124,11 @@ func newAuthenticator(issuer string, keys jwks.Set, registry *clients.Registry) 
 		}},
 		RequireType: "at+jwt",
 		Throttle:    guard,
+		// DPoP-bound tokens (RFC 9449) beside Bearer ones, with proofs
+		// signed by the two algorithms DPoP clients use most (the default
+		// is every asymmetric one); replays are refused from this
+		// process's memory.
+		DPoP: &jwtauth.DPoP{Algorithms: []string{"ES256", "EdDSA"}},
 	})
 	if err != nil {
 		return nil, err

@@ -34,6 +34,10 @@ const madeUpToken = authserver.OpaqueTokenPrefix + "made-up-by-the-demo-never-is
 // DELETE /v1/bookings/{id}.
 const deleteRefused = `Bearer realm="bookings-api", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="bookings:delete"`
 
+// dpopOffered is the DPoP challenge beside Bearer's (RFC 9449 §7.1): the
+// API takes DPoP-bound tokens, with proofs signed by these algorithms.
+const dpopOffered = `DPoP realm="bookings-api", algs="ES256 EdDSA"`
+
 // walker sends the walk-through's requests and prints them.
 type walker struct {
 	ctx           context.Context
@@ -54,8 +58,8 @@ func walk(ctx context.Context, out io.Writer, s *servers) int {
 	w.do("metadata", http.MethodGet, authURL+"/.well-known/openid-configuration", nil, "", 200,
 		hasFields("issuer", "jwks_uri", "token_endpoint", "introspection_endpoint"))
 
-	w.section("No credentials: both challenges, Bearer and Basic (RFC 6750 §3, RFC 7617)")
-	w.do("no credentials", http.MethodGet, apiURL+"/v1/bookings", nil, "", 401, challenges(`Bearer realm="bookings-api"`, `Basic realm="bookings-api"`))
+	w.section("No credentials: every challenge, Bearer, DPoP and Basic (RFC 6750 §3, RFC 9449 §7.1, RFC 7617)")
+	w.do("no credentials", http.MethodGet, apiURL+"/v1/bookings", nil, "", 401, challenges(`Bearer realm="bookings-api"`, dpopOffered, `Basic realm="bookings-api"`))
 
 	w.section("Form body at /oauth/token, Decentro style (15 minutes, with a refresh token)")
 	first := w.do("token", http.MethodPost, authURL+"/oauth/token",
@@ -101,8 +105,10 @@ func walk(ctx context.Context, out io.Writer, s *servers) int {
 	w.do("list bookings with the same token", http.MethodGet, apiURL+"/v1/bookings", bearer(opaqueToken), "", 200, nil)
 	w.count("introspection requests so far: the second call was answered from Keyward's cache", s.introspections, 1)
 	w.do("a made-up opaque token", http.MethodGet, apiURL+"/v1/bookings", bearer(madeUpToken), "", 401, errorCode("invalid_token"))
-	w.do("a scope the opaque token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(opaqueToken), "", 403, challenges(deleteRefused))
+	w.do("a scope the opaque token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(opaqueToken), "", 403, challenges(deleteRefused, dpopOffered))
 	w.count("introspection requests so far: one more, for the made-up token", s.introspections, 2)
+
+	w.walkDPoP()
 
 	w.section("Client credentials straight to the API, as Decentro's APIs take them")
 	w.do("client_id and client_secret headers", http.MethodGet, apiURL+"/v1/bookings",
@@ -110,7 +116,7 @@ func walk(ctx context.Context, out io.Writer, s *servers) int {
 	w.do("HTTP Basic", http.MethodGet, apiURL+"/v1/whoami", header{"Authorization": basic(acmeID, acmeSecret)}, "", 200, field("method", "credentials"))
 
 	w.section("Refusals")
-	w.do("a scope the token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(token), "", 403, challenges(deleteRefused))
+	w.do("a scope the token lacks", http.MethodDelete, apiURL+"/v1/bookings/42", bearer(token), "", 403, challenges(deleteRefused, dpopOffered))
 	w.do("a tampered token", http.MethodGet, apiURL+"/v1/bookings", bearer(tamper(token)), "", 401, errorCode("invalid_token"))
 	w.do("a wrong secret", http.MethodGet, apiURL+"/v1/bookings", header{"client_id": globexID, "client_secret": "guess"}, "", 401, errorCode("invalid_client"))
 	both := bearer(token)
