@@ -51,6 +51,22 @@
 // "x-forwarded-for" entry counts only when that peer is a trusted proxy
 // (dualauth.Config.TrustedProxies), exactly as on HTTP.
 //
+// # Sender-constrained tokens
+//
+// A DPoP-bound token (RFC 9449, with jwtauth.Config.DPoP) comes as
+// "authorization: DPoP <token>" with its proof in one "dpop" entry. A
+// call is an HTTP/2 POST, so the proof's htm is POST and its htu is the
+// scheme ("https" when the connection is TLS, else "http"), "://", the
+// call's :authority as the client sent it and the full method: for
+// grpc-go dialing "dns:///bookings.example.com:443" over TLS,
+// "https://bookings.example.com:443/bookings.v1.Bookings/List" (grpc-go's
+// :authority is the dial target's host and port, or grpc.WithAuthority's).
+// Refusals carry the DPoP challenge and any dpop-nonce as
+// metadata (see Refusals). A certificate-bound token (RFC 8705, cnf
+// x5t#S256) passes only over mutual TLS with the certificate it is bound
+// to: the peer's TLS connection state is the request's r.TLS (see
+// jwtauth.CertificateBound).
+//
 // # Refusals
 //
 // A refused call ends with a status whose message is the refusal's

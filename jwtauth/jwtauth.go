@@ -12,7 +12,9 @@
 // with the leeway, iss exactly, aud naming a configured audience, and no cnf
 // (a sender-constrained token, RFC 7800, whose proof of possession is not
 // checked here), except a DPoP-bound one's cnf.jkt with Config.DPoP (see
-// DPoP), whose proof is checked on every request.
+// DPoP), whose proof is checked on every request, and a certificate-bound
+// one's cnf."x5t#S256" (see CertificateBound), whose client certificate is
+// checked on every request.
 //
 // An issuer with an Introspection also has its opaque access tokens
 // checked at its RFC 7662 endpoint (see Introspection).
@@ -296,12 +298,13 @@ var _ interface {
 // too_many_requests when from's address has spent its budget of refused
 // opaque tokens (Config.Throttle), or 503 temporarily_unavailable when the
 // issuer's keys cannot be fetched or its introspection endpoint cannot
-// answer. A token with a cnf claim (a DPoP or certificate-bound token, RFC
-// 7800), or an introspection answer with a cnf member, is refused: this
-// server does not check the proof of possession such a token needs, except
-// a DPoP proof with Config.DPoP (see DPoP; its refusals are 401
+// answer. A token with a cnf claim (a sender-constrained token, RFC 7800),
+// or an introspection answer with a cnf member, is refused: this server
+// does not check the proof of possession such a token needs, except a DPoP
+// proof with Config.DPoP (see DPoP; its refusals are 401
 // invalid_dpop_proof and invalid_token, 429 and 503 when the replay store
-// is full or cannot answer).
+// is full or cannot answer) and the client certificate of a
+// certificate-bound token (see CertificateBound; 401 invalid_token).
 //
 // An opaque token goes to its issuer's introspection endpoint (see
 // Introspection), and from.Addr is asked only when a call is made; a JWT
