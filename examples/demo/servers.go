@@ -120,7 +120,9 @@ func newAuthenticator(issuer string, keys jwks.Set, registry *clients.Registry) 
 		Issuers: []jwtauth.Issuer{{
 			Issuer: issuer, Audiences: []string{"bookings-api"}, Keys: keys,
 			// The endpoint is the issuer metadata's introspection_endpoint.
-			Introspection: &jwtauth.Introspection{ClientID: resourceServerID, ClientSecret: resourceServerSecret},
+			// The development server checks keyward-rs's bcrypt secret on
+			// every introspection call: allow for a slow machine (or -race).
+			Introspection: &jwtauth.Introspection{ClientID: resourceServerID, ClientSecret: resourceServerSecret, Timeout: 10 * time.Second},
 		}},
 		RequireType: "at+jwt",
 		Throttle:    guard,
