@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/keyward/keyward/authserver"
 	"github.com/keyward/keyward/clients"
 	"github.com/keyward/keyward/dualauth"
@@ -238,6 +240,56 @@ func TestCertificateBoundEndToEnd(t *testing.T) {
 	} {
 		if status, got := bearerGet(t, tt.client, uri, issued.AccessToken); status != tt.status || got != tt.answer {
 			t.Errorf("%s: %d %q, want %d %q", tt.name, status, got, tt.status, tt.answer)
+		}
+	}
+}
+
+// TestCertificateBoundIntrospectedJWT: with IntrospectJWTs, a JWT's
+// binding and its introspection answer's are one: the answer's
+// certificate binds an unbound JWT, the same binding in both passes with
+// that certificate, and two different bindings (two certificates) refuse
+// the token whatever certificate comes; so does an answer bound to a DPoP
+// key without DPoP on.
+func TestCertificateBoundIntrospectedJWT(t *testing.T) {
+	s, iss := signedSetup(t, func(in *jwtauth.Introspection) { in.IntrospectJWTs = true })
+	client, thumbprint := certificateOf(t, "client")
+	_, strangerThumbprint := certificateOf(t, "stranger")
+	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	bound := func(method, thumbprint string) map[string]any { return map[string]any{method: thumbprint} }
+	const (
+		different    = `Bearer realm="api", error="invalid_token", error_description="the access token and its introspection answer bind it to different keys"`
+		unverifiable = `Bearer realm="api", error="invalid_token", error_description="` + cnfUnverifiable + `"`
+	)
+	for _, tt := range []struct {
+		name             string
+		token, answer    map[string]any // the cnf of each; nil: none
+		withCert, noCert string         // the answer with the client certificate, and without one
+	}{
+		{"bound by the answer only", nil, bound("x5t#S256", thumbprint), "test-client", noCertificateChallenge},
+		{"bound alike by both", bound("x5t#S256", thumbprint), bound("x5t#S256", thumbprint), "test-client", noCertificateChallenge},
+		{"bound by the token only", bound("x5t#S256", thumbprint), nil, "test-client", noCertificateChallenge},
+		{"two certificates", bound("x5t#S256", thumbprint), bound("x5t#S256", strangerThumbprint), different, different},
+		{"a certificate and a DPoP key, DPoP off", bound("x5t#S256", thumbprint), bound("jkt", jkt), unverifiable, unverifiable},
+	} {
+		claims := jwt.MapClaims{}
+		if tt.token != nil {
+			claims["cnf"] = tt.token
+		}
+		token := iss.Token(t, claims)
+		m := goodAnswer(s.clock.Now())
+		m["iss"], m["aud"] = iss.URL, iss.Audience
+		if tt.answer != nil {
+			m["cnf"] = tt.answer
+		}
+		s.ep.add(token, m)
+		uri := protected(t, s.v)
+		for _, c := range []struct {
+			client *http.Client
+			want   string
+		}{{clientWith(t, client), tt.withCert}, {clientWith(t), tt.noCert}} {
+			if _, got := bearerGet(t, c.client, uri, token); got != c.want {
+				t.Errorf("%s: %q, want %q", tt.name, got, c.want)
+			}
 		}
 	}
 }
