@@ -287,7 +287,7 @@ func TestDPoP(t *testing.T) {
 			token := f.bound(t, f.key, nil)
 			return dpopHeader(token, f.proof(t, f.key, "GET", uri, token, &keywardtest.ProofOptions{IssuedAt: f.now.Add(leeway + time.Second)}))
 		}},
-		{name: "typ JWT", want: refusedProof(`the DPoP proof's typ is not \"dpop+jwt\"`), headers: func(t *testing.T, f *dpopFixture, uri string) http.Header {
+		{name: "typ JWT", want: refusedProof("the DPoP proof's typ is not dpop+jwt"), headers: func(t *testing.T, f *dpopFixture, uri string) http.Header {
 			token := f.bound(t, f.key, nil)
 			return dpopHeader(token, f.proof(t, f.key, "GET", uri, token, &keywardtest.ProofOptions{Header: map[string]any{"typ": "JWT"}}))
 		}},

@@ -187,7 +187,7 @@ type Request struct {
 	// request): then ath is not read.
 	AccessToken string
 	// BoundTo, when set, is the token's cnf.jkt: the proof's key must have
-	// this thumbprint, checked before the proof is recorded against replay.
+	// this thumbprint, checked before its signature is verified.
 	BoundTo string
 }
 
@@ -207,16 +207,13 @@ func (c *Checker) Check(ctx context.Context, r Request) (Proof, error) {
 		return Proof{}, invalid(errHeaderCount, "a request must carry exactly one DPoP header")
 	}
 	raw := r.Proofs[0]
-	claims, jwk, e := c.verified(raw)
+	claims, jwk, e := c.verified(raw, r.BoundTo)
 	if e != nil {
 		return Proof{}, e
 	}
 	iat, e := c.checkClaims(claims, r)
 	if e != nil {
 		return Proof{}, e
-	}
-	if r.BoundTo != "" && r.BoundTo != jwk.thumbprint {
-		return Proof{}, invalid(errBoundKey, "the DPoP proof is signed with another key than the one the access token is bound to")
 	}
 	jti := claims["jti"].(string) // checkClaims made sure
 	ttl := iat.Add(c.maxAge+c.leeway).Sub(c.now()) + ReplayMargin
@@ -249,8 +246,11 @@ func retrySeconds(d time.Duration) time.Duration {
 }
 
 // verified parses raw and checks its header and signature; it returns the
-// decoded claims and the proof's key.
-func (c *Checker) verified(raw string) (map[string]any, publicJWK, *Error) {
+// decoded claims and the proof's key. When boundTo is set, a key with
+// another thumbprint is refused before the signature is verified, so that
+// a proof made with a key of one's own costs no signature work on a token
+// bound to someone else's.
+func (c *Checker) verified(raw, boundTo string) (map[string]any, publicJWK, *Error) {
 	if len(raw) > MaxProofBytes {
 		return nil, publicJWK{}, malformed()
 	}
@@ -264,7 +264,7 @@ func (c *Checker) verified(raw string) (map[string]any, publicJWK, *Error) {
 		return nil, publicJWK{}, malformed()
 	}
 	if typ, _ := header["typ"].(string); !isDPoPType(typ) {
-		return nil, publicJWK{}, invalid(errTyp, `the DPoP proof's typ is not "dpop+jwt"`)
+		return nil, publicJWK{}, invalid(errTyp, "the DPoP proof's typ is not dpop+jwt")
 	}
 	if _, found := header["crit"]; found {
 		return nil, publicJWK{}, invalid(errCrit, "the DPoP proof names critical extensions (crit), which this server does not understand")
@@ -286,6 +286,8 @@ func (c *Checker) verified(raw string) (map[string]any, publicJWK, *Error) {
 		return nil, publicJWK{}, invalid(err, "the DPoP proof's jwk is not a usable public key")
 	case !fits(jwk.key, method):
 		return nil, publicJWK{}, invalid(errKeyAlg, "the DPoP proof's jwk is not a key for its alg")
+	case boundTo != "" && boundTo != jwk.thumbprint:
+		return nil, publicJWK{}, invalid(errBoundKey, "the DPoP proof is signed with another key than the one the access token is bound to")
 	}
 	sig, err := b64.DecodeString(s)
 	if err != nil {

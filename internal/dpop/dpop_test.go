@@ -3,6 +3,7 @@ package dpop_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -96,6 +97,9 @@ func wantRefusal(t *testing.T, err error, status int, code string, cause error, 
 	}
 	if e.Status != status || e.Code != code || cause != nil && !errors.Is(err, cause) {
 		t.Fatalf("refusal %d %s (cause %v), want %d %s (cause %v)", e.Status, e.Code, e.Err, status, code, cause)
+	}
+	if strings.ContainsAny(e.Description, `"\`) {
+		t.Fatalf("description %q holds a quote or a backslash, which RFC 6750 §3 leaves out of error_description", e.Description)
 	}
 	for _, s := range secrets {
 		if s != "" && strings.Contains(err.Error()+e.Description, s) {
@@ -213,6 +217,19 @@ func TestCheck(t *testing.T) {
 		{name: "no token, no ath", proofs: with(keywardtest.ProofOptions{Claims: map[string]any{"ath": nil}}), token: "-"},
 		{name: "bound to the proof's key", proofs: good, boundTo: es256.Thumbprint()},
 		{name: "bound to another key", proofs: good, boundTo: other.Thumbprint(), cause: dpop.ErrBoundKey},
+		{name: "bound to another key, refused before the signature", proofs: func() []string {
+			p := good()[0]
+			return []string{p[:strings.LastIndexByte(p, '.')+1] + base64.RawURLEncoding.EncodeToString(make([]byte, 64))}
+		}, boundTo: other.Thumbprint(), cause: dpop.ErrBoundKey},
+		{name: "Ed25519 identity key with the signature that verifies anything", proofs: func() []string {
+			identity := make([]byte, 32)
+			identity[0] = 1
+			h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "EdDSA",
+				"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(identity)}})
+			c, _ := json.Marshal(claims())
+			sig := append(identity, make([]byte, 32)...) // R = identity, S = 0
+			return []string{base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "." + base64.RawURLEncoding.EncodeToString(sig)}
+		}, cause: dpop.ErrJWK},
 	}
 	c := newChecker(t, dpop.Options{MaxAge: time.Minute, Leeway: 10 * time.Second, Now: clk.Now})
 	for _, r := range rows {
@@ -418,11 +435,45 @@ func TestThumbprint(t *testing.T) {
 		`{"kty":"oct","k":"c2VjcmV0"}`,
 		`{"kty":"EC","crv":"P-256","x":"` + ecX + `","y":"` + ecX + `"}`, // not on the curve
 		`{"kty":"RSA","n":"AQAB","e":"AQAB"}`,                            // too short
+		`{"kty":"RSA","n":"` + rfc7638N + `","e":"Aw"}`,                  // e = 3
+		`{"kty":"RSA","n":"` + rfc7638N + `","e":"f____w"}`,              // e = 2^31 - 1
 		`{"kty":"OKP","crv":"X25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`,
 		`[]`,
 	} {
 		if got, err := dpop.Thumbprint([]byte(bad)); err == nil {
 			t.Errorf("Thumbprint(%s) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// TestSmallOrderEd25519Keys refuses the Ed25519 keys that are points of
+// small order, under which one signature verifies every message: the
+// eight canonical encodings and the non-canonical spellings of the same
+// points (y not reduced modulo 2^255-19, or x's sign bit set where x = 0).
+func TestSmallOrderEd25519Keys(t *testing.T) {
+	for _, r := range []struct{ name, hex string }{
+		{"identity", "0100000000000000000000000000000000000000000000000000000000000000"},
+		{"order 2", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"},
+		{"order 4", "0000000000000000000000000000000000000000000000000000000000000000"},
+		{"order 4, x negative", "0000000000000000000000000000000000000000000000000000000000000080"},
+		{"order 8", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"},
+		{"order 8, x negative", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"},
+		{"order 8, other y", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"},
+		{"order 8, other y, x negative", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"},
+		{"identity, sign bit set", "0100000000000000000000000000000000000000000000000000000000000080"},
+		{"order 2, sign bit set", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"},
+		{"y = p (0 unreduced)", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"},
+		{"y = p, sign bit set", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"},
+		{"y = p + 1 (identity unreduced)", "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"},
+		{"y = p + 1, sign bit set", "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"},
+	} {
+		b, err := hex.DecodeString(r.hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwk := `{"kty":"OKP","crv":"Ed25519","x":"` + base64.RawURLEncoding.EncodeToString(b) + `"}`
+		if got, err := dpop.Thumbprint([]byte(jwk)); err == nil {
+			t.Errorf("%s: Thumbprint = %q, want the small-order key refused", r.name, got)
 		}
 	}
 }

@@ -21,6 +21,8 @@ import (
 const (
 	minRSABits = 2048
 	maxRSABits = 4096
+	// rsaExponent is the one public exponent accepted: F4 = 2^16 + 1.
+	rsaExponent = 65537
 )
 
 // b64 is unpadded base64url that refuses non-zero trailing bits, so that
@@ -97,12 +99,15 @@ func parseRSA(jwk map[string]any) (publicJWK, error) {
 	switch bits := modulus.BitLen(); {
 	case bits < minRSABits || bits > maxRSABits:
 		return publicJWK{}, fmt.Errorf("%w: RSA modulus of %d bits (%d to %d accepted)", errJWK, bits, minRSABits, maxRSABits)
-	case len(e) > 4 || len(e) == 0:
+	case len(e) > 3 || len(e) == 0:
 		return publicJWK{}, fmt.Errorf("%w: RSA exponent out of range", errJWK)
 	}
+	// Only e = 65537: every key generator in use picks it, and a large
+	// exponent would make each refused proof cost its server a long
+	// modular exponentiation.
 	exponent := int(new(big.Int).SetBytes(e).Int64())
-	if exponent < 3 || exponent%2 == 0 || exponent > 1<<31-1 {
-		return publicJWK{}, fmt.Errorf("%w: RSA exponent out of range", errJWK)
+	if exponent != rsaExponent {
+		return publicJWK{}, fmt.Errorf("%w: RSA exponent is not 65537", errJWK)
 	}
 	return publicJWK{
 		key:        &rsa.PublicKey{N: modulus, E: exponent},
@@ -175,10 +180,56 @@ func parseOKP(jwk map[string]any) (publicJWK, error) {
 	if len(x) != ed25519.PublicKeySize {
 		return publicJWK{}, fmt.Errorf("%w: Ed25519 x is not %d octets", errJWK, ed25519.PublicKeySize)
 	}
+	if smallOrder(x) {
+		return publicJWK{}, fmt.Errorf("%w: Ed25519 x is a point of small order", errJWK)
+	}
 	return publicJWK{
 		key:        ed25519.PublicKey(x),
 		thumbprint: thumbprintOf(`{"crv":"Ed25519","kty":"OKP","x":"` + xText + `"}`),
 	}, nil
+}
+
+// fieldPrime is p = 2^255 - 19, the prime of Curve25519's field.
+var fieldPrime = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+
+// smallOrderY are the y coordinates, modulo p, of the eight points of
+// edwards25519 whose order divides the cofactor 8 (RFC 7748 §4.1 gives the
+// curve; the eight are listed in, among others, "Taming the many EdDSAs",
+// Chalkias et al. 2020, and libsodium's blocklist): y = 1 (the identity), y = -1
+// (order 2), y = 0 (the two of order 4), and ±y8 (the four of order 8,
+// two for each y, one for each sign of x).
+var smallOrderY = func() []*big.Int {
+	y8, _ := new(big.Int).SetString("7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7", 16)
+	return []*big.Int{
+		big.NewInt(0),
+		big.NewInt(1),
+		new(big.Int).Sub(fieldPrime, big.NewInt(1)),
+		y8,
+		new(big.Int).Sub(fieldPrime, y8),
+	}
+}()
+
+// smallOrder reports whether the Ed25519 public key x encodes a point of
+// small order, in any of its spellings (either sign bit, y written
+// reduced or not). Such a key signs nothing of its own: a signature
+// whose R is a small-order point and S = 0 verifies for every message
+// under it (RFC 8032 §5.1.7 does not refuse such keys), so a proof
+// carrying one proves nothing.
+func smallOrder(x []byte) bool {
+	le := [32]byte(x)
+	le[31] &= 0x7f // the sign bit of x
+	be := make([]byte, 32)
+	for i, b := range le {
+		be[31-i] = b
+	}
+	y := new(big.Int).SetBytes(be)
+	y.Mod(y, fieldPrime)
+	for _, small := range smallOrderY {
+		if y.Cmp(small) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // thumbprintOf is the base64url SHA-256 of a JWK's canonical JSON (RFC 7638
