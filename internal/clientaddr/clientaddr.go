@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -215,8 +216,10 @@ func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
 // which a handler such as http.StripPrefix leaves alone), or r.URL's
 // escaped path for a request that has none (a client's, or the absolute
 // form of a proxy request). A forwarded header that holds more than one
-// value (repeated, or a list) cannot tell which hop wrote what: the URI is
-// then "", which no proof's htu matches. A nil r has the URI "".
+// value (repeated, or a list) cannot tell which hop wrote what, and a
+// scheme other than http or https (ws and wss stand for them) or a host
+// that ValidHostPort refuses is not a URI's: the URI is then "", which no
+// proof's htu matches. A nil r has the URI "".
 func (ps Proxies) RequestURI(r *http.Request) string {
 	if r == nil || r.URL == nil {
 		return ""
@@ -234,10 +237,69 @@ func (ps Proxies) RequestURI(r *http.Request) string {
 				*to = strings.TrimSpace(values[0])
 			}
 		}
+		switch strings.ToLower(scheme) {
+		case "https", "wss":
+			scheme = "https"
+		case "http", "ws":
+			scheme = "http"
+		default:
+			return ""
+		}
+		if !ValidHostPort(host) {
+			return ""
+		}
 	}
 	path := r.URL.EscapedPath()
 	if strings.HasPrefix(r.RequestURI, "/") {
 		path, _, _ = strings.Cut(r.RequestURI, "?")
 	}
 	return scheme + "://" + host + path
+}
+
+// ValidHostPort reports whether s is a host with an optional port, as the
+// authority of an http(s) URI without userinfo writes it (RFC 3986 §3.2.2
+// and §3.2.3): a DNS name or IPv4 address (letters, digits, "-", ".",
+// "_" and "~"), or an IPv6 address in brackets, then ":" and a port of 1
+// to 5 digits up to 65535. White space, control characters, "/", "\",
+// "@", "?", "#", "," and percent-encodings are refused, so that a value a
+// proxy forwards cannot carry a path, a userinfo or a second host.
+func ValidHostPort(s string) bool {
+	host, port := s, ""
+	if inner, bracketed := strings.CutPrefix(s, "["); bracketed {
+		literal, rest, closed := strings.Cut(inner, "]")
+		a, err := netip.ParseAddr(literal)
+		if !closed || err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+		if rest == "" {
+			return true
+		}
+		var colon bool
+		if port, colon = strings.CutPrefix(rest, ":"); !colon {
+			return false
+		}
+		return validPort(port)
+	}
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if !validPort(port) {
+			return false
+		}
+	}
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// validPort reports whether port is 1 to 5 decimal digits, at most 65535.
+func validPort(port string) bool {
+	n, err := strconv.ParseUint(port, 10, 32)
+	return err == nil && len(port) <= 5 && n <= 65535 && port[0] != '+'
 }
