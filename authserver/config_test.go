@@ -10,7 +10,7 @@ import (
 
 func TestNewRefusesBadConfig(t *testing.T) {
 	t.Parallel()
-	reg := openRegistry(t, registryFile)
+	reg := testRegistry(t)
 	good := authserver.Config{Issuer: "http://127.0.0.1:9000", Audience: "bookings-api", Clients: reg}
 	tests := []struct {
 		name   string

@@ -30,9 +30,11 @@ import (
 	"github.com/keyward/keyward/internal/syncbuf"
 )
 
-// registryFile is the repository's test-only client registry: acme
-// (bcrypt 10), globex (argon2id minimum, the fastest) and initech (disabled).
-const registryFile = "../testdata/clients/clients.yaml"
+// registryFile is the test-only client registry: acme, globex and initech
+// (disabled) with testdata/clients/clients.yaml's secrets and scopes, all
+// hashed with the cheapest Argon2id parameters a registry accepts, since
+// under -race a bcrypt cost-10 check takes several times as long.
+const registryFile = "../testdata/authserver/test-clients.yaml"
 
 // clock is a fake clock for Config.Now.
 type clock struct {
@@ -77,9 +79,26 @@ func openRegistry(t testing.TB, path string) *clients.Registry {
 	return reg
 }
 
-// start starts a server whose Issuer is its own URL, with the repository's
-// registry, audience bookings-api and a fake clock unless mutate changes
-// them.
+// sharedRegistry is registryFile opened once for every test that only
+// reads it (none reloads it): opening a registry times one check of its
+// dummy hash, which under -race is a good part of a second per server.
+var sharedRegistry = sync.OnceValues(func() (*clients.Registry, error) {
+	return clients.Open(registryFile, clients.Options{HashWait: -1})
+})
+
+// testRegistry returns sharedRegistry, failing the test if it did not open.
+func testRegistry(t testing.TB) *clients.Registry {
+	t.Helper()
+	reg, err := sharedRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// start starts a server whose Issuer is its own URL, with the shared
+// registryFile registry (testRegistry), audience bookings-api and a fake
+// clock unless mutate changes them.
 func start(t testing.TB, mutate func(*authserver.Config)) *testServer {
 	t.Helper()
 	return startWith(t, mutate, authserver.New)
@@ -104,7 +123,7 @@ func startOn(t testing.TB, mutate func(*authserver.Config), newServer func(auths
 	cfg := authserver.Config{
 		Issuer:   scheme + hs.Listener.Addr().String(),
 		Audience: "bookings-api",
-		Clients:  openRegistry(t, registryFile),
+		Clients:  testRegistry(t),
 		Now:      c.Now,
 	}
 	if mutate != nil {
@@ -386,6 +405,21 @@ func writeRegistry(t testing.TB, cs ...testClient) *clients.Registry {
 	return openRegistry(t, newWritableRegistry(t, cs...).write(t))
 }
 
+// secretHashes holds the hash of each secret newWritableRegistry has
+// hashed, so that the tests hash each secret once, not once per registry:
+// under -race an Argon2id hash is a good part of a second.
+var secretHashes sync.Map // secret → func() (string, error)
+
+// hashOnce returns secret hashed with the minimum Argon2id parameters (the
+// fastest a registry accepts), hashing it only the first time it is asked.
+func hashOnce(secret string) (string, error) {
+	hash, _ := secretHashes.LoadOrStore(secret, sync.OnceValues(func() (string, error) {
+		return clients.HashSecret(secret, clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
+			Memory: clients.MinArgon2Memory, Time: clients.MinArgon2Time, Threads: clients.MinArgon2Threads}})
+	}))
+	return hash.(func() (string, error))()
+}
+
 // writableRegistry is a registry file whose clients can be disabled and the
 // file written again, for reloads.
 type writableRegistry struct {
@@ -400,8 +434,7 @@ func newWritableRegistry(t testing.TB, cs ...testClient) *writableRegistry {
 	t.Helper()
 	f := &writableRegistry{path: filepath.Join(t.TempDir(), "clients.yaml"), disabled: map[string]bool{}}
 	for _, c := range cs {
-		hash, err := clients.HashSecret(c.secret, clients.HashParams{Algorithm: clients.AlgArgon2id, Argon2: clients.Argon2Params{
-			Memory: clients.MinArgon2Memory, Time: clients.MinArgon2Time, Threads: clients.MinArgon2Threads}})
+		hash, err := hashOnce(c.secret)
 		if err != nil {
 			t.Fatal(err)
 		}

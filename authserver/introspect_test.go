@@ -465,7 +465,7 @@ func TestClientOptions(t *testing.T) {
 				`authserver: ClientOptions["acme"].TokenFormat: "paseto" is not a token format (use jwt or opaque)`},
 			{"negative bound", authserver.Config{MaxOpaqueTokens: -1}, "authserver: MaxOpaqueTokens must be 0 (the default, 100000) or more, not -1"},
 		} {
-			tc.cfg.Issuer, tc.cfg.Audience, tc.cfg.Clients = "http://127.0.0.1:9000", "bookings-api", openRegistry(t, registryFile)
+			tc.cfg.Issuer, tc.cfg.Audience, tc.cfg.Clients = "http://127.0.0.1:9000", "bookings-api", testRegistry(t)
 			if _, err := authserver.New(tc.cfg); err == nil || err.Error() != tc.err {
 				t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
 			}
