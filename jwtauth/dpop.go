@@ -66,10 +66,19 @@ type DPoP struct {
 	// has it. While it cannot answer, DPoP requests are refused 503
 	// temporarily_unavailable with Retry-After (a proof that cannot be
 	// recorded could be replayed).
-	// Nil means the memory of this process, bounded to 100,000 proofs (a
-	// tenth of them per key; past that, 429 for the key, 503 when full).
+	// Nil means the memory of this process, bounded by MaxReplayEntries.
 	// The Verifier does not close it.
 	Replay ReplayStore
+	// MaxReplayEntries bounds the proofs the memory replay cache keeps
+	// (about 150 bytes each): 0 means 100,000. While it has room a key
+	// may take any part of it; when it is full, the key holding the most
+	// gives its first-expiring record to a key below its fair share (the
+	// bound over the keys recorded) and is refused 429 until that record
+	// would have expired; full with every key at its share, 503.
+	MaxReplayEntries int
+	// MaxReplayEntriesPerKey bounds the memory cache's proofs of one key
+	// (past it, 429 for that key): 0 means MaxReplayEntries.
+	MaxReplayEntriesPerKey int
 	// Nonces makes every proof carry a nonce this server provides (RFC
 	// 9449 §8), which bounds how long a proof made in advance can be
 	// used: a proof without one, or with one that is not current, is
@@ -115,6 +124,10 @@ func (c Config) validateDPoP() error {
 		return fail("MaxAge", "%s is outside 0s to %s", d.MaxAge, dpop.MaxMaxAge)
 	}
 	switch {
+	case d.MaxReplayEntries < 0:
+		return fail("MaxReplayEntries", "may not be negative")
+	case d.MaxReplayEntriesPerKey < 0:
+		return fail("MaxReplayEntriesPerKey", "may not be negative")
 	case len(d.NonceSecret) > 0 && len(d.NonceSecret) < minNonceSecret:
 		return fail("NonceSecret", "has %d bytes, fewer than %d", len(d.NonceSecret), minNonceSecret)
 	case d.NonceWindow < 0 || d.NonceWindow > 0 && d.NonceWindow < minNonceWindow:
@@ -138,7 +151,8 @@ func newProofChecker(cfg Config) (*dpop.Checker, *nonces, error) {
 	if d == nil {
 		return nil, nil, nil
 	}
-	o := dpop.Options{Algorithms: d.Algorithms, MaxAge: d.MaxAge, Leeway: cfg.Leeway, Shared: d.Replay, Now: cfg.Now}
+	o := dpop.Options{Algorithms: d.Algorithms, MaxAge: d.MaxAge, Leeway: cfg.Leeway, Shared: d.Replay, Now: cfg.Now,
+		MaxEntries: d.MaxReplayEntries, MaxEntriesPerKey: d.MaxReplayEntriesPerKey}
 	var n *nonces
 	if d.Nonces {
 		n = &nonces{key: d.NonceSecret, window: cmp.Or(d.NonceWindow, defaultNonceWindow), now: cfg.Now}

@@ -91,8 +91,10 @@ type Options struct {
 	// MaxEntries bounds the proofs the memory replay cache keeps: 0 means
 	// DefaultMaxEntries.
 	MaxEntries int
-	// MaxEntriesPerKey bounds those of one key: 0 means a tenth of
-	// MaxEntries.
+	// MaxEntriesPerKey bounds those of one key: 0 means MaxEntries (no
+	// bound of its own). Whatever it is, when the cache is full the key
+	// holding the most is made to give room to a key below its fair share
+	// (MaxEntries over the keys recorded), and refused (429) meanwhile.
 	MaxEntriesPerKey int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -140,7 +142,7 @@ func New(o Options) (*Checker, error) {
 		c.replay = sharedReplay{o.Shared}
 	} else {
 		maxEntries := cmpOr(o.MaxEntries, DefaultMaxEntries)
-		perKey := cmpOr(o.MaxEntriesPerKey, max(maxEntries/defaultKeyShareDivisor, 1))
+		perKey := cmpOr(o.MaxEntriesPerKey, maxEntries)
 		c.replay = newMemoryReplay(maxEntries, min(perKey, maxEntries), c.now)
 	}
 	return c, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -347,46 +348,113 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-// TestReplayBounds checks the memory cache's bounds: a key over its share
-// gets 429 while other keys pass, a full cache gets 503, and neither
-// forgets a recorded proof; room comes back as entries expire.
+// TestReplayBounds checks the memory cache's bounds: a key over its own
+// bound gets 429 while other keys pass; the cache full, the key holding
+// the most gives room to a newcomer and is refused (429) until the record
+// it gave up would have expired, so that record cannot be replayed; a
+// full cache of keys at their fair share gets 503; none forgets a
+// recorded proof while it could pass.
 func TestReplayBounds(t *testing.T) {
 	clk := newClock()
-	c := newChecker(t, dpop.Options{MaxAge: time.Minute, Leeway: -1, Now: clk.Now, MaxEntries: 4, MaxEntriesPerKey: 2})
+	c := newChecker(t, dpop.Options{MaxAge: time.Minute, Leeway: -1, Now: clk.Now, MaxEntries: 4, MaxEntriesPerKey: 3})
 	check := func(k *keywardtest.DPoPKey, jti string) error {
 		p := sign(t, k, "GET", testURI, "", &keywardtest.ProofOptions{IssuedAt: clk.Now(), JTI: jti})
 		_, err := c.Check(context.Background(), dpop.Request{Proofs: []string{p}, Method: "GET", URI: testURI})
 		return err
 	}
-	a, b, d := newKey(t, "EdDSA"), newKey(t, "EdDSA"), newKey(t, "EdDSA")
-	for _, jti := range []string{"1", "2"} {
+	retry := func(err error) time.Duration {
+		var e *dpop.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %v, want a *dpop.Error", err)
+		}
+		return e.RetryAfter
+	}
+	a, b, d, e, f := newKey(t, "EdDSA"), newKey(t, "EdDSA"), newKey(t, "EdDSA"), newKey(t, "EdDSA"), newKey(t, "EdDSA")
+	for _, jti := range []string{"1", "2", "3"} {
 		if err := check(a, jti); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err := check(a, "3")
+	err := check(a, "4")
 	wantRefusal(t, err, http.StatusTooManyRequests, dpop.CodeTooManyRequests, dpop.ErrKeyShareFull)
-	if e := err.(*dpop.Error); e.RetryAfter != time.Minute+dpop.ReplayMargin {
-		t.Fatalf("RetryAfter %s, want 1m plus the margin", e.RetryAfter)
+	if got := retry(err); got != time.Minute+dpop.ReplayMargin {
+		t.Fatalf("RetryAfter %s, want 1m plus the margin", got)
 	}
 	wantRefusal(t, check(a, "1"), http.StatusUnauthorized, dpop.CodeInvalidProof, dpop.ErrReplayed)
 	clk.Add(30 * time.Second)
-	for _, jti := range []string{"1", "2"} {
-		if err := check(b, jti); err != nil {
-			t.Fatalf("another key: %v", err)
+	if err := check(b, "1"); err != nil { // the cache is full now: 4 entries
+		t.Fatalf("another key: %v", err)
+	}
+	if err := check(d, "1"); err != nil {
+		t.Fatalf("a newcomer to the full cache: %v", err)
+	}
+	for _, jti := range []string{"1", "5"} { // a gave up the record of "1": a is refused while it could pass
+		err = check(a, jti)
+		wantRefusal(t, err, http.StatusTooManyRequests, dpop.CodeTooManyRequests, dpop.ErrKeyShareFull)
+		if got := retry(err); got != 30*time.Second+dpop.ReplayMargin {
+			t.Fatalf("a's RetryAfter %s, want 35s (until its given-up record expires)", got)
 		}
 	}
-	err = check(d, "1")
+	if err := check(e, "1"); err != nil { // a gives up another
+		t.Fatalf("a second newcomer: %v", err)
+	}
+	// a, b, d and e each hold one of the 4: a fifth key waits.
+	err = check(f, "1")
 	wantRefusal(t, err, http.StatusServiceUnavailable, dpop.CodeUnavailable, dpop.ErrCacheFull)
-	if e := err.(*dpop.Error); e.RetryAfter != 30*time.Second+dpop.ReplayMargin {
-		t.Fatalf("RetryAfter %s, want 35s (until a's entries expire)", e.RetryAfter)
+	if got := retry(err); got != 30*time.Second+dpop.ReplayMargin {
+		t.Fatalf("RetryAfter %s, want 35s (until a's entry expires)", got)
 	}
 	clk.Add(30*time.Second + dpop.ReplayMargin)
-	if err := check(d, "1"); err != nil {
+	if err := check(f, "1"); err != nil {
 		t.Fatalf("after a's entries expired: %v", err)
 	}
-	if err := check(a, "3"); err != nil {
-		t.Fatalf("a's share after its entries expired: %v", err)
+	if n := dpop.ReplayLen(c); n != 4 {
+		t.Fatalf("%d entries, want 4 (b, d, e and f; a's have expired)", n)
+	}
+}
+
+// TestReplayFlood: a few bound keys that fill the memory cache with
+// proofs dated as far ahead as the leeway allows no longer lock every
+// other key out (503 for two minutes before): a newcomer passes, the
+// flooding keys are refused 429, and a proof they gave up room for is not
+// accepted again. A busy key alone may use the whole cache (it was held
+// to a tenth).
+func TestReplayFlood(t *testing.T) {
+	clk := newClock()
+	c := newChecker(t, dpop.Options{Now: clk.Now, MaxEntries: 200})
+	check := func(k *keywardtest.DPoPKey, jti string, iat time.Time) error {
+		p := sign(t, k, "GET", testURI, testToken, &keywardtest.ProofOptions{IssuedAt: iat, JTI: jti})
+		_, err := c.Check(context.Background(), dpop.Request{Proofs: []string{p}, Method: "GET", URI: testURI, AccessToken: testToken, BoundTo: k.Thumbprint()})
+		return err
+	}
+	attackers := []*keywardtest.DPoPKey{newKey(t, "EdDSA"), newKey(t, "EdDSA")}
+	recorded := 0
+	for i, k := range attackers {
+		for j := 0; ; j++ {
+			if err := check(k, fmt.Sprint(j), clk.Now().Add(30*time.Second)); err != nil {
+				break
+			}
+			recorded++
+			if i == 0 && j == 199 {
+				break // the first alone may fill it
+			}
+		}
+	}
+	if recorded < 200 {
+		t.Fatalf("the attackers recorded %d proofs, want the cache full (200)", recorded)
+	}
+	for i := range 5 {
+		victim := newKey(t, "ES256")
+		if err := check(victim, "v", clk.Now()); err != nil {
+			t.Fatalf("victim %d after the flood: %v", i, err)
+		}
+	}
+	err := check(attackers[0], "new", clk.Now())
+	wantRefusal(t, err, http.StatusTooManyRequests, dpop.CodeTooManyRequests, dpop.ErrKeyShareFull)
+	for j := range 200 { // none of its proofs passes again, given up or not
+		if err := check(attackers[0], fmt.Sprint(j), clk.Now().Add(30*time.Second)); err == nil {
+			t.Fatalf("proof %d of the flooding key accepted twice", j)
+		}
 	}
 }
 

@@ -31,59 +31,65 @@ type storeFull struct {
 func (e *storeFull) Error() string { return e.cause.Error() }
 func (e *storeFull) Unwrap() error { return e.cause }
 
-// Defaults of the memory replay cache's bounds.
-const (
-	DefaultMaxEntries = 100_000
-	// defaultKeyShareDivisor makes a key's default share a tenth of the
-	// cache.
-	defaultKeyShareDivisor = 10
-)
+// DefaultMaxEntries is the default bound of the memory replay cache.
+const DefaultMaxEntries = 100_000
 
 // memoryReplay is the replay cache of one process, bounded by maxEntries
 // proofs in all and maxPerKey proofs of one key.
 //
-// At a bound it refuses the new proof rather than forget a recorded one:
-// forgetting a proof whose iat still passes would let it be replayed,
-// whereas a refusal costs a retry. A key over its share gets 429 and
-// spends only its own share, so that one client (a caller checks the
-// proof's key against the token's cnf.jkt before recording, so a share
-// is a bound token's holder's) cannot deny the others; the cache full,
-// which takes more than maxEntries/maxPerKey keys each with a token bound
-// to it, answers 503 until its oldest entries expire.
+// It never forgets a proof that could still pass while that proof could
+// be replayed. A key over maxPerKey gets 429. While the cache has room a
+// key may take any part of it (maxPerKey aside); when it is full, room
+// for a key below its fair share (maxEntries over the keys recorded) is
+// made by the key holding the most records, if that one is above its
+// fair share: its record that expires first is dropped and the key is
+// blocked (429) until that record would have expired, so that the
+// dropped proof cannot be replayed meanwhile. A caller checks the proof's
+// key against the token's cnf.jkt before recording, so a key is a bound
+// token's holder's: a few tokens can no longer fill the cache for all
+// others. The cache full with every key at or below its share answers
+// 503 until its oldest entries expire.
 //
-// An entry costs about 110 bytes (its map entry, its place in the expiry
-// heap); entries leave when their time is up, swept by the calls that
+// An entry costs about 150 bytes (its map entry, its places in the expiry
+// heaps); entries leave when their time is up, swept by the calls that
 // record new ones (no goroutine).
 type memoryReplay struct {
 	maxEntries, maxPerKey int
 	now                   func() time.Time
 
-	mu     sync.Mutex
-	seen   map[[16]byte]struct{}
-	shares map[string]*keyShare // by thumbprint
-	queue  expiryQueue
+	mu      sync.Mutex
+	seen    map[[16]byte]int64   // id -> expiry
+	shares  map[string]*keyShare // by thumbprint
+	blocked map[string]int64     // thumbprint -> until (unix nanoseconds)
+	queue   expiryQueue          // every entry; an evicted one stays until due, then is skipped
 }
 
-// keyShare counts the live entries of one key.
+// keyShare holds the live entries of one key, earliest expiry first.
 type keyShare struct {
 	thumbprint string
-	n          int
+	entries    expiryQueue
 }
 
-// entry is one recorded proof, in the expiry queue.
+// entry is one recorded proof, in the expiry queues.
 type entry struct {
 	id      [16]byte
 	share   *keyShare
 	expires int64 // unix nanoseconds on the cache's clock
 }
 
-// expiryQueue is a min-heap of entries by expiry.
+// expiryQueue is a min-heap of entries by expiry, then id: one order, so
+// that the global queue and a key's queue agree on which entry is first.
 type expiryQueue []entry
 
-func (q expiryQueue) Len() int           { return len(q) }
-func (q expiryQueue) Less(i, j int) bool { return q[i].expires < q[j].expires }
-func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(entry)) }
+func (q expiryQueue) Len() int { return len(q) }
+func (q expiryQueue) Less(i, j int) bool {
+	if q[i].expires != q[j].expires {
+		return q[i].expires < q[j].expires
+	}
+	return string(q[i].id[:]) < string(q[j].id[:])
+}
+func (q expiryQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue) Push(x any)   { *q = append(*q, x.(entry)) }
 func (q *expiryQueue) Pop() any {
 	old := *q
 	e := old[len(old)-1]
@@ -96,8 +102,9 @@ func newMemoryReplay(maxEntries, maxPerKey int, now func() time.Time) *memoryRep
 		maxEntries: maxEntries,
 		maxPerKey:  maxPerKey,
 		now:        now,
-		seen:       map[[16]byte]struct{}{},
+		seen:       map[[16]byte]int64{},
 		shares:     map[string]*keyShare{},
+		blocked:    map[string]int64{},
 	}
 }
 
@@ -115,23 +122,75 @@ func (m *memoryReplay) remember(_ context.Context, thumbprint, jti string, ttl t
 	defer m.mu.Unlock()
 	now := m.now().UnixNano()
 	m.sweep(now)
+	if until, found := m.blocked[thumbprint]; found {
+		if until > now {
+			return &storeFull{cause: errKeyShareFull, retry: time.Duration(until - now)}
+		}
+		delete(m.blocked, thumbprint)
+	}
 	if _, seen := m.seen[id]; seen {
 		return errReplayed
 	}
 	share := m.shares[thumbprint]
-	switch {
-	case share != nil && share.n >= m.maxPerKey:
-		return &storeFull{cause: errKeyShareFull, retry: ttl}
-	case len(m.seen) >= m.maxEntries:
-		return &storeFull{cause: errCacheFull, retry: time.Duration(m.queue[0].expires - now)}
+	held := 0
+	if share != nil {
+		held = len(share.entries)
+	}
+	if held >= m.maxPerKey {
+		return &storeFull{cause: errKeyShareFull, retry: time.Duration(share.entries[0].expires - now)}
+	}
+	if len(m.seen) >= m.maxEntries {
+		if err := m.makeRoom(thumbprint, held, now); err != nil {
+			return err
+		}
 	}
 	if share == nil {
 		share = &keyShare{thumbprint: thumbprint}
 		m.shares[thumbprint] = share
 	}
-	share.n++
-	m.seen[id] = struct{}{}
-	heap.Push(&m.queue, entry{id: id, share: share, expires: now + int64(max(ttl, time.Millisecond))})
+	e := entry{id: id, share: share, expires: now + int64(max(ttl, time.Millisecond))}
+	m.seen[id] = e.expires
+	heap.Push(&m.queue, e)
+	heap.Push(&share.entries, e)
+	return nil
+}
+
+// makeRoom, the cache full, drops the first-expiring entry of the key that
+// holds the most when that key is above its fair share and holds more
+// than the key thumbprint (which holds held), and blocks it until that
+// entry's expiry. Otherwise it says why the proof cannot be recorded.
+func (m *memoryReplay) makeRoom(thumbprint string, held int, now int64) error {
+	keys := len(m.shares)
+	if held == 0 {
+		keys++
+	}
+	fair := max(m.maxEntries/keys, 1)
+	var greediest *keyShare
+	for _, s := range m.shares {
+		if greediest == nil || len(s.entries) > len(greediest.entries) {
+			greediest = s
+		}
+	}
+	switch {
+	case greediest == nil || len(greediest.entries) <= fair:
+		return &storeFull{cause: errCacheFull, retry: time.Duration(m.queue[0].expires - now)}
+	case greediest.thumbprint == thumbprint || len(greediest.entries) <= held+1:
+		// This key is (one of) the greediest: it waits for its own room.
+		return &storeFull{cause: errKeyShareFull, retry: time.Duration(m.shares[thumbprint].entries[0].expires - now)}
+	}
+	first := heap.Pop(&greediest.entries).(entry)
+	delete(m.seen, first.id) // its place in m.queue is skipped when due
+	if len(greediest.entries) == 0 {
+		delete(m.shares, greediest.thumbprint)
+	}
+	m.blocked[greediest.thumbprint] = max(m.blocked[greediest.thumbprint], first.expires)
+	if len(m.blocked) > 2*len(m.shares)+1024 {
+		for k, until := range m.blocked {
+			if until <= now {
+				delete(m.blocked, k)
+			}
+		}
+	}
 	return nil
 }
 
@@ -139,8 +198,12 @@ func (m *memoryReplay) remember(_ context.Context, thumbprint, jti string, ttl t
 func (m *memoryReplay) sweep(now int64) {
 	for len(m.queue) > 0 && m.queue[0].expires <= now {
 		e := heap.Pop(&m.queue).(entry)
+		if expires, live := m.seen[e.id]; !live || expires != e.expires {
+			continue // dropped by makeRoom
+		}
 		delete(m.seen, e.id)
-		if e.share.n--; e.share.n == 0 {
+		heap.Pop(&e.share.entries) // e is its key's first too: both queues share one order
+		if len(e.share.entries) == 0 && m.shares[e.share.thumbprint] == e.share {
 			delete(m.shares, e.share.thumbprint)
 		}
 	}
