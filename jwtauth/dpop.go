@@ -65,7 +65,8 @@ type DPoP struct {
 	// the Redis store package config builds for credentials.throttle.redis
 	// has it. While it cannot answer, DPoP requests are refused 503
 	// temporarily_unavailable with Retry-After (a proof that cannot be
-	// recorded could be replayed).
+	// recorded could be replayed). A key past MaxReplayEntriesPerKey there
+	// is refused 429.
 	// Nil means the memory of this process, bounded by MaxReplayEntries.
 	// The Verifier does not close it.
 	Replay ReplayStore
@@ -77,7 +78,11 @@ type DPoP struct {
 	// would have expired; full with every key at its share, 503.
 	MaxReplayEntries int
 	// MaxReplayEntriesPerKey bounds the memory cache's proofs of one key
-	// (past it, 429 for that key): 0 means MaxReplayEntries.
+	// (past it, 429 for that key): 0 means MaxReplayEntries. With a Replay
+	// store that can count (the Redis store config builds can), it bounds
+	// the proofs of one key recorded there within a record's longest
+	// lifetime (max age, twice the leeway and 5 s), 0 meaning 100,000, so
+	// that one bound token cannot fill Redis.
 	MaxReplayEntriesPerKey int
 	// Nonces makes every proof carry a nonce this server provides (RFC
 	// 9449 §8), which bounds how long a proof made in advance can be

@@ -92,7 +92,9 @@ type Options struct {
 	// DefaultMaxEntries.
 	MaxEntries int
 	// MaxEntriesPerKey bounds those of one key: 0 means MaxEntries (no
-	// bound of its own). Whatever it is, when the cache is full the key
+	// bound of its own). With a Shared store that is a CountingSetter, it
+	// bounds the proofs of one key recorded there within a record's
+	// longest lifetime (0: DefaultMaxEntries), past which 429. Whatever it is, when the cache is full the key
 	// holding the most is made to give room to a key below its fair share
 	// (MaxEntries over the keys recorded), and refused (429) meanwhile.
 	MaxEntriesPerKey int
@@ -139,7 +141,9 @@ func New(o Options) (*Checker, error) {
 		c.now = time.Now
 	}
 	if o.Shared != nil {
-		c.replay = sharedReplay{o.Shared}
+		// The longest a record lives: a proof dated the leeway ahead.
+		window := c.maxAge + 2*c.leeway + ReplayMargin
+		c.replay = sharedReplay{store: o.Shared, perKey: int64(cmpOr(o.MaxEntriesPerKey, DefaultMaxEntries)), window: window}
 	} else {
 		maxEntries := cmpOr(o.MaxEntries, DefaultMaxEntries)
 		perKey := cmpOr(o.MaxEntriesPerKey, maxEntries)

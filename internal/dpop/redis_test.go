@@ -2,6 +2,7 @@ package dpop_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,5 +82,65 @@ func TestSharedReplay(t *testing.T) {
 	clk.Add(time.Second) // the next call probes Redis
 	if _, err := a.Check(ctx, request("after")); err != nil {
 		t.Fatalf("after Redis came back: %v", err)
+	}
+}
+
+// TestSharedReplayPerKey: with the replay records in a real redis-server
+// of little memory and no eviction, one key's proofs are counted and
+// refused 429 past MaxEntriesPerKey within a record's lifetime, so that
+// one bound token cannot fill Redis: another key's proofs pass, a
+// replay is still a replay, and the count lives no longer than the
+// longest record (max age, twice the leeway, the margin).
+func TestSharedReplayPerKey(t *testing.T) {
+	srv := testredis.Start(t, false, "--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+	clk := newClock()
+	store, err := redisstore.New(throttle.RedisOptions{URL: srv.URL(), Now: clk.Now, ProbeEvery: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	const perKey = 50
+	c := newChecker(t, dpop.Options{Shared: store, MaxAge: time.Minute, Leeway: 10 * time.Second, Now: clk.Now, MaxEntriesPerKey: perKey})
+	check := func(k *keywardtest.DPoPKey, jti string) error {
+		p := sign(t, k, "GET", testURI, testToken, &keywardtest.ProofOptions{IssuedAt: clk.Now(), JTI: jti})
+		_, err := c.Check(context.Background(), dpop.Request{Proofs: []string{p}, Method: "GET", URI: testURI, AccessToken: testToken, BoundTo: k.Thumbprint()})
+		return err
+	}
+	flood, other := newKey(t, "EdDSA"), newKey(t, "ES256")
+	for i := range perKey {
+		if err := check(flood, fmt.Sprint(i)); err != nil {
+			t.Fatalf("proof %d: %v", i, err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		key    *keywardtest.DPoPKey
+		jti    string
+		status int
+		code   string
+		cause  error
+	}{
+		{"past the key's bound", flood, "over", http.StatusTooManyRequests, dpop.CodeTooManyRequests, dpop.ErrKeyShareFull},
+		{"a replay is still a replay", flood, "0", http.StatusUnauthorized, dpop.CodeInvalidProof, dpop.ErrReplayed},
+		{"another key", other, "1", 0, "", nil},
+	} {
+		err := check(tc.key, tc.jti)
+		if tc.status == 0 {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		wantRefusal(t, err, tc.status, tc.code, tc.cause)
+		if e := err.(*dpop.Error); tc.status == http.StatusTooManyRequests && (e.RetryAfter <= 0 || e.RetryAfter > 85*time.Second) {
+			t.Fatalf("%s: RetryAfter %s, want up to 85s (the count's window)", tc.name, e.RetryAfter)
+		}
+	}
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rc.Close()
+	ttl, err := rc.PTTL(context.Background(), redisstore.DefaultKeyPrefix+"dpop:"+flood.Thumbprint()).Result()
+	if err != nil || ttl <= 0 || ttl > 85*time.Second {
+		t.Fatalf("the key's count lives %s, %v; want up to 85s", ttl, err)
 	}
 }

@@ -226,14 +226,44 @@ type OnceSetter interface {
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
+// CountingSetter is a OnceSetter that also bounds the records one caller
+// makes (redisstore.Store has it): see redisstore.Store.SetOnceCounted.
+// With one, a shared replay store holds at most a bound of proofs of one
+// key within a record's lifetime, so that one bound token cannot fill it.
+type CountingSetter interface {
+	OnceSetter
+	// SetOnceCounted sets key for ttl unless it is set, counting the keys
+	// set under counter within window of the first; when limit have been,
+	// it sets nothing and says how long until the window ends (spent).
+	SetOnceCounted(ctx context.Context, key, counter string, limit int64, window, ttl time.Duration) (set bool, spent time.Duration, err error)
+}
+
 // sharedReplay records proofs in a OnceSetter, under "dpop:" followed by
 // the key's thumbprint, ":" and the SHA-256 of the jti, base64url: a key
-// of 93 bytes whatever the jti, of characters that need no quoting.
-type sharedReplay struct{ store OnceSetter }
+// of 93 bytes whatever the jti, of characters that need no quoting. When
+// the store is a CountingSetter, the proofs of one key are counted under
+// "dpop:" and its thumbprint, over window (the longest a record lives),
+// and refused (429) past perKey.
+type sharedReplay struct {
+	store  OnceSetter
+	perKey int64
+	window time.Duration
+}
 
 func (s sharedReplay) remember(ctx context.Context, thumbprint, jti string, ttl time.Duration) error {
 	sum := sha256.Sum256([]byte(jti))
-	set, err := s.store.SetOnce(ctx, "dpop:"+thumbprint+":"+b64.EncodeToString(sum[:]), max(ttl, time.Millisecond))
+	key := "dpop:" + thumbprint + ":" + b64.EncodeToString(sum[:])
+	var set bool
+	var err error
+	if counting, ok := s.store.(CountingSetter); ok {
+		var spent time.Duration
+		set, spent, err = counting.SetOnceCounted(ctx, key, "dpop:"+thumbprint, s.perKey, s.window, max(ttl, time.Millisecond))
+		if err == nil && spent > 0 {
+			return &storeFull{cause: errKeyShareFull, retry: spent}
+		}
+	} else {
+		set, err = s.store.SetOnce(ctx, key, max(ttl, time.Millisecond))
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("the shared replay store did not answer: %w", err)
