@@ -301,7 +301,7 @@ func TestFileOpaqueSharesRedis(t *testing.T) {
   throttle:
     max_address_failures: 3
     window: 1h
-    redis: {url: "`+redis.URL()+`"}
+    redis: {url: "`+redis.URL()+`", timeout: 2s}   # a loaded CI machine: 100ms can time out
 `))
 	one := newFromConfig(t, loadConfig(t, path).Config)
 	two := newFromConfig(t, loadConfig(t, path).Config)
