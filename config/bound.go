@@ -44,6 +44,15 @@ type DPoP struct {
 	// new nonce after a restart, at the cost of one retry). Only with
 	// nonce: true.
 	NonceSecretFile string `yaml:"nonce_secret_file,omitempty"`
+	// MaxReplayEntries bounds the proofs remembered in this process's
+	// memory (without credentials.throttle.redis), from 1 to
+	// MaxCachedTokens; 0 means 100,000. When it is full, the key holding
+	// the most gives room to a key below its share and is refused 429.
+	MaxReplayEntries int `yaml:"max_replay_entries,omitempty"`
+	// MaxReplayEntriesPerKey bounds the proofs of one DPoP key (past it,
+	// 429 for that key), from 1 to MaxReplayEntries; 0 means no bound of
+	// its own in memory, and 100,000 in Redis, where it always applies.
+	MaxReplayEntriesPerKey int `yaml:"max_replay_entries_per_key,omitempty"`
 }
 
 // DPoP modes.
@@ -78,6 +87,15 @@ func (f *File) checkDPoP() error {
 		return f.errorf(at+".nonce_secret_file", "may not be empty; omit it for a random key of this process")
 	case d.NonceSecretFile != "" && !d.Nonce:
 		return f.errorf(at+".nonce_secret_file", "applies only with nonce: true")
+	}
+	if err := f.checkEntries(at+".max_replay_entries", d.MaxReplayEntries); err != nil {
+		return err
+	}
+	if err := f.checkEntries(at+".max_replay_entries_per_key", d.MaxReplayEntriesPerKey); err != nil {
+		return err
+	}
+	if d.MaxReplayEntries > 0 && d.MaxReplayEntriesPerKey > d.MaxReplayEntries {
+		return f.errorf(at+".max_replay_entries_per_key", "%d is above max_replay_entries, %d: one key cannot keep more proofs than the cache", d.MaxReplayEntriesPerKey, d.MaxReplayEntries)
 	}
 	return nil
 }
@@ -129,7 +147,8 @@ func (f *File) dpopConfig() *jwtauth.DPoP {
 	if d == nil {
 		return nil
 	}
-	return &jwtauth.DPoP{Required: d.Mode == dpopRequired, MaxAge: time.Duration(d.MaxAge), Nonces: d.Nonce}
+	return &jwtauth.DPoP{Required: d.Mode == dpopRequired, MaxAge: time.Duration(d.MaxAge), Nonces: d.Nonce,
+		MaxReplayEntries: d.MaxReplayEntries, MaxReplayEntriesPerKey: d.MaxReplayEntriesPerKey}
 }
 
 // dpopFiles reads jwt.dpop.nonce_secret_file into d.

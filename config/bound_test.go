@@ -48,6 +48,15 @@ func TestParseBoundRules(t *testing.T) {
 		{"dpop nonce secret without nonce", dpop + "    nonce_secret_file: nonce.key\n", []string{"line 7: jwt.dpop.nonce_secret_file: applies only with nonce: true"}},
 		{"dpop nonce secret with nonce false", dpop + "    nonce: false\n    nonce_secret_file: nonce.key\n", []string{"line 8: jwt.dpop.nonce_secret_file: applies only with nonce: true"}},
 		{"dpop nonce secret empty", dpop + "    nonce: true\n    nonce_secret_file: ''\n", []string{"line 8: jwt.dpop.nonce_secret_file: may not be empty"}},
+		{"dpop replay bounds", dpop + "    max_replay_entries: 5000\n    max_replay_entries_per_key: 5000\n", nil},
+		{"dpop per-key bound alone", dpop + "    max_replay_entries_per_key: 200000\n", nil},
+		{"dpop replay entries zero", dpop + "    max_replay_entries: 0\n", []string{"line 7: jwt.dpop.max_replay_entries: 0 is outside 1 to 10000000; omit it for the default"}},
+		{"dpop replay entries negative", dpop + "    max_replay_entries: -1\n", []string{"line 7: jwt.dpop.max_replay_entries: -1 is outside 1 to 10000000"}},
+		{"dpop replay entries too many", dpop + "    max_replay_entries: 10000001\n", []string{"line 7: jwt.dpop.max_replay_entries: 10000001 is outside 1 to 10000000"}},
+		{"dpop replay entries not a number", dpop + "    max_replay_entries: many\n", []string{"line 7: jwt.dpop.max_replay_entries:"}},
+		{"dpop per-key zero", dpop + "    max_replay_entries_per_key: 0\n", []string{"line 7: jwt.dpop.max_replay_entries_per_key: 0 is outside 1 to 10000000"}},
+		{"dpop per-key too many", dpop + "    max_replay_entries_per_key: 10000001\n", []string{"line 7: jwt.dpop.max_replay_entries_per_key: 10000001 is outside 1 to 10000000"}},
+		{"dpop per-key above total", dpop + "    max_replay_entries: 100\n    max_replay_entries_per_key: 101\n", []string{"line 8: jwt.dpop.max_replay_entries_per_key: 101 is above max_replay_entries, 100"}},
 		{"dpop unknown key", dpop + "    max_age: 1m\n    algs: [ES256]\n", []string{`line 8: unknown key "algs" in jwt.dpop`}},
 		{"dpop null is absent, as every section", dpop, nil},
 		{"dpop a list", issuers + "  dpop: [allowed]\n", []string{"line 6: jwt.dpop: must be a mapping"}},
@@ -89,6 +98,10 @@ func TestFileBoundInCode(t *testing.T) {
 		{func(f *config.File) { f.JWT.DPoP = &config.DPoP{Mode: "always"} }, `config: jwt.dpop.mode: "always" is neither allowed nor required`},
 		{func(f *config.File) { f.JWT.DPoP = &config.DPoP{MaxAge: -1} }, "config: jwt.dpop.max_age: must be positive"},
 		{func(f *config.File) { f.JWT.DPoP = &config.DPoP{NonceSecretFile: "k"} }, "config: jwt.dpop.nonce_secret_file: applies only with nonce: true"},
+		{func(f *config.File) { f.JWT.DPoP = &config.DPoP{MaxReplayEntries: -5} }, "config: jwt.dpop.max_replay_entries: -5 is outside 1 to 10000000"},
+		{func(f *config.File) {
+			f.JWT.DPoP = &config.DPoP{MaxReplayEntries: 10, MaxReplayEntriesPerKey: 11}
+		}, "config: jwt.dpop.max_replay_entries_per_key: 11 is above max_replay_entries, 10"},
 		{func(f *config.File) {
 			f.JWT.CertificateBound = &config.CertificateBound{Header: "X-Cert"}
 		}, "config: jwt.certificate_bound.header: is read only from a trusted proxy"},
@@ -292,6 +305,30 @@ func TestFileDPoPReplayAcrossReplicas(t *testing.T) {
 	}
 	// Bearer tokens do not need Redis.
 	wantCaller(t, two, bearerRequest(iss.Token(t, jwt.MapClaims{"client_id": "web"})), dualauth.MethodJWT, "web")
+}
+
+// TestFileDPoPReplayBounds: jwt.dpop.max_replay_entries and
+// max_replay_entries_per_key reach jwtauth.DPoP, and omitted they stay 0
+// (jwtauth's defaults).
+func TestFileDPoPReplayBounds(t *testing.T) {
+	iss := keywardtest.NewIssuer(t)
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		dpop          string
+		total, perKey int
+	}{
+		{"    mode: allowed\n", 0, 0},
+		{"    max_replay_entries: 5000\n    max_replay_entries_per_key: 50\n", 5000, 50},
+		{"    max_replay_entries_per_key: 200000\n", 0, 200000},
+	} {
+		p := loadConfig(t, writeConfig(t, dir, dpopFile(iss, tt.dpop, "")))
+		d := p.JWT.DPoP
+		if d == nil || d.MaxReplayEntries != tt.total || d.MaxReplayEntriesPerKey != tt.perKey {
+			t.Errorf("%q: DPoP %+v; want MaxReplayEntries %d, MaxReplayEntriesPerKey %d", tt.dpop, d, tt.total, tt.perKey)
+			continue
+		}
+		newFromConfig(t, p.Config)
+	}
 }
 
 // TestFileSenderConstrainedSample builds

@@ -233,6 +233,8 @@ var fieldKeys = map[string]string{
 	"DPoP.MaxAge":                             "jwt.dpop.max_age",
 	"DPoP.Nonces":                             "jwt.dpop.nonce",
 	"DPoP.NonceSecret":                        "jwt.dpop.nonce_secret_file",
+	"DPoP.MaxReplayEntries":                   "jwt.dpop.max_replay_entries",
+	"DPoP.MaxReplayEntriesPerKey":             "jwt.dpop.max_replay_entries_per_key",
 	"CertificateBound":                        "jwt.certificate_bound",
 	"CertificateBound.Header":                 "jwt.certificate_bound.header",
 	"Credentials":                             "credentials",

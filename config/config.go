@@ -43,6 +43,8 @@
 //	    max_age: 60s          # how old a proof may be
 //	    nonce: false          # true: server-provided nonces (DPoP-Nonce)
 //	    nonce_secret_file: dpop-nonce.key   # with nonce: the replicas' shared key; default a random one per process
+//	    max_replay_entries: 100000          # proofs remembered in memory
+//	    max_replay_entries_per_key: 1000    # proofs of one DPoP key; default none in memory, 100000 in Redis
 //	  certificate_bound:      # certificate-bound tokens (RFC 8705), checked always against the TLS connection
 //	    header: X-Forwarded-Client-Cert     # or the certificate a trusted proxy forwards (needs credentials.trusted_proxies)
 //	cors_preflight: pass      # pass (default) | authenticate: CORS preflights (OPTIONS) without credentials
