@@ -136,7 +136,11 @@ func (c *compiled) synthesize(r *http.Request, d described, clientAddr string) (
 			uri += "?" + u.RawQuery
 		}
 	}
-	if strings.ContainsAny(d.host, " \t\r\n/\\@,") {
+	// A host[:port] as a URI's authority writes it, without userinfo,
+	// path, percent-encoding or IPv6 zone, its port at most 65535. None
+	// (an HTTP/1.0 request without Host) is left as it was: it matches no
+	// host-scoped route.
+	if d.host != "" && !clientaddr.ValidHostPort(d.host) {
 		return nil, invalidRequest("the forwarded host is malformed")
 	}
 	// Host names are matched as DNS has them: case ignored, and the root
