@@ -39,9 +39,8 @@ import (
 type Authenticator struct {
 	*core
 	mode Mode
-	// bearer is `Bearer realm="<realm>"` when mode accepts Bearer tokens,
-	// else ""; basic is `Basic realm="<realm>"` when mode accepts client
-	// credentials in HTTP Basic, else ""; dpop, with algs, likewise.
+	// The bare challenges of the schemes mode accepts (`Bearer realm="…"`,
+	// `DPoP realm="…", algs="…"`, `Basic realm="…"`); "" for one it does not.
 	bearer, basic, dpop string
 }
 
@@ -67,11 +66,9 @@ type core struct {
 // New checks cfg (see Config.Validate) and returns an Authenticator for it.
 //
 // New takes a share of cfg.Tokens and cfg.Clients that have a Close()
-// error method, whether it succeeds or fails: each is closed when the last
-// Authenticator holding it is closed, or at once if New fails and no other
-// holds it. So Authenticators built from one Config share its methods (and
-// their key sets) until the last is closed. Methods are told apart by
-// identity (a pointer).
+// error method, succeeding or not: each (told apart by pointer identity) is
+// closed when the last Authenticator holding it is closed, or at once if
+// New fails and no other holds it.
 func New(cfg Config) (*Authenticator, error) {
 	c := &core{closers: []func() error{cfg.closables().Hold()}}
 	c.close = sync.OnceValue(func() error {
@@ -100,7 +97,8 @@ func (c *core) build(cfg Config) (*Authenticator, error) {
 	if d, ok := c.tokens.(dpopVerifier); ok {
 		c.dpopAlgs, c.dpopOnly = d.DPoPAlgorithms()
 	}
-	c.addrFunc, c.trustedProxies = cfg.ClientAddr, clientaddr.Normalize(cfg.TrustedProxies) // in every mode: a token verifier may count failures too
+	// In every mode: a token verifier may count failures too.
+	c.addrFunc, c.trustedProxies = cfg.ClientAddr, clientaddr.Normalize(cfg.TrustedProxies)
 	if c.clients != nil {
 		c.basicOn = !cfg.DisableBasic
 		c.idHeader = cmp.Or(cfg.ClientIDHeader, DefaultClientIDHeader)
@@ -162,10 +160,9 @@ func (a *Authenticator) Mode() Mode { return a.mode }
 func (a *Authenticator) Close() error { return a.close() }
 
 // Close closes cfg.Tokens and cfg.Clients where no Authenticator holds
-// them, and waits: for a Config never given to New, such as one
-// config.Load built for a program that stops before New. A deferred
-// cfg.Close() is safe wherever New is called; the Config may not be given
-// to New afterwards.
+// them, and waits: for a Config never given to New (config.Load's, in a
+// program that stops first). A deferred cfg.Close() is safe wherever New is
+// called; the Config may not be given to New afterwards.
 func (cfg Config) Close() error { return cfg.closables().CloseUnheld() }
 
 // closables returns cfg's methods that have a Close() error method.

@@ -21,10 +21,10 @@ const (
 	// CodeTemporarilyUnavailable: the credentials could not be checked now,
 	// for example because the token endpoint is down (status 503).
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
-	// CodeUnauthorized is no code of the RFCs: it stands for the Code ""
-	// of a request that carried no credentials (RFC 6750 §3.1 names no
-	// error code in that challenge) where a code is wanted anyway: the
-	// middleware's JSON body, its log and the telemetry.
+	// CodeUnauthorized is no code of the RFCs: it stands for the Code "" of
+	// a request that carried no credentials (RFC 6750 §3.1 names none in
+	// that challenge) where a code is wanted anyway: the middleware's JSON
+	// body, its log and the telemetry.
 	CodeUnauthorized = "unauthorized"
 )
 
@@ -40,8 +40,7 @@ type Error struct {
 	Code string
 	// Description says what was wrong, without internals or secrets.
 	Description string
-	// Scope lists the scopes a route requires, space-delimited, for
-	// insufficient_scope.
+	// Scope is the space-delimited scopes a route requires (insufficient_scope).
 	Scope string
 	// RetryAfter, if positive, is sent as a Retry-After header (429, 503).
 	RetryAfter time.Duration
@@ -84,18 +83,18 @@ var answers = map[string]struct {
 // (a generic one where it had none) and the WWW-Authenticate challenges of
 // a's mode in Challenges:
 //
-//   - no credentials (no code): every scheme the mode accepts, bare (DPoP with algs);
-//   - invalid_client: Basic where it is on, else Bearer (RFC 6749 §5.2, RFC
-//     9110 §11.6.1);
+//   - no credentials (no code): every scheme the mode accepts, bare (DPoP
+//     with algs);
+//   - invalid_client: Basic where it is on, else Bearer (RFC 6749 §5.2);
 //   - too_many_requests and temporarily_unavailable: none;
-//   - insufficient_scope: the challenge of the scheme r's caller used — a
-//     Bearer one carrying error, error_description and scope (RFC 6750 §3)
-//     for a Bearer token, a bare Basic one for HTTP Basic (RFC 7617 has no
-//     error parameters), none for the client headers, which are no HTTP
-//     authentication scheme (a 403 needs no challenge, RFC 9110 §15.5.4);
+//   - insufficient_scope: in the scheme r's caller used (RFC 9110 §11.6.1):
+//     for a token as below, with scope; a bare Basic one for HTTP Basic
+//     (RFC 7617 has no error parameters); none for the client headers, no
+//     HTTP scheme (a 403 needs no challenge, RFC 9110 §15.5.4);
 //   - any other code: a Bearer challenge carrying error and
-//     error_description (RFC 6750 §3) beside a bare DPoP one (a DPoP one carrying
-//     them if r used DPoP or Bearer is off), or a bare Basic one on credential-only routes.
+//     error_description (RFC 6750 §3) beside a bare DPoP one (a DPoP one
+//     carrying them if r used DPoP or Bearer is off), or a bare Basic one
+//     on credential-only routes.
 //
 // Any error that is no *Error, nil included, fails closed: 401 invalid_token
 // with a generic description, its text kept only in Err. A description that

@@ -8,20 +8,20 @@ import (
 
 	"github.com/keyward/keyward/internal/authheader"
 	"github.com/keyward/keyward/internal/clientaddr"
+	"github.com/keyward/keyward/internal/telemetry"
 	"github.com/keyward/keyward/jwks"
 )
 
 // TokenVerifier verifies Bearer tokens (Config.Tokens; a *jwtauth.Verifier
-// is one). VerifyToken returns the caller raw names and whether its cache
-// answered; the Principal must be new on every call (the core writes to it,
-// unlike a ClientChecker's, which it copies), and the core sets its Method
-// to MethodJWT. Every refusal is an *Error: 401 invalid_token, 429, or 503
+// is one). VerifyToken returns the caller raw names, new on every call (the
+// core sets its Method to MethodJWT), and whether its cache answered. Every
+// refusal is an *Error: 401 invalid_token, 429, or 503
 // temporarily_unavailable when the token cannot be checked now; any other
-// error is answered as invalid_token. from gives the address failures count
-// against (a guessed opaque token, as a wrong secret). The core also uses
-// KeyStatus() map[string]jwks.Status, CacheStatus() CacheStatus and Close()
-// error of a verifier that has them, and DPoPAlgorithms() (algs string,
-// required bool) of one that checks DPoP proofs (see Origin.DPoP).
+// error is answered as invalid_token. from is the request and the address
+// failures count against (a guessed opaque token). The core also uses
+// KeyStatus() map[string]jwks.Status, CacheStatus() CacheStatus, Close()
+// error and DPoPAlgorithms() (algs string, required bool; see Origin.DPoP)
+// of a verifier that has them.
 type TokenVerifier interface {
 	VerifyToken(ctx context.Context, raw string, from Origin) (p *Principal, cached bool, err error)
 }
@@ -36,8 +36,9 @@ type Origin struct {
 	dpop       bool
 }
 
-// DPoP reports whether the token came as `Authorization: DPoP` (RFC 9449), which the core reads
-// (and offers `DPoP algs="…"`) when Config.Tokens' DPoPAlgorithms gives algs; required, it reads no Bearer.
+// DPoP reports whether the token came as `Authorization: DPoP` (RFC
+// 9449), which the core reads (and offers `DPoP algs="…"`) when
+// Config.Tokens' DPoPAlgorithms gives algs; required, it reads no Bearer.
 func (o Origin) DPoP() bool { return o.dpop }
 
 // Request is the request that carried the token; nil for Verify.
@@ -52,13 +53,10 @@ func (o Origin) URI() string {
 	return o.a.trustedProxies.RequestURI(o.r)
 }
 
-// ViaTrustedProxy reports whether Request's direct peer is one of Config.TrustedProxies (whose forwarded headers count).
+// ViaTrustedProxy reports whether Request's direct peer is one of
+// Config.TrustedProxies (whose forwarded headers count).
 func (o Origin) ViaTrustedProxy() bool {
-	if o.r == nil {
-		return false
-	}
-	peer, ok := clientaddr.ParseAddr(o.r.RemoteAddr)
-	return ok && o.a.trustedProxies.Trusts(peer)
+	return o.r != nil && o.a.trustedProxies.TrustsPeer(o.r)
 }
 
 // Addr is the key of the caller's address.
@@ -73,12 +71,11 @@ func (o Origin) Addr() string {
 // *clientauth.Checker is one). CheckClient returns the caller that id and
 // secret name, for a request from addr (failures count against it: an IP,
 // IPv6 by its /64), and whether its cache answered; the Principal may be
-// shared (the core copies it and sets the copy's Method to
-// MethodCredentials). Every refusal is an *Error: invalid_client (401),
-// too_many_requests (429) or temporarily_unavailable (503; its Err wraps
-// ErrVerifierBusy when no capacity was left); any other error is answered
-// as 503. The core also uses StoreErrors() uint64 and Close() error of a
-// checker that has them.
+// shared (the core sets a copy's Method to MethodCredentials). Every
+// refusal is an *Error: invalid_client (401), too_many_requests (429) or
+// temporarily_unavailable (503; its Err wraps ErrVerifierBusy when no
+// capacity was left); any other error is answered as 503. The core also
+// uses StoreErrors() uint64 and Close() error of a checker that has them.
 type ClientChecker interface {
 	CheckClient(ctx context.Context, id, secret, addr string) (p *Principal, cached bool, err error)
 }
@@ -134,9 +131,8 @@ func (a *Authenticator) TokenCacheStatus() CacheStatus {
 	return CacheStatus{}
 }
 
-// KeyStatus reports the state of every trusted issuer's key set, keyed by
-// issuer, for health and readiness checks: Config.Tokens' answer, empty
-// when it gives none.
+// KeyStatus reports every trusted issuer's key set, keyed by issuer, for
+// health and readiness checks: Config.Tokens' answer, empty when none.
 func (a *Authenticator) KeyStatus() map[string]jwks.Status {
 	if k, ok := a.tokens.(keyReporter); ok {
 		return k.KeyStatus()
@@ -145,11 +141,10 @@ func (a *Authenticator) KeyStatus() map[string]jwks.Status {
 }
 
 // Verify checks a raw Bearer token with Config.Tokens and returns the
-// caller it names; remoteAddr, as in http.Request.RemoteAddr, is what
-// failures count against where the verifier counts them (opaque tokens).
-// Every failure is an *Error: 401 invalid_token with its cause in Err for
-// logs, 429 too_many_requests, or 503 temporarily_unavailable when the
-// token cannot be checked now (package jwtauth says when).
+// caller it names; remoteAddr (as http.Request.RemoteAddr) is what failures
+// count against where the verifier counts them (opaque tokens). Every
+// failure is an *Error: 401 invalid_token (its cause in Err, for logs), 429
+// too_many_requests, or 503 temporarily_unavailable (package jwtauth says when).
 func (a *Authenticator) Verify(ctx context.Context, raw, remoteAddr string) (*Principal, error) {
 	return a.verify(ctx, raw, Origin{a: a, remoteAddr: remoteAddr}, false)
 }
@@ -164,7 +159,7 @@ func (a *Authenticator) verify(ctx context.Context, raw string, from Origin, bea
 	}
 	start := a.tel.Begin(ctx)
 	p, cached, err := a.tokens.VerifyToken(ctx, raw, from)
-	a.tel.Verified(ctx, methodJWT, cached, start)
+	a.tel.Verified(ctx, telemetry.JWT, cached, start)
 	if err != nil {
 		if at := authheader.NotToken68At(raw); bearer && at >= 0 {
 			e := errInvalidRequest("the Bearer token has characters RFC 6750 does not allow")
@@ -203,17 +198,15 @@ func (a *Authenticator) VerifyClient(ctx context.Context, id, secret, remoteAddr
 	default:
 		p, err = a.checkClient(ctx, id, secret, clientaddr.Key(remoteAddr))
 	}
-	a.tel.request(span, methodCredentials, p, err)
+	a.tel.request(span, telemetry.Credentials, p, err)
 	return p, err
 }
 
 // checkClient bounds the pair's size before any hashing, then checks it,
 // and counts the check.
-func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (*Principal, error) {
+func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string) (p *Principal, err error) {
 	start := a.tel.Begin(ctx)
-	var p *Principal
 	var cached bool
-	var err error
 	if len(id) > MaxClientIDBytes || len(secret) > MaxSecretBytes {
 		err = errInvalidClient(nil)
 	} else if p, cached, err = a.clients.CheckClient(ctx, id, secret, addr); err != nil {
@@ -229,6 +222,6 @@ func (a *Authenticator) checkClient(ctx context.Context, id, secret, addr string
 		p.by, p.Method = a.core, MethodCredentials
 	}
 	a.tel.checkedClient(err)
-	a.tel.Verified(ctx, methodCredentials, cached, start)
+	a.tel.Verified(ctx, telemetry.Credentials, cached, start)
 	return p, err
 }

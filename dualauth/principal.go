@@ -26,13 +26,11 @@ const (
 
 // Principal is a verified caller. Its JSON form has the keys method,
 // subject, client_id, issuer, scopes, claims, expires_at and, when true,
-// introspected.
-//
-// Each request gets its own Principal: a handler may change its fields
-// without changing what another request sees. The token's claims are
-// read through Claim and Claims, or decoded into a type of your own by
-// DecodeClaims; each call decodes them afresh from the verified claims
-// set, so what it returns is the caller's own.
+// introspected. Each request gets its own: a handler may change its fields
+// without changing what another request sees. Claim, Claims and
+// DecodeClaims (into a type of your own) decode the token's claims afresh
+// from the verified claims set on every call, so what they return is the
+// caller's own.
 type Principal struct {
 	// Method is how the caller authenticated.
 	Method Method `json:"method"`
@@ -73,14 +71,10 @@ func (p *Principal) Claim(name string) (any, bool) {
 // Claims returns all the token's claims, decoded anew on every call; it
 // is empty, not nil, for client credentials checked against a registry.
 func (p *Principal) Claims() map[string]any {
-	if p.payload == "" {
-		return map[string]any{}
+	if m, err := jsonobject.DecodeString(p.payload); err == nil { // verified; "" is none
+		return m
 	}
-	m, err := jsonobject.DecodeString(p.payload) // verified: it decodes
-	if err != nil {
-		return map[string]any{}
-	}
-	return m
+	return map[string]any{}
 }
 
 // MarshalJSON encodes p with its claims.
@@ -92,33 +86,26 @@ func (p *Principal) MarshalJSON() ([]byte, error) {
 	}{(*fields)(p), p.Claims()})
 }
 
-// DecodeClaims decodes the token's verified claims into v as json.Unmarshal
+// DecodeClaims decodes the token's verified claims into v, a non-nil
+// pointer (anything else is an error, never a panic), as json.Unmarshal
 // decodes a JSON object, typically into a struct of your own:
 //
 //	var c struct {
 //		TenantID string           `json:"tenant_id"`
-//		Roles    []string         `json:"roles"`
 //		Audience jwt.ClaimStrings `json:"aud"` // a string or an array
 //	}
 //	if err := p.DecodeClaims(&c); err != nil { … }
 //
-// v must be a non-nil pointer; anything else is an error, never a panic.
-// Claims v has no field for are ignored; a field whose claim is absent keeps
-// its value (use a pointer to tell absent from empty); a claim of another
-// JSON type than its field's is an error (*json.UnmarshalTypeError) after
-// the other fields are set. Numbers keep every digit (int64, float64,
-// json.Number, jwt.NumericDate). Registered claims decode as
-// jwt.RegisteredClaims reads them (embed it to have them all); aud may be
-// a string or an array (RFC 7519 §4.1.3), which jwt.ClaimStrings accepts
-// and []string does not. Names match as in encoding/json, exactly or else
-// ignoring case, so claims whose names differ only in case (at any depth)
-// are an error: the token must not decide which one a field gets.
-//
-// Each call decodes afresh into values of its own: a cached token costs no
-// memory for it, and changing v changes nothing another request sees. A
-// caller of client credentials has the claims of the token its credentials
-// were exchanged for, and none when checked against a registry (v is left
-// as it is, and the error is nil).
+// Claims v has no field for are ignored; a field whose claim is absent
+// keeps its value; a claim of another JSON type is an error
+// (*json.UnmarshalTypeError) after the other fields are set. Numbers keep
+// every digit; aud may be a string or an array (RFC 7519 §4.1.3), which
+// jwt.ClaimStrings accepts and []string does not; embed
+// jwt.RegisteredClaims for all registered claims. Claims whose names differ
+// only in case (at any depth) are an error: the token must not decide which
+// one a field gets. Each call decodes afresh, so changing v changes nothing
+// another request sees. Client credentials have the claims of the token
+// they were exchanged for, or none from a registry (v is left as it is).
 func (p *Principal) DecodeClaims(v any) error {
 	if p == nil {
 		return errors.New("dualauth: DecodeClaims called on a nil *Principal")

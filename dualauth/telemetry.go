@@ -12,15 +12,6 @@ import (
 // internal/telemetry, see Config.MeterProvider).
 type recorder struct{ *telemetry.Recorder }
 
-// authMethod is the kind of credentials a request presented.
-type authMethod = telemetry.Method
-
-const (
-	methodNone        = telemetry.None
-	methodJWT         = telemetry.JWT
-	methodCredentials = telemetry.Credentials
-)
-
 // newRecorder records c, and what its methods report, to cfg's providers.
 func newRecorder(c *core, cfg Config) (recorder, error) {
 	tc := telemetry.Config{
@@ -54,7 +45,7 @@ func newRecorder(c *core, cfg Config) (recorder, error) {
 
 // request counts a request decided with err (nil: allowed) and ends its span;
 // p is the verified caller, if any, even one refused for its scopes.
-func (t recorder) request(span trace.Span, method authMethod, p *Principal, err error) {
+func (t recorder) request(span trace.Span, method telemetry.Method, p *Principal, err error) {
 	o := telemetry.Outcome{Method: method, Code: errorCode(err)}
 	o.ServerFault = o.Code == CodeTemporarilyUnavailable
 	if p != nil {

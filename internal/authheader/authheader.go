@@ -2,8 +2,8 @@
 // dualauth reads and writes: HTTP Basic credentials as OAuth clients send
 // them (RFC 6749 §2.3.1), the b64token syntax of Bearer tokens (RFC 6750
 // §2.1), access tokens in a URI query (RFC 6750 §2.3), WWW-Authenticate
-// challenges (RFC 9110 §11.6.1), client credential header names, and
-// whether a text quotes a request's credentials.
+// challenges (RFC 9110 §11.6.1), client credential headers and their
+// names, and whether a text quotes a request's credentials.
 package authheader
 
 import (
@@ -50,6 +50,27 @@ func ParseBasic(credentials string) (id, secret, problem string) {
 		return "", "", "the Basic credentials have an empty client id or secret"
 	}
 	return id, secret, ""
+}
+
+// ClientHeaders reads a client id and secret from the request headers
+// idHeader and secretHeader: present is false when neither is sent; problem,
+// when not "", says what is wrong (a header repeated, one missing or empty),
+// for an invalid_request refusal.
+func ClientHeaders(h http.Header, idHeader, secretHeader string) (
+	id, secret string, present bool, problem string,
+) {
+	ids, secrets := h.Values(idHeader), h.Values(secretHeader)
+	switch {
+	case len(ids) > 1 || len(secrets) > 1:
+		return "", "", false, "the request repeats a client credential header"
+	case len(ids)+len(secrets) == 0:
+		return "", "", false, ""
+	case len(ids) == 0 || ids[0] == "":
+		return "", "", true, "the " + idHeader + " header is missing or empty"
+	case len(secrets) == 0 || secrets[0] == "":
+		return "", "", true, "the " + secretHeader + " header is missing or empty"
+	}
+	return ids[0], secrets[0], true, ""
 }
 
 // HasQueryToken reports whether the URI query carries an access_token

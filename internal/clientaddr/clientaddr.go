@@ -79,6 +79,16 @@ func (ps Proxies) Trusts(a netip.Addr) bool {
 	return slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
+// TrustsPeer reports whether r's direct peer (r.RemoteAddr) is a trusted
+// proxy, whose forwarded headers count; false for a nil r.
+func (ps Proxies) TrustsPeer(r *http.Request) bool {
+	if r == nil {
+		return false
+	}
+	peer, ok := ParseAddr(r.RemoteAddr)
+	return ok && ps.Trusts(peer)
+}
+
 // Of returns the address r comes from (see the package documentation) and
 // whether it was read from a forwarding header. ok is false when the peer
 // is not an IP address (a Unix socket, say).
