@@ -1,8 +1,6 @@
 package config
 
 import (
-	"github.com/keyward/keyward/internal/excerpt"
-
 	"context"
 	"errors"
 	"io"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/clientauth"
+	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/internal/throttle"
 	"github.com/keyward/keyward/jwtauth"
 )

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/keyward/keyward/dualauth"
 	"github.com/keyward/keyward/internal/excerpt"
 	"github.com/keyward/keyward/scopes"
@@ -81,34 +83,12 @@ func matchProblem(match string) string {
 		return "is neither a full method (/pkg.Service/Method) nor a service prefix (/pkg.Service/)"
 	case service == "":
 		return "names no service"
-	case !qualifiedName(service):
+	case !protoreflect.FullName(service).IsValid():
 		return "has a service name that is not dot-separated identifiers (letters, digits, '_')"
-	case method != "" && !identifier(method):
+	case method != "" && !protoreflect.Name(method).IsValid():
 		return "has a method name that is not an identifier (letters, digits, '_')"
 	}
 	return ""
-}
-
-// qualifiedName reports whether s is identifiers joined by dots.
-func qualifiedName(s string) bool {
-	for part := range strings.SplitSeq(s, ".") {
-		if !identifier(part) {
-			return false
-		}
-	}
-	return true
-}
-
-// identifier reports whether s is a protocol buffer identifier: a letter
-// or '_', then letters, digits and '_'.
-func identifier(s string) bool {
-	for n, c := range []byte(s) {
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
-		if !letter && (n == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // matches reports whether the rule matches fullMethod.

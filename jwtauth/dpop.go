@@ -188,7 +188,7 @@ type nonces struct {
 // of is the nonce of window w.
 func (n *nonces) of(w int64) string {
 	mac := hmac.New(sha256.New, n.key)
-	_ = binary.Write(mac, binary.BigEndian, w)
+	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(w)))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
 }
 

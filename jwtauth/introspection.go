@@ -215,7 +215,7 @@ func (c Config) validateIntrospection() error {
 
 // buildIntrospection builds the introspection clients of cfg (checked).
 func (v *Verifier) buildIntrospection(cfg Config) error {
-	leeway := cmp.Or(cfg.Leeway, 30*time.Second) // as jwtverify's
+	leeway := cmp.Or(cfg.Leeway, jwtverify.DefaultLeeway)
 	if cfg.Leeway < 0 {
 		leeway = 0
 	}

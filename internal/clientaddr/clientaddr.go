@@ -238,13 +238,16 @@ func (ps Proxies) RequestURI(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if peer, ok := ParseAddr(r.RemoteAddr); ok && len(ps) > 0 && ps.Trusts(peer) {
-		for name, to := range map[string]*string{"X-Forwarded-Proto": &scheme, "X-Forwarded-Host": &host} {
-			switch values := r.Header.Values(name); {
+	if ps.TrustsPeer(r) {
+		for _, h := range [...]struct {
+			name string
+			to   *string
+		}{{"X-Forwarded-Proto", &scheme}, {"X-Forwarded-Host", &host}} {
+			switch values := r.Header.Values(h.name); {
 			case len(values) > 1 || len(values) == 1 && strings.Contains(values[0], ","):
 				return ""
 			case len(values) == 1:
-				*to = strings.TrimSpace(values[0])
+				*h.to = strings.TrimSpace(values[0])
 			}
 		}
 		switch strings.ToLower(scheme) {
@@ -310,6 +313,6 @@ func ValidHostPort(s string) bool {
 
 // validPort reports whether port is 1 to 5 decimal digits, at most 65535.
 func validPort(port string) bool {
-	n, err := strconv.ParseUint(port, 10, 32)
-	return err == nil && len(port) <= 5 && n <= 65535 && port[0] != '+'
+	_, err := strconv.ParseUint(port, 10, 16) // at most 65535; no sign
+	return err == nil && len(port) <= 5
 }

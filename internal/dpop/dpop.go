@@ -20,6 +20,7 @@
 package dpop
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -61,8 +62,6 @@ const (
 	// by up to as much (a replica whose clock is behind accepts a proof
 	// for longer than the one that recorded it computed).
 	ReplayMargin = 5 * time.Second
-	// defaultLeeway is Options.Leeway when it is zero, as for tokens.
-	defaultLeeway = 30 * time.Second
 )
 
 // Options configure a Checker. The zero value is usable.
@@ -135,29 +134,21 @@ func New(o Options) (*Checker, error) {
 	case o.MaxEntries < 0 || o.MaxEntriesPerKey < 0:
 		return nil, errors.New("dpop: MaxEntries and MaxEntriesPerKey may not be negative")
 	}
-	c.maxAge = cmpOr(o.MaxAge, DefaultMaxAge)
-	c.leeway = max(cmpOr(o.Leeway, defaultLeeway), 0)
+	c.maxAge = cmp.Or(o.MaxAge, DefaultMaxAge)
+	c.leeway = max(cmp.Or(o.Leeway, jwtverify.DefaultLeeway), 0)
 	if c.now == nil {
 		c.now = time.Now
 	}
 	if o.Shared != nil {
 		// The longest a record lives: a proof dated the leeway ahead.
 		window := c.maxAge + 2*c.leeway + ReplayMargin
-		c.replay = sharedReplay{store: o.Shared, perKey: int64(cmpOr(o.MaxEntriesPerKey, DefaultMaxEntries)), window: window}
+		c.replay = sharedReplay{store: o.Shared, perKey: int64(cmp.Or(o.MaxEntriesPerKey, DefaultMaxEntries)), window: window}
 	} else {
-		maxEntries := cmpOr(o.MaxEntries, DefaultMaxEntries)
-		perKey := cmpOr(o.MaxEntriesPerKey, maxEntries)
+		maxEntries := cmp.Or(o.MaxEntries, DefaultMaxEntries)
+		perKey := cmp.Or(o.MaxEntriesPerKey, maxEntries)
 		c.replay = newMemoryReplay(maxEntries, min(perKey, maxEntries), c.now)
 	}
 	return c, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // signingMethod is golang-jwt's method for alg, except that RSASSA-PSS

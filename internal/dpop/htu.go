@@ -92,7 +92,7 @@ func normalAuthority(authority, defaultPort string) (string, error) {
 		return host, nil
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || port[0] == '+' {
+	if err != nil {
 		return "", errors.New("the port is not a number from 0 to 65535")
 	}
 	if port = strconv.FormatUint(n, 10); port == defaultPort {

@@ -120,6 +120,7 @@ type Client struct {
 	now     func() time.Time
 	logger  *slog.Logger
 	accept  string
+	basic   string // the Authorization value of client_secret_basic
 	slots   chan struct{}
 	cache   *cache // nil when off
 	flights singleflight.Group
@@ -167,6 +168,9 @@ func New(cfg Config) *Client {
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if !cfg.Post {
+		c.basic = authheader.Basic(cfg.ClientID, cfg.ClientSecret)
 	}
 	if cfg.Signed != nil {
 		c.accept = SignedType + ", " + jsonType + ";q=0.5"
@@ -359,12 +363,10 @@ func (c *Client) logBusy(ctx context.Context) {
 		"issuer", c.cfg.Issuer, "in_flight", cap(c.slots), "refused", c.busy.Swap(0))
 }
 
-// call posts raw to the endpoint, within the timeout, and reads the
-// answer into an entry. Its errors are Unavailable *jwtverify.Errors, each
-// logged.
+// call posts raw to the endpoint, within the timeout lookup set on ctx,
+// and reads the answer into an entry. Its errors are Unavailable
+// *jwtverify.Errors, each logged.
 func (c *Client) call(ctx context.Context, raw string, key tokenKey) (*entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	endpoint, err := c.endpointURL(ctx)
 	if err != nil {
 		return nil, c.fail(ctx, "the introspection endpoint could not be discovered", "", err)
@@ -381,7 +383,7 @@ func (c *Client) call(ctx context.Context, raw string, key tokenKey) (*entry, er
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", c.accept)
 	if !c.cfg.Post {
-		req.Header.Set("Authorization", authheader.Basic(c.cfg.ClientID, c.cfg.ClientSecret))
+		req.Header.Set("Authorization", c.basic)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -72,12 +72,14 @@ type Config struct {
 	Logger    *slog.Logger     // debug logs of refusals; nil: none
 }
 
+// DefaultLeeway is Config.Leeway when it is zero.
+const DefaultLeeway = 30 * time.Second
+
 // MaxLeeway is the largest Config.Leeway.
 const MaxLeeway = 5 * time.Minute
 
 // Defaults of Config fields left zero.
 const (
-	defaultLeeway        = 30 * time.Second
 	defaultMaxTokenBytes = 8 << 10
 	// maxHeaderBytes caps the encoded JOSE header.
 	maxHeaderBytes = 2048
@@ -173,7 +175,7 @@ func New(cfg Config) (*Verifier, error) {
 		scopeClaims:   orDefault(cfg.ScopeClaims, scopes.DefaultClaims),
 		requireType:   canonicalType(cfg.RequireType),
 		maxTokenBytes: cmp.Or(cfg.MaxTokenBytes, defaultMaxTokenBytes),
-		leeway:        max(cmp.Or(cfg.Leeway, defaultLeeway), 0),
+		leeway:        max(cmp.Or(cfg.Leeway, DefaultLeeway), 0),
 		expOptional:   cfg.ExpOptional,
 		acceptJKT:     cfg.AcceptJKT,
 		acceptX5T:     cfg.AcceptX5T,
